@@ -1,0 +1,173 @@
+"""Program, Episode and Comment object types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from cms.api.content.inputs import EpisodeFilter, EpisodeOrder, episode_ordering
+from cms.api.context import Info
+from cms.api.enums import PublishStatus
+from cms.api.ids import to_global_id
+from cms.api.node import Node
+from cms.api.pagination import Connection, to_connection
+from cms.content import comments, episodes
+from cms.content import models as m
+from cms.media.service import pick_media_asset
+
+if TYPE_CHECKING:
+    from cms.api.media.types import Asset
+    from cms.api.users.types import User
+
+AssetRef = Annotated["Asset", strawberry.lazy("cms.api.media.types")]
+UserRef = Annotated["User", strawberry.lazy("cms.api.users.types")]
+
+
+def _asset(model) -> "Asset | None":
+    from cms.api.media.types import Asset
+
+    return Asset.from_model(model) if model else None
+
+
+def _user(model) -> "User | None":
+    from cms.api.users.types import User
+
+    return User.from_model(model) if model else None
+
+
+@strawberry.type
+class Program(Node):
+    title: str
+    slug: str
+    description: str
+    category: str | None
+    language: str | None
+    tags: list[str]
+    status: PublishStatus
+    publish_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[int]
+    cover_asset_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, p: m.Program) -> "Program":
+        return cls(
+            id=strawberry.ID(to_global_id("Program", p.id)), title=p.title, slug=p.slug, description=p.description,
+            category=p.category, language=p.language, tags=list(p.tags), status=p.status, publish_at=p.publish_at,
+            created_at=p.created_at, updated_at=p.updated_at, pk=p.id, cover_asset_pk=p.cover_asset_id,
+        )
+
+    @strawberry.field
+    async def cover_asset(self, info: Info) -> AssetRef | None:
+        if self.cover_asset_pk is None:
+            return None
+        return _asset(await info.context.loaders.asset_by_id.load(self.cover_asset_pk))
+
+    @strawberry.field
+    async def episodes(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        filter: EpisodeFilter | None = None, order_by: EpisodeOrder | None = None,
+    ) -> Connection["Episode"]:
+        page = await episodes.list_episodes(
+            principal=info.context.principal, first=first, after=after,
+            filter=(filter or EpisodeFilter()).to_domain(program_pk=self.pk), order=episode_ordering(order_by),
+        )
+        return to_connection(page, Episode.from_model)
+
+
+@strawberry.type
+class Episode(Node):
+    title: str
+    slug: str
+    season: int | None
+    number: int | None
+    description: str
+    metadata: JSON
+    status: PublishStatus
+    publish_at: datetime | None
+    source: str | None
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[int]
+    program_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, e: m.Episode) -> "Episode":
+        return cls(
+            id=strawberry.ID(to_global_id("Episode", e.id)), title=e.title, slug=e.slug, season=e.season,
+            number=e.number, description=e.description, metadata=e.metadata, status=e.status,
+            publish_at=e.publish_at, source=e.source, external_id=e.external_id, created_at=e.created_at,
+            updated_at=e.updated_at, pk=e.id, program_pk=e.program_id,
+        )
+
+    @strawberry.field
+    async def program(self, info: Info) -> Program:
+        return Program.from_model(await info.context.loaders.program_by_id.load(self.program_pk))
+
+    @strawberry.field(description="The main video or audio: the newest ready one, else the newest uploaded.")
+    async def media_asset(self, info: Info) -> AssetRef | None:
+        return _asset(pick_media_asset(await info.context.loaders.assets_by_episode.load(self.pk)))
+
+    @strawberry.field
+    async def assets(self, info: Info) -> list[AssetRef]:
+        return [_asset(a) for a in await info.context.loaders.assets_by_episode.load(self.pk)]
+
+    @strawberry.field(description="Comments not deleted, replies included.")
+    async def comment_count(self, info: Info) -> int:
+        return await info.context.loaders.comment_count_by_episode.load(self.pk)
+
+    @strawberry.field
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection["Comment"]:
+        page = await comments.list_comments(
+            principal=info.context.principal, target=comments.Target("episode", self.pk), first=first, after=after
+        )
+        return to_connection(page, Comment.from_model)
+
+
+@strawberry.type
+class Comment(Node):
+    body: str
+    timecode: float | None
+    resolved_at: datetime | None
+    created_at: datetime
+    pk: strawberry.Private[int]
+    author_pk: strawberry.Private[int]
+    parent_pk: strawberry.Private[int | None]
+    episode_pk: strawberry.Private[int | None]
+    asset_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, c: m.Comment) -> "Comment":
+        return cls(
+            id=strawberry.ID(to_global_id("Comment", c.id)), body=c.body, timecode=c.timecode,
+            resolved_at=c.resolved_at, created_at=c.created_at, pk=c.id, author_pk=c.author_id,
+            parent_pk=c.parent_id, episode_pk=c.episode_id, asset_pk=c.asset_id,
+        )
+
+    @strawberry.field
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    @strawberry.field
+    def parent_id(self) -> strawberry.ID | None:
+        return strawberry.ID(to_global_id("Comment", self.parent_pk)) if self.parent_pk else None
+
+    @strawberry.field
+    async def author(self, info: Info) -> UserRef:
+        return _user(await info.context.loaders.user_by_id.load(self.author_pk))
+
+    @strawberry.field
+    async def episode(self, info: Info) -> Episode | None:
+        found = await info.context.loaders.episode_by_id.load(self.episode_pk) if self.episode_pk else None
+        return Episode.from_model(found) if found else None
+
+    @strawberry.field
+    async def asset(self, info: Info) -> AssetRef | None:
+        return _asset(await info.context.loaders.asset_by_id.load(self.asset_pk)) if self.asset_pk else None

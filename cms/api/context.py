@@ -1,0 +1,32 @@
+"""What every resolver gets: the caller, their loaders, and the request's correlation id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from strawberry.types import Info as _Info
+
+from cms.actors import Actor
+from cms.api.loaders import Loaders
+from cms.auth.principal import Principal
+from cms.users import service as users
+
+
+@dataclass
+class Context:
+    principal: Principal | None
+    request_id: str
+    loaders: Loaders = field(default_factory=Loaders)
+    _actor: Actor | None = None
+
+    async def actor(self) -> Actor | None:
+        """The signed-in caller with their user row (created on first use), or None when anonymous."""
+        if self.principal is None:
+            return None
+        if self._actor is None:
+            user = await users.ensure_user(principal=self.principal)
+            self._actor = Actor(principal=self.principal, user=user, request_id=self.request_id)
+        return self._actor
+
+
+Info = _Info[Context, None]

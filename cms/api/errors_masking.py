@@ -1,0 +1,41 @@
+"""Unexpected errors reach clients as a correlation id only; domain errors keep their message and a code."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from cms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+log = logging.getLogger("cms.api")
+
+_CODES = {Invalid: "BAD_USER_INPUT", Conflict: "CONFLICT", NotFound: "NOT_FOUND", Forbidden: "FORBIDDEN"}
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, (DomainError, GraphQLError))
+
+
+class CorrelatedMaskErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            extensions = {"code": _CODES.get(type(original), "BAD_REQUEST")}
+            if isinstance(original, Invalid):
+                extensions["fields"] = original.problems
+            return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions)
+        if not _is_unexpected(error):
+            return error
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        log.error("unexpected error in %s [request %s]", error.path, request_id, exc_info=original)
+        return GraphQLError(
+            f"Unexpected error; quote correlation id {request_id} when reporting it.",
+            error.nodes, error.source, error.positions, error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": request_id},
+        )

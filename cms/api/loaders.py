@@ -1,0 +1,50 @@
+"""Per-request DataLoaders: related objects load in one query per kind, never once per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Generic, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from cms.content import comments, episodes
+from cms.content.models import Episode, Program
+from cms.media import service as media
+from cms.media.models import Asset
+from cms.users import service as users
+from cms.users.models import User
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V | None = None) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> list[V]:
+        found = await fetch(list(keys))
+        return [found.get(key, default) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+async def _programs(ids: list[int]) -> dict[int, Program]:
+    return {p.id: p for p in await Program.filter(id__in=ids)}
+
+
+@dataclass
+class Loaders:
+    program_by_id: DataLoader[int, Program | None] = field(default_factory=lambda: _by_key(_programs))
+    episode_by_id: DataLoader[int, Episode | None] = field(
+        default_factory=lambda: _by_key(lambda ids: episodes.episodes_by_ids(ids=ids))
+    )
+    asset_by_id: DataLoader[int, Asset | None] = field(
+        default_factory=lambda: _by_key(lambda ids: media.assets_by_ids(ids=ids))
+    )
+    assets_by_episode: DataLoader[int, list[Asset]] = field(
+        default_factory=lambda: _by_key(lambda ids: media.assets_by_episode(episode_ids=ids), default=[])
+    )
+    comment_count_by_episode: DataLoader[int, int] = field(
+        default_factory=lambda: _by_key(lambda ids: comments.comment_counts(episode_ids=ids), default=0)
+    )
+    user_by_id: DataLoader[int, User | None] = field(
+        default_factory=lambda: _by_key(lambda ids: users.users_by_ids(ids=ids))
+    )

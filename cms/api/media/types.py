@@ -1,0 +1,51 @@
+"""The Asset type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from cms.api.context import Info
+from cms.api.enums import AssetKind, AssetStatus
+from cms.api.ids import to_global_id
+from cms.api.node import Node
+from cms.media import models as m
+
+if TYPE_CHECKING:
+    from cms.api.content.types import Episode
+
+EpisodeRef = Annotated["Episode", strawberry.lazy("cms.api.content.types")]
+
+
+@strawberry.type
+class Asset(Node):
+    kind: AssetKind
+    filename: str
+    content_type: str
+    size: int | None = strawberry.field(description="Bytes (may exceed 32 bits, hence Float in JSON clients).")
+    sha256: str | None
+    status: AssetStatus
+    failure_reason: str | None
+    probe: JSON = strawberry.field(description="Duration, width, height, rotation, codecs, bitrate, channels.")
+    created_at: datetime
+    episode_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, a: m.Asset) -> "Asset":
+        return cls(
+            id=strawberry.ID(to_global_id("Asset", a.id)), kind=a.kind, filename=a.filename,
+            content_type=a.content_type, size=a.size, sha256=a.sha256, status=a.status,
+            failure_reason=a.failure_reason, probe=a.probe, created_at=a.created_at, episode_pk=a.episode_id,
+        )
+
+    @strawberry.field
+    async def episode(self, info: Info) -> EpisodeRef | None:
+        from cms.api.content.types import Episode
+
+        if self.episode_pk is None:
+            return None
+        found = await info.context.loaders.episode_by_id.load(self.episode_pk)
+        return Episode.from_model(found) if found else None

@@ -1,0 +1,46 @@
+"""The GraphQL schema: root types assembled from the domains, hardened with Strawberry's own extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from cms.api.audit.types import AuditQuery
+from cms.api.content.mutations import ContentMutation
+from cms.api.content.queries import ContentQuery
+from cms.api.errors_masking import CorrelatedMaskErrors
+from cms.api.queries import NodeQuery
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 2_000
+
+
+@strawberry.type
+class Query(NodeQuery, ContentQuery, AuditQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(ContentMutation):
+    pass
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Logging happens in CorrelatedMaskErrors, with the correlation id and only for unexpected errors."""
+
+
+def build_schema() -> strawberry.Schema:
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+            CorrelatedMaskErrors(),
+        ],
+    )

@@ -1,0 +1,94 @@
+"""create_app(settings): the only place where the parts are wired together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from cms import db
+from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
+from cms.http.auth import BearerTokenBackend, on_auth_error
+from cms.http.graphql import graphql_endpoint
+from cms.http.request_id import RequestIdMiddleware
+from cms.settings import DEV_ISSUER_PATH, Settings
+
+log = logging.getLogger("cms.app")
+
+
+def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
+    if settings.uses_dev_issuer:
+        dev = DevIssuer(settings.data_dir, settings.dev_issuer_url)
+        issuer, keys = dev.issuer, dev.key_source()
+    else:
+        dev, issuer, keys = None, settings.oidc_issuer, RemoteJWKS(settings.oidc_issuer)
+    validator = TokenValidator(
+        issuer=issuer, audience=settings.oidc_audience, keys=keys, roles_claim=settings.oidc_roles_claim,
+        role_map=settings.oidc_role_map, leeway=settings.oidc_leeway_seconds,
+    )
+    return validator, dev
+
+
+def create_app(settings: Settings, *, target: db.PgTarget | None = None) -> Starlette:
+    """Build the ASGI app; `target` overrides where the database is (tests pass their own)."""
+    validator, dev_issuer = _validator(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.open_database(settings, target or db.resolve_target(settings))
+        log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
+        try:
+            yield
+        finally:
+            await db.close_database()
+            if isinstance(validator.keys, RemoteJWKS):
+                await validator.keys.aclose()
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> JSONResponse:
+        ok = await db.database_ready()
+        return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
+
+    gql = graphql_endpoint(graphiql=settings.graphiql_enabled)
+    routes = [
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/graphql", gql),
+    ]
+    if dev_issuer is not None:
+        routes += _dev_issuer_routes(dev_issuer)
+
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(validator), on_error=on_auth_error),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = settings
+    return app
+
+
+def _dev_issuer_routes(dev: DevIssuer) -> list[Route]:
+    async def discovery(request: Request) -> JSONResponse:
+        return JSONResponse(dev.discovery())
+
+    async def jwks(request: Request) -> JSONResponse:
+        return JSONResponse(dev.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    return [
+        Route(f"{DEV_ISSUER_PATH}/.well-known/openid-configuration", discovery),
+        Route(f"{DEV_ISSUER_PATH}/jwks", jwks),
+    ]
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory cms.app:app_from_env`: settings from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,75 @@
+"""Write and read the audit trail. `record` must run inside the mutation's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from tortoise.models import Model
+
+from cms.audit.models import AuditEntry
+from cms.auth.principal import Principal
+from cms.actors import Actor, require_admin
+from cms.pagination import Ordering, Page, paginate
+
+_ORDER = Ordering("AT_DESC", "at", descending=True)
+
+
+def snapshot(obj: Model | None) -> dict[str, Any] | None:
+    """The object's stored fields as JSON-safe values, for before/after columns."""
+    if obj is None:
+        return None
+    out: dict[str, Any] = {}
+    for name in obj._meta.db_fields:
+        value = getattr(obj, obj._meta.fields_db_projection_reverse.get(name, name), None)
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif isinstance(value, Enum):
+            value = value.value
+        out[name] = value
+    return out
+
+
+async def record(*, actor: Actor, action: str, entity: Model, before: dict | None, after: dict | None) -> None:
+    await AuditEntry.create(
+        actor=actor.user,
+        actor_subject=actor.principal.subject,
+        action=action,
+        entity_type=type(entity).__name__,
+        entity_id=entity.pk,
+        before=before,
+        after=after,
+        request_id=actor.request_id,
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    entity_type: str | None = None
+    entity_id: int | None = None
+    actor_id: int | None = None
+    action: str | None = None
+
+
+async def list_entries(
+    *, principal: Principal | None, first: int | None, after: str | None, filter: AuditFilter
+) -> Page[AuditEntry]:
+    require_admin(principal)
+    query = AuditEntry.all()
+    if filter.entity_type:
+        query = query.filter(entity_type=filter.entity_type)
+    if filter.entity_id is not None:
+        query = query.filter(entity_id=filter.entity_id)
+    if filter.actor_id is not None:
+        query = query.filter(actor_id=filter.actor_id)
+    if filter.action:
+        query = query.filter(action=filter.action)
+    return await paginate(query, ordering=_ORDER, first=first, after=after)
+
+
+async def get_entry(*, principal: Principal | None, id: int) -> AuditEntry | None:
+    if principal is None or not principal.is_admin:
+        return None
+    return await AuditEntry.get_or_none(id=id)

@@ -1,0 +1,104 @@
+"""`cms`: serve, migrate, dev-token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from cms.settings import CMS_ROLES, Settings
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cms.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from cms import db
+
+    async def run() -> None:
+        target = db.resolve_target(settings)
+        await db.ensure_database(target)
+        applied = await db.migrate(db.tortoise_config(target))
+        print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+    asyncio.run(run())
+    return 0
+
+
+def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
+    from cms.auth import DevIssuer
+
+    if not settings.uses_dev_issuer:
+        print("dev-token needs the development issuer: unset OIDC_ISSUER (and CMS_ENV must not be production)", file=sys.stderr)
+        return 2
+    issuer = DevIssuer(settings.data_dir, settings.dev_issuer_url)
+    subject = args.subject or f"dev-{args.role}"
+    print(issuer.mint(subject, [args.role], audience=settings.oidc_audience, ttl=args.ttl, name=args.name or subject, email=args.email))
+    return 0
+
+
+def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from cms.api.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.check:
+        current = args.output.read_text() if args.output.exists() else ""
+        if current != sdl:
+            print(f"{args.output} is stale: run `cms export-schema`", file=sys.stderr)
+            return 1
+        return 0
+    args.output.write_text(sdl)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cms", description="Headless media CMS")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (embedded PostgreSQL when DATABASE_URL is unset)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    token = sub.add_parser("dev-token", help="print a token from the development issuer")
+    token.add_argument("--role", choices=CMS_ROLES, default="editor")
+    token.add_argument("--subject")
+    token.add_argument("--name")
+    token.add_argument("--email")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds the token stays valid")
+    token.set_defaults(run=_dev_token)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL to graphql/schema.graphql")
+    export.add_argument("--output", type=Path, default=SCHEMA_PATH)
+    export.add_argument("--check", action="store_true", help="exit 1 when the file differs")
+    export.set_defaults(run=_export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return args.run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Time-coded comments on episodes and assets: viewers post, editors moderate, authors delete their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from cms.actors import Actor, require_editor, require_signed_in
+from cms.audit import service as audit
+from cms.auth.principal import Principal
+from cms.content import validation as v
+from cms.content.episodes import visible_episodes
+from cms.content.models import Comment
+from cms.content.visibility import now, sees_drafts
+from cms.errors import Forbidden, Invalid, NotFound
+from cms.media.models import Asset
+from cms.pagination import Ordering, Page, paginate
+
+TargetKind = Literal["episode", "asset"]
+ORDERINGS = {
+    "TIMECODE": Ordering("TIMECODE", "timecode", descending=False, kind=float),
+    "CREATED_AT": Ordering("CREATED_AT", "created_at", descending=False),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    id: int
+
+    def filter(self) -> dict[str, int]:
+        return {f"{self.kind}_id": self.id}
+
+
+async def _visible_target(principal: Principal | None, target: Target) -> Asset | None:
+    """Raise NotFound unless the caller may see the target; returns the asset for asset targets."""
+    if target.kind == "episode":
+        if not await visible_episodes(principal).filter(id=target.id).exists():
+            raise NotFound("episode not found")
+        return None
+    asset = await Asset.get_or_none(id=target.id)
+    visible = asset is not None and (
+        sees_drafts(principal)
+        or (asset.episode_id is not None and await visible_episodes(principal).filter(id=asset.episode_id).exists())
+    )
+    if not visible:
+        raise NotFound("asset not found")
+    return asset
+
+
+async def list_comments(
+    *, principal: Principal | None, target: Target, first: int | None, after: str | None, order: str = "TIMECODE"
+) -> Page[Comment]:
+    await _visible_target(principal, target)
+    query = Comment.filter(deleted_at__isnull=True, **target.filter())
+    return await paginate(query, ordering=ORDERINGS[order], first=first, after=after)
+
+
+async def add_comment(
+    *, actor: Actor | None, target: Target, body: str, timecode: float | None, parent_id: int | None
+) -> Comment:
+    actor = require_signed_in(actor)
+    asset = await _visible_target(actor.principal, target)
+    problems: dict[str, str] = {}
+    body = v.clean_text(problems, "body", body, required=True, limit=v.COMMENT_MAX)
+    timecode = v.clean_timecode(problems, timecode)
+    duration = (asset.probe or {}).get("duration") if asset else None
+    if timecode is not None and duration is not None and "timecode" not in problems and timecode > duration:
+        problems["timecode"] = f"is past the end of the media ({duration:.3f} s)"
+    if parent_id is not None:
+        parent = await Comment.get_or_none(id=parent_id, deleted_at__isnull=True, **target.filter())
+        if parent is None:
+            problems["parentId"] = "no such comment on this target"
+    if problems:
+        raise Invalid(problems)
+    async with in_transaction():
+        comment = await Comment.create(
+            author=actor.user, body=body, timecode=timecode, parent_id=parent_id, **target.filter()
+        )
+        await audit.record(actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment))
+    return comment
+
+
+async def _existing(comment_id: int) -> Comment:
+    comment = await Comment.get_or_none(id=comment_id, deleted_at__isnull=True)
+    if comment is None:
+        raise NotFound("comment not found")
+    return comment
+
+
+async def resolve_comment(*, actor: Actor | None, id: int) -> Comment:
+    actor = require_editor(actor)
+    comment = await _existing(id)
+    before = audit.snapshot(comment)
+    comment.resolved_at, comment.resolved_by = now(), actor.user
+    async with in_transaction():
+        await comment.save(update_fields=["resolved_at", "resolved_by_id"])
+        await audit.record(actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment))
+    return comment
+
+
+async def delete_comment(*, actor: Actor | None, id: int) -> int:
+    """Soft delete: replies stay attached, the body is gone."""
+    actor = require_signed_in(actor)
+    comment = await _existing(id)
+    if not actor.is_editor and comment.author_id != actor.user.id:
+        raise Forbidden("only editors and the author may delete a comment")
+    before = audit.snapshot(comment)
+    comment.deleted_at, comment.body = now(), ""
+    async with in_transaction():
+        await comment.save(update_fields=["deleted_at", "body"])
+        await audit.record(actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment))
+    return id
+
+
+async def comment_counts(*, episode_ids: list[int]) -> dict[int, int]:
+    rows = (
+        await Comment.filter(episode_id__in=episode_ids, deleted_at__isnull=True)
+        .group_by("episode_id")
+        .annotate(n=Count("id"))
+        .values_list("episode_id", "n")
+    )
+    return dict(rows)
+
+
+async def get_comment(*, principal: Principal | None, id: int) -> Comment | None:
+    comment = await Comment.get_or_none(id=id, deleted_at__isnull=True)
+    if comment is None:
+        return None
+    target = Target("episode", comment.episode_id) if comment.episode_id else Target("asset", comment.asset_id)
+    try:
+        await _visible_target(principal, target)
+    except NotFound:
+        return None
+    return comment

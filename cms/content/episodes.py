@@ -1,0 +1,147 @@
+"""Episodes of a program: numbering, provenance, publishing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cms.actors import Actor, require_editor
+from cms.audit.service import snapshot
+from cms.auth.principal import Principal
+from cms.content import validation as v
+from cms.content.models import Episode, Program, PublishStatus
+from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
+from cms.content.visibility import aware, public_episode_q, sees_drafts
+from cms.errors import Invalid, NotFound
+from cms.pagination import Ordering, Page, paginate
+
+ORDER_FIELDS = {
+    "CREATED_AT": ("created_at", datetime),
+    "PUBLISH_AT": ("publish_at", datetime),
+    "TITLE": ("title", str),
+    "NUMBER": ("number", int),
+}
+
+
+@dataclass(frozen=True)
+class EpisodeFilter:
+    program_id: int | None = None
+    season: int | None = None
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] = field(default_factory=list)
+    status: PublishStatus | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+
+def ordering(order_field: str = "CREATED_AT", descending: bool = True) -> Ordering:
+    column, kind = ORDER_FIELDS[order_field]
+    return Ordering(f"{order_field}_{'DESC' if descending else 'ASC'}", column, descending, kind)
+
+
+def visible_episodes(principal: Principal | None):
+    return Episode.all() if sees_drafts(principal) else Episode.filter(public_episode_q())
+
+
+async def list_episodes(
+    *, principal: Principal | None, first: int | None, after: str | None, filter: EpisodeFilter, order: Ordering
+) -> Page[Episode]:
+    query = visible_episodes(principal)
+    if filter.program_id is not None:
+        query = query.filter(program_id=filter.program_id)
+    if filter.season is not None:
+        query = query.filter(season=filter.season)
+    # Category, language and tags describe the program an episode belongs to.
+    if filter.category:
+        query = query.filter(program__category=filter.category)
+    if filter.language:
+        query = query.filter(program__language=filter.language)
+    if filter.tags:
+        query = query.filter(program__tags__contains=[t.lower() for t in filter.tags])
+    if filter.status:
+        query = query.filter(status=filter.status)
+    if filter.published_after:
+        query = query.filter(publish_at__gte=aware(filter.published_after))
+    if filter.published_before:
+        query = query.filter(publish_at__lt=aware(filter.published_before))
+    return await paginate(query, ordering=order, first=first, after=after)
+
+
+async def get_episode(*, principal: Principal | None, id: int) -> Episode | None:
+    return await visible_episodes(principal).get_or_none(id=id)
+
+
+async def _editable(actor: Actor | None, episode_id: int) -> tuple[Actor, Episode]:
+    actor = require_editor(actor)
+    episode = await Episode.get_or_none(id=episode_id)
+    if episode is None:
+        raise NotFound("episode not found")
+    return actor, episode
+
+
+async def _apply(episode: Episode, changes: dict[str, Any], *, creating: bool) -> None:
+    problems: dict[str, str] = {}
+    if creating or "title" in changes:
+        episode.title = v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+    if "description" in changes:
+        episode.description = v.clean_text(
+            problems, "description", changes["description"] or "", required=False, limit=v.DESCRIPTION_MAX
+        )
+    if "season" in changes:
+        episode.season = v.clean_count(problems, "season", changes["season"])
+    if "number" in changes:
+        episode.number = v.clean_count(problems, "number", changes["number"])
+    if "metadata" in changes:
+        episode.metadata = v.clean_metadata(problems, changes["metadata"])
+    if changes.get("slug") is not None:
+        episode.slug = v.clean_slug(problems, changes["slug"])
+    elif creating and not problems:
+        episode.slug = await unique_slug(
+            v.slugify(episode.title),
+            lambda p: Episode.filter(program_id=episode.program_id, slug__startswith=p).values_list("slug", flat=True),
+            fallback="episode",
+        )
+    if problems:
+        raise Invalid(problems)
+
+
+async def create_episode(*, actor: Actor | None, program_id: int, changes: dict[str, Any]) -> Episode:
+    actor = require_editor(actor)
+    if not await Program.exists(id=program_id):
+        raise NotFound("program not found")
+    episode = Episode(program_id=program_id, metadata={}, description="")
+    await _apply(episode, changes, creating=True)
+    return await save_audited(actor=actor, action="episode.create", obj=episode, before=None)
+
+
+async def update_episode(*, actor: Actor | None, id: int, changes: dict[str, Any]) -> Episode:
+    actor, episode = await _editable(actor, id)
+    before = snapshot(episode)
+    await _apply(episode, changes, creating=False)
+    return await save_audited(actor=actor, action="episode.update", obj=episode, before=before)
+
+
+async def delete_episode(*, actor: Actor | None, id: int) -> int:
+    actor, episode = await _editable(actor, id)
+    await delete_audited(actor=actor, action="episode.delete", obj=episode)
+    return id
+
+
+async def publish_episode(*, actor: Actor | None, id: int, at: datetime | None = None) -> Episode:
+    actor, episode = await _editable(actor, id)
+    before = snapshot(episode)
+    set_published(episode, at)
+    return await save_audited(actor=actor, action="episode.publish", obj=episode, before=before)
+
+
+async def unpublish_episode(*, actor: Actor | None, id: int) -> Episode:
+    actor, episode = await _editable(actor, id)
+    before = snapshot(episode)
+    set_unpublished(episode)
+    return await save_audited(actor=actor, action="episode.unpublish", obj=episode, before=before)
+
+
+async def episodes_by_ids(*, ids: list[int]) -> dict[int, Episode]:
+    return {e.id: e for e in await Episode.filter(id__in=ids)}

@@ -1,0 +1,147 @@
+"""Programs: shows, series, courses. Every rule about them lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cms.actors import Actor, require_editor
+from cms.audit.service import snapshot
+from cms.auth.principal import Principal
+from cms.content import validation as v
+from cms.content.models import Program, PublishStatus
+from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
+from cms.content.visibility import aware, public_q, sees_drafts
+from cms.errors import Invalid, NotFound
+from cms.media.models import Asset, AssetKind
+from cms.pagination import Ordering, Page, paginate
+
+ORDER_FIELDS = {"CREATED_AT": ("created_at", datetime), "PUBLISH_AT": ("publish_at", datetime), "TITLE": ("title", str)}
+
+
+@dataclass(frozen=True)
+class ProgramFilter:
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] = field(default_factory=list)
+    status: PublishStatus | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+
+def ordering(order_field: str = "CREATED_AT", descending: bool = True) -> Ordering:
+    column, kind = ORDER_FIELDS[order_field]
+    return Ordering(f"{order_field}_{'DESC' if descending else 'ASC'}", column, descending, kind)
+
+
+def visible_programs(principal: Principal | None):
+    return Program.all() if sees_drafts(principal) else Program.filter(public_q())
+
+
+async def list_programs(
+    *, principal: Principal | None, first: int | None, after: str | None, filter: ProgramFilter, order: Ordering
+) -> Page[Program]:
+    query = visible_programs(principal)
+    if filter.category:
+        query = query.filter(category=filter.category)
+    if filter.language:
+        query = query.filter(language=filter.language)
+    if filter.tags:
+        query = query.filter(tags__contains=[t.lower() for t in filter.tags])
+    if filter.status:
+        query = query.filter(status=filter.status)
+    if filter.published_after:
+        query = query.filter(publish_at__gte=aware(filter.published_after))
+    if filter.published_before:
+        query = query.filter(publish_at__lt=aware(filter.published_before))
+    return await paginate(query, ordering=order, first=first, after=after)
+
+
+async def get_program(*, principal: Principal | None, id: int | None = None, slug: str | None = None) -> Program | None:
+    """The program when it exists and the caller may see it, else None."""
+    if (id is None) == (slug is None):
+        raise Invalid({"id": "give exactly one of id or slug"})
+    query = visible_programs(principal)
+    return await (query.get_or_none(id=id) if id is not None else query.get_or_none(slug=slug.strip().lower()))
+
+
+async def _editable(actor: Actor | None, program_id: int) -> tuple[Actor, Program]:
+    actor = require_editor(actor)
+    program = await Program.get_or_none(id=program_id)
+    if program is None:
+        raise NotFound("program not found")
+    return actor, program
+
+
+async def _check_cover(problems: dict[str, str], cover_asset_id: int | None) -> None:
+    if cover_asset_id is None:
+        return
+    asset = await Asset.get_or_none(id=cover_asset_id)
+    if asset is None:
+        problems["coverAssetId"] = "no such asset"
+    elif asset.kind != AssetKind.IMAGE:
+        problems["coverAssetId"] = "must be an image asset"
+
+
+async def _apply(program: Program, changes: dict[str, Any], *, creating: bool) -> None:
+    problems: dict[str, str] = {}
+    if creating or "title" in changes:
+        program.title = v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+    if changes.get("slug") is not None:
+        program.slug = v.clean_slug(problems, changes["slug"])
+    elif creating and not problems:
+        program.slug = await unique_slug(
+            v.slugify(program.title),
+            lambda p: Program.filter(slug__startswith=p).values_list("slug", flat=True),
+            fallback="program",
+        )
+    if "description" in changes:
+        program.description = v.clean_text(
+            problems, "description", changes["description"] or "", required=False, limit=v.DESCRIPTION_MAX
+        )
+    if "category" in changes:
+        program.category = v.clean_text(problems, "category", changes["category"], required=False, limit=80) or None
+    if "language" in changes:
+        program.language = v.clean_language(problems, changes["language"])
+    if "tags" in changes:
+        program.tags = v.clean_tags(problems, changes["tags"])
+    if "cover_asset_id" in changes:
+        await _check_cover(problems, changes["cover_asset_id"])
+        program.cover_asset_id = changes["cover_asset_id"]
+    if problems:
+        raise Invalid(problems)
+
+
+async def create_program(*, actor: Actor | None, changes: dict[str, Any]) -> Program:
+    actor = require_editor(actor)
+    program = Program(tags=[], description="")
+    await _apply(program, changes, creating=True)
+    return await save_audited(actor=actor, action="program.create", obj=program, before=None)
+
+
+async def update_program(*, actor: Actor | None, id: int, changes: dict[str, Any]) -> Program:
+    actor, program = await _editable(actor, id)
+    before = snapshot(program)
+    await _apply(program, changes, creating=False)
+    return await save_audited(actor=actor, action="program.update", obj=program, before=before)
+
+
+async def delete_program(*, actor: Actor | None, id: int) -> int:
+    actor, program = await _editable(actor, id)
+    await delete_audited(actor=actor, action="program.delete", obj=program)
+    return id
+
+
+async def publish_program(*, actor: Actor | None, id: int, at: datetime | None = None) -> Program:
+    actor, program = await _editable(actor, id)
+    before = snapshot(program)
+    set_published(program, at)
+    return await save_audited(actor=actor, action="program.publish", obj=program, before=before)
+
+
+async def unpublish_program(*, actor: Actor | None, id: int) -> Program:
+    actor, program = await _editable(actor, id)
+    before = snapshot(program)
+    set_unpublished(program)
+    return await save_audited(actor=actor, action="program.unpublish", obj=program, before=before)

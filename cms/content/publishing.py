@@ -1,0 +1,57 @@
+"""Steps every audited content mutation shares: validate-then-write in one transaction, with its audit row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Awaitable, Callable, TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from cms.actors import Actor
+from cms.audit import service as audit
+from cms.content.models import PublishStatus
+from cms.content.visibility import aware, now
+from cms.errors import Conflict
+
+M = TypeVar("M", bound=Model)
+
+
+async def save_audited(*, actor: Actor, action: str, obj: M, before: dict | None, conflict_field: str = "slug") -> M:
+    """Save `obj` and its audit entry atomically; a unique violation becomes a Conflict on `conflict_field`."""
+    try:
+        async with in_transaction():
+            await obj.save()
+            await audit.record(actor=actor, action=action, entity=obj, before=before, after=audit.snapshot(obj))
+    except IntegrityError as exc:
+        raise Conflict(f"{conflict_field} is already taken", field=conflict_field) from exc
+    return obj
+
+
+async def delete_audited(*, actor: Actor, action: str, obj: Model) -> None:
+    async with in_transaction():
+        await audit.record(actor=actor, action=action, entity=obj, before=audit.snapshot(obj), after=None)
+        await obj.delete()
+
+
+def set_published(obj: Model, at: datetime | None) -> None:
+    obj.status = PublishStatus.PUBLISHED
+    obj.publish_at = aware(at) or now()
+
+
+def set_unpublished(obj: Model) -> None:
+    obj.status = PublishStatus.DRAFT
+    obj.publish_at = None
+
+
+async def unique_slug(base: str, taken: Callable[[str], Awaitable[list[str]]], fallback: str) -> str:
+    """`base`, or `base-2`, `base-3`... whichever is free; `taken(prefix)` lists existing slugs with that prefix."""
+    base = base or fallback
+    existing = set(await taken(base))
+    if base not in existing:
+        return base
+    n = 2
+    while f"{base}-{n}" in existing:
+        n += 1
+    return f"{base}-{n}"

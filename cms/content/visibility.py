@@ -1,0 +1,39 @@
+"""Who may see what: the public sees published items whose publish time has passed; editors see all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from tortoise.expressions import Q
+
+from cms.auth.principal import Principal
+from cms.content.models import Episode, Program, PublishStatus
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Client datetimes without a zone are taken as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def public_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status": PublishStatus.PUBLISHED, f"{prefix}publish_at__lte": now()})
+
+
+def public_episode_q() -> Q:
+    """An episode is public when it and its program are both public."""
+    return public_q() & public_q("program__")
+
+
+def is_public(item: Program | Episode, at: datetime | None = None) -> bool:
+    at = at or now()
+    return item.status == PublishStatus.PUBLISHED and item.publish_at is not None and item.publish_at <= at
+
+
+def sees_drafts(principal: Principal | None) -> bool:
+    return principal is not None and principal.is_editor

