@@ -1,0 +1,87 @@
+"""Shared fixtures: a real PostgreSQL database per test run, a test OIDC issuer over HTTP, the app on loopback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from tortoise import Tortoise
+
+from cms.app import create_app
+from cms.db import PgTarget
+from cms.settings import Settings
+from tests.support import database
+from tests.support.api import Api
+from tests.support.oidc_issuer import TestIssuer
+from tests.support.server import LiveServer
+
+TABLES = ("comment", "audit_entry", "asset", "episode", "program", "cms_user")
+
+
+@pytest.fixture(scope="session")
+async def pg_server() -> PgTarget:
+    return await database.server_target()
+
+
+@pytest.fixture(scope="session")
+async def db_target(pg_server: PgTarget) -> AsyncIterator[PgTarget]:
+    target = await database.create_database(pg_server)
+    yield target
+    await database.drop_database(target)
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[TestIssuer]:
+    with TestIssuer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def settings(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(CMS_DATA_DIR=tmp_path_factory.mktemp("data"), OIDC_ISSUER=issuer.url, OIDC_AUDIENCE="cms")
+
+
+@pytest.fixture(scope="session")
+async def live_server(settings: Settings, db_target: PgTarget) -> AsyncIterator[LiveServer]:
+    server = await LiveServer(create_app(settings, target=db_target)).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def api(live_server: LiveServer, issuer: TestIssuer) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
+        yield Api(client, issuer)
+    # Each test starts from empty tables: the schema stays, the rows go.
+    conn = Tortoise.get_connection("default")
+    await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+
+
+class QueryCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends (it logs each at DEBUG on `tortoise.db_client`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.statements.append(record.getMessage())
+
+    def __enter__(self) -> "QueryCounter":
+        logger = logging.getLogger("tortoise.db_client")
+        self._level = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("tortoise.db_client")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
+@pytest.fixture
+def count_queries() -> type[QueryCounter]:
+    return QueryCounter
