@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +19,8 @@ from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
 from cms.http.auth import BearerTokenBackend, on_auth_error
 from cms.http.graphql import graphql_endpoint
 from cms.http.request_id import RequestIdMiddleware
+from cms.http.uploads import receive_upload
+from cms.media.storage import open_storage_from_settings
 from cms.settings import DEV_ISSUER_PATH, Settings
 
 log = logging.getLogger("cms.app")
@@ -36,16 +39,26 @@ def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
     return validator, dev
 
 
-def create_app(settings: Settings, *, target: db.PgTarget | None = None) -> Starlette:
-    """Build the ASGI app; `target` overrides where the database is (tests pass their own)."""
+def create_app(
+    settings: Settings,
+    *,
+    target: db.PgTarget | None = None,
+    background: Sequence[Callable[[Settings], AbstractAsyncContextManager]] = (),
+) -> Starlette:
+    """Build the ASGI app. `target` overrides where the database is (tests pass their own); `background`
+    are services run for the app's lifetime once the database is open (the CLI passes the inline worker)."""
     validator, dev_issuer = _validator(settings)
+    storage = open_storage_from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.open_database(settings, target or db.resolve_target(settings))
         log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                for service in background:
+                    await stack.enter_async_context(service(settings))
+                yield
         finally:
             await db.close_database()
             if isinstance(validator.keys, RemoteJWKS):
@@ -63,6 +76,7 @@ def create_app(settings: Settings, *, target: db.PgTarget | None = None) -> Star
         Route("/health", health),
         Route("/ready", ready),
         Route("/graphql", gql),
+        Route("/uploads/{upload_id}", receive_upload, methods=["PUT"]),
     ]
     if dev_issuer is not None:
         routes += _dev_issuer_routes(dev_issuer)
@@ -73,6 +87,7 @@ def create_app(settings: Settings, *, target: db.PgTarget | None = None) -> Star
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
+    app.state.storage = storage
     return app
 
 

@@ -1,10 +1,11 @@
-"""`cms`: serve, migrate, dev-token, export-schema."""
+"""`cms`: serve, worker, migrate, dev-token, export-schema."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -13,12 +14,33 @@ from cms.settings import CMS_ROLES, Settings
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 
 
+# The CLI is the composition root: the only place in `cms` that reaches into `jobs` (lazily).
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from cms.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    background = []
+    if settings.inline_worker and not args.no_worker:
+        from jobs.worker import inline_worker
+
+        background.append(inline_worker)
+    app = create_app(settings, background=background)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
+    # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.worker import build_worker
+
+    build_worker(settings, owns_database=True, burst=args.burst).run()
     return 0
 
 
@@ -70,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-worker", action="store_true", help="do not run a job worker inside the API process")
     serve.set_defaults(run=_serve)
+
+    worker = sub.add_parser("worker", help="run a job worker (arq) with the outbox relay and sweeper")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.set_defaults(run=_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
 

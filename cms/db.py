@@ -19,6 +19,8 @@ MODEL_MODULES = [
     "cms.media.models",
     "cms.users.models",
     "cms.audit.models",
+    "cms.events",
+    "cms.jobstore.models",
     "aerich.models",
 ]
 EMBEDDED_DATABASE = "cms"
@@ -114,6 +116,7 @@ async def migrate(config: dict) -> list[str]:
 
     command = Command(tortoise_config=config, app="models", location=str(MIGRATIONS_DIR))
     try:
+        await Tortoise.init(config=config)
         await command.init()
         applied = await command.upgrade(run_in_transaction=True)
     finally:

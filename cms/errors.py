@@ -41,3 +41,11 @@ class Invalid(DomainError):
 
 class IdentityProviderUnavailable(Unauthenticated):
     """The identity provider's keys could not be fetched and none are cached: a server-side outage."""
+
+
+class TooLarge(DomainError):
+    """More bytes arrived than were declared or allowed (HTTP 413)."""
+
+
+class UnsupportedMedia(DomainError):
+    """The bytes are not a kind of file this CMS accepts (HTTP 415)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
@@ -40,8 +40,11 @@ class Ordering:
             return None
         if self.kind is datetime:
             return datetime.fromisoformat(raw)
-        if not isinstance(raw, self.kind):
+        if not isinstance(raw, self.kind) or isinstance(raw, bool):
             raise ValueError("cursor value has the wrong type")
+        if isinstance(raw, int) and not -(2**31) <= raw < 2**31:
+            # Integer sort columns are PostgreSQL `integer`: a larger value would fail in the driver.
+            raise ValueError("cursor value out of range")
         return raw
 
 
@@ -81,8 +84,8 @@ def decode_cursor(ordering: Ordering, cursor: str) -> tuple[Any, int]:
         name, value, row_id = json.loads(raw)
         if name != ordering.name:
             raise ValueError("cursor belongs to another ordering")
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
-            raise ValueError("cursor id is not an integer")
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id < 2**63:
+            raise ValueError("cursor id is not a valid row id")
         return ordering.decode_value(value), row_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise Invalid({"after": "is not a valid cursor for this list and ordering"}) from exc
@@ -102,6 +105,8 @@ def _after(ordering: Ordering, value: Any, row_id: int) -> Q:
 async def paginate(query: QuerySet[T], *, ordering: Ordering, first: int | None, after: str | None) -> Page[T]:
     """One query for the page (one extra row tells whether there is a next page); the count runs only if asked."""
     size = clamp_first(first)
+    # Cursors also name the list's model, so one list's cursor is refused by another instead of paging it wrongly.
+    ordering = replace(ordering, name=f"{query.model.__name__}.{ordering.name}")
     paged = query
     if after:
         paged = paged.filter(_after(ordering, *decode_cursor(ordering, after)))

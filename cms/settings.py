@@ -38,6 +38,30 @@ class Settings(BaseSettings):
     oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="OIDC_ROLE_MAP")
     oidc_leeway_seconds: int = Field(30, alias="OIDC_LEEWAY_SECONDS")
 
+    s3_endpoint_url: str | None = Field(None, alias="S3_ENDPOINT_URL")
+    s3_public_endpoint_url: str | None = Field(None, alias="S3_PUBLIC_ENDPOINT_URL")
+    s3_bucket_staging: str = Field("cms-staging", alias="S3_BUCKET_STAGING")
+    s3_bucket_masters: str = Field("cms-masters", alias="S3_BUCKET_MASTERS")
+    s3_bucket_previews: str = Field("cms-previews", alias="S3_BUCKET_PREVIEWS")
+    aws_access_key_id: str | None = Field(None, alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = Field(None, alias="AWS_SECRET_ACCESS_KEY")
+    aws_region: str = Field("us-east-1", alias="AWS_DEFAULT_REGION")
+
+    upload_max_bytes: int = Field(20 * 1024**3, alias="CMS_UPLOAD_MAX_BYTES")
+    upload_allowed_kinds: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["VIDEO", "AUDIO", "IMAGE", "DOCUMENT"], alias="CMS_UPLOAD_KINDS"
+    )
+    upload_expiry_seconds: int = Field(24 * 3600, alias="CMS_UPLOAD_EXPIRY_SECONDS")
+    multipart_threshold_bytes: int = Field(100 * 1024**2, alias="CMS_MULTIPART_THRESHOLD_BYTES")
+    multipart_part_bytes: int = Field(64 * 1024**2, alias="CMS_MULTIPART_PART_BYTES")
+
+    job_lease_seconds: int = Field(60, alias="CMS_JOB_LEASE_SECONDS")
+    job_requeue_seconds: int = Field(120, alias="CMS_JOB_REQUEUE_SECONDS")
+    job_max_attempts: int = Field(5, alias="CMS_JOB_MAX_ATTEMPTS")
+    job_poll_seconds: float = Field(1.0, alias="CMS_JOB_POLL_SECONDS")
+    queue_name: str = Field("cms:jobs", alias="CMS_QUEUE_NAME")
+    inline_worker: bool = Field(True, alias="CMS_INLINE_WORKER")
+
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
@@ -53,7 +77,18 @@ class Settings(BaseSettings):
             return mapping
         return raw
 
-    @field_validator("oidc_issuer", "public_base_url", mode="before")
+    @field_validator("upload_allowed_kinds", mode="before")
+    @classmethod
+    def _kinds(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            kinds = [k.strip().upper() for k in raw.split(",") if k.strip()]
+            unknown = sorted(set(kinds) - {"VIDEO", "AUDIO", "IMAGE", "DOCUMENT"})
+            if unknown:
+                raise ValueError(f"CMS_UPLOAD_KINDS has unknown kinds {unknown}")
+            return kinds
+        return raw
+
+    @field_validator("oidc_issuer", "public_base_url", "s3_endpoint_url", mode="before")
     @classmethod
     def _strip_slash(cls, raw: object) -> object:
         if isinstance(raw, str):

@@ -17,7 +17,7 @@ from tests.support.api import Api
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.server import LiveServer
 
-TABLES = ("comment", "audit_entry", "asset", "episode", "program", "cms_user")
+TABLES = ("comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user")
 
 
 @pytest.fixture(scope="session")

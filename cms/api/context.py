@@ -9,6 +9,8 @@ from strawberry.types import Info as _Info
 from cms.actors import Actor
 from cms.api.loaders import Loaders
 from cms.auth.principal import Principal
+from cms.media.storage import Storage
+from cms.settings import Settings
 from cms.users import service as users
 
 
@@ -16,6 +18,9 @@ from cms.users import service as users
 class Context:
     principal: Principal | None
     request_id: str
+    settings: Settings
+    storage: Storage
+    base_url: str
     loaders: Loaders = field(default_factory=Loaders)
     _actor: Actor | None = None
 

@@ -7,7 +7,7 @@ import binascii
 
 from cms.errors import Invalid
 
-NODE_TYPES = ("Program", "Episode", "Asset", "Comment", "User", "AuditEntry")
+NODE_TYPES = ("Program", "Episode", "Asset", "Comment", "User", "AuditEntry", "Job")
 
 
 def to_global_id(type_name: str, pk: int) -> str:

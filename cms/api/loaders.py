@@ -9,6 +9,8 @@ from strawberry.dataloader import DataLoader
 
 from cms.content import comments, episodes
 from cms.content.models import Episode, Program
+from cms.jobstore import service as jobstore
+from cms.jobstore.models import Job
 from cms.media import service as media
 from cms.media.models import Asset
 from cms.users import service as users
@@ -44,6 +46,9 @@ class Loaders:
     )
     comment_count_by_episode: DataLoader[int, int] = field(
         default_factory=lambda: _by_key(lambda ids: comments.comment_counts(episode_ids=ids), default=0)
+    )
+    jobs_by_asset: DataLoader[int, list[Job]] = field(
+        default_factory=lambda: _by_key(lambda ids: jobstore.jobs_for_assets(asset_ids=ids), default=[])
     )
     user_by_id: DataLoader[int, User | None] = field(
         default_factory=lambda: _by_key(lambda ids: users.users_by_ids(ids=ids))

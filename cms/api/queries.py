@@ -8,11 +8,13 @@ from cms.api.audit.types import AuditEntry
 from cms.api.content.types import Comment, Episode, Program
 from cms.api.context import Info
 from cms.api.ids import from_global_id
+from cms.api.media.jobs import Job
 from cms.api.media.types import Asset
 from cms.api.node import Node
 from cms.api.users.types import User
 from cms.audit import service as audit
 from cms.content import comments, episodes, programs
+from cms.jobstore import service as jobstore
 from cms.media import service as media
 from cms.users import service as users
 
@@ -34,6 +36,9 @@ async def _lookup(info: Info, type_name: str, pk: int) -> Node | None:
     if type_name == "User":
         found = await users.get_user(principal=principal, id=pk)
         return User.from_model(found) if found else None
+    if type_name == "Job":
+        found = await jobstore.get_job(principal=principal, id=pk)
+        return Job.from_model(found) if found else None
     found = await audit.get_entry(principal=principal, id=pk)
     return AuditEntry.from_model(found) if found else None
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
 from cms.api.audit.types import AuditQuery
 from cms.api.content.mutations import ContentMutation
 from cms.api.content.queries import ContentQuery
 from cms.api.errors_masking import CorrelatedMaskErrors
+from cms.api.media.jobs import JobMutation, JobQuery
+from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
+from cms.api.scalars import SCALAR_MAP
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -17,12 +21,12 @@ MAX_TOKENS = 2_000
 
 
 @strawberry.type
-class Query(NodeQuery, ContentQuery, AuditQuery):
+class Query(NodeQuery, ContentQuery, AuditQuery, JobQuery):
     pass
 
 
 @strawberry.type
-class Mutation(ContentMutation):
+class Mutation(ContentMutation, UploadMutation, JobMutation):
     pass
 
 
@@ -35,6 +39,7 @@ def build_schema() -> strawberry.Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: each request gets fresh extension instances (they hold per-request state).
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

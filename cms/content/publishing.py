@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from cms.actors import Actor
 from cms.audit import service as audit
 from cms.content.models import PublishStatus
+from cms.content.validation import SLUG_MAX
 from cms.content.visibility import aware, now
 from cms.errors import Conflict
 
@@ -48,10 +49,17 @@ def set_unpublished(obj: Model) -> None:
 async def unique_slug(base: str, taken: Callable[[str], Awaitable[list[str]]], fallback: str) -> str:
     """`base`, or `base-2`, `base-3`... whichever is free; `taken(prefix)` lists existing slugs with that prefix."""
     base = base or fallback
-    existing = set(await taken(base))
+
+    def candidate(n: int) -> str:
+        # Shorten the base so the suffix still fits the column (a 120-character slug plus "-2" would not).
+        suffix = f"-{n}"
+        return f"{base[: SLUG_MAX - len(suffix)].rstrip('-')}{suffix}"
+
+    # Every candidate up to a 9-digit suffix starts with this prefix.
+    existing = set(await taken(base[: SLUG_MAX - 10]))
     if base not in existing:
         return base
     n = 2
-    while f"{base}-{n}" in existing:
+    while candidate(n) in existing:
         n += 1
-    return f"{base}-{n}"
+    return candidate(n)

@@ -14,6 +14,7 @@ DESCRIPTION_MAX = 20_000
 TAGS_MAX = 50
 TAG_MAX = 50
 METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_DEPTH = 32
 COMMENT_MAX = 5_000
 
 _SLUG_RE = re.compile(r"^[^\W_]+(?:-[^\W_]+)*$")
@@ -32,7 +33,33 @@ def clean_text(problems: dict[str, str], field: str, value: str | None, *, requi
         problems[field] = f"must be at most {limit} characters"
     elif "\x00" in value:
         problems[field] = "must not contain NUL characters"
+    elif not _storable(value):
+        problems[field] = "must be valid Unicode text"
     return value
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL text holds no NUL and no lone surrogates (JSON input can carry both)."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why PostgreSQL (or json.dumps) could not take this JSON value, or None."""
+    pending = [(value, 1)]  # a loop, not recursion: nesting depth is the client's choice
+    while pending:
+        item, depth = pending.pop()
+        if depth > METADATA_MAX_DEPTH:
+            return f"must be nested at most {METADATA_MAX_DEPTH} levels deep"
+        if isinstance(item, str) and not _storable(item):
+            return "must not contain NUL characters or invalid Unicode"
+        if isinstance(item, float) and not math.isfinite(item):
+            return "must not contain NaN or Infinity"
+        if isinstance(item, dict):
+            pending.extend((k, depth) for k in item.keys())
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, depth + 1) for v in item)
+    return None
 
 
 def slugify(text: str) -> str:
@@ -68,7 +95,7 @@ def clean_tags(problems: dict[str, str], tags: list[str] | None) -> list[str]:
     cleaned = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
     if len(cleaned) > TAGS_MAX:
         problems["tags"] = f"at most {TAGS_MAX} tags"
-    elif any(len(t) > TAG_MAX or "\x00" in t for t in cleaned):
+    elif any(len(t) > TAG_MAX or not _storable(t) for t in cleaned):
         problems["tags"] = f"each tag must be at most {TAG_MAX} characters"
     return cleaned
 
@@ -84,6 +111,10 @@ def clean_metadata(problems: dict[str, str], value: Any) -> dict:
         return {}
     if not isinstance(value, dict):
         problems["metadata"] = "must be a JSON object"
+        return {}
+    problem = _json_problem(value)
+    if problem:
+        problems["metadata"] = problem
         return {}
     if len(json.dumps(value, ensure_ascii=False).encode()) > METADATA_MAX_BYTES:
         problems["metadata"] = f"must be at most {METADATA_MAX_BYTES} bytes as JSON"

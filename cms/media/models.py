@@ -40,3 +40,36 @@ class Asset(Model):
 
     class Meta:
         table = "asset"
+
+
+class UploadMethod(StrEnum):
+    DIRECT = "DIRECT"  # streamed through the API
+    PRESIGNED_POST = "PRESIGNED_POST"  # one form POST straight to the staging bucket
+    MULTIPART = "MULTIPART"  # presigned part URLs, resumable, for large files
+
+
+class UploadStatus(StrEnum):
+    PENDING = "PENDING"
+    RECEIVED = "RECEIVED"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"
+
+
+class Upload(Model):
+    id = fields.UUIDField(primary_key=True)
+    asset = fields.ForeignKeyField("models.Asset", related_name="uploads", on_delete=fields.CASCADE)
+    created_by = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
+    method = fields.CharEnumField(UploadMethod, max_length=16)
+    status = fields.CharEnumField(UploadStatus, max_length=12, default=UploadStatus.PENDING)
+    staging_key = fields.CharField(max_length=200)
+    declared_size = fields.BigIntField()
+    declared_sha256 = fields.CharField(max_length=64, null=True)
+    received_sha256 = fields.CharField(max_length=64, null=True)
+    multipart_upload_id = fields.CharField(max_length=1024, null=True)
+    cover_for_program_id = fields.BigIntField(null=True)
+    expires_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "upload"

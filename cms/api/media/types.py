@@ -12,12 +12,15 @@ from cms.api.context import Info
 from cms.api.enums import AssetKind, AssetStatus
 from cms.api.ids import to_global_id
 from cms.api.node import Node
+from cms.api.scalars import BigInt
 from cms.media import models as m
 
 if TYPE_CHECKING:
     from cms.api.content.types import Episode
+    from cms.api.media.jobs import Job
 
 EpisodeRef = Annotated["Episode", strawberry.lazy("cms.api.content.types")]
+JobRef = Annotated["Job", strawberry.lazy("cms.api.media.jobs")]
 
 
 @strawberry.type
@@ -25,12 +28,13 @@ class Asset(Node):
     kind: AssetKind
     filename: str
     content_type: str
-    size: int | None = strawberry.field(description="Bytes (may exceed 32 bits, hence Float in JSON clients).")
+    size: BigInt | None = strawberry.field(description="Bytes; declared while uploading, measured once stored.")
     sha256: str | None
     status: AssetStatus
     failure_reason: str | None
     probe: JSON = strawberry.field(description="Duration, width, height, rotation, codecs, bitrate, channels.")
     created_at: datetime
+    pk: strawberry.Private[int]
     episode_pk: strawberry.Private[int | None]
 
     @classmethod
@@ -38,7 +42,7 @@ class Asset(Node):
         return cls(
             id=strawberry.ID(to_global_id("Asset", a.id)), kind=a.kind, filename=a.filename,
             content_type=a.content_type, size=a.size, sha256=a.sha256, status=a.status,
-            failure_reason=a.failure_reason, probe=a.probe, created_at=a.created_at, episode_pk=a.episode_id,
+            failure_reason=a.failure_reason, probe=a.probe, created_at=a.created_at, pk=a.id, episode_pk=a.episode_id,
         )
 
     @strawberry.field
@@ -49,3 +53,11 @@ class Asset(Node):
             return None
         found = await info.context.loaders.episode_by_id.load(self.episode_pk)
         return Episode.from_model(found) if found else None
+
+    @strawberry.field(description="Processing jobs for this asset (editors only; empty for others).")
+    async def jobs(self, info: Info) -> list[JobRef]:
+        from cms.api.media.jobs import Job
+
+        if info.context.principal is None or not info.context.principal.is_editor:
+            return []
+        return [Job.from_model(j) for j in await info.context.loaders.jobs_by_asset.load(self.pk)]

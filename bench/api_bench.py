@@ -1,0 +1,599 @@
+"""API throughput bench: the CMS GraphQL app vs a hand-written Starlette + asyncpg baseline.
+
+    .venv/bin/python bench/api_bench.py [--duration 10 --connections 16]
+
+Scenarios (graphql/operations/):
+  S1  EpisodeWithProgram: one episode by id with its program (ids cycle over 200 public episodes)
+  S2  EpisodeFeed(first: 100): a page of episodes with program, media asset and comment count
+
+Steps: create a throw-away database cms_bench_<random> (dropped at the end), `cms migrate` it, seed it with
+asyncpg (50 public programs, 5,000 public episodes plus drafts / future / hidden-program episodes that must not
+show, a VIDEO asset per episode, comments), count the SQL statements the app runs per request (in-process, on the
+`tortoise.db_client` DEBUG logger, like tests/conftest.py's QueryCounter), check that the app and the baseline
+(bench/baseline_app.py) answer with identical JSON, then load each server in turn with wrk
+(bench/graphql_post.lua): uvicorn with 1 worker pinned to one CPU, wrk with 1 thread pinned to the other,
+a short warm-up before each measured run, app and baseline never running at the same time.
+
+Prints a table (req/s, p50, p99, SQL/request, app/baseline ratio, target, PASS/FAIL) and writes
+bench/results/api.json. Exits 0 whether or not the targets are met (non-zero only when the bench cannot run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results" / "api.json"
+LUA = BENCH / "graphql_post.lua"
+OPERATIONS = ROOT / "graphql" / "operations"
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"S1": {"ratio": 0.5}, "S2": {"ratio": 0.3, "max_sql": 4}}
+N_PROGRAMS = 50
+N_PUBLIC_EPISODES = 5_000
+N_USERS = 20
+S1_IDS = 200
+S2_FIRST = 100
+UTC = dt.timezone.utc
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+# --- ids (same encoding as cms/api/ids.py; duplicated so the bench needs no app import for seeding) ----------
+
+def gid(type_name: str, pk: int) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def body(operation: str, variables: dict) -> dict:
+    return {"query": (OPERATIONS / f"{operation}.graphql").read_text(), "operationName": operation, "variables": variables}
+
+
+# --- database ------------------------------------------------------------------------------------------------
+
+def with_db(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def migrate(db_url: str, data_dir: Path) -> None:
+    cli = Path(sys.executable).with_name("cms")
+    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "cms.cli"]
+    env = {**os.environ, "DATABASE_URL": db_url, "CMS_DATA_DIR": str(data_dir), "CMS_ENV": "development"}
+    env.pop("OIDC_ISSUER", None)
+    done = subprocess.run([*cmd, "migrate"], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"cms migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    log(f"cms migrate: {done.stdout.strip()}")
+
+
+async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
+    """Rows via COPY. Returns ids the scenarios and checks need."""
+    now = dt.datetime.now(UTC)
+    base = now - dt.timedelta(days=3)
+    conn = await asyncpg.connect(db_url)
+    try:
+        users = [
+            (i, f"bench-user-{i}", f"User {i}", f"user{i}@example.test", ["viewer"], now, now)
+            for i in range(1, N_USERS + 1)
+        ]
+        await conn.copy_records_to_table(
+            "cms_user", records=users,
+            columns=["id", "subject", "display_name", "email", "roles", "created_at", "last_seen_at"],
+        )
+
+        programs = []
+        for i in range(1, N_PROGRAMS + 1):
+            created = base - dt.timedelta(days=400 - i, microseconds=rng.randrange(1_000_000))
+            programs.append((i, f"Program {i}", f"program-{i}", f"About program {i}.", "news", "en", ["tag"],
+                             "PUBLISHED", created + dt.timedelta(hours=1), created, created))
+        hidden_draft, hidden_future = N_PROGRAMS + 1, N_PROGRAMS + 2
+        programs.append((hidden_draft, "Draft program", "draft-program", "", None, None, [], "DRAFT", None, base, base))
+        programs.append((hidden_future, "Future program", "future-program", "", None, None, [], "PUBLISHED",
+                         now + dt.timedelta(days=30), base, base))
+        await conn.copy_records_to_table("program", records=programs, columns=[
+            "id", "title", "slug", "description", "category", "language", "tags", "status", "publish_at",
+            "created_at", "updated_at"])
+
+        # Episodes: every 27 slots, 4 are not public (draft, future, in a draft program, in a future program),
+        # interleaved with public ones in created_at order. Every 50th shares the previous created_at (id breaks
+        # the tie). Ids are shuffled so that id order is not created_at order.
+        slots: list[tuple[str, dt.datetime]] = []
+        public = 0
+        created = now - dt.timedelta(minutes=5)
+        while public < N_PUBLIC_EPISODES:
+            k = len(slots)
+            kind = {3: "draft", 7: "future", 11: "draft_program", 13: "future_program"}.get(k % 27, "public")
+            if k % 50 != 49:
+                created = created - dt.timedelta(seconds=60, microseconds=rng.randrange(1_000_000))
+            slots.append((kind, created))
+            public += kind == "public"
+        ids = list(range(1, len(slots) + 1))
+        rng.shuffle(ids)
+        episodes, assets, comments = [], [], []
+        public_ids, hidden_ids = [], []
+        asset_id = comment_id = 0
+        for (kind, created), eid in zip(slots, ids):
+            program_id = {"draft_program": hidden_draft, "future_program": hidden_future}.get(kind) \
+                or rng.randrange(1, N_PROGRAMS + 1)
+            status = "DRAFT" if kind == "draft" else "PUBLISHED"
+            publish_at = None if kind == "draft" else (
+                now + dt.timedelta(days=30) if kind == "future" else created + dt.timedelta(minutes=1))
+            episodes.append((eid, program_id, f"Episode {eid}", f"episode-{eid}", 1 + eid % 5, eid, f"Episode {eid}.",
+                             json.dumps({"n": eid}), status, publish_at, None, None, created, created))
+            (public_ids if kind == "public" else hidden_ids).append(eid)
+
+            def asset(kind_: str, status_: str, offset_s: int) -> None:
+                nonlocal asset_id
+                asset_id += 1
+                at = created + dt.timedelta(seconds=offset_s)
+                ext, ctype = ("mp4", "video/mp4") if kind_ == "VIDEO" else ("jpg", "image/jpeg")
+                assets.append((asset_id, eid, kind_, f"e{eid}-{asset_id}.{ext}", ctype, 10_000_000 + asset_id,
+                               status_, "{}", at, at))
+
+            # Each episode has a READY video, with a few variations so that "main media" is exercised:
+            # an older FAILED video (every 4th), a newer PROCESSING video (every 7th), a newer image (every 5th);
+            # every 97th has only a PROCESSING video, every 101st has no asset at all.
+            if eid % 101 == 0:
+                pass
+            elif eid % 97 == 0:
+                asset("VIDEO", "PROCESSING", 60)
+            else:
+                if eid % 4 == 0:
+                    asset("VIDEO", "FAILED", 30)
+                asset("VIDEO", "READY", 60)
+                if eid % 7 == 0:
+                    asset("VIDEO", "PROCESSING", 120)
+                if eid % 5 == 0:
+                    asset("IMAGE", "READY", 180)
+            for _ in range(rng.randrange(0, 7)):
+                comment_id += 1
+                at = created + dt.timedelta(minutes=5, seconds=comment_id % 600)
+                deleted = at + dt.timedelta(minutes=1) if comment_id % 10 == 0 else None
+                comments.append((comment_id, f"Comment {comment_id}", float(comment_id % 1800), None, deleted, at,
+                                 eid, rng.randrange(1, N_USERS + 1)))
+        await conn.copy_records_to_table("episode", records=episodes, columns=[
+            "id", "program_id", "title", "slug", "season", "number", "description", "metadata", "status",
+            "publish_at", "source", "external_id", "created_at", "updated_at"])
+        await conn.copy_records_to_table("asset", records=assets, columns=[
+            "id", "episode_id", "kind", "filename", "content_type", "size", "status", "probe", "created_at",
+            "updated_at"])
+        await conn.copy_records_to_table("comment", records=comments, columns=[
+            "id", "body", "timecode", "resolved_at", "deleted_at", "created_at", "episode_id", "author_id"])
+        for table in ("cms_user", "program", "episode", "asset", "comment"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        await conn.execute("ANALYZE")
+        counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in
+                  ("program", "episode", "asset", "comment", "cms_user")}
+    finally:
+        await conn.close()
+    log(f"seeded {counts} ({len(public_ids)} public episodes)")
+    return {"public_ids": public_ids, "hidden_ids": hidden_ids, "rows": counts}
+
+
+# --- requests used by the checks and the load ------------------------------------------------------------------
+
+def check_requests(seeded: dict, rng: random.Random) -> list[tuple[str, dict]]:
+    """(label, body) pairs whose answers must be identical on both servers; S2 second page is added later."""
+    reqs = [(f"S1 public {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
+            for i in rng.sample(seeded["public_ids"], 10)]
+    reqs += [(f"S1 hidden {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
+             for i in rng.sample(seeded["hidden_ids"], 8)]
+    reqs.append(("S1 missing", body("EpisodeWithProgram", {"id": gid("Episode", 10**9)})))
+    reqs.append(("S2 first page", body("EpisodeFeed", {"first": S2_FIRST})))
+    reqs.append(("S2 default size", body("EpisodeFeed", {})))
+    reqs.append(("S2 first 0", body("EpisodeFeed", {"first": 0})))
+    return reqs
+
+
+async def fetch_all(url: str, reqs: list[tuple[str, dict]]) -> tuple[dict[str, Any], dict[str, int | None]]:
+    """Answers by label, plus the baseline's x-sql-queries header. Follows S2 cursors for two more pages."""
+    answers: dict[str, Any] = {}
+    sql: dict[str, int | None] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async def ask(label: str, payload: dict) -> Any:
+            r = await client.post("/graphql", json=payload)
+            answers[label] = {"status": r.status_code, "json": r.json()}
+            header = r.headers.get("x-sql-queries")
+            sql[label] = int(header) if header is not None else None
+            return answers[label]["json"]
+
+        for label, payload in reqs:
+            await ask(label, payload)
+        page = answers["S2 first page"]["json"]
+        for n in (2, 3):
+            cursor = page["data"]["episodes"]["pageInfo"]["endCursor"]
+            page = await ask(f"S2 page {n}", body("EpisodeFeed", {"first": S2_FIRST, "after": cursor}))
+    return answers, sql
+
+
+def first_difference(a: Any, b: Any, path: str = "$") -> str | None:
+    if type(a) is not type(b):
+        return f"{path}: {a!r} != {b!r}"
+    if isinstance(a, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key}: present on one side only"
+            found = first_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        if list(a) != list(b):
+            return f"{path}: key order {list(a)} != {list(b)}"
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else f"{path}: {a!r} != {b!r}"
+
+
+def sanity_check(answers: dict[str, Any], seeded: dict) -> list[str]:
+    """The app's own answers look like the seed says they should (the baseline is compared against them)."""
+    problems = []
+    for label, ans in answers.items():
+        if ans["status"] != 200 or ans["json"].get("errors"):
+            problems.append(f"{label}: status {ans['status']} {ans['json'].get('errors')}")
+        elif label.startswith("S1 public") and not ans["json"]["data"]["episode"]:
+            problems.append(f"{label}: public episode not returned")
+        elif label.startswith(("S1 hidden", "S1 missing")) and ans["json"]["data"]["episode"] is not None:
+            problems.append(f"{label}: hidden episode returned")
+    feed = answers["S2 first page"]["json"]["data"]["episodes"]
+    if len(feed["edges"]) != S2_FIRST or not feed["pageInfo"]["hasNextPage"]:
+        problems.append(f"S2 first page: {len(feed['edges'])} edges")
+    hidden = {gid("Episode", i) for i in seeded["hidden_ids"]}
+    for label in ("S2 first page", "S2 page 2", "S2 page 3"):
+        shown = [e["node"]["id"] for e in answers[label]["json"]["data"]["episodes"]["edges"]]
+        if hidden & set(shown):
+            problems.append(f"{label}: shows non-public episodes")
+    return problems
+
+
+# --- the app in-process, to count its SQL ------------------------------------------------------------------------
+
+class QueryCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends (it logs each at DEBUG on `tortoise.db_client`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.statements.append(record.getMessage())
+
+    def __enter__(self) -> "QueryCounter":
+        logger = logging.getLogger("tortoise.db_client")
+        self._level = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("tortoise.db_client")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
+async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict]], s1_body: dict, s2_body: dict):
+    """Run the real app under uvicorn.Server in this loop (like tests/support/server.py); answers + SQL counts."""
+    import uvicorn
+
+    from cms.app import create_app
+    from cms.db import PgTarget
+    from cms.settings import Settings
+
+    settings = Settings(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None)
+    app = create_app(settings, target=PgTarget.from_url(db_url))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("in-process app exited during startup")
+        await asyncio.sleep(0.02)
+    try:
+        answers, _ = await fetch_all(url, reqs)
+        sql: dict[str, dict] = {}
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for name, payload in (("S1", s1_body), ("S2", s2_body)):
+                await client.post("/graphql", json=payload)  # warm: parser/validation caches, pool
+                with QueryCounter() as counter:
+                    r = await client.post("/graphql", json=payload)
+                r.raise_for_status()
+                sql[name] = {"count": len(counter.statements), "statements": counter.statements}
+    finally:
+        server.should_exit = True
+        await task
+    return answers, sql
+
+
+# --- servers and wrk ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pin(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
+
+
+class Server:
+    def __init__(self, name: str, app_args: list[str], env: dict[str, str], cpus: str | None, logdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = [*pin(cpus), sys.executable, "-m", "uvicorn", *app_args, "--workers", "1", "--host", "127.0.0.1",
+                    "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        self.env = env
+        self.logfile = logdir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        self._log = open(self.logfile, "w")
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.logfile.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(f"{self.name} did not become healthy:\n{self.logfile.read_text()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace) -> dict:
+    cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{max(1, round(seconds))}s",
+           "--timeout", "10s", "-s", str(LUA), f"{url}/graphql"]
+    done = subprocess.run(cmd, env={**os.environ, "WRK_BODY_FILE": str(body_file)}, capture_output=True, text=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    errors = sum(raw[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
+        "mean_ms": raw["mean_us"] / 1000, "max_ms": raw["max_us"] / 1000,
+        "errors": errors, "non_2xx": raw["err_status"], "raw": raw,
+    }
+
+
+def load(server: Server, bodies: dict[str, Path], args: argparse.Namespace) -> dict[str, dict]:
+    out = {}
+    for scenario, body_file in bodies.items():
+        if args.warmup > 0:
+            run_wrk(server.url, body_file, args.warmup, args)
+        result = run_wrk(server.url, body_file, args.duration, args)
+        log(f"{scenario} {server.name:8s} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
+            f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}")
+        out[scenario] = result
+    return out
+
+
+# --- report ------------------------------------------------------------------------------------------------------
+
+def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | None]]) -> list[dict]:
+    rows = []
+    for scenario in ("S1", "S2"):
+        target = TARGETS[scenario]
+        base_rps = results["baseline"][scenario]["rps"]
+        for server in ("app", "baseline"):
+            r = results[server][scenario]
+            ratio = r["rps"] / base_rps if base_rps else 0.0
+            n_sql = sql[server][scenario]
+            if server == "app":
+                want = f">= {target['ratio']}x" + (f", <= {target['max_sql']} SQL" if "max_sql" in target else "")
+                ok = ratio >= target["ratio"] and ("max_sql" not in target or (n_sql is not None and n_sql <= target["max_sql"]))
+                ok = ok and r["errors"] == 0
+                verdict = "PASS" if ok else "FAIL"
+            else:
+                want, verdict = "(baseline)", ""
+            rows.append({"scenario": scenario, "server": server, "rps": r["rps"], "p50_ms": r["p50_ms"],
+                         "p99_ms": r["p99_ms"], "sql_per_request": n_sql, "ratio": ratio, "target": want,
+                         "verdict": verdict, "errors": r["errors"]})
+    header = f"{'scenario':8} {'server':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'SQL/req':>7} {'ratio':>6}  {'target':24} result"
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        sql_txt = "?" if row["sql_per_request"] is None else str(row["sql_per_request"])
+        print(f"{row['scenario']:8} {row['server']:9} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+              f"{sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:24} {row['verdict']}"
+              + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
+    print()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk warm-up before each run (default 2)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server ('' to not pin)")
+    parser.add_argument("--wrk-cpus", default="1", help="taskset CPU list for wrk ('' to not pin)")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+                        help="admin URL of the PostgreSQL server (default $BENCH_PG_URL or postgres@127.0.0.1:5432)")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
+    args = parser.parse_args()
+
+    if shutil.which("wrk") is None:
+        print("ERROR: the load generator `wrk` is not installed. Install it (Debian/Ubuntu): apt-get install -y wrk",
+              file=sys.stderr)
+        return 2
+    if (os.cpu_count() or 1) < 2:
+        args.server_cpus = args.wrk_cpus = ""
+
+    rng = random.Random(args.seed)
+    args.loadavg_before = round(os.getloadavg()[0], 2)
+    db_name = f"cms_bench_{secrets.token_hex(4)}"
+    db_url = with_db(args.pg_url, db_name)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cms-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        data_dir = tmp / "data"
+        data_dir.mkdir()
+        try:
+            asyncio.run(create_database(args.pg_url, db_name))
+        except Exception as exc:  # noqa: BLE001
+            print(f"ERROR: cannot create database {db_name} via {args.pg_url}: {exc}", file=sys.stderr)
+            return 2
+        log(f"database {db_name}")
+        try:
+            return run(args, rng, db_url, data_dir, tmp, started)
+        finally:
+            if args.keep_db:
+                log(f"kept database {db_name}")
+            else:
+                asyncio.run(drop_database(args.pg_url, db_name))
+                log(f"dropped database {db_name}")
+
+
+def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Path, tmp: Path, started: float) -> int:
+    migrate(db_url, data_dir)
+    seeded = asyncio.run(seed(db_url, rng))
+
+    s1_ids = rng.sample(seeded["public_ids"], S1_IDS)
+    s1_bodies = [body("EpisodeWithProgram", {"id": gid("Episode", i)}) for i in s1_ids]
+    s2_body = body("EpisodeFeed", {"first": S2_FIRST})
+    body_files = {"S1": tmp / "s1.jsonl", "S2": tmp / "s2.jsonl"}
+    body_files["S1"].write_text("".join(json.dumps(b, separators=(",", ":")) + "\n" for b in s1_bodies))
+    body_files["S2"].write_text(json.dumps(s2_body, separators=(",", ":")) + "\n")
+
+    # 1. The app in-process: its answers to the checks, and SQL per request.
+    reqs = check_requests(seeded, rng)
+    app_answers, app_sql = asyncio.run(app_in_process(db_url, data_dir, reqs, s1_bodies[0], s2_body))
+    for name in ("S1", "S2"):
+        log(f"app SQL per request {name}: {app_sql[name]['count']}")
+        for stmt in app_sql[name]["statements"]:
+            log(f"    {stmt[:220]}")
+    problems = sanity_check(app_answers, seeded)
+    for p in problems:
+        log(f"WARNING app answer: {p}")
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OIDC_ISSUER", "REDIS_URL")}
+    env.update(DATABASE_URL=db_url, CMS_DATA_DIR=str(data_dir), CMS_ENV="development", BASELINE_DATABASE_URL=db_url)
+    results: dict[str, dict] = {}
+    identical = True
+    mismatches: list[str] = []
+
+    # 2. The baseline: same answers? Then load it.
+    with Server("baseline", ["--app-dir", str(BENCH), "baseline_app:app"], env, args.server_cpus, tmp) as baseline:
+        base_answers, base_sql_headers = asyncio.run(fetch_all(baseline.url, reqs))
+        for label in app_answers:
+            diff = first_difference(app_answers[label], base_answers.get(label))
+            if diff:
+                identical = False
+                mismatches.append(f"{label}: {diff}")
+        log(f"app vs baseline JSON on {len(app_answers)} requests (S1 public/hidden/missing, S2 pages 1-3 with "
+            f"cursors): {'IDENTICAL' if identical else 'DIFFERENT'}")
+        for m in mismatches[:10]:
+            log(f"    MISMATCH {m}")
+        base_sql = {"S1": base_sql_headers[reqs[0][0]], "S2": base_sql_headers["S2 first page"]}
+        results["baseline"] = load(baseline, body_files, args)
+
+    # 3. The app under uvicorn (1 worker): same answers as in-process? Then load it.
+    with Server("app", ["--factory", "cms.app:app_from_env"], env, args.server_cpus, tmp) as app:
+        again, _ = asyncio.run(fetch_all(app.url, reqs[:1] + [r for r in reqs if r[0] == "S2 first page"]))
+        for label, ans in again.items():
+            if first_difference(ans, app_answers[label]):
+                identical = False
+                mismatches.append(f"{label}: uvicorn app differs from in-process app")
+        results["app"] = load(app, body_files, args)
+
+    sql = {"app": {k: v["count"] for k, v in app_sql.items()}, "baseline": base_sql}
+    print(f"\nwrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g}s per run after "
+          f"{args.warmup:g}s warm-up; uvicorn 1 worker (CPU {args.server_cpus or 'any'}), wrk CPU {args.wrk_cpus or 'any'}; "
+          f"S1 cycles {S1_IDS} episode ids, S2 first={S2_FIRST}; JSON identical: {'yes' if identical else 'NO'}; "
+          f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after (other processes skew results)")
+    rows = report(results, sql)
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "when": dt.datetime.now(UTC).isoformat(),
+        "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
+        "cpus": os.cpu_count(),
+        "seed_rows": seeded["rows"],
+        "json_identical": identical,
+        "mismatches": mismatches,
+        "app_sanity_problems": problems,
+        "app_sql_statements": {k: v["statements"] for k, v in app_sql.items()},
+        "rows": rows,
+        "wrk": results,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }, indent=2, default=str))
+    log(f"wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f}s total")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

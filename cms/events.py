@@ -1,0 +1,37 @@
+"""Transactional outbox: a domain change and the event it causes are written in one transaction.
+
+A relay (jobs/relay.py) turns unrelayed events into job rows and enqueues them; nothing is lost if the
+process dies between the commit and the enqueue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+
+class OutboxEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=80)
+    payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    relayed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_event"
+        indexes = [Index(fields=("relayed_at", "id"))]
+
+
+async def record(kind: str, **payload: Any) -> OutboxEvent:
+    """Record an event; call inside the transaction that makes the change (ids and primitives only)."""
+    return await OutboxEvent.create(kind=kind, payload=payload)
+
+
+async def emit(kind: str, **payload: Any) -> OutboxEvent:
+    """Record an event in a transaction of its own, for changes that are already committed."""
+    async with in_transaction():
+        return await record(kind, **payload)

@@ -1,0 +1,157 @@
+"""Job state transitions. Every change is a guarded UPDATE, so a stale worker can never undo a newer state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from cms.actors import require_admin
+from cms.auth.principal import Principal
+from cms.errors import Conflict, NotFound
+from cms.jobstore.models import Job, JobStatus
+from cms.pagination import Ordering, Page, paginate
+
+_ORDER = Ordering("CREATED_AT_DESC", "created_at", descending=True)
+MAX_ERROR_CHARS = 4000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Seconds before retry n: 2, 4, 8 ... capped at 5 minutes."""
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+@dataclass(frozen=True)
+class NewJob:
+    kind: str
+    payload: dict
+    dedupe_key: str
+    asset_id: int | None = None
+
+
+async def create_jobs(jobs: list[NewJob], *, max_attempts: int) -> None:
+    """Insert jobs, skipping any whose dedupe key exists (relaying the same event twice adds nothing)."""
+    conn = Job._meta.db
+    for job in jobs:
+        await conn.execute_query(
+            "INSERT INTO job (kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, created_at, updated_at)"
+            " VALUES ($1, $2::jsonb, $3, 'QUEUED', 0, $4, $5, now(), now()) ON CONFLICT (dedupe_key) DO NOTHING",
+            [job.kind, _json(job.payload), job.dedupe_key, max_attempts, job.asset_id],
+        )
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def due_for_enqueue(*, requeue_after: timedelta, limit: int = 200) -> list[Job]:
+    """Queued, due jobs never handed to Redis, or handed over so long ago that Redis may have lost them."""
+    now = _now()
+    due = Q(run_after__isnull=True) | Q(run_after__lte=now)
+    unsent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after)
+    return await Job.filter(Q(status=JobStatus.QUEUED) & due & unsent).order_by("id").limit(limit)
+
+
+async def mark_enqueued(job_id: int) -> None:
+    await Job.filter(id=job_id, status=JobStatus.QUEUED).update(enqueued_at=_now())
+
+
+async def claim(job_id: int, *, lease: timedelta) -> Job | None:
+    """Take a queued job for running; None when it is not runnable (done, dead, running elsewhere, or not due)."""
+    now = _now()
+    async with in_transaction():
+        job = await Job.filter(id=job_id).select_for_update().first()
+        if job is None or job.status != JobStatus.QUEUED or (job.run_after and job.run_after > now):
+            return None
+        job.status, job.attempts, job.lease_expires_at = JobStatus.RUNNING, job.attempts + 1, now + lease
+        await job.save(update_fields=["status", "attempts", "lease_expires_at", "updated_at"])
+        return job
+
+
+async def extend_lease(job: Job, *, lease: timedelta) -> bool:
+    """Heartbeat; False when the job is no longer ours (the sweeper took it back)."""
+    updated = await Job.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        lease_expires_at=_now() + lease
+    )
+    return updated == 1
+
+
+async def succeed(job: Job) -> bool:
+    updated = await Job.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.SUCCEEDED, finished_at=_now(), lease_expires_at=None, last_error=None
+    )
+    return updated == 1
+
+
+async def fail(job: Job, error: str, *, retryable: bool = True) -> JobStatus:
+    """Record the error; the job is queued again with backoff, or dead-lettered after its last attempt."""
+    dead = not retryable or job.attempts >= job.max_attempts
+    status = JobStatus.DEAD if dead else JobStatus.QUEUED
+    await Job.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=status,
+        last_error=error[:MAX_ERROR_CHARS],
+        lease_expires_at=None,
+        enqueued_at=None,
+        run_after=None if dead else _now() + backoff(job.attempts),
+        finished_at=_now() if dead else None,
+    )
+    return status
+
+
+async def reclaim_expired_leases() -> list[Job]:
+    """Jobs whose worker vanished: queue them again, or dead-letter them when attempts are used up."""
+    now = _now()
+    reclaimed: list[Job] = []
+    async with in_transaction():
+        for job in await Job.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).select_for_update(skip_locked=True):
+            dead = job.attempts >= job.max_attempts
+            job.status = JobStatus.DEAD if dead else JobStatus.QUEUED
+            job.last_error = "worker lost: lease expired before the job finished"
+            job.lease_expires_at, job.enqueued_at, job.run_after = None, None, None
+            job.finished_at = now if dead else None
+            await job.save()
+            reclaimed.append(job)
+    return reclaimed
+
+
+async def retry_job(*, principal: Principal | None, id: int) -> Job:
+    """Admins give a dead job a fresh set of attempts."""
+    require_admin(principal)
+    job = await Job.get_or_none(id=id)
+    if job is None:
+        raise NotFound("job not found")
+    if job.status != JobStatus.DEAD:
+        raise Conflict(f"only dead jobs can be retried; this one is {job.status.value}", field="id")
+    await Job.filter(id=id, status=JobStatus.DEAD).update(
+        status=JobStatus.QUEUED, attempts=0, enqueued_at=None, run_after=None, finished_at=None
+    )
+    await job.refresh_from_db()
+    return job
+
+
+async def list_jobs(
+    *, principal: Principal | None, status: JobStatus | None, first: int | None, after: str | None
+) -> Page[Job]:
+    require_admin(principal)
+    query = Job.all() if status is None else Job.filter(status=status)
+    return await paginate(query, ordering=_ORDER, first=first, after=after)
+
+
+async def jobs_for_assets(*, asset_ids: list[int]) -> dict[int, list[Job]]:
+    grouped: dict[int, list[Job]] = {}
+    for job in await Job.filter(asset_id__in=asset_ids).order_by("id"):
+        grouped.setdefault(job.asset_id, []).append(job)
+    return grouped
+
+
+async def get_job(*, principal: Principal | None, id: int) -> Job | None:
+    if principal is None or not principal.is_editor:
+        return None
+    return await Job.get_or_none(id=id)

@@ -1,0 +1,88 @@
+"""Probe media with PyAV: duration, dimensions, rotation, codecs, bitrate, channels.
+
+Inputs open with the `file` protocol only, so a playlist or reference file cannot make FFmpeg reach out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+
+from cms.media.models import AssetKind
+
+
+class ProbeFailed(Exception):
+    """The file cannot be read as the kind it claims to be; the message is shown to people."""
+
+
+_SAFE_OPTIONS = {"protocol_whitelist": "file", "probesize": "20000000", "analyzeduration": "20000000"}
+
+
+def _rotation(stream: av.video.stream.VideoStream) -> int:
+    matrix = None
+    for side in getattr(stream, "side_data", None) or ():
+        if "DISPLAYMATRIX" in str(getattr(side, "type", "")).upper():
+            matrix = side
+    rotate = stream.metadata.get("rotate")
+    if rotate is not None:
+        try:
+            return int(float(rotate)) % 360
+        except ValueError:
+            return 0
+    if matrix is not None and hasattr(matrix, "rotation"):
+        return int(round(-matrix.rotation)) % 360
+    return 0
+
+
+def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
+    """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable."""
+    if kind == AssetKind.DOCUMENT:
+        return {}
+    try:
+        with av.open(str(path), mode="r", options=_SAFE_OPTIONS) as container:
+            video = next(iter(container.streams.video), None)
+            audio = next(iter(container.streams.audio), None)
+            if kind == AssetKind.VIDEO and video is None:
+                raise ProbeFailed("the file has no video stream")
+            if kind == AssetKind.AUDIO and audio is None:
+                raise ProbeFailed("the file has no audio stream")
+            if kind == AssetKind.IMAGE and video is None:
+                raise ProbeFailed("the image could not be decoded")
+            info: dict[str, Any] = {"format": container.format.name}
+            if container.duration is not None and kind != AssetKind.IMAGE:
+                info["duration"] = round(container.duration / av.time_base, 3)
+            if container.bit_rate:
+                info["bitrate"] = int(container.bit_rate)
+            if video is not None:
+                info.update(
+                    width=video.codec_context.width, height=video.codec_context.height,
+                    video_codec=video.codec_context.name, rotation=_rotation(video),
+                )
+                if video.average_rate and kind == AssetKind.VIDEO:
+                    info["frame_rate"] = round(float(video.average_rate), 3)
+            if audio is not None:
+                info.update(
+                    audio_codec=audio.codec_context.name, audio_channels=audio.codec_context.channels,
+                    sample_rate=audio.codec_context.sample_rate,
+                )
+            _decode_first_frame(container, video or audio)
+    except ProbeFailed:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ProbeFailed(f"the file is not a readable {kind.value.lower()}: {_reason(exc)}") from exc
+    if kind in (AssetKind.VIDEO, AssetKind.AUDIO) and not info.get("duration"):
+        raise ProbeFailed(f"the {kind.value.lower()} has no duration (truncated or empty)")
+    return info
+
+
+def _decode_first_frame(container: av.container.InputContainer, stream) -> None:
+    for frame in container.decode(stream):
+        return
+    raise ProbeFailed("no frame could be decoded (truncated or empty file)")
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(": '", 1)[0][:200]

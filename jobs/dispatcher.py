@@ -1,0 +1,74 @@
+"""Relay and sweeper: outbox events become job rows; due job rows are handed to Redis; lost ones come back.
+
+Runs as a background task in every worker. Several dispatchers may run at once: the outbox is read with
+FOR UPDATE SKIP LOCKED and job creation is idempotent, and running a job twice is prevented by `claim`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+
+from arq.connections import ArqRedis
+from tortoise.transactions import in_transaction
+
+from cms.events import OutboxEvent
+from cms.jobstore import service as jobstore
+from cms.jobstore.service import NewJob
+from jobs.routing import EVENT_JOBS
+
+log = logging.getLogger("cms.jobs.dispatcher")
+RUN_JOB = "run_job"
+
+
+async def relay_outbox(*, max_attempts: int, batch: int = 200) -> int:
+    """Turn unrelayed outbox events into job rows, in one transaction per batch; returns events relayed."""
+    async with in_transaction() as conn:
+        events = await OutboxEvent.filter(relayed_at__isnull=True).order_by("id").limit(batch).select_for_update(
+            skip_locked=True
+        ).using_db(conn)
+        if not events:
+            return 0
+        jobs = [
+            NewJob(kind=kind, payload=event.payload, dedupe_key=f"event:{event.id}:{kind}", asset_id=event.payload.get("asset_id"))
+            for event in events
+            for kind in EVENT_JOBS.get(event.kind, ())
+        ]
+        await jobstore.create_jobs(jobs, max_attempts=max_attempts)
+        await conn.execute_query(
+            "UPDATE outbox_event SET relayed_at = now() WHERE id = ANY($1::bigint[])", [[e.id for e in events]]
+        )
+    return len(events)
+
+
+async def enqueue_due(redis: ArqRedis, *, requeue_after: timedelta, queue_name: str) -> int:
+    jobs = await jobstore.due_for_enqueue(requeue_after=requeue_after)
+    for job in jobs:
+        # A fresh arq id per hand-over: PostgreSQL, not Redis, decides whether the job still needs to run.
+        await redis.enqueue_job(RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue_name)
+        await jobstore.mark_enqueued(job.id)
+    return len(jobs)
+
+
+async def dispatch_once(redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str) -> None:
+    while await relay_outbox(max_attempts=max_attempts):
+        pass
+    for job in await jobstore.reclaim_expired_leases():
+        log.warning("job %s (%s) lost its worker; now %s", job.id, job.kind, job.status.value)
+    await enqueue_due(redis, requeue_after=requeue_after, queue_name=queue_name)
+
+
+async def run_dispatcher(
+    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, poll_seconds: float
+) -> None:
+    """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round."""
+    while True:
+        try:
+            await dispatch_once(redis, max_attempts=max_attempts, requeue_after=requeue_after, queue_name=queue_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep dispatching whatever one round hit
+            log.exception("dispatch round failed; retrying")
+        await asyncio.sleep(poll_seconds)

@@ -1,0 +1,74 @@
+"""Run one job by id: claim it in PostgreSQL, keep its lease alive, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from cms.jobstore import service as jobstore
+from cms.jobstore.models import Job, JobStatus
+from cms.media.storage import Storage
+from cms.settings import Settings
+
+log = logging.getLogger("cms.jobs")
+
+
+class PermanentJobError(Exception):
+    """Retrying cannot help (bad input file, say): the job is dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    settings: Settings
+    storage: Storage
+
+
+@dataclass(frozen=True)
+class JobKind:
+    run: Callable[[JobDeps, dict[str, Any]], Awaitable[None]]
+    # Called once when the job is dead-lettered, to leave the domain in a state a person can read.
+    on_dead: Callable[[JobDeps, dict[str, Any], str], Awaitable[None]] | None = None
+    timeout: timedelta = timedelta(hours=1)
+
+
+async def _heartbeat(job: Job, lease: timedelta) -> None:
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        if not await jobstore.extend_lease(job, lease=lease):
+            log.warning("job %s lost its lease while running", job.id)
+            return
+
+
+async def run_job(job_id: int, *, deps: JobDeps, kinds: dict[str, JobKind]) -> str:
+    lease = timedelta(seconds=deps.settings.job_lease_seconds)
+    job = await jobstore.claim(job_id, lease=lease)
+    if job is None:
+        return "skipped"
+    kind = kinds.get(job.kind)
+    if kind is None:
+        await jobstore.fail(job, f"no handler for job kind {job.kind!r}", retryable=False)
+        return "dead"
+    beat = asyncio.create_task(_heartbeat(job, lease))
+    try:
+        await asyncio.wait_for(kind.run(deps, job.payload), timeout=kind.timeout.total_seconds())
+    except PermanentJobError as exc:
+        status = await jobstore.fail(job, str(exc), retryable=False)
+        error = str(exc)
+    except asyncio.TimeoutError:
+        error = f"timed out after {kind.timeout.total_seconds():.0f} s"
+        status = await jobstore.fail(job, error)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job row
+        log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempts)
+        error = f"{type(exc).__name__}: {exc}"
+        status = await jobstore.fail(job, error)
+    else:
+        await jobstore.succeed(job)
+        return "succeeded"
+    finally:
+        beat.cancel()
+    if status == JobStatus.DEAD and kind.on_dead is not None:
+        await kind.on_dead(deps, job.payload, error)
+    return status.value.lower()

@@ -1,0 +1,78 @@
+"""The arq worker: `cms worker` runs it alone; `cms serve` can run one inside the API process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any, AsyncIterator
+
+from arq.worker import Worker, func
+
+from cms import db
+from cms.media.storage import open_storage_from_settings
+from cms.redis import redis_settings
+from cms.settings import Settings
+from jobs import serialization
+from jobs.dispatcher import RUN_JOB, run_dispatcher
+from jobs.kinds import KINDS
+from jobs.runner import JobDeps, run_job
+
+
+def build_worker(settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False) -> Worker:
+    """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API)."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        if owns_database:
+            await db.open_database(settings, db.resolve_target(settings))
+        ctx["deps"] = JobDeps(settings=settings, storage=open_storage_from_settings(settings))
+        ctx["dispatcher"] = asyncio.create_task(
+            run_dispatcher(
+                ctx["redis"], max_attempts=settings.job_max_attempts,
+                requeue_after=timedelta(seconds=settings.job_requeue_seconds), queue_name=settings.queue_name,
+                poll_seconds=settings.job_poll_seconds,
+            )
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        dispatcher = ctx.get("dispatcher")
+        if dispatcher is not None:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
+        if owns_database:
+            await db.close_database()
+
+    async def run(ctx: dict[str, Any], job_id: int) -> str:
+        return await run_job(int(job_id), deps=ctx["deps"], kinds=KINDS)
+
+    return Worker(
+        functions=[func(run, name=RUN_JOB, max_tries=1)],
+        on_startup=startup,
+        on_shutdown=shutdown,
+        redis_settings=redis_settings(settings),
+        queue_name=settings.queue_name,
+        job_serializer=serialization.dumps,
+        job_deserializer=serialization.loads,
+        # PostgreSQL's lease and the runner's per-kind timeout govern jobs; arq's only backstops them.
+        job_timeout=timedelta(hours=6),
+        keep_result=60,
+        max_jobs=4,
+        poll_delay=0.2,
+        handle_signals=handle_signals,
+        burst=burst,
+    )
+
+
+@contextlib.asynccontextmanager
+async def inline_worker(settings: Settings) -> AsyncIterator[None]:
+    """Run a worker inside the API process for the one-command experience."""
+    worker = build_worker(settings, owns_database=False, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
