@@ -111,7 +111,7 @@ async def paginate(query: QuerySet[T], *, ordering: Ordering, first: int | None,
     if after:
         paged = paged.filter(_after(ordering, *decode_cursor(ordering, after)))
     prefix = "-" if ordering.descending else ""
-    rows = await paged.order_by(f"{prefix}{ordering.field}", f"{prefix}id").limit(size + 1) if size else []
+    rows = await paged.order_by(f"{prefix}{ordering.field}", f"{prefix}id").limit(size + 1)
     items = list(rows[:size])
     return Page(
         items=items,

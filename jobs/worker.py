@@ -16,6 +16,7 @@ from cms.settings import Settings
 from jobs import serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
 from jobs.kinds import KINDS
+from jobs.maintenance import run_maintenance
 from jobs.runner import JobDeps, run_job
 
 
@@ -25,7 +26,8 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
     async def startup(ctx: dict[str, Any]) -> None:
         if owns_database:
             await db.open_database(settings, db.resolve_target(settings))
-        ctx["deps"] = JobDeps(settings=settings, storage=open_storage_from_settings(settings))
+        ctx["deps"] = deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings))
+        ctx["maintenance"] = asyncio.create_task(run_maintenance(deps))
         ctx["dispatcher"] = asyncio.create_task(
             run_dispatcher(
                 ctx["redis"], max_attempts=settings.job_max_attempts,
@@ -35,11 +37,12 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        dispatcher = ctx.get("dispatcher")
-        if dispatcher is not None:
-            dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await dispatcher
+        for name in ("dispatcher", "maintenance"):
+            task = ctx.get(name)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if owns_database:
             await db.close_database()
 

@@ -84,6 +84,10 @@ async def add_comment(
     return comment
 
 
+def _target_of(comment: Comment) -> Target:
+    return Target("episode", comment.episode_id) if comment.episode_id else Target("asset", comment.asset_id)
+
+
 async def _existing(comment_id: int) -> Comment:
     comment = await Comment.get_or_none(id=comment_id, deleted_at__isnull=True)
     if comment is None:
@@ -106,6 +110,7 @@ async def delete_comment(*, actor: Actor | None, id: int) -> int:
     """Soft delete: replies stay attached, the body is gone."""
     actor = require_signed_in(actor)
     comment = await _existing(id)
+    await _visible_target(actor.principal, _target_of(comment))  # hidden targets: NotFound, not Forbidden
     if not actor.is_editor and comment.author_id != actor.user.id:
         raise Forbidden("only editors and the author may delete a comment")
     before = audit.snapshot(comment)
@@ -130,9 +135,8 @@ async def get_comment(*, principal: Principal | None, id: int) -> Comment | None
     comment = await Comment.get_or_none(id=id, deleted_at__isnull=True)
     if comment is None:
         return None
-    target = Target("episode", comment.episode_id) if comment.episode_id else Target("asset", comment.asset_id)
     try:
-        await _visible_target(principal, target)
+        await _visible_target(principal, _target_of(comment))
     except NotFound:
         return None
     return comment

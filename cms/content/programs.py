@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,9 @@ async def get_program(*, principal: Principal | None, id: int | None = None, slu
     if (id is None) == (slug is None):
         raise Invalid({"id": "give exactly one of id or slug"})
     query = visible_programs(principal)
-    return await (query.get_or_none(id=id) if id is not None else query.get_or_none(slug=slug.strip().lower()))
+    if id is not None:
+        return await query.get_or_none(id=id)
+    return await query.get_or_none(slug=unicodedata.normalize("NFKC", slug.strip()).lower())
 
 
 async def _editable(actor: Actor | None, program_id: int) -> tuple[Actor, Program]:

@@ -249,3 +249,23 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
         await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload.id))
         await audit.record(actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset))
     return asset
+
+
+async def expire_uploads(*, storage: Storage, grace: timedelta = timedelta(0)) -> int:
+    """Uploads never completed in time: mark them EXPIRED, fail their assets, drop staged bytes and parts."""
+    expired = await Upload.filter(
+        status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED], expires_at__lt=_now() - grace
+    )
+    for upload in expired:
+        if upload.multipart_upload_id:
+            await storage.abort_multipart(upload.staging_key, upload.multipart_upload_id)
+        await storage.delete(Area.STAGING, upload.staging_key)
+        async with in_transaction():
+            changed = await Upload.filter(id=upload.id, status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED]).update(
+                status=UploadStatus.EXPIRED
+            )
+            if changed:
+                await Asset.filter(id=upload.asset_id, status=AssetStatus.UPLOADING).update(
+                    status=AssetStatus.FAILED, failure_reason="the upload was not completed before it expired"
+                )
+    return len(expired)
