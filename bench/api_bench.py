@@ -14,7 +14,7 @@ show, a VIDEO asset per episode, comments), count the SQL statements the app run
 (bench/graphql_post.lua): uvicorn with 1 worker pinned to one CPU, wrk with 1 thread pinned to the other,
 a short warm-up before each measured run, app and baseline never running at the same time.
 
-Prints a table (req/s, p50, p99, SQL/request, app/baseline ratio, target, PASS/FAIL) and writes
+Prints a table (req/s, p50, p99, server CPU ms/request, SQL/request, app/baseline ratio, target, PASS/FAIL) and writes
 bench/results/api.json. Exits 0 whether or not the targets are met (non-zero only when the bench cannot run).
 """
 
@@ -426,12 +426,26 @@ def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace)
     }
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux /proc): server CPU per request is robust to other load on the machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def load(server: Server, bodies: dict[str, Path], args: argparse.Namespace) -> dict[str, dict]:
     out = {}
     for scenario, body_file in bodies.items():
         if args.warmup > 0:
             run_wrk(server.url, body_file, args.warmup, args)
+        cpu_before = cpu_seconds(server.proc.pid)
         result = run_wrk(server.url, body_file, args.duration, args)
+        cpu_after = cpu_seconds(server.proc.pid)
+        result["cpu_ms_per_request"] = (
+            (cpu_after - cpu_before) * 1000 / result["requests"]
+            if cpu_before is not None and cpu_after is not None and result["requests"] else None)
         log(f"{scenario} {server.name:8s} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
             f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}")
         out[scenario] = result
@@ -457,17 +471,21 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
             else:
                 want, verdict = "(baseline)", ""
             rows.append({"scenario": scenario, "server": server, "rps": r["rps"], "p50_ms": r["p50_ms"],
-                         "p99_ms": r["p99_ms"], "sql_per_request": n_sql, "ratio": ratio, "target": want,
+                         "p99_ms": r["p99_ms"], "cpu_ms_per_request": r["cpu_ms_per_request"], "sql_per_request": n_sql, "ratio": ratio, "target": want,
                          "verdict": verdict, "errors": r["errors"]})
-    header = f"{'scenario':8} {'server':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'SQL/req':>7} {'ratio':>6}  {'target':24} result"
+    header = (f"{'scenario':8} {'server':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
+              f"{'ratio':>6}  {'target':24} result")
     print()
     print(header)
     print("-" * len(header))
     for row in rows:
         sql_txt = "?" if row["sql_per_request"] is None else str(row["sql_per_request"])
+        cpu_txt = "?" if row["cpu_ms_per_request"] is None else f"{row['cpu_ms_per_request']:.2f}"
         print(f"{row['scenario']:8} {row['server']:9} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-              f"{sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:24} {row['verdict']}"
+              f"{cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:24} {row['verdict']}"
               + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
+    print("ratio = app req/s / baseline req/s. CPU ms/req = the uvicorn process's CPU time over the measured run / "
+          "requests (PostgreSQL's CPU not included).")
     print()
     return rows
 

@@ -29,8 +29,11 @@ def can_edit(principal: Principal | None) -> bool:
 
 
 def require_signed_in(actor: Actor | None) -> Actor:
+    """A signed-in caller holding at least one CMS role (a token with none grants reading only)."""
     if actor is None:
         raise Forbidden("sign in required")
+    if not actor.principal.is_viewer:
+        raise Forbidden("your account has no CMS role")
     return actor
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -40,7 +42,12 @@ def issuer() -> Iterator[TestIssuer]:
 
 @pytest.fixture(scope="session")
 def settings(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(CMS_DATA_DIR=tmp_path_factory.mktemp("data"), OIDC_ISSUER=issuer.url, OIDC_AUDIENCE="cms")
+    # Redis is shared with other runs: a queue name of our own, and never a FLUSHALL.
+    return Settings(
+        CMS_DATA_DIR=tmp_path_factory.mktemp("data"), OIDC_ISSUER=issuer.url, OIDC_AUDIENCE="cms",
+        REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+        CMS_QUEUE_NAME=f"cms-test:{uuid.uuid4().hex[:12]}",
+    )
 
 
 @pytest.fixture(scope="session")

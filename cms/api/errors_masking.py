@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
+
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -12,6 +14,15 @@ from cms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 log = logging.getLogger("cms.api")
 
 _CODES = {Invalid: "BAD_USER_INPUT", Conflict: "CONFLICT", NotFound: "NOT_FOUND", Forbidden: "FORBIDDEN"}
+
+
+def _unstorable_text(exc: BaseException | None) -> bool:
+    """NUL or unpaired surrogates in a string argument: PostgreSQL (or its driver) cannot take them."""
+    while exc is not None:
+        if isinstance(exc, UnicodeEncodeError) or isinstance(exc, asyncpg.exceptions.CharacterNotInRepertoireError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -30,6 +41,11 @@ class CorrelatedMaskErrors(MaskErrors):
             if isinstance(original, Invalid):
                 extensions["fields"] = original.problems
             return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions)
+        if _unstorable_text(original):
+            return GraphQLError(
+                "text arguments must not contain NUL characters or unpaired surrogates",
+                error.nodes, error.source, error.positions, error.path, extensions={"code": "BAD_USER_INPUT"},
+            )
         if not _is_unexpected(error):
             return error
         request_id = getattr(self.execution_context.context, "request_id", None)

@@ -55,7 +55,7 @@ async def unique_slug(base: str, taken: Callable[[str], Awaitable[list[str]]], f
         suffix = f"-{n}"
         return f"{base[: SLUG_MAX - len(suffix)].rstrip('-')}{suffix}"
 
-    # Every candidate up to a 9-digit suffix starts with this prefix.
+    # Every candidate up to an 8-digit suffix starts with this prefix.
     existing = set(await taken(base[: SLUG_MAX - 10]))
     if base not in existing:
         return base

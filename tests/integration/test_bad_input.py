@@ -441,3 +441,13 @@ async def test_mutation_over_get_is_refused(api):
     # Queries over GET are allowed (cacheable).
     response = await api.client.get("/graphql", params={"query": "{ programs { edges { cursor } } }"})
     assert response.status_code == 200 and response.json() == {"data": {"programs": {"edges": []}}}
+
+
+
+async def test_nul_and_surrogates_in_read_arguments_are_bad_input(api):
+    for q in ['{ program(slug: "a\\u0000b") { id } }', '{ programs(filter: {category: "x\\u0000"}) { totalCount } }']:
+        body = await api.gql(q)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    raw = json.dumps({"query": "query($s: String!) { program(slug: $s) { id } }", "variables": {"s": "\ud800x"}})
+    response = await api.client.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", response.text

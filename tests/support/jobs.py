@@ -1,0 +1,91 @@
+"""Run jobs inside a test: relay the outbox, hand due jobs to Redis and let a burst worker run them, until done."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import AsyncIterator
+
+from arq import create_pool
+from arq.connections import ArqRedis
+
+from cms.db import PgTarget
+from cms.events import OutboxEvent
+from cms.jobstore.models import Job, JobStatus
+from cms.redis import redis_settings
+from cms.settings import Settings
+from jobs import serialization
+from jobs.dispatcher import dispatch_once
+from jobs.routing import EVENT_JOBS
+from jobs.worker import build_worker
+
+PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@contextlib.asynccontextmanager
+async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """A Redis pool that speaks the worker's JSON job format (arq's default would be pickle)."""
+    pool = await create_pool(
+        redis_settings(settings), job_serializer=serialization.dumps, job_deserializer=serialization.loads,
+        default_queue_name=settings.queue_name,
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close(close_connection_pool=True)
+
+
+async def pending_work() -> bool:
+    """Jobs still to run, or outbox events that will become jobs."""
+    if await Job.filter(status__in=PENDING).exists():
+        return True
+    return await OutboxEvent.filter(relayed_at__isnull=True, kind__in=list(EVENT_JOBS)).exists()
+
+
+async def dispatch(settings: Settings, redis: ArqRedis, *, requeue_after: timedelta | None = None) -> None:
+    await dispatch_once(
+        redis, max_attempts=settings.job_max_attempts, queue_name=settings.queue_name,
+        requeue_after=requeue_after if requeue_after is not None else timedelta(seconds=settings.job_requeue_seconds),
+    )
+
+
+async def run_burst_worker(settings: Settings) -> None:
+    """One arq worker in burst mode on this event loop (sharing the app's database connections)."""
+    worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+async def drain(settings: Settings, *, rounds: int = 60, pause: float = 0.25) -> None:
+    """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded."""
+    async with arq_pool(settings) as redis:
+        for _ in range(rounds):
+            await dispatch(settings, redis)
+            if await redis.zcard(settings.queue_name):
+                await run_burst_worker(settings)
+            if not await pending_work():
+                return
+            await asyncio.sleep(pause)
+    left = await Job.filter(status__in=PENDING).values_list("id", "kind", "status", "attempts", "last_error")
+    raise AssertionError(f"jobs still pending after {rounds} rounds: {left}")
+
+
+async def forget_queue(settings: Settings) -> int:
+    """Drop one queue from Redis (its sorted set and the arq job keys it names): a targeted 'FLUSHALL'."""
+    async with arq_pool(settings) as redis:
+        ids = [i.decode() if isinstance(i, bytes) else i for i in await redis.zrange(settings.queue_name, 0, -1)]
+        keys = [f"arq:job:{i}" for i in ids] + [f"arq:in-progress:{i}" for i in ids] + [f"arq:retry:{i}" for i in ids]
+        keys += [settings.queue_name, f"{settings.queue_name}:health-check"]
+        await redis.delete(*keys)
+        return len(ids)
+
+
+def database_url(target: PgTarget) -> str:
+    """DATABASE_URL for a subprocess that should use the same database as the test."""
+    auth = target.user + (f":{target.password}" if target.password else "")
+    if target.host.startswith("/"):  # a Unix socket directory
+        return f"postgresql://{auth}@localhost:{target.port}/{target.database}?host={target.host}"
+    return f"postgresql://{auth}@{target.host}:{target.port}/{target.database}"

@@ -1,0 +1,149 @@
+"""The upload flow as a client drives it: GraphQL operations, the direct PUT, and storage inspection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cms.media.storage import Area
+from tests.support.api import Api, operation
+
+CREATE_UPLOAD = """
+mutation CreateUpload($input: CreateUploadInput!) {
+  createUpload(input: $input) {
+    __typename
+    ... on Upload {
+      id method status url fields partSize expiresAt
+      parts { partNumber url }
+      asset { id status kind filename size }
+    }
+    ... on Error { message }
+    ... on ValidationError { fields { path message } }
+  }
+}
+"""
+
+COMPLETE_UPLOAD = """
+mutation CompleteUpload($id: ID!) {
+  completeUpload(id: $id) {
+    __typename
+    ... on Asset { id status }
+    ... on Error { message }
+    ... on ValidationError { fields { path message } }
+  }
+}
+"""
+
+RESUME_UPLOAD = """
+mutation ResumeUpload($id: ID!) {
+  resumeUpload(id: $id) {
+    __typename
+    ... on Upload { id status partSize parts { partNumber url } }
+    ... on Error { message }
+    ... on ValidationError { fields { path message } }
+  }
+}
+"""
+
+ASSET = """
+query Asset($id: ID!) {
+  node(id: $id) {
+    ... on Asset {
+      id kind status filename contentType size sha256 failureReason probe
+      jobs { id kind status attempts maxAttempts lastError }
+    }
+  }
+}
+"""
+
+JOBS = """
+query Jobs($status: JobStatus) {
+  jobs(status: $status, first: 50) { totalCount edges { node { id kind status attempts maxAttempts lastError } } }
+}
+"""
+
+RETRY_JOB = """
+mutation RetryJob($id: ID!) {
+  retryJob(id: $id) {
+    __typename
+    ... on Job { id status attempts }
+    ... on Error { message }
+    ... on ValidationError { fields { path message } }
+  }
+}
+"""
+
+
+async def make_episode(api: Api, title: str = "Intake") -> str:
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": f"{title} show"}}, role="editor"))["createProgram"]
+    assert program["__typename"] == "Program", program
+    variables = {"input": {"programId": program["id"], "title": title}}
+    episode = (await api.data(operation("CreateEpisode"), variables, role="editor"))["createEpisode"]
+    assert episode["__typename"] == "Episode", episode
+    return episode["id"]
+
+
+async def create_upload(api: Api, *, filename: str, size: int, role: str = "editor", **fields: Any) -> dict[str, Any]:
+    variables = {"input": {"filename": filename, "size": size, **fields}}
+    return (await api.data(CREATE_UPLOAD, variables, role=role))["createUpload"]
+
+
+async def complete_upload(api: Api, upload_id: str, *, role: str = "editor") -> dict[str, Any]:
+    return (await api.data(COMPLETE_UPLOAD, {"id": upload_id}, role=role))["completeUpload"]
+
+
+async def resume_upload(api: Api, upload_id: str, *, role: str = "editor") -> dict[str, Any]:
+    return (await api.data(RESUME_UPLOAD, {"id": upload_id}, role=role))["resumeUpload"]
+
+
+async def get_asset(api: Api, asset_id: str, *, role: str = "editor") -> dict[str, Any]:
+    asset = (await api.data(ASSET, {"id": asset_id}, role=role))["node"]
+    assert asset is not None, f"asset {asset_id} not visible"
+    return asset
+
+
+async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """A body with no Content-Length: httpx sends it chunked."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def put_direct(
+    api: Api, url: str, data: bytes, *, role: str | None = "editor", streamed: bool = False
+) -> httpx.Response:
+    token = api.token(role)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    content = chunks(data) if streamed else data
+    return await api.client.put(url, content=content, headers=headers)
+
+
+async def upload_direct(api: Api, episode_id: str, data: bytes, *, filename: str = "clip.mp4", **fields: Any) -> dict[str, Any]:
+    """createUpload + PUT + completeUpload; returns the completed asset (PROCESSING)."""
+    upload = await create_upload(api, filename=filename, size=len(data), episodeId=episode_id, contentType="video/mp4", **fields)
+    assert upload["__typename"] == "Upload" and upload["method"] == "DIRECT", upload
+    response = await put_direct(api, upload["url"], data)
+    assert response.status_code == 200, response.text
+    done = await complete_upload(api, upload["id"])
+    assert done == {"__typename": "Asset", "id": upload["asset"]["id"], "status": "PROCESSING"}, done
+    return done
+
+
+def assert_validation_error(result: dict[str, Any], path: list[str]) -> str:
+    """The result is a ValidationError naming `path`; returns that field's message."""
+    assert result["__typename"] == "ValidationError", result
+    messages = {tuple(f["path"]): f["message"] for f in result["fields"]}
+    assert tuple(path) in messages, result
+    return messages[tuple(path)]
+
+
+def area_files(data_dir: Path, area: Area) -> list[Path]:
+    """Every file in an area of local storage (temporary files included)."""
+    root = Path(data_dir) / "storage" / area.value
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def bucket_keys(s3_client: Any, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", []))
