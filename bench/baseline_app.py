@@ -149,18 +149,16 @@ async def episode_feed(pool: asyncpg.Pool, variables: dict) -> Response:
     if size < 0 or size > MAX_PAGE_SIZE:
         return _error(f"first must be between 0 and {MAX_PAGE_SIZE}")
     after = variables.get("after")
-    queries = 0
-    rows: list = []
-    if size:
-        if after:
-            try:
-                created_at, row_id = decode_cursor(after)
-            except Exception:  # noqa: BLE001
-                return _error("after is not a valid cursor for this list and ordering")
-            rows = await pool.fetch(S2_AFTER_SQL, size + 1, created_at, row_id)
-        else:
-            rows = await pool.fetch(S2_SQL, size + 1)
-        queries = 1
+    # Like cms/pagination.py, `first: 0` still asks for one row: hasNextPage tells whether any follow.
+    if after:
+        try:
+            created_at, row_id = decode_cursor(after)
+        except Exception:  # noqa: BLE001
+            return _error("after is not a valid cursor for this list and ordering")
+        rows = await pool.fetch(S2_AFTER_SQL, size + 1, created_at, row_id)
+    else:
+        rows = await pool.fetch(S2_SQL, size + 1)
+    queries = 1
     items = rows[:size]
     edges = []
     for r in items:

@@ -38,6 +38,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,16 +48,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results" / "upload.json"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
 
-from api_bench import create_database, drop_database, free_port, log, migrate, pin, with_db  # noqa: E402
 
 MIB = 1 << 20
 CHUNK = MIB
@@ -64,6 +63,53 @@ TARGET_RATIO = 0.8
 TARGET_RSS_MIB = 64.0
 RSS_INTERVAL_S = 0.05
 UTC = dt.timezone.utc
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+# --- database and processes (same conventions as bench/api_bench.py) ---------------------------------------------
+
+def with_db(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def migrate(db_url: str, data_dir: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": db_url, "CMS_DATA_DIR": str(data_dir), "CMS_ENV": "development"}
+    env.pop("OIDC_ISSUER", None)
+    done = subprocess.run([*cms_cmd(), "migrate"], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"cms migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    log(f"cms migrate: {done.stdout.strip()}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pin(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
 
 
 def cms_cmd() -> list[str]:
@@ -245,10 +291,14 @@ def upload(kind: str, server: Server, client: httpx.Client, body: Body, size: in
     name = f"{secrets.token_hex(8)}.bin"
     path = api.ticket(size) if api else f"/sink/{name}" + ("?fsync=1" if fsync else "")
     headers = {"Content-Type": "video/mp4", "Content-Length": str(size)}
+    cpu = psutil.Process(server.pid)
+    cpu0 = cpu.cpu_times()
     with RssSampler(server.pid) as rss:
         t0 = time.perf_counter()
         r = client.put(path, content=body.chunks(size), headers=headers)
         elapsed = time.perf_counter() - t0
+    cpu1 = cpu.cpu_times()
+    cpu_user, cpu_sys = cpu1.user - cpu0.user, cpu1.system - cpu0.system
     if r.status_code != 200:
         raise RuntimeError(f"{kind} upload failed ({r.status_code}): {r.text[:1000]}")
     answer = r.json()
@@ -261,8 +311,9 @@ def upload(kind: str, server: Server, client: httpx.Client, body: Body, size: in
         raise RuntimeError(f"sink stored {answer.get('size')} bytes, sent {size}")
     row = {"server": label or kind, "bytes": size, "seconds": elapsed, "mib_s": size / MIB / elapsed,
            "rss_before_mib": rss.before / MIB, "rss_peak_mib": rss.peak / MIB, "rss_growth_mib": rss.growth_mib,
-           "rss_samples": rss.samples, "answer": answer}
+           "rss_samples": rss.samples, "server_cpu_user_s": cpu_user, "server_cpu_sys_s": cpu_sys, "answer": answer}
     log(f"{row['server']:10s} {size / MIB:7.0f} MiB in {elapsed:6.2f}s = {row['mib_s']:7.1f} MiB/s   "
+        f"server CPU {cpu_user:5.2f}s user {cpu_sys:5.2f}s sys   "
         f"RSS {rss.before / MIB:6.1f} -> peak {rss.peak / MIB:6.1f} MiB (+{rss.growth_mib:.1f})"
         + (f"   {answer['chunks']} body chunks, max {answer['max_chunk'] // 1024} KiB" if "chunks" in answer else ""))
     return row
@@ -284,6 +335,7 @@ def summarize(rows: list[dict]) -> dict:
     return {"median_mib_s": statistics.median(r["mib_s"] for r in rows),
             "runs_mib_s": [round(r["mib_s"], 1) for r in rows],
             "median_seconds": statistics.median(r["seconds"] for r in rows),
+            "median_server_cpu_s": statistics.median(r["server_cpu_user_s"] + r["server_cpu_sys_s"] for r in rows),
             "max_rss_growth_mib": max(r["rss_growth_mib"] for r in rows)}
 
 
@@ -299,14 +351,15 @@ def report(summary: dict[str, dict]) -> list[dict]:
         else:
             target, verdict = "(baseline)" if name == "sink" else "(diagnostic)", ""
         lines.append({"server": name, **s, "ratio": ratio, "target": target, "verdict": verdict})
-    header = (f"{'server':11} {'MiB/s':>8} {'runs (MiB/s)':24} {'s':>6} {'ratio':>6} {'peak RSS +MiB':>13}  "
+    header = (f"{'server':11} {'MiB/s':>8} {'runs (MiB/s)':20} {'wall s':>6} {'CPU s':>6} {'ratio':>6} {'peak RSS +MiB':>13}  "
               f"{'target':28} result")
     print()
     print(header)
     print("-" * len(header))
     for row in lines:
         runs = ", ".join(f"{v:.0f}" for v in row["runs_mib_s"])
-        print(f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:24} {row['median_seconds']:6.2f} "
+        print(f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:20} {row['median_seconds']:6.2f} "
+              f"{row['median_server_cpu_s']:6.2f} "
               f"{row['ratio']:5.2f}x {row['max_rss_growth_mib']:13.1f}  {row['target']:28} {row['verdict']}")
     print()
     return lines
@@ -419,7 +472,8 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
     pinning = f"servers on CPU {args.server_cpus or 'any'}, client on CPU {args.client_cpus or 'any'}"
     print(f"\n{args.runs} x {args.size_mib} MiB per server after a {args.warmup_mib} MiB warm-up, alternating; "
           f"1 MiB chunks with Content-Length via httpx; uvicorn 1 worker, log level warning; {pinning}; "
-          f"RSS sampled every {RSS_INTERVAL_S * 1000:.0f} ms (growth = peak during upload - just before). "
+          f"RSS sampled every {RSS_INTERVAL_S * 1000:.0f} ms (growth = peak during upload - just before); "
+          f"CPU s = server process user+sys CPU per upload (less noisy than wall time on a shared machine). "
           f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after")
     lines = report(summary)
     if profile_note:

@@ -16,8 +16,11 @@ from tortoise.transactions import in_transaction
 
 from cms.events import OutboxEvent
 from cms.jobstore import service as jobstore
+from cms.jobstore.models import JobStatus
 from cms.jobstore.service import NewJob
+from jobs.kinds import KINDS
 from jobs.routing import EVENT_JOBS
+from jobs.runner import JobDeps
 
 log = logging.getLogger("cms.jobs.dispatcher")
 RUN_JOB = "run_job"
@@ -52,21 +55,29 @@ async def enqueue_due(redis: ArqRedis, *, requeue_after: timedelta, queue_name: 
     return len(jobs)
 
 
-async def dispatch_once(redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str) -> None:
+async def dispatch_once(
+    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, deps: JobDeps | None = None
+) -> None:
     while await relay_outbox(max_attempts=max_attempts):
         pass
     for job in await jobstore.reclaim_expired_leases():
         log.warning("job %s (%s) lost its worker; now %s", job.id, job.kind, job.status.value)
+        kind = KINDS.get(job.kind)
+        if job.status == JobStatus.DEAD and deps is not None and kind is not None and kind.on_dead is not None:
+            await kind.on_dead(deps, job.payload, job.last_error or "worker lost")  # as the runner does
     await enqueue_due(redis, requeue_after=requeue_after, queue_name=queue_name)
 
 
 async def run_dispatcher(
-    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, poll_seconds: float
+    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, poll_seconds: float,
+    deps: JobDeps | None = None,
 ) -> None:
     """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round."""
     while True:
         try:
-            await dispatch_once(redis, max_attempts=max_attempts, requeue_after=requeue_after, queue_name=queue_name)
+            await dispatch_once(
+                redis, max_attempts=max_attempts, requeue_after=requeue_after, queue_name=queue_name, deps=deps
+            )
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep dispatching whatever one round hit

@@ -32,7 +32,7 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
             run_dispatcher(
                 ctx["redis"], max_attempts=settings.job_max_attempts,
                 requeue_after=timedelta(seconds=settings.job_requeue_seconds), queue_name=settings.queue_name,
-                poll_seconds=settings.job_poll_seconds,
+                poll_seconds=settings.job_poll_seconds, deps=ctx["deps"],
             )
         )
 

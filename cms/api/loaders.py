@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from cms.content import comments, episodes
+from cms.content import comments, episodes, programs
 from cms.content.models import Episode, Program
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job
@@ -28,13 +28,9 @@ def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V | None
     return DataLoader(load_fn=load)
 
 
-async def _programs(ids: list[int]) -> dict[int, Program]:
-    return {p.id: p for p in await Program.filter(id__in=ids)}
-
-
 @dataclass
 class Loaders:
-    program_by_id: DataLoader[int, Program | None] = field(default_factory=lambda: _by_key(_programs))
+    program_by_id: DataLoader[int, Program | None] = field(default_factory=lambda: _by_key(lambda ids: programs.programs_by_ids(ids=ids)))
     episode_by_id: DataLoader[int, Episode | None] = field(
         default_factory=lambda: _by_key(lambda ids: episodes.episodes_by_ids(ids=ids))
     )

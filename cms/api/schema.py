@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from cms.api.audit.types import AuditQuery
 from cms.api.content.mutations import ContentMutation
@@ -18,6 +20,8 @@ from cms.api.scalars import SCALAR_MAP
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2_000
+# Built once: ValidationCache keys on the rule classes, so fresh classes per request would never hit it.
+_LIMIT_RULES = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIASES)]
 
 
 @strawberry.type
@@ -42,8 +46,7 @@ def build_schema() -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: each request gets fresh extension instances (they hold per-request state).
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(_LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

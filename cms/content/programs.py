@@ -148,3 +148,7 @@ async def unpublish_program(*, actor: Actor | None, id: int) -> Program:
     before = snapshot(program)
     set_unpublished(program)
     return await save_audited(actor=actor, action="program.unpublish", obj=program, before=before)
+
+
+async def programs_by_ids(*, ids: list[int]) -> dict[int, Program]:
+    return {p.id: p for p in await Program.filter(id__in=ids)}

@@ -78,8 +78,8 @@ async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str
 async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allowed_kinds: list[str]) -> None:
     asset = await Asset.get_or_none(id=asset_id)
     upload = await Upload.get_or_none(id=upload_id)
-    if asset is None or upload is None or asset.status in (AssetStatus.READY, AssetStatus.FAILED):
-        return  # deleted meanwhile, or already done
+    if asset is None or upload is None or asset.status == AssetStatus.READY:
+        return  # deleted meanwhile, or already done; a FAILED asset is tried again (an admin's retryJob)
     if await storage.stat(Area.STAGING, upload.staging_key) is None:
         if asset.sha256 and await storage.stat(Area.MASTERS, master_key(asset.sha256)):
             await _mark_ready(asset, upload)  # the move happened; only the bookkeeping was lost
@@ -104,7 +104,7 @@ async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allo
 
 async def _mark_ready(asset: Asset, upload: Upload) -> None:
     async with in_transaction():
-        updated = await Asset.filter(id=asset.id, status=AssetStatus.PROCESSING).update(
+        updated = await Asset.filter(id=asset.id, status__in=[AssetStatus.PROCESSING, AssetStatus.FAILED]).update(
             status=AssetStatus.READY, failure_reason=None
         )
         if updated and upload.cover_for_program_id:

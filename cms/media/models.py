@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 
@@ -40,6 +41,7 @@ class Asset(Model):
 
     class Meta:
         table = "asset"
+        indexes = [Index(fields=("episode_id", "created_at"))]
 
 
 class UploadMethod(StrEnum):

@@ -13,11 +13,13 @@ from arq.connections import ArqRedis
 from cms.db import PgTarget
 from cms.events import OutboxEvent
 from cms.jobstore.models import Job, JobStatus
+from cms.media.storage import open_storage_from_settings
 from cms.redis import redis_settings
 from cms.settings import Settings
 from jobs import serialization
 from jobs.dispatcher import dispatch_once
 from jobs.routing import EVENT_JOBS
+from jobs.runner import JobDeps
 from jobs.worker import build_worker
 
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -33,7 +35,7 @@ async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
     try:
         yield pool
     finally:
-        await pool.close(close_connection_pool=True)
+        await pool.aclose()
 
 
 async def pending_work() -> bool:
@@ -43,9 +45,13 @@ async def pending_work() -> bool:
     return await OutboxEvent.filter(relayed_at__isnull=True, kind__in=list(EVENT_JOBS)).exists()
 
 
-async def dispatch(settings: Settings, redis: ArqRedis, *, requeue_after: timedelta | None = None) -> None:
+async def dispatch(
+    settings: Settings, redis: ArqRedis, *, requeue_after: timedelta | None = None, deps: JobDeps | None = None
+) -> None:
+    """One round of the worker's background dispatcher: relay, sweep expired leases, hand due jobs to Redis."""
     await dispatch_once(
         redis, max_attempts=settings.job_max_attempts, queue_name=settings.queue_name,
+        deps=deps or JobDeps(settings=settings, storage=open_storage_from_settings(settings)),
         requeue_after=requeue_after if requeue_after is not None else timedelta(seconds=settings.job_requeue_seconds),
     )
 
@@ -61,9 +67,10 @@ async def run_burst_worker(settings: Settings) -> None:
 
 async def drain(settings: Settings, *, rounds: int = 60, pause: float = 0.25) -> None:
     """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded."""
+    deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings))
     async with arq_pool(settings) as redis:
         for _ in range(rounds):
-            await dispatch(settings, redis)
+            await dispatch(settings, redis, deps=deps)
             if await redis.zcard(settings.queue_name):
                 await run_burst_worker(settings)
             if not await pending_work():

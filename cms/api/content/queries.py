@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from cms.api.content.inputs import EpisodeFilter, EpisodeOrder, ProgramFilter, ProgramOrder, episode_ordering, program_ordering
-from cms.api.content.types import Episode, Program
+from cms.api.content.types import Episode, Program, episode_connection
 from cms.api.context import Info
 from cms.api.ids import pk_of
 from cms.api.pagination import Connection, to_connection
@@ -40,7 +40,7 @@ class ContentQuery:
             principal=info.context.principal, first=first, after=after,
             filter=(filter or EpisodeFilter()).to_domain(), order=episode_ordering(order_by),
         )
-        return to_connection(page, Episode.from_model)
+        return await episode_connection(info, page)
 
     @strawberry.field
     async def episode(self, info: Info, id: strawberry.ID) -> Episode | None:

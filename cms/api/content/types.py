@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from cms.api.content.inputs import EpisodeFilter, EpisodeOrder, episode_ordering
+from cms.api.content.preload import EpisodeRelations, episode_relations
 from cms.api.context import Info
 from cms.api.enums import PublishStatus
 from cms.api.ids import to_global_id
@@ -17,6 +19,7 @@ from cms.api.pagination import Connection, to_connection
 from cms.content import comments, episodes
 from cms.content import models as m
 from cms.media.service import pick_media_asset
+from cms.pagination import Page
 
 if TYPE_CHECKING:
     from cms.api.media.types import Asset
@@ -27,15 +30,21 @@ UserRef = Annotated["User", strawberry.lazy("cms.api.users.types")]
 
 
 def _asset(model) -> "Asset | None":
-    from cms.api.media.types import Asset
-
-    return Asset.from_model(model) if model else None
+    return _media_types().Asset.from_model(model) if model else None
 
 
 def _user(model) -> "User | None":
     from cms.api.users.types import User
 
     return User.from_model(model) if model else None
+
+
+@functools.cache
+def _media_types():
+    """cms.api.media.types imports this module; resolve the cycle once, on first use."""
+    from cms.api.media import types
+
+    return types
 
 
 @strawberry.type
@@ -76,7 +85,7 @@ class Program(Node):
             principal=info.context.principal, first=first, after=after,
             filter=(filter or EpisodeFilter()).to_domain(program_pk=self.pk), order=episode_ordering(order_by),
         )
-        return to_connection(page, Episode.from_model)
+        return await episode_connection(info, page)
 
 
 @strawberry.type
@@ -95,31 +104,50 @@ class Episode(Node):
     updated_at: datetime
     pk: strawberry.Private[int]
     program_pk: strawberry.Private[int]
+    related: strawberry.Private[EpisodeRelations | None] = None
 
     @classmethod
-    def from_model(cls, e: m.Episode) -> "Episode":
+    def from_model(cls, e: m.Episode, related: EpisodeRelations | None = None) -> "Episode":
         return cls(
             id=strawberry.ID(to_global_id("Episode", e.id)), title=e.title, slug=e.slug, season=e.season,
             number=e.number, description=e.description, metadata=e.metadata, status=e.status,
             publish_at=e.publish_at, source=e.source, external_id=e.external_id, created_at=e.created_at,
-            updated_at=e.updated_at, pk=e.id, program_pk=e.program_id,
+            updated_at=e.updated_at, pk=e.id, program_pk=e.program_id, related=related,
         )
 
+    # Sync resolvers: a preloaded relation is returned as is; otherwise a coroutine that graphql-core awaits.
     @strawberry.field
-    async def program(self, info: Info) -> Program:
-        return Program.from_model(await info.context.loaders.program_by_id.load(self.program_pk))
+    def program(self, info: Info) -> Program:
+        if self.related and self.related.program is not None:
+            return Program.from_model(self.related.program)
+        return self._load_program(info)
 
     @strawberry.field(description="The main video or audio: the newest ready one, else the newest uploaded.")
-    async def media_asset(self, info: Info) -> AssetRef | None:
-        return _asset(pick_media_asset(await info.context.loaders.assets_by_episode.load(self.pk)))
+    def media_asset(self, info: Info) -> AssetRef | None:
+        if self.related and self.related.assets is not None:
+            return _asset(pick_media_asset(self.related.assets))
+        return self._load_media_asset(info)
 
     @strawberry.field
-    async def assets(self, info: Info) -> list[AssetRef]:
-        return [_asset(a) for a in await info.context.loaders.assets_by_episode.load(self.pk)]
+    def assets(self, info: Info) -> list[AssetRef]:
+        if self.related and self.related.assets is not None:
+            return [_asset(a) for a in self.related.assets]
+        return self._load_assets(info)
 
     @strawberry.field(description="Comments not deleted, replies included.")
-    async def comment_count(self, info: Info) -> int:
-        return await info.context.loaders.comment_count_by_episode.load(self.pk)
+    def comment_count(self, info: Info) -> int:
+        if self.related and self.related.comment_count is not None:
+            return self.related.comment_count
+        return info.context.loaders.comment_count_by_episode.load(self.pk)
+
+    async def _load_program(self, info: Info) -> Program:
+        return Program.from_model(await info.context.loaders.program_by_id.load(self.program_pk))
+
+    async def _load_media_asset(self, info: Info) -> "Asset | None":
+        return _asset(pick_media_asset(await info.context.loaders.assets_by_episode.load(self.pk)))
+
+    async def _load_assets(self, info: Info) -> "list[Asset]":
+        return [_asset(a) for a in await info.context.loaders.assets_by_episode.load(self.pk)]
 
     @strawberry.field
     async def comments(
@@ -129,6 +157,11 @@ class Episode(Node):
             principal=info.context.principal, target=comments.Target("episode", self.pk), first=first, after=after
         )
         return to_connection(page, Comment.from_model)
+
+
+async def episode_connection(info: Info, page: Page[m.Episode]) -> Connection[Episode]:
+    related = await episode_relations(info, page.items)
+    return to_connection(page, lambda e: Episode.from_model(e, related[e.id]))
 
 
 @strawberry.type

@@ -108,7 +108,9 @@ class Storage(ABC):
     """Async object storage over three areas.
 
     Writes are streamed (memory stays flat), hashed with sha256 on the way, and atomic: readers see the
-    old object or the complete new one, never a prefix. A failed, oversized or cancelled write leaves nothing.
+    old object or the complete new one, never a prefix. A failed, oversized or cancelled write leaves nothing
+    (no temp file, no pending multipart upload); a cancel that lands during the final commit request may
+    still leave the complete object, never a partial one.
     """
 
     supports_presigned: ClassVar[bool] = False

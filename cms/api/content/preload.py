@@ -1,0 +1,71 @@
+"""Look ahead in a page of episodes: load the relations the query selects in one batch per kind, before the
+fields resolve, so each row's `program`, `mediaAsset` and `commentCount` is a plain value, not a future."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Awaitable, Iterable
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from cms.api.context import Info
+from cms.content import comments, programs
+from cms.content import models as m
+from cms.media import service as media
+from cms.media.models import Asset
+
+
+@dataclass
+class EpisodeRelations:
+    program: m.Program | None = None
+    assets: list[Asset] | None = None
+    comment_count: int | None = None
+
+
+def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
+    for selection in selections:
+        if isinstance(selection, (FragmentSpread, InlineFragment)):
+            yield from _fields(selection.selections)
+        else:
+            yield selection
+
+
+def node_fields(info: Info) -> set[str]:
+    """Field names selected under `edges { node { ... } }` of the connection being resolved."""
+    names: set[str] = set()
+    for connection in _fields(info.selected_fields):
+        for edges in _fields(connection.selections):
+            if edges.name != "edges":
+                continue
+            for node in _fields(edges.selections):
+                if node.name == "node":
+                    names.update(field.name for field in _fields(node.selections))
+    return names
+
+
+async def episode_relations(info: Info, items: list[m.Episode]) -> dict[int, EpisodeRelations]:
+    """One query per selected relation for the whole page, run concurrently; results also prime the loaders."""
+    wanted = node_fields(info)
+    ids = [e.id for e in items]
+    fetches: dict[str, Awaitable[dict]] = {}
+    if "program" in wanted:
+        fetches["program"] = programs.programs_by_ids(ids=list({e.program_id for e in items}))
+    if {"mediaAsset", "assets"} & wanted:
+        fetches["assets"] = media.assets_by_episode(episode_ids=ids)
+    if "commentCount" in wanted:
+        fetches["comment_count"] = comments.comment_counts(episode_ids=ids)
+    found = dict(zip(fetches, await asyncio.gather(*fetches.values()))) if fetches else {}
+    loaders = info.context.loaders
+    if "program" in found:
+        loaders.program_by_id.prime_many(found["program"])
+    if "assets" in found:
+        loaders.assets_by_episode.prime_many({i: found["assets"].get(i, []) for i in ids})
+    return {
+        e.id: EpisodeRelations(
+            program=found["program"].get(e.program_id) if "program" in found else None,
+            assets=found["assets"].get(e.id, []) if "assets" in found else None,
+            comment_count=found["comment_count"].get(e.id, 0) if "comment_count" in found else None,
+        )
+        for e in items
+    }

@@ -1,0 +1,121 @@
+"""Dead letters: a job that keeps failing is dead-lettered, admins see it and retry it; the relay is idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cms.api.ids import to_global_id
+from cms.events import OutboxEvent
+from cms.jobstore.models import Job, JobStatus
+from cms.media.storage import Area
+from cms.settings import Settings
+from jobs.dispatcher import relay_outbox
+from tests.support import media
+from tests.support.api import Api
+from tests.support.jobs import drain
+from tests.support.processes import free_port
+from tests.support.uploads import (
+    JOBS,
+    RETRY_JOB,
+    area_files,
+    assert_validation_error,
+    get_asset,
+    make_episode,
+    upload_direct,
+)
+
+
+@pytest.fixture(autouse=True)
+def empty_storage(settings: Settings) -> None:
+    root = Path(settings.data_dir) / "storage"
+    for area in Area:
+        shutil.rmtree(root / area.value, ignore_errors=True)
+        (root / area.value).mkdir(parents=True, exist_ok=True)
+
+
+def storage_down(settings: Settings) -> Settings:
+    """The same worker, but its object storage does not answer (nothing listens on the port): every attempt
+    fails with a retryable error. Two attempts keep the backoff short."""
+    return settings.model_copy(
+        update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}", "job_max_attempts": 2,
+                "aws_access_key_id": "x", "aws_secret_access_key": "y"}
+    )
+
+
+async def jobs_as(api: Api, role: str, status: str | None = "DEAD") -> dict:
+    return await api.gql(JOBS, {"status": status}, role=role)
+
+
+async def test_exhausted_job_is_dead_and_admin_retry_finishes_it(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    done = await upload_direct(api, episode, clip)
+
+    await drain(storage_down(settings))
+    asset = await get_asset(api, done["id"])
+    [job] = asset["jobs"]
+    assert (job["status"], job["attempts"], job["maxAttempts"]) == ("DEAD", 2, 2), job
+    assert "EndpointConnectionError" in job["lastError"] or "connect" in job["lastError"].lower(), job
+    assert asset["status"] == "FAILED"
+    assert asset["failureReason"].startswith("processing failed after several attempts"), asset
+    assert len(area_files(settings.data_dir, Area.STAGING)) == 1  # kept, so a retry can still succeed
+
+    # The dead-letter list: admins only.
+    dead = (await jobs_as(api, "admin"))["data"]["jobs"]
+    assert dead["totalCount"] == 1 and dead["edges"][0]["node"]["id"] == job["id"], dead
+    assert (await jobs_as(api, "admin", "QUEUED"))["data"]["jobs"]["totalCount"] == 0
+    for role in ("editor", "viewer", None):
+        body = await api.gql(JOBS, {"status": "DEAD"}, role=role)
+        assert body.get("data") is None or body["data"].get("jobs") is None, body
+        assert body["errors"] and "admin" in body["errors"][0]["message"], body
+
+    for role in ("editor", "viewer"):
+        refused = (await api.data(RETRY_JOB, {"id": job["id"]}, role=role))["retryJob"]
+        assert refused["__typename"] == "ForbiddenError", refused
+    assert (await get_asset(api, done["id"]))["jobs"][0]["status"] == "DEAD"
+
+    retried = (await api.data(RETRY_JOB, {"id": job["id"]}, role="admin"))["retryJob"]
+    assert retried == {"__typename": "Job", "id": job["id"], "status": "QUEUED", "attempts": 0}, retried
+    again = (await api.data(RETRY_JOB, {"id": job["id"]}, role="admin"))["retryJob"]
+    assert "only dead jobs" in assert_validation_error(again, ["id"])
+
+    await drain(settings)  # storage is back
+    asset = await get_asset(api, done["id"])
+    assert [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("SUCCEEDED", 1)], asset
+    assert asset["status"] == "READY", asset
+    assert asset["failureReason"] is None
+    assert area_files(settings.data_dir, Area.STAGING) == []
+    assert len(area_files(settings.data_dir, Area.MASTERS)) == 1
+    assert (await jobs_as(api, "admin"))["data"]["jobs"]["totalCount"] == 0
+
+
+async def test_retry_job_unknown_and_malformed_ids(api: Api, settings: Settings) -> None:
+    missing = (await api.data(RETRY_JOB, {"id": to_global_id("Job", 999_999)}, role="admin"))["retryJob"]
+    assert missing["__typename"] == "NotFoundError", missing
+    body = await api.gql(RETRY_JOB, {"id": to_global_id("Asset", 1)}, role="admin")
+    result = (body.get("data") or {}).get("retryJob")
+    assert body.get("errors") or result["__typename"] in ("ValidationError", "NotFoundError"), body
+
+
+async def test_relaying_the_same_event_twice_creates_one_job(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    done = await upload_direct(api, episode, clip)
+    [event] = await OutboxEvent.filter(kind="asset.uploaded")
+
+    # Two relays at once (two workers), then the same event again as if its relayed mark had been lost.
+    await asyncio.gather(relay_outbox(max_attempts=3), relay_outbox(max_attempts=3))
+    await OutboxEvent.filter(id=event.id).update(relayed_at=None)
+    assert await relay_outbox(max_attempts=3) == 1
+    assert await relay_outbox(max_attempts=3) == 0
+
+    jobs = await Job.filter(asset_id=event.payload["asset_id"])
+    assert len(jobs) == 1 and jobs[0].dedupe_key == f"event:{event.id}:persist_asset", jobs
+    await drain(settings)
+    asset = await get_asset(api, done["id"])
+    assert asset["status"] == "READY" and [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("SUCCEEDED", 1)]
+    assert await Job.filter(status=JobStatus.SUCCEEDED).count() == 1

@@ -1,0 +1,245 @@
+"""Direct uploads end to end over HTTP (local storage): PUT /uploads/{id}, completeUpload, the persist job.
+
+Jobs run in-process (tests/support/jobs.py): relay -> Redis -> burst worker, as in production, on this loop.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cms.api.ids import to_global_id
+from cms.media.storage import Area, master_key
+from cms.settings import Settings
+from tests.support import media
+from tests.support.api import Api
+from tests.support.jobs import drain
+from tests.support.uploads import (
+    area_files,
+    assert_validation_error,
+    complete_upload,
+    create_upload,
+    get_asset,
+    make_episode,
+    put_direct,
+    upload_direct,
+)
+
+
+
+@pytest.fixture(autouse=True)
+def empty_storage(settings: Settings) -> Path:
+    """Storage outlives tests (one data dir per session): each test here starts from empty areas."""
+    root = Path(settings.data_dir) / "storage"
+    for area in Area:
+        shutil.rmtree(root / area.value, ignore_errors=True)
+        (root / area.value).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def staging(settings: Settings) -> list[Path]:
+    return area_files(settings.data_dir, Area.STAGING)
+
+
+def masters(settings: Settings) -> list[Path]:
+    return area_files(settings.data_dir, Area.MASTERS)
+
+
+async def test_direct_upload_becomes_a_ready_master(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="pilot.mp4", size=len(clip), episodeId=episode, contentType="video/mp4")
+    assert upload["__typename"] == "Upload", upload
+    assert upload["method"] == "DIRECT" and upload["status"] == "PENDING"
+    assert upload["url"].endswith(f"/uploads/{upload['id']}")
+    assert upload["asset"]["status"] == "UPLOADING"
+
+    response = await put_direct(api, upload["url"], clip, streamed=True)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": upload["id"], "status": "RECEIVED", "sha256": media.sha256(clip)}
+    assert len(staging(settings)) == 1
+
+    done = await complete_upload(api, upload["id"])
+    assert done["status"] == "PROCESSING", done
+    await drain(settings)
+
+    asset = await get_asset(api, upload["asset"]["id"])
+    assert asset["status"] == "READY", asset
+    assert asset["failureReason"] is None
+    assert asset["kind"] == "VIDEO" and asset["contentType"] == "video/mp4" and asset["filename"] == "pilot.mp4"
+    assert asset["sha256"] == media.sha256(clip) and asset["size"] == len(clip)
+    probe = asset["probe"]
+    assert (probe["width"], probe["height"], probe["video_codec"], probe["audio_codec"]) == (320, 240, "h264", "aac")
+    assert probe["duration"] == pytest.approx(2.0, abs=0.1)
+    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", "SUCCEEDED", 1)]
+
+    assert staging(settings) == []
+    stored = masters(settings)
+    assert [p.relative_to(Path(settings.data_dir) / "storage" / "masters").as_posix() for p in stored] == [
+        master_key(media.sha256(clip))
+    ]
+    assert stored[0].read_bytes() == clip
+
+
+async def test_same_content_twice_is_one_master_and_two_assets(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    first = await upload_direct(api, episode, clip, filename="take-1.mp4")
+    second = await upload_direct(api, episode, clip, filename="take-2.mp4")
+    await drain(settings)
+
+    assets = [await get_asset(api, a["id"]) for a in (first, second)]
+    assert first["id"] != second["id"]
+    assert [a["status"] for a in assets] == ["READY", "READY"], assets
+    assert {a["sha256"] for a in assets} == {media.sha256(clip)}
+    assert len(masters(settings)) == 1
+    assert staging(settings) == []
+
+
+async def test_png_cover_for_a_program(api: Api, settings: Settings) -> None:
+    from tests.support.api import operation
+
+    png = media.png_image()
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Covered"}}, role="editor"))["createProgram"]
+    upload = await create_upload(api, filename="cover.png", size=len(png), programId=program["id"], contentType="image/png")
+    assert upload["__typename"] == "Upload" and upload["asset"]["kind"] == "IMAGE", upload
+    assert (await put_direct(api, upload["url"], png)).status_code == 200
+    assert (await complete_upload(api, upload["id"]))["status"] == "PROCESSING"
+    await drain(settings)
+
+    asset = await get_asset(api, upload["asset"]["id"])
+    assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "IMAGE", "image/png"), asset
+    assert (asset["probe"]["width"], asset["probe"]["height"]) == (64, 48)
+    cover = (await api.data("query($id: ID!) { program(id: $id) { coverAsset { id } } }", {"id": program["id"]}, role="editor"))
+    assert cover["program"]["coverAsset"] == {"id": upload["asset"]["id"]}
+
+
+async def test_wrong_magic_bytes_are_refused_before_storing(api: Api, settings: Settings) -> None:
+    junk = media.garbage()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="movie.mp4", size=len(junk), episodeId=episode, contentType="video/mp4")
+    response = await put_direct(api, upload["url"], junk, streamed=True)
+    assert response.status_code == 415, response.text
+    assert "not an accepted" in response.json()["error"]
+    assert staging(settings) == []
+    # Nothing arrived, so there is nothing to complete.
+    assert "no data" in assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+    assert (await get_asset(api, upload["asset"]["id"]))["status"] == "UPLOADING"
+
+
+async def test_truncated_mp4_fails_with_a_reason_and_leaves_nothing(api: Api, settings: Settings) -> None:
+    broken = media.truncated(media.mp4_clip())
+    episode = await make_episode(api)
+    done = await upload_direct(api, episode, broken, filename="cut-short.mp4")
+    await drain(settings)
+
+    asset = await get_asset(api, done["id"])
+    assert asset["status"] == "FAILED", asset
+    assert "not a readable video" in asset["failureReason"] or "truncated" in asset["failureReason"], asset
+    # A bad file is not worth retrying: dead at once, with the reason on the job too.
+    assert [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("DEAD", 1)]
+    assert asset["jobs"][0]["lastError"]
+    assert staging(settings) == [] and masters(settings) == []
+
+
+async def test_zero_bytes_is_refused_at_create(api: Api, settings: Settings) -> None:
+    episode = await make_episode(api)
+    result = await create_upload(api, filename="empty.mp4", size=0, episodeId=episode)
+    assert "at least 1 byte" in assert_validation_error(result, ["input", "size"])
+
+
+async def test_over_the_limit_is_refused_at_create(api: Api, settings: Settings) -> None:
+    episode = await make_episode(api)
+    result = await create_upload(api, filename="huge.mp4", size=settings.upload_max_bytes + 1, episodeId=episode)
+    assert "at most" in assert_validation_error(result, ["input", "size"])
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+async def test_body_bigger_than_declared_is_413_and_leaves_nothing(api: Api, settings: Settings, streamed: bool) -> None:
+    clip = media.mp4_clip()
+    declared = len(clip) // 2
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="liar.mp4", size=declared, episodeId=episode)
+    response = await put_direct(api, upload["url"], clip, streamed=streamed)
+    assert response.status_code == 413, response.text
+    assert str(declared) in response.json()["error"]
+    assert staging(settings) == []  # temporary files included
+    assert "no data" in assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+    # The upload still takes the right bytes afterwards.
+    exact = clip[:declared]
+    assert (await put_direct(api, upload["url"], exact)).status_code == 200
+
+
+async def test_body_smaller_than_declared_is_refused(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="short.mp4", size=len(clip) + 10, episodeId=episode)
+    response = await put_direct(api, upload["url"], clip, streamed=True)
+    assert response.status_code == 400, response.text
+    assert response.json()["fields"]["body"].startswith("received")
+    assert staging(settings) == []
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../../etc/passwd.mp4", "a/b.mp4", "..\\..\\win.mp4", "evil\x00.mp4", "line\nbreak.mp4", "..", ""],
+    ids=["dotdot", "slash", "backslash", "nul", "newline", "dotdot-only", "empty"],
+)
+async def test_unsafe_filenames_are_refused(api: Api, settings: Settings, filename: str) -> None:
+    episode = await make_episode(api)
+    result = await create_upload(api, filename=filename, size=100, episodeId=episode)
+    assert_validation_error(result, ["input", "filename"])
+    assets = await api.data("query($id: ID!) { episode(id: $id) { assets { id } } }", {"id": episode}, role="editor")
+    assert assets["episode"]["assets"] == []
+    assert staging(settings) == []
+
+
+async def test_completing_an_upload_that_never_arrived(api: Api, settings: Settings) -> None:
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="ghost.mp4", size=1234, episodeId=episode)
+    assert "no data" in assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+    assert (await get_asset(api, upload["asset"]["id"]))["status"] == "UPLOADING"
+    missing = await complete_upload(api, "00000000-0000-4000-8000-000000000000")
+    assert missing["__typename"] == "NotFoundError", missing
+    assert_validation_error(await complete_upload(api, "not-a-uuid"), ["id"])
+
+
+async def test_completing_twice_is_refused_and_starts_one_job(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="twice.mp4", size=len(clip), episodeId=episode)
+    assert (await put_direct(api, upload["url"], clip)).status_code == 200
+    assert (await complete_upload(api, upload["id"]))["status"] == "PROCESSING"
+    assert "already completed" in assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+    # And no second PUT once the bytes are in.
+    assert (await put_direct(api, upload["url"], clip)).status_code == 409
+    await drain(settings)
+    asset = await get_asset(api, upload["asset"]["id"])
+    assert asset["status"] == "READY" and len(asset["jobs"]) == 1, asset
+
+
+async def test_declared_checksum_must_match(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="sum.mp4", size=len(clip), episodeId=episode, sha256="0" * 64)
+    assert (await put_direct(api, upload["url"], clip)).status_code == 200
+    assert "sha256" in assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+    assert staging(settings) == []
+    # The client may send the bytes again (here still not matching the declared sum: refused again).
+    assert (await put_direct(api, upload["url"], clip)).status_code == 200
+    assert_validation_error(await complete_upload(api, upload["id"]), ["id"])
+
+
+async def test_put_needs_an_editor_token(api: Api, settings: Settings) -> None:
+    clip = media.mp4_clip()
+    episode = await make_episode(api)
+    upload = await create_upload(api, filename="auth.mp4", size=len(clip), episodeId=episode)
+    assert (await put_direct(api, upload["url"], clip, role=None)).status_code == 401
+    assert (await put_direct(api, upload["url"], clip, role="viewer")).status_code == 403
+    viewer = await create_upload(api, filename="v.mp4", size=len(clip), episodeId=episode, role="viewer")
+    assert viewer["__typename"] == "ForbiddenError", viewer
+    assert staging(settings) == []
+    unknown = api.client.base_url.join(f"/uploads/{to_global_id('Asset', 1)}")
+    assert (await put_direct(api, str(unknown), clip)).status_code == 400

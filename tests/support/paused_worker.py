@@ -1,0 +1,54 @@
+"""`cms worker`, with a pause injected into the persist job so that a test can SIGKILL it at a known point.
+
+    CMS_TEST_PAUSE_AT=start|after_promote CMS_TEST_PAUSE_FILE=/tmp/x python -m tests.support.paused_worker
+
+At the pause point the worker writes the point's name to CMS_TEST_PAUSE_FILE and waits (its lease heartbeat
+keeps running, as in a long job). Everything else is the real CLI, worker, runner and intake code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cms import cli
+from cms.media import intake
+from jobs import persist
+from jobs.kinds import KINDS
+from jobs.runner import JobDeps
+
+POINTS = ("start", "after_promote")
+
+
+async def _pause(point: str) -> None:
+    Path(os.environ["CMS_TEST_PAUSE_FILE"]).write_text(point)
+    await asyncio.sleep(3600)
+
+
+def install(point: str) -> None:
+    if point == "start":  # claimed (RUNNING, attempt 1), nothing done yet
+
+        async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
+            await _pause(point)
+            await persist.run(deps, payload)
+
+        KINDS["persist_asset"] = dataclasses.replace(KINDS["persist_asset"], run=run)
+    elif point == "after_promote":  # the master is written and staging dropped; the asset is not READY yet
+        mark_ready = intake._mark_ready
+
+        async def paused_mark_ready(*args: Any, **kwargs: Any) -> None:
+            await _pause(point)
+            await mark_ready(*args, **kwargs)
+
+        intake._mark_ready = paused_mark_ready
+    else:
+        raise SystemExit(f"CMS_TEST_PAUSE_AT must be one of {POINTS}")
+
+
+if __name__ == "__main__":
+    install(os.environ["CMS_TEST_PAUSE_AT"])
+    sys.exit(cli.main(["worker"]))
