@@ -32,11 +32,14 @@ class IntakeRefused(Exception):
 
 
 @contextlib.asynccontextmanager
-async def local_file(storage: Storage, area: Area, key: str) -> AsyncIterator[tuple[Path, str]]:
-    """A local path to the object and its sha256: the file itself on local storage, a temporary copy otherwise."""
+async def local_file(
+    storage: Storage, area: Area, key: str, *, known_sha256: str | None = None
+) -> AsyncIterator[tuple[Path, str]]:
+    """A local path to the object and its sha256: the file itself on local storage, a temporary copy otherwise.
+    `known_sha256` (hashed by us while receiving) spares a second read of a local file."""
     path = storage.local_path(area, key)
     if path is not None:
-        yield path, await asyncio.to_thread(_sha256_of, path)
+        yield path, known_sha256 or await asyncio.to_thread(_sha256_of, path)
         return
     with tempfile.NamedTemporaryFile(prefix="cms-intake-", suffix=".bin") as tmp:
         digest = hashlib.sha256()
@@ -86,7 +89,8 @@ async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allo
             return
         raise IntakeRefused("the uploaded file is no longer in staging (expired before it was processed)")
     try:
-        async with local_file(storage, Area.STAGING, upload.staging_key) as (path, sha256):
+        staged = local_file(storage, Area.STAGING, upload.staging_key, known_sha256=upload.received_sha256)
+        async with staged as (path, sha256):
             kind, mime, probe = await _inspect(path, allowed_kinds)
             size = path.stat().st_size
     except IntakeRefused:

@@ -66,10 +66,17 @@ class Meter:
         self._hash = hashlib.sha256()
 
     def feed(self, chunk: bytes) -> None:
+        self.count(chunk)
+        self._hash.update(chunk)
+
+    def count(self, chunk: bytes) -> None:
+        """Size and limit only (cheap, on the event loop); pair with `hash` for the bytes, e.g. in a thread."""
         self.size += len(chunk)
         if self.max_size is not None and self.size > self.max_size:
             raise ObjectTooLarge(self.max_size)
-        self._hash.update(chunk)
+
+    def hash(self, block: bytes | bytearray) -> None:
+        self._hash.update(block)  # hashlib releases the GIL for large buffers
 
     @property
     def digest(self) -> bytes:

@@ -98,13 +98,13 @@ class LocalStorage(Storage):
         meter, buf = Meter(max_size), bytearray()
         try:
             async for chunk in chunks:
-                meter.feed(chunk)
+                meter.count(chunk)
                 buf += chunk
                 if len(buf) >= CHUNK_SIZE:  # coalesce small chunks into fewer thread hops
-                    await run_blocking(file.write, buf)
+                    await run_blocking(_write_block, file, meter, buf)
                     buf.clear()
             if buf:
-                await run_blocking(file.write, buf)
+                await run_blocking(_write_block, file, meter, buf)
             await run_blocking(_flush_and_close, file)
             existed = await run_blocking(_publish, tmp, path, exclusive)
         except BaseException:  # incl. ObjectTooLarge and cancellation: nothing may remain
@@ -205,6 +205,21 @@ def _create_temp(parent: Path) -> tuple[int, str]:
 def _drop_temp(created: tuple[int, str]) -> None:
     os.close(created[0])
     os.unlink(created[1])
+
+
+WRITEBACK_EVERY = 32 * 1024 * 1024
+
+
+def _write_block(file: BinaryIO, meter: Meter, block: bytearray) -> None:
+    """Hash and write one block off the event loop; every 32 MiB start writeback of what came before, so the
+    final fsync has little left to flush (and staged bytes do not crowd the page cache)."""
+    meter.hash(block)
+    before = file.tell()
+    file.write(block)
+    if before // WRITEBACK_EVERY != file.tell() // WRITEBACK_EVERY and hasattr(os, "posix_fadvise"):
+        file.flush()
+        done = (file.tell() // WRITEBACK_EVERY) * WRITEBACK_EVERY
+        os.posix_fadvise(file.fileno(), max(0, done - 2 * WRITEBACK_EVERY), WRITEBACK_EVERY, os.POSIX_FADV_DONTNEED)
 
 
 def _flush_and_close(file: BinaryIO) -> None:
