@@ -27,22 +27,21 @@ import json
 import logging
 import os
 import random
-import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from _common import (
+    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, in_throwaway_database, log, migrate, pin,
+    print_table, uvicorn_cmd, write_results,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
 RESULTS = BENCH / "results" / "api.json"
 LUA = BENCH / "graphql_post.lua"
 OPERATIONS = ROOT / "graphql" / "operations"
@@ -57,10 +56,6 @@ S2_FIRST = 100
 UTC = dt.timezone.utc
 
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", flush=True)
-
-
 # --- ids (same encoding as cms/api/ids.py; duplicated so the bench needs no app import for seeding) ----------
 
 def gid(type_name: str, pk: int) -> str:
@@ -73,41 +68,7 @@ def body(operation: str, variables: dict) -> dict:
     return {"query": (OPERATIONS / f"{operation}.graphql").read_text(), "operationName": operation, "variables": variables}
 
 
-# --- database ------------------------------------------------------------------------------------------------
-
-def with_db(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def create_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def migrate(db_url: str, data_dir: Path) -> None:
-    cli = Path(sys.executable).with_name("cms")
-    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "cms.cli"]
-    env = {**os.environ, "DATABASE_URL": db_url, "CMS_DATA_DIR": str(data_dir), "CMS_ENV": "development"}
-    env.pop("OIDC_ISSUER", None)
-    done = subprocess.run([*cmd, "migrate"], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"cms migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    log(f"cms migrate: {done.stdout.strip()}")
-
+# --- seed ----------------------------------------------------------------------------------------------------
 
 async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
     """Rows via COPY. Returns ids the scenarios and checks need."""
@@ -359,55 +320,6 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
 
 # --- servers and wrk ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pin(cpus: str | None) -> list[str]:
-    return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
-
-
-class Server:
-    def __init__(self, name: str, app_args: list[str], env: dict[str, str], cpus: str | None, logdir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [*pin(cpus), sys.executable, "-m", "uvicorn", *app_args, "--workers", "1", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
-        self.env = env
-        self.logfile = logdir / f"{name}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Server":
-        self._log = open(self.logfile, "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.logfile.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError(f"{self.name} did not become healthy:\n{self.logfile.read_text()[-3000:]}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
 def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace) -> dict:
     cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{max(1, round(seconds))}s",
            "--timeout", "10s", "-s", str(LUA), f"{url}/graphql"]
@@ -440,9 +352,9 @@ def load(server: Server, bodies: dict[str, Path], args: argparse.Namespace) -> d
     for scenario, body_file in bodies.items():
         if args.warmup > 0:
             run_wrk(server.url, body_file, args.warmup, args)
-        cpu_before = cpu_seconds(server.proc.pid)
+        cpu_before = cpu_seconds(server.pid)
         result = run_wrk(server.url, body_file, args.duration, args)
-        cpu_after = cpu_seconds(server.proc.pid)
+        cpu_after = cpu_seconds(server.pid)
         result["cpu_ms_per_request"] = (
             (cpu_after - cpu_before) * 1000 / result["requests"]
             if cpu_before is not None and cpu_after is not None and result["requests"] else None)
@@ -475,33 +387,28 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
                          "verdict": verdict, "errors": r["errors"]})
     header = (f"{'scenario':8} {'server':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
               f"{'ratio':>6}  {'target':24} result")
-    print()
-    print(header)
-    print("-" * len(header))
+    lines = []
     for row in rows:
         sql_txt = "?" if row["sql_per_request"] is None else str(row["sql_per_request"])
         cpu_txt = "?" if row["cpu_ms_per_request"] is None else f"{row['cpu_ms_per_request']:.2f}"
-        print(f"{row['scenario']:8} {row['server']:9} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-              f"{cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:24} {row['verdict']}"
-              + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
-    print("ratio = app req/s / baseline req/s. CPU ms/req = the uvicorn process's CPU time over the measured run / "
-          "requests (PostgreSQL's CPU not included).")
-    print()
+        lines.append(f"{row['scenario']:8} {row['server']:9} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+                     f"{cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:24} {row['verdict']}"
+                     + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
+    print_table(header, lines, ["ratio = app req/s / baseline req/s. CPU ms/req = the uvicorn process's CPU time over "
+                                "the measured run / requests (PostgreSQL's CPU not included)."])
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk warm-up before each run (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server ('' to not pin)")
     parser.add_argument("--wrk-cpus", default="1", help="taskset CPU list for wrk ('' to not pin)")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-                        help="admin URL of the PostgreSQL server (default $BENCH_PG_URL or postgres@127.0.0.1:5432)")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
+    add_database_args(parser)
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -513,27 +420,14 @@ def main() -> int:
 
     rng = random.Random(args.seed)
     args.loadavg_before = round(os.getloadavg()[0], 2)
-    db_name = f"cms_bench_{secrets.token_hex(4)}"
-    db_url = with_db(args.pg_url, db_name)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="cms-bench-") as tmp_name:
-        tmp = Path(tmp_name)
+
+    def in_db(db_url: str, tmp: Path) -> int:
         data_dir = tmp / "data"
         data_dir.mkdir()
-        try:
-            asyncio.run(create_database(args.pg_url, db_name))
-        except Exception as exc:  # noqa: BLE001
-            print(f"ERROR: cannot create database {db_name} via {args.pg_url}: {exc}", file=sys.stderr)
-            return 2
-        log(f"database {db_name}")
-        try:
-            return run(args, rng, db_url, data_dir, tmp, started)
-        finally:
-            if args.keep_db:
-                log(f"kept database {db_name}")
-            else:
-                asyncio.run(drop_database(args.pg_url, db_name))
-                log(f"dropped database {db_name}")
+        return run(args, rng, db_url, data_dir, tmp, started)
+
+    return in_throwaway_database(args, "cms-bench-", in_db)
 
 
 def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Path, tmp: Path, started: float) -> int:
@@ -558,14 +452,14 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
     for p in problems:
         log(f"WARNING app answer: {p}")
 
-    env = {k: v for k, v in os.environ.items() if k not in ("OIDC_ISSUER", "REDIS_URL")}
-    env.update(DATABASE_URL=db_url, CMS_DATA_DIR=str(data_dir), CMS_ENV="development", BASELINE_DATABASE_URL=db_url)
+    env = cms_env(db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL"), BASELINE_DATABASE_URL=db_url)
     results: dict[str, dict] = {}
     identical = True
     mismatches: list[str] = []
 
     # 2. The baseline: same answers? Then load it.
-    with Server("baseline", ["--app-dir", str(BENCH), "baseline_app:app"], env, args.server_cpus, tmp) as baseline:
+    baseline_cmd = uvicorn_cmd("--app-dir", str(BENCH), "baseline_app:app", "--no-access-log")
+    with Server("baseline", baseline_cmd, env, args.server_cpus, tmp) as baseline:
         base_answers, base_sql_headers = asyncio.run(fetch_all(baseline.url, reqs))
         for label in app_answers:
             diff = first_difference(app_answers[label], base_answers.get(label))
@@ -580,7 +474,8 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
         results["baseline"] = load(baseline, body_files, args)
 
     # 3. The app under uvicorn (1 worker): same answers as in-process? Then load it.
-    with Server("app", ["--factory", "cms.app:app_from_env"], env, args.server_cpus, tmp) as app:
+    app_cmd = uvicorn_cmd("--factory", "cms.app:app_from_env", "--no-access-log")
+    with Server("app", app_cmd, env, args.server_cpus, tmp) as app:
         again, _ = asyncio.run(fetch_all(app.url, reqs[:1] + [r for r in reqs if r[0] == "S2 first page"]))
         for label, ans in again.items():
             if first_difference(ans, app_answers[label]):
@@ -595,8 +490,7 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
           f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after (other processes skew results)")
     rows = report(results, sql)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    write_results(RESULTS, {
         "when": dt.datetime.now(UTC).isoformat(),
         "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
         "cpus": os.cpu_count(),
@@ -608,8 +502,7 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
         "rows": rows,
         "wrk": results,
         "elapsed_s": round(time.monotonic() - started, 1),
-    }, indent=2, default=str))
-    log(f"wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f}s total")
+    }, started)
     return 0
 
 

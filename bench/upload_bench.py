@@ -29,7 +29,6 @@ cannot run).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import hashlib
 import io
@@ -38,24 +37,22 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import psutil
+from _common import (
+    BENCH, ROOT, Server, add_database_args, bench_parser, cms_cmd, cms_env, in_throwaway_database, log, migrate,
+    print_table, uvicorn_cmd, write_results,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
 RESULTS = BENCH / "results" / "upload.json"
-
 
 MIB = 1 << 20
 CHUNK = MIB
@@ -64,57 +61,6 @@ TARGET_RSS_MIB = 64.0
 RSS_INTERVAL_S = 0.05
 UTC = dt.timezone.utc
 
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", flush=True)
-
-
-# --- database and processes (same conventions as bench/api_bench.py) ---------------------------------------------
-
-def with_db(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def create_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def migrate(db_url: str, data_dir: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": db_url, "CMS_DATA_DIR": str(data_dir), "CMS_ENV": "development"}
-    env.pop("OIDC_ISSUER", None)
-    done = subprocess.run([*cms_cmd(), "migrate"], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"cms migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    log(f"cms migrate: {done.stdout.strip()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pin(cpus: str | None) -> list[str]:
-    return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
-
-
-def cms_cmd() -> list[str]:
-    cli = Path(sys.executable).with_name("cms")
-    return [str(cli)] if cli.exists() else [sys.executable, "-m", "cms.cli"]
 
 
 # --- the body: a real MP4 head, padded with a repeated random block ----------------------------------------------
@@ -161,49 +107,7 @@ class Body:
             sent += n
 
 
-# --- servers and RSS -------------------------------------------------------------------------------------------
-
-class Server:
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], cpus: str | None, logdir: Path) -> None:
-        self.name, self.env = name, env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [*pin(cpus), *cmd, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        self.logfile = logdir / f"{name}.log"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid  # taskset execs the program: same pid
-
-    def __enter__(self) -> "Server":
-        self._log = open(self.logfile, "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.logfile.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError(f"{self.name} did not become healthy:\n{self.logfile.read_text()[-3000:]}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
+# --- RSS -------------------------------------------------------------------------------------------------------
 
 class RssSampler:
     """Samples one process's RSS every RSS_INTERVAL_S in a thread; `before` is taken when it starts."""
@@ -353,20 +257,18 @@ def report(summary: dict[str, dict]) -> list[dict]:
         lines.append({"server": name, **s, "ratio": ratio, "target": target, "verdict": verdict})
     header = (f"{'server':11} {'MiB/s':>8} {'runs (MiB/s)':20} {'wall s':>6} {'CPU s':>6} {'ratio':>6} {'peak RSS +MiB':>13}  "
               f"{'target':28} result")
-    print()
-    print(header)
-    print("-" * len(header))
+    table = []
     for row in lines:
         runs = ", ".join(f"{v:.0f}" for v in row["runs_mib_s"])
-        print(f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:20} {row['median_seconds']:6.2f} "
-              f"{row['median_server_cpu_s']:6.2f} "
-              f"{row['ratio']:5.2f}x {row['max_rss_growth_mib']:13.1f}  {row['target']:28} {row['verdict']}")
-    print()
+        table.append(f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:20} {row['median_seconds']:6.2f} "
+                     f"{row['median_server_cpu_s']:6.2f} "
+                     f"{row['ratio']:5.2f}x {row['max_rss_growth_mib']:13.1f}  {row['target']:28} {row['verdict']}")
+    print_table(header, table)
     return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__)
     parser.add_argument("--size-mib", type=int, default=1024, help="upload size in MiB (default 1024)")
     parser.add_argument("--runs", type=int, default=3, help="measured uploads per server (default 3)")
     parser.add_argument("--warmup-mib", type=int, default=256, help="warm-up upload size per server (default 256)")
@@ -375,9 +277,7 @@ def main() -> int:
     parser.add_argument("--client-cpus", default="1", help="CPU list for this process, the client ('' to not pin)")
     parser.add_argument("--profile", type=Path, help="record one extra API upload with py-spy into this file "
                         "(.svg flame graph, .txt raw collapsed stacks)")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-                        help="admin URL of the PostgreSQL server (default $BENCH_PG_URL or postgres@127.0.0.1:5432)")
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
+    add_database_args(parser)
     args = parser.parse_args()
 
     if (os.cpu_count() or 1) < 2:
@@ -389,26 +289,10 @@ def main() -> int:
         return 2
 
     args.loadavg_before = round(os.getloadavg()[0], 2)
-    db_name = f"cms_bench_{secrets.token_hex(4)}"
-    db_url = with_db(args.pg_url, db_name)
     started = time.monotonic()
     # tempfile's default dir: the sink's files and the API's CMS_DATA_DIR share it, so the same disk.
-    with tempfile.TemporaryDirectory(prefix="cms-upload-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            asyncio.run(create_database(args.pg_url, db_name))
-        except Exception as exc:  # noqa: BLE001
-            print(f"ERROR: cannot create database {db_name} via {args.pg_url}: {exc}", file=sys.stderr)
-            return 2
-        log(f"database {db_name}, temp dir {tmp}")
-        try:
-            return run(args, db_url, tmp, started)
-        finally:
-            if args.keep_db:
-                log(f"kept database {db_name}")
-            else:
-                asyncio.run(drop_database(args.pg_url, db_name))
-                log(f"dropped database {db_name}")
+    return in_throwaway_database(args, "cms-upload-bench-", lambda db_url, tmp: run(args, db_url, tmp, started),
+                                 log_tmp=True)
 
 
 def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int:
@@ -422,9 +306,8 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
         raise RuntimeError(f"only {free / MIB:.0f} MiB free in {tmp}; need about {3 * size / MIB:.0f}")
 
     migrate(db_url, data_dir)
-    env = {k: v for k, v in os.environ.items() if k not in ("OIDC_ISSUER", "REDIS_URL", "PUBLIC_BASE_URL")}
-    env.update(DATABASE_URL=db_url, CMS_DATA_DIR=str(data_dir), CMS_ENV="development", SINK_DIR=str(sink_dir),
-               CMS_UPLOAD_MAX_BYTES=str(max(size, 20 * 1024**3)))
+    env = cms_env(db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "PUBLIC_BASE_URL"), SINK_DIR=str(sink_dir),
+                  CMS_UPLOAD_MAX_BYTES=str(max(size, 20 * 1024**3)))
     token = dev_token(env)  # before the API starts: both use the same dev issuer key under CMS_DATA_DIR
 
     t = time.monotonic()
@@ -436,7 +319,7 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
     if args.fsync_sink:
         rows["sink+fsync"] = []
     profile_note = None
-    sink_cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "raw_sink:app", "--workers", "1"]
+    sink_cmd = uvicorn_cmd("--app-dir", str(BENCH), "raw_sink:app")
     api_cmd = [*cms_cmd(), "serve", "--no-worker"]
     with Server("sink", sink_cmd, env, args.server_cpus, tmp) as sink_srv, \
             Server("api", api_cmd, env, args.server_cpus, tmp) as api_srv, \
@@ -479,8 +362,7 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
     if profile_note:
         print(profile_note)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    write_results(RESULTS, {
         "when": dt.datetime.now(UTC).isoformat(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "pg_url"},
         "cpus": os.cpu_count(),
@@ -492,8 +374,7 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
         "rss_mib_at_end": rss_end,
         "profile": str(args.profile) if args.profile else None,
         "elapsed_s": round(time.monotonic() - started, 1),
-    }, indent=2, default=str))
-    log(f"wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f}s total")
+    }, started)
     return 0
 
 

@@ -16,8 +16,11 @@ from starlette.routing import Route
 
 from cms import db
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
+from cms.changefeed import ChangeFeed
+from cms.content.visibility import next_scheduled_change
 from cms.http.auth import BearerTokenBackend, on_auth_error
 from cms.http.graphql import graphql_endpoint
+from cms.http.public_cache import PublicQueryCache
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.uploads import receive_upload
 from cms.media.storage import open_storage_from_settings
@@ -50,12 +53,16 @@ def create_app(
     validator, dev_issuer = _validator(settings)
     storage = open_storage_from_settings(settings)
 
+    feed = ChangeFeed()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db.open_database(settings, target or db.resolve_target(settings))
+        resolved = target or db.resolve_target(settings)
+        await db.open_database(settings, resolved)
         log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
         try:
             async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(feed.running(resolved))
                 for service in background:
                     await stack.enter_async_context(service(settings))
                 yield
@@ -72,6 +79,11 @@ def create_app(
         return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
 
     gql = graphql_endpoint(graphiql=settings.graphiql_enabled)
+    if settings.public_cache_seconds > 0:
+        gql = PublicQueryCache(
+            gql, feed=feed, ttl=settings.public_cache_seconds, max_entries=settings.public_cache_entries,
+            next_change=next_scheduled_change,
+        )
     routes = [
         Route("/health", health),
         Route("/ready", ready),

@@ -26,9 +26,17 @@ class OutboxEvent(Model):
         indexes = [Index(fields=("relayed_at", "id"))]
 
 
+CHANNEL = "cms_changes"
+
+
 async def record(kind: str, **payload: Any) -> OutboxEvent:
-    """Record an event; call inside the transaction that makes the change (ids and primitives only)."""
-    return await OutboxEvent.create(kind=kind, payload=payload)
+    """Record an event; call inside the transaction that makes the change (ids and primitives only).
+
+    Also NOTIFY listeners (response caches, dispatchers); PostgreSQL delivers it only if the transaction commits.
+    """
+    event = await OutboxEvent.create(kind=kind, payload=payload)
+    await OutboxEvent._meta.db.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, kind])
+    return event
 
 
 async def emit(kind: str, **payload: Any) -> OutboxEvent:

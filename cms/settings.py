@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     queue_name: str = Field("cms:jobs", alias="CMS_QUEUE_NAME")
     inline_worker: bool = Field(True, alias="CMS_INLINE_WORKER")
 
+    public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
+    public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
+
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")

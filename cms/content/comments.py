@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from cms.actors import Actor, require_editor, require_signed_in
 from cms.audit import service as audit
+from cms.changes import record_change
 from cms.auth.principal import Principal
 from cms.content import validation as v
 from cms.content.episodes import visible_episodes
@@ -80,7 +81,7 @@ async def add_comment(
         comment = await Comment.create(
             author=actor.user, body=body, timecode=timecode, parent_id=parent_id, **target.filter()
         )
-        await audit.record(actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment))
+        await record_change(actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment))
     return comment
 
 
@@ -102,7 +103,7 @@ async def resolve_comment(*, actor: Actor | None, id: int) -> Comment:
     comment.resolved_at, comment.resolved_by = now(), actor.user
     async with in_transaction():
         await comment.save(update_fields=["resolved_at", "resolved_by_id"])
-        await audit.record(actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment))
+        await record_change(actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment))
     return comment
 
 
@@ -117,7 +118,7 @@ async def delete_comment(*, actor: Actor | None, id: int) -> int:
     comment.deleted_at, comment.body = now(), ""
     async with in_transaction():
         await comment.save(update_fields=["deleted_at", "body"])
-        await audit.record(actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment))
+        await record_change(actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment))
     return id
 
 

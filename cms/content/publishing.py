@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from cms.actors import Actor
 from cms.audit import service as audit
+from cms.changes import record_change
 from cms.content.models import PublishStatus
 from cms.content.validation import SLUG_MAX
 from cms.content.visibility import aware, now
@@ -24,7 +25,7 @@ async def save_audited(*, actor: Actor, action: str, obj: M, before: dict | None
     try:
         async with in_transaction():
             await obj.save()
-            await audit.record(actor=actor, action=action, entity=obj, before=before, after=audit.snapshot(obj))
+            await record_change(actor=actor, action=action, entity=obj, before=before, after=audit.snapshot(obj))
     except IntegrityError as exc:
         raise Conflict(f"{conflict_field} is already taken", field=conflict_field) from exc
     return obj
@@ -32,7 +33,7 @@ async def save_audited(*, actor: Actor, action: str, obj: M, before: dict | None
 
 async def delete_audited(*, actor: Actor, action: str, obj: Model) -> None:
     async with in_transaction():
-        await audit.record(actor=actor, action=action, entity=obj, before=audit.snapshot(obj), after=None)
+        await record_change(actor=actor, action=action, entity=obj, before=audit.snapshot(obj), after=None)
         await obj.delete()
 
 

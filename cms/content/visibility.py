@@ -37,3 +37,14 @@ def is_public(item: Program | Episode, at: datetime | None = None) -> bool:
 
 def sees_drafts(principal: Principal | None) -> bool:
     return principal is not None and principal.is_editor
+
+
+async def next_scheduled_change(after: datetime) -> datetime | None:
+    """When the public view next changes by itself: the earliest publish time of a program or episode later
+    than `after`."""
+    upcoming: list[datetime] = []
+    for model in (Program, Episode):
+        upcoming += await model.filter(status=PublishStatus.PUBLISHED, publish_at__gt=after).order_by(
+            "publish_at"
+        ).limit(1).values_list("publish_at", flat=True)
+    return min(upcoming, default=None)

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from cms import events
 from cms.actors import Actor, require_editor
 from cms.audit import service as audit
+from cms.changes import record_change
 from cms.auth.principal import Principal
 from cms.content.models import Episode, Program
 from cms.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
@@ -124,7 +125,7 @@ async def create_upload(
             declared_size=request.size, declared_sha256=request.sha256, multipart_upload_id=multipart_id,
             cover_for_program_id=request.cover_for_program_id, expires_at=_now() + timedelta(seconds=expires_in),
         )
-        await audit.record(actor=actor, action="upload.create", entity=asset, before=None, after=audit.snapshot(asset))
+        await record_change(actor=actor, action="upload.create", entity=asset, before=None, after=audit.snapshot(asset))
     ticket = UploadTicket(upload=upload, asset=asset, **ticket_extra)
     if method == UploadMethod.MULTIPART:
         ticket.part_urls = await part_urls(storage=storage, upload=upload, part_size=settings.multipart_part_bytes, expires_in=expires_in)
@@ -247,7 +248,7 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
         asset.status = AssetStatus.PROCESSING
         await asset.save(update_fields=["status", "updated_at"])
         await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload.id))
-        await audit.record(actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset))
+        await record_change(actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset))
     return asset
 
 

@@ -53,7 +53,8 @@ async def seed(*, programs: int = 4, episodes: int = 110) -> dict[str, list]:
 
 async def counted(api, count_queries, query: str, variables: dict, *, role: str | None = None) -> tuple[int, dict]:
     token = api.token(role)  # minted outside the count (the test issuer is not the database anyway)
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+    # no-cache: measure the query path itself, not the public response cache in front of it
+    headers = {"authorization": f"Bearer {token}"} if token else {"cache-control": "no-cache"}
     with count_queries() as counter:
         response = await api.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
     assert response.status_code == 200, response.text

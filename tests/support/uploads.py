@@ -16,7 +16,7 @@ mutation CreateUpload($input: CreateUploadInput!) {
   createUpload(input: $input) {
     __typename
     ... on Upload {
-      id method status url formFields: fields partSize expiresAt
+      id method status url formFields partSize expiresAt
       parts { partNumber url }
       asset { id status kind filename size }
     }

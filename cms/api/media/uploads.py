@@ -29,7 +29,7 @@ class UploadPart:
 
 
 @strawberry.type(description="Where and how to send the bytes. DIRECT: PUT the body to `url` with your bearer token. "
-                 "PRESIGNED_POST: POST a multipart form with `fields` then the file to `url`. MULTIPART: PUT each "
+                 "PRESIGNED_POST: POST a multipart form with `formFields` then the file to `url`. MULTIPART: PUT each "
                  "`partSize` slice to its part URL, then completeUpload.")
 class Upload:
     id: strawberry.ID
@@ -37,7 +37,7 @@ class Upload:
     status: UploadStatus
     asset: Asset
     url: str | None
-    fields: JSON | None
+    form_fields: JSON | None = strawberry.field(description="PRESIGNED_POST: the form fields to send before the file.")
     part_size: BigInt | None
     parts: list[UploadPart]
     expires_at: datetime
@@ -47,7 +47,7 @@ class Upload:
         u = ticket.upload
         return cls(
             id=strawberry.ID(str(u.id)), method=u.method, status=u.status, asset=Asset.from_model(ticket.asset),
-            url=ticket.url, fields=ticket.fields or None, part_size=ticket.part_size,
+            url=ticket.url, form_fields=ticket.fields or None, part_size=ticket.part_size,
             parts=[UploadPart(part_number=n, url=url) for n, url in ticket.part_urls], expires_at=u.expires_at,
         )
 
