@@ -281,15 +281,16 @@ class QueryCounter(logging.Handler):
         logger.setLevel(self._level)
 
 
-async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict]], s1_body: dict, s2_body: dict):
-    """Run the real app under uvicorn.Server in this loop (like tests/support/server.py); answers + SQL counts."""
+NO_CACHE = {"Cache-Control": "no-cache"}  # cms/http/public_cache.py: neither served from nor stored in the cache
+
+
+async def _serving(settings, db_url: str):
+    """Start the real app under uvicorn.Server in this loop (like tests/support/server.py): (url, server, task)."""
     import uvicorn
 
     from cms.app import create_app
     from cms.db import PgTarget
-    from cms.settings import Settings
 
-    settings = Settings(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None)
     app = create_app(settings, target=PgTarget.from_url(db_url))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -302,20 +303,61 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
             task.result()
             raise RuntimeError("in-process app exited during startup")
         await asyncio.sleep(0.02)
+    return url, server, task
+
+
+async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict]], s1_body: dict, s2_body: dict):
+    """The real app in this loop, twice.
+
+    1. With the public cache off (CMS_PUBLIC_CACHE_SECONDS=0, and `Cache-Control: no-cache` on the counted requests
+       as well): its answers to the checks (what the baseline must match) and the SQL of the query path.
+    2. With the default public cache: the SQL of a cache hit (a repeat answered with `x-cache: HIT`), and the hit's
+       JSON against the uncached answer.
+    """
+    from cms.settings import Settings
+
+    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None)
+    default_ttl = Settings.model_fields["public_cache_seconds"].default
+
+    url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=0), db_url)
     try:
         answers, _ = await fetch_all(url, reqs)
         sql: dict[str, dict] = {}
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=NO_CACHE) as client:
             for name, payload in (("S1", s1_body), ("S2", s2_body)):
                 await client.post("/graphql", json=payload)  # warm: parser/validation caches, pool
                 with QueryCounter() as counter:
                     r = await client.post("/graphql", json=payload)
                 r.raise_for_status()
+                if r.headers.get("x-cache") == "HIT":
+                    raise RuntimeError("the uncached in-process app answered from a cache")
                 sql[name] = {"count": len(counter.statements), "statements": counter.statements}
     finally:
         server.should_exit = True
         await task
-    return answers, sql
+
+    url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=default_ttl), db_url)
+    hits: dict[str, dict] = {}
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for name, payload, label in (("S1", s1_body, None), ("S2", s2_body, "S2 first page")):
+                deadline = time.monotonic() + 10  # the cache serves nothing until the change feed is connected
+                while True:
+                    await client.post("/graphql", json=payload)  # a miss stores it (once the feed is live)
+                    with QueryCounter() as counter:
+                        r = await client.post("/graphql", json=payload)
+                    r.raise_for_status()
+                    if r.headers.get("x-cache") == "HIT" or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.2)
+                same = None if label is None else first_difference(
+                    {"status": r.status_code, "json": r.json()}, answers[label]) is None
+                hits[name] = {"hit": r.headers.get("x-cache") == "HIT", "count": len(counter.statements),
+                              "statements": counter.statements, "json_same_as_uncached": same}
+    finally:
+        server.should_exit = True
+        await task
+    return answers, sql, hits, default_ttl
 
 
 # --- servers and wrk ---------------------------------------------------------------------------------------------

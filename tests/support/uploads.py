@@ -11,70 +11,17 @@ import httpx
 from cms.media.storage import Area
 from tests.support.api import Api, operation
 
-CREATE_UPLOAD = """
-mutation CreateUpload($input: CreateUploadInput!) {
-  createUpload(input: $input) {
-    __typename
-    ... on Upload {
-      id method status url formFields partSize expiresAt
-      parts { partNumber url }
-      asset { id status kind filename size }
-    }
-    ... on Error { message }
-    ... on ValidationError { fields { path message } }
-  }
-}
-"""
+CREATE_UPLOAD = operation("CreateUpload")
 
-COMPLETE_UPLOAD = """
-mutation CompleteUpload($id: ID!) {
-  completeUpload(id: $id) {
-    __typename
-    ... on Asset { id status }
-    ... on Error { message }
-    ... on ValidationError { fields { path message } }
-  }
-}
-"""
+COMPLETE_UPLOAD = operation("CompleteUpload")
 
-RESUME_UPLOAD = """
-mutation ResumeUpload($id: ID!) {
-  resumeUpload(id: $id) {
-    __typename
-    ... on Upload { id status partSize parts { partNumber url } }
-    ... on Error { message }
-    ... on ValidationError { fields { path message } }
-  }
-}
-"""
+RESUME_UPLOAD = operation("ResumeUpload")
 
-ASSET = """
-query Asset($id: ID!) {
-  node(id: $id) {
-    ... on Asset {
-      id kind status filename contentType size sha256 failureReason probe
-      jobs { id kind status attempts maxAttempts lastError }
-    }
-  }
-}
-"""
+ASSET = operation("Asset")
 
-JOBS = """
-query Jobs($status: JobStatus) {
-  jobs(status: $status, first: 50) { totalCount edges { node { id kind status attempts maxAttempts lastError } } }
-}
-"""
+JOBS = operation("Jobs")
 
-RETRY_JOB = """
-mutation RetryJob($id: ID!) {
-  retryJob(id: $id) {
-    __typename
-    ... on Job { id status attempts }
-    ... on Error { message }
-    ... on ValidationError { fields { path message } }
-  }
-}
-"""
+RETRY_JOB = operation("RetryJob")
 
 
 async def make_episode(api: Api, title: str = "Intake") -> str:
