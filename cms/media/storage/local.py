@@ -95,16 +95,17 @@ class LocalStorage(Storage):
         fd, tmp_name = await run_undoable(functools.partial(_create_temp, path.parent), _drop_temp)
         tmp = Path(tmp_name)
         file = os.fdopen(fd, "wb")
-        meter, buf = Meter(max_size), bytearray()
+        meter, pending, pending_size = Meter(max_size), [], 0
         try:
             async for chunk in chunks:
                 meter.count(chunk)
-                buf += chunk
-                if len(buf) >= CHUNK_SIZE:  # coalesce small chunks into fewer thread hops
-                    await run_blocking(_write_block, file, meter, buf)
-                    buf.clear()
-            if buf:
-                await run_blocking(_write_block, file, meter, buf)
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= CHUNK_SIZE:  # batch chunks into fewer thread hops, without copying them
+                    await run_blocking(_write_blocks, file, meter, pending)
+                    pending, pending_size = [], 0
+            if pending:
+                await run_blocking(_write_blocks, file, meter, pending)
             await run_blocking(_flush_and_close, file)
             existed = await run_blocking(_publish, tmp, path, exclusive)
         except BaseException:  # incl. ObjectTooLarge and cancellation: nothing may remain
@@ -210,12 +211,13 @@ def _drop_temp(created: tuple[int, str]) -> None:
 WRITEBACK_EVERY = 32 * 1024 * 1024
 
 
-def _write_block(file: BinaryIO, meter: Meter, block: bytearray) -> None:
-    """Hash and write one block off the event loop; every 32 MiB start writeback of what came before, so the
-    final fsync has little left to flush (and staged bytes do not crowd the page cache)."""
-    meter.hash(block)
+def _write_blocks(file: BinaryIO, meter: Meter, blocks: list[bytes]) -> None:
+    """Hash and write received chunks off the event loop; every 32 MiB start writeback of what came before, so
+    the final fsync has little left to flush (and staged bytes do not crowd the page cache)."""
     before = file.tell()
-    file.write(block)
+    for block in blocks:
+        meter.hash(block)
+        file.write(block)
     if before // WRITEBACK_EVERY != file.tell() // WRITEBACK_EVERY and hasattr(os, "posix_fadvise"):
         file.flush()
         done = (file.tell() // WRITEBACK_EVERY) * WRITEBACK_EVERY
