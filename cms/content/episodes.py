@@ -69,8 +69,10 @@ async def list_episodes(
     return await paginate(query, ordering=order, first=first, after=after)
 
 
-async def get_episode(*, principal: Principal | None, id: int) -> Episode | None:
-    return await visible_episodes(principal).get_or_none(id=id)
+async def get_episode(*, principal: Principal | None, id: int, with_program: bool = False) -> Episode | None:
+    """`with_program` fetches the program in the same query (`episode.program` is then loaded)."""
+    query = visible_episodes(principal)
+    return await (query.select_related("program") if with_program else query).get_or_none(id=id)
 
 
 async def _editable(actor: Actor | None, episode_id: int) -> tuple[Actor, Episode]:

@@ -31,6 +31,11 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield selection
 
 
+def selected_fields(info: Info) -> set[str]:
+    """Field names selected directly under the field being resolved."""
+    return {field.name for selected in _fields(info.selected_fields) for field in _fields(selected.selections)}
+
+
 def node_fields(info: Info) -> set[str]:
     """Field names selected under `edges { node { ... } }` of the connection being resolved."""
     names: set[str] = set()

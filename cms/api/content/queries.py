@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from cms.api.content.inputs import EpisodeFilter, EpisodeOrder, ProgramFilter, ProgramOrder, episode_ordering, program_ordering
+from cms.api.content.preload import EpisodeRelations, selected_fields
 from cms.api.content.types import Episode, Program, episode_connection
 from cms.api.context import Info
 from cms.api.ids import pk_of
@@ -44,5 +45,10 @@ class ContentQuery:
 
     @strawberry.field
     async def episode(self, info: Info, id: strawberry.ID) -> Episode | None:
-        found = await episodes.get_episode(principal=info.context.principal, id=pk_of(id, "Episode"))
-        return Episode.from_model(found) if found else None
+        with_program = "program" in selected_fields(info)
+        found = await episodes.get_episode(
+            principal=info.context.principal, id=pk_of(id, "Episode"), with_program=with_program
+        )
+        if found is None:
+            return None
+        return Episode.from_model(found, EpisodeRelations(program=found.program) if with_program else None)
