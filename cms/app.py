@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from cms import db
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
@@ -78,7 +78,7 @@ def create_app(
         ok = await db.database_ready()
         return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
 
-    gql = graphql_endpoint(graphiql=settings.graphiql_enabled)
+    gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator)
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(
             gql, feed=feed, ttl=settings.public_cache_seconds, max_entries=settings.public_cache_entries,
@@ -88,6 +88,7 @@ def create_app(
         Route("/health", health),
         Route("/ready", ready),
         Route("/graphql", gql),
+        WebSocketRoute("/graphql", gql),
         Route("/uploads/{upload_id}", receive_upload, methods=["PUT"]),
     ]
     if dev_issuer is not None:

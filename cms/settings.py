@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     queue_name: str = Field("cms:jobs", alias="CMS_QUEUE_NAME")
     inline_worker: bool = Field(True, alias="CMS_INLINE_WORKER")
 
+    transcode_timeout_seconds: float = Field(2 * 3600, alias="CMS_TRANSCODE_TIMEOUT_SECONDS")
+    transcode_memory_bytes: int = Field(8 * 1024**3, alias="CMS_TRANSCODE_MEMORY_BYTES")
+    try_gpu: bool = Field(True, alias="CMS_TRY_GPU")
+
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
 

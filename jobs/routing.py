@@ -4,4 +4,5 @@ from __future__ import annotations
 
 EVENT_JOBS: dict[str, tuple[str, ...]] = {
     "asset.uploaded": ("persist_asset",),
+    "asset.persisted": ("process_asset",),
 }

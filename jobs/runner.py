@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job, JobStatus
 from cms.media.storage import Storage
+from cms.media.transcode.capabilities import Capabilities
 from cms.settings import Settings
 
 log = logging.getLogger("cms.jobs")
@@ -24,6 +25,7 @@ class PermanentJobError(Exception):
 class JobDeps:
     settings: Settings
     storage: Storage
+    capabilities: Capabilities = Capabilities()
 
 
 @dataclass(frozen=True)

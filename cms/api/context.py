@@ -22,6 +22,7 @@ class Context:
     storage: Storage
     base_url: str
     loaders: Loaders = field(default_factory=Loaders)
+    connection_params: dict | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None
 
     async def actor(self) -> Actor | None:

@@ -12,7 +12,7 @@ from cms.content.models import Episode, Program
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job
 from cms.media import service as media
-from cms.media.models import Asset
+from cms.media.models import Asset, Rendition
 from cms.users import service as users
 from cms.users.models import User
 
@@ -45,6 +45,9 @@ class Loaders:
     )
     jobs_by_asset: DataLoader[int, list[Job]] = field(
         default_factory=lambda: _by_key(lambda ids: jobstore.jobs_for_assets(asset_ids=ids), default=[])
+    )
+    renditions_by_asset: DataLoader[int, list[Rendition]] = field(
+        default_factory=lambda: _by_key(lambda ids: media.renditions_by_asset(asset_ids=ids), default=[])
     )
     user_by_id: DataLoader[int, User | None] = field(
         default_factory=lambda: _by_key(lambda ids: users.users_by_ids(ids=ids))

@@ -13,6 +13,7 @@ from cms.api.content.mutations import ContentMutation
 from cms.api.content.queries import ContentQuery
 from cms.api.errors_masking import CorrelatedMaskErrors
 from cms.api.media.jobs import JobMutation, JobQuery
+from cms.api.media.renditions import ProgressSubscription
 from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
 from cms.api.scalars import SCALAR_MAP
@@ -34,6 +35,11 @@ class Mutation(ContentMutation, UploadMutation, JobMutation):
     pass
 
 
+@strawberry.type
+class Subscription(ProgressSubscription):
+    pass
+
+
 class _Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Logging happens in CorrelatedMaskErrors, with the correlation id and only for unexpected errors."""
@@ -43,6 +49,7 @@ def build_schema() -> strawberry.Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: each request gets fresh extension instances (they hold per-request state).
         extensions=[

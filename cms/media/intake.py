@@ -81,11 +81,12 @@ async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str
 async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allowed_kinds: list[str]) -> None:
     asset = await Asset.get_or_none(id=asset_id)
     upload = await Upload.get_or_none(id=upload_id)
-    if asset is None or upload is None or asset.status == AssetStatus.READY:
-        return  # deleted meanwhile, or already done; a FAILED asset is tried again (an admin's retryJob)
+    if asset is None or upload is None or asset.status == AssetStatus.READY or asset.stage not in (None, "persist"):
+        return  # deleted meanwhile, or past this step; a FAILED asset is tried again (an admin's retryJob)
+    await Asset.filter(id=asset.id).update(stage="persist", progress=0)
     if await storage.stat(Area.STAGING, upload.staging_key) is None:
         if asset.sha256 and await storage.stat(Area.MASTERS, master_key(asset.sha256)):
-            await _mark_ready(asset, upload)  # the move happened; only the bookkeeping was lost
+            await _mark_persisted(asset, upload)  # the move happened; only the bookkeeping was lost
             return
         raise IntakeRefused("the uploaded file is no longer in staging (expired before it was processed)")
     try:
@@ -103,25 +104,31 @@ async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allo
     asset.sha256, asset.size, asset.kind, asset.content_type, asset.probe = sha256, size, kind, mime, probe
     await asset.save(update_fields=["sha256", "size", "kind", "content_type", "probe", "updated_at"])
     await storage.promote(Area.STAGING, upload.staging_key, Area.MASTERS, master_key(sha256), expected_sha256=sha256)
-    await _mark_ready(asset, upload)
+    await _mark_persisted(asset, upload)
 
 
-async def _mark_ready(asset: Asset, upload: Upload) -> None:
+async def _mark_persisted(asset: Asset, upload: Upload) -> None:
+    """Documents are ready as they are; media waits for its renditions (event "asset.persisted")."""
+    ready = asset.kind == AssetKind.DOCUMENT
     async with in_transaction():
-        updated = await Asset.filter(id=asset.id, status__in=[AssetStatus.PROCESSING, AssetStatus.FAILED]).update(
-            status=AssetStatus.READY, failure_reason=None
+        # Only from the "persist" stage: a repeated run after success must not queue the renditions twice.
+        updated = await Asset.filter(
+            id=asset.id, status__in=[AssetStatus.PROCESSING, AssetStatus.FAILED], stage="persist"
+        ).update(
+            status=AssetStatus.READY if ready else AssetStatus.PROCESSING, failure_reason=None,
+            stage=None if ready else "queued", progress=100 if ready else 0,
         )
         if updated and upload.cover_for_program_id:
             await Program.filter(id=upload.cover_for_program_id).update(cover_asset_id=asset.id)
         if updated:
-            await events.record("asset.ready", asset_id=asset.id)
+            await events.record("asset.ready" if ready else "asset.persisted", asset_id=asset.id)
 
 
 async def mark_failed(*, asset_id: int, reason: str) -> None:
     """A person-readable reason on the asset; the job row keeps the technical detail."""
     async with in_transaction():
         updated = await Asset.filter(id=asset_id, status__in=[AssetStatus.UPLOADING, AssetStatus.PROCESSING]).update(
-            status=AssetStatus.FAILED, failure_reason=reason[:1000]
+            status=AssetStatus.FAILED, failure_reason=reason[:1000], stage=None
         )
         if updated:
             await events.record("asset.failed", asset_id=asset_id)

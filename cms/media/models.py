@@ -35,6 +35,9 @@ class Asset(Model):
     failure_reason = fields.TextField(null=True)
     # Probe results (duration, width, height, rotation, codecs, bitrate, channels).
     probe = fields.JSONField(default=dict)
+    # Processing progress, written by the running job at most a few times a second.
+    progress = fields.FloatField(default=0)
+    stage = fields.CharField(max_length=40, null=True)
     created_by = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -75,3 +78,42 @@ class Upload(Model):
 
     class Meta:
         table = "upload"
+
+
+class RenditionKind(StrEnum):
+    HLS_MASTER = "HLS_MASTER"
+    HLS_VARIANT = "HLS_VARIANT"
+    POSTER = "POSTER"
+    THUMBNAILS = "THUMBNAILS"
+    STORYBOARD = "STORYBOARD"
+    IMAGE = "IMAGE"
+
+
+class RenditionStatus(StrEnum):
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class Rendition(Model):
+    """One derived output in previews storage; rebuilt from the master whenever the ladder changes."""
+
+    id = fields.BigIntField(primary_key=True)
+    asset = fields.ForeignKeyField("models.Asset", related_name="renditions", on_delete=fields.CASCADE)
+    kind = fields.CharEnumField(RenditionKind, max_length=16)
+    name = fields.CharField(max_length=40)
+    status = fields.CharEnumField(RenditionStatus, max_length=8)
+    key = fields.CharField(max_length=300, null=True)  # the main file (playlist, image, VTT) in previews
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    bitrate = fields.BigIntField(null=True)  # measured average, bits/s
+    peak_bitrate = fields.BigIntField(null=True)
+    codecs = fields.CharField(max_length=80, null=True)
+    frame_rate = fields.FloatField(null=True)
+    size = fields.BigIntField(null=True)  # bytes of every file of the rendition
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "rendition"
+        unique_together = (("asset", "kind", "name"),)

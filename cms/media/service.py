@@ -1,13 +1,17 @@
-"""Media assets: reading rules here; storage and uploads arrive with the media intake work."""
+"""Media assets: who may see them, their main media, renditions and processing progress."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import AsyncIterator
 
 from cms.auth.principal import Principal
 from cms.content.episodes import visible_episodes
 from cms.content.visibility import sees_drafts
-from cms.media.models import Asset, AssetKind, AssetStatus
+from cms.errors import NotFound
+from cms.media.models import Asset, AssetKind, AssetStatus, Rendition
 
 PLAYABLE = (AssetKind.VIDEO, AssetKind.AUDIO)
 
@@ -39,3 +43,42 @@ def pick_media_asset(assets: list[Asset]) -> Asset | None:
 
 async def assets_by_ids(*, ids: list[int]) -> dict[int, Asset]:
     return {a.id: a for a in await Asset.filter(id__in=ids)}
+
+
+async def renditions_by_asset(*, asset_ids: list[int]) -> dict[int, list[Rendition]]:
+    grouped: dict[int, list[Rendition]] = defaultdict(list)
+    for rendition in await Rendition.filter(asset_id__in=asset_ids).order_by("kind", "-height", "name"):
+        grouped[rendition.asset_id].append(rendition)
+    return grouped
+
+
+@dataclass(frozen=True)
+class Progress:
+    asset_id: int
+    status: AssetStatus
+    percent: float
+    stage: str | None
+    failure_reason: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (AssetStatus.READY, AssetStatus.FAILED) and self.stage is None
+
+
+async def watch_progress(*, principal: Principal | None, id: int, interval: float = 0.5) -> AsyncIterator[Progress]:
+    """Each change of the asset's status, stage or percent, until it is finished (polls PostgreSQL, which the
+    worker writes a few times a second, so it works across processes)."""
+    if await get_asset(principal=principal, id=id) is None:
+        raise NotFound("asset not found")
+    last: Progress | None = None
+    while True:
+        row = await Asset.get_or_none(id=id).values("status", "progress", "stage", "failure_reason")
+        if row is None:
+            return
+        current = Progress(id, AssetStatus(row["status"]), round(row["progress"], 1), row["stage"], row["failure_reason"])
+        if current != last:
+            yield current
+            last = current
+        if current.finished:
+            return
+        await asyncio.sleep(interval)

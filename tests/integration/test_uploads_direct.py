@@ -73,7 +73,9 @@ async def test_direct_upload_becomes_a_ready_master(api: Api, settings: Settings
     probe = asset["probe"]
     assert (probe["width"], probe["height"], probe["video_codec"], probe["audio_codec"]) == (320, 240, "h264", "aac")
     assert probe["duration"] == pytest.approx(2.0, abs=0.1)
-    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", "SUCCEEDED", 1)]
+    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
+        ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+    ]
 
     assert staging(settings) == []
     stored = masters(settings)

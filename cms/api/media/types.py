@@ -18,9 +18,11 @@ from cms.media import models as m
 if TYPE_CHECKING:
     from cms.api.content.types import Episode
     from cms.api.media.jobs import Job
+    from cms.api.media.renditions import Rendition
 
 EpisodeRef = Annotated["Episode", strawberry.lazy("cms.api.content.types")]
 JobRef = Annotated["Job", strawberry.lazy("cms.api.media.jobs")]
+RenditionRef = Annotated["Rendition", strawberry.lazy("cms.api.media.renditions")]
 
 
 @strawberry.type
@@ -33,6 +35,8 @@ class Asset(Node):
     status: AssetStatus
     failure_reason: str | None
     probe: JSON = strawberry.field(description="Duration, width, height, rotation, codecs, bitrate, channels.")
+    progress: float = strawberry.field(description="Percent of the current processing stage.")
+    stage: str | None = strawberry.field(description="What runs now (persist, transcode, artwork...); null when idle.")
     created_at: datetime
     pk: strawberry.Private[int]
     episode_pk: strawberry.Private[int | None]
@@ -42,7 +46,7 @@ class Asset(Node):
         return cls(
             id=strawberry.ID(to_global_id("Asset", a.id)), kind=a.kind, filename=a.filename,
             content_type=a.content_type, size=a.size, sha256=a.sha256, status=a.status,
-            failure_reason=a.failure_reason, probe=a.probe, created_at=a.created_at, pk=a.id, episode_pk=a.episode_id,
+            failure_reason=a.failure_reason, probe=a.probe, progress=a.progress, stage=a.stage, created_at=a.created_at, pk=a.id, episode_pk=a.episode_id,
         )
 
     @strawberry.field
@@ -53,6 +57,12 @@ class Asset(Node):
             return None
         found = await info.context.loaders.episode_by_id.load(self.episode_pk)
         return Episode.from_model(found) if found else None
+
+    @strawberry.field(description="Derived outputs: HLS ladder, poster, thumbnails, storyboard, image sizes.")
+    async def renditions(self, info: Info) -> list[RenditionRef]:
+        from cms.api.media.renditions import Rendition
+
+        return [Rendition.from_model(r) for r in await info.context.loaders.renditions_by_asset.load(self.pk)]
 
     @strawberry.field(description="Processing jobs for this asset (editors only; empty for others).")
     async def jobs(self, info: Info) -> list[JobRef]:

@@ -1,0 +1,128 @@
+"""After the claim check: renditions from the master (HLS ladder + artwork for video, AAC HLS for audio,
+responsive WebP for images), made in an isolated child process and stored in previews under keys derived from
+the master's sha256 and the output settings, so a re-run overwrites instead of duplicating."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import mimetypes
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from tortoise.transactions import in_transaction
+
+from cms import events
+from cms.media.intake import IntakeRefused, local_file
+from cms.media.models import Asset, AssetKind, AssetStatus
+from cms.media.renditions import playable, rendition_rows
+from cms.media.storage import Area, Storage, master_key
+from cms.media.transcode.capabilities import Capabilities
+from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
+from cms.media.transcode.images import DEFAULT_WIDTHS
+from cms.media.transcode.ladder import DEFAULT_LADDER, DEFAULT_SETTINGS, ladder_fingerprint
+
+PROGRESS_EVERY_SECONDS = 0.5
+STAGES = {AssetKind.VIDEO: "transcode", AssetKind.AUDIO: "transcode", AssetKind.IMAGE: "images"}
+
+
+@dataclass(frozen=True)
+class ProcessingLimits:
+    timeout_seconds: float
+    memory_bytes: int
+
+
+def output_prefix(asset: Asset, capabilities: Capabilities) -> str:
+    if asset.kind == AssetKind.IMAGE:
+        digest = hashlib.sha256(json.dumps(DEFAULT_WIDTHS).encode()).hexdigest()[:12]
+        return f"{asset.sha256}/images-{digest}"
+    settings = DEFAULT_SETTINGS.__class__(**{**DEFAULT_SETTINGS.__dict__, "video_encoder": capabilities.video_encoder})
+    return f"{asset.sha256}/hls-{ladder_fingerprint(DEFAULT_LADDER, settings)}"
+
+
+async def set_progress(asset_id: int, *, stage: str | None, percent: float) -> None:
+    await Asset.filter(id=asset_id).update(stage=stage, progress=round(percent, 1))
+
+
+def _progress_writer(asset_id: int, stage: str):
+    last = 0.0
+
+    async def write(fraction: float) -> None:
+        nonlocal last
+        if time.monotonic() - last >= PROGRESS_EVERY_SECONDS or fraction >= 1.0:
+            last = time.monotonic()
+            await set_progress(asset_id, stage=stage, percent=fraction * 100)
+
+    return write
+
+
+def _task(asset: Asset, path: Path, out: Path, capabilities: Capabilities, limits: ProcessingLimits) -> dict[str, Any]:
+    probe = asset.probe or {}
+    return {
+        "task": asset.kind.value.lower(), "src": str(path), "out_dir": str(out), "timeout": limits.timeout_seconds,
+        "input_format": probe.get("format") or None,
+        "width": probe.get("width") or 0, "height": probe.get("height") or 0,
+        "frame_rate": probe.get("frame_rate") or 25.0, "rotation": probe.get("rotation") or 0,
+        "duration": probe.get("duration") or 0.0,
+        "video_encoder": capabilities.video_encoder, "hw_decode": capabilities.hw_decode,
+    }
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
+            yield chunk
+
+
+async def _store_outputs(storage: Storage, out: Path, prefix: str) -> None:
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        key = f"{prefix}/{path.relative_to(out).as_posix()}"
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        await storage.write(Area.PREVIEWS, key, _file_chunks(path), content_type=content_type)
+
+
+async def process_asset(
+    *, storage: Storage, asset_id: int, capabilities: Capabilities, limits: ProcessingLimits
+) -> None:
+    asset = await Asset.get_or_none(id=asset_id)
+    if asset is None or asset.status == AssetStatus.READY or asset.sha256 is None:
+        return  # deleted, already done, or not yet persisted
+    stage = STAGES.get(asset.kind)
+    if stage is None:  # documents are served as they are
+        await _finish(asset, rows=[])
+        return
+    await set_progress(asset.id, stage=stage, percent=0)
+    prefix = output_prefix(asset, capabilities)
+    async with local_file(storage, Area.MASTERS, master_key(asset.sha256), known_sha256=asset.sha256) as (path, _):
+        with tempfile.TemporaryDirectory(prefix="cms-renditions-") as tmp:
+            out = Path(tmp)
+            try:
+                result = await run_isolated(
+                    _task(asset, path, out, capabilities, limits), timeout=limits.timeout_seconds,
+                    memory_limit_bytes=limits.memory_bytes, on_progress=_progress_writer(asset.id, stage),
+                )
+            except IsolatedTaskFailed as exc:
+                raise IntakeRefused(str(exc)) from exc
+            rows = rendition_rows(asset, result, prefix)
+            if (problem := playable(rows)) is not None:
+                raise IntakeRefused(problem)
+            await set_progress(asset.id, stage="store", percent=100)
+            await _store_outputs(storage, out, prefix)
+    await _finish(asset, rows=rows)
+
+
+async def _finish(asset: Asset, *, rows: list) -> None:
+    async with in_transaction():
+        await asset.renditions.all().delete()
+        for row in rows:
+            row.asset_id = asset.id
+            await row.save()
+        updated = await Asset.filter(id=asset.id).exclude(status=AssetStatus.READY).update(
+            status=AssetStatus.READY, stage=None, progress=100, failure_reason=None
+        )
+        if updated:
+            await events.record("asset.ready", asset_id=asset.id)

@@ -1,0 +1,83 @@
+"""Child-process entry for isolated media work (see isolated.py): one JSON task in, JSON lines out."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from cms.media.transcode import artwork, images
+from cms.media.transcode.errors import TranscodeFailed
+from cms.media.transcode.ladder import plan_ladder
+from cms.media.transcode.pipeline import transcode_audio, transcode_video
+
+TRANSCODE_SHARE = 0.85  # of the progress bar; artwork takes the rest
+
+
+def _emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _progress(low: float, high: float) -> Callable[[float], None]:
+    return lambda fraction: _emit({"progress": round(low + (high - low) * min(max(fraction, 0.0), 1.0), 4)})
+
+
+def _artwork(task: dict, out: Path, deadline: float) -> dict[str, Any]:
+    """Each piece on its own: one that fails is reported, the others still made."""
+    common = {"input_format": task["input_format"], "rotation": task["rotation"], "deadline": deadline}
+    made: dict[str, Any] = {}
+    jobs = {
+        "poster": lambda: artwork.poster(task["src"], out / "poster.jpg", **common),
+        "thumbnails": lambda: artwork.thumbnail_strip(task["src"], out / "thumbnails.jpg", **common),
+        "storyboard": lambda: artwork.storyboard(task["src"], out / "storyboard", duration=task["duration"], **common),
+    }
+    for index, (name, make) in enumerate(jobs.items()):
+        try:
+            made[name] = dataclasses.asdict(make())
+        except artwork.ArtworkFailed as exc:
+            made[name] = {"error": exc.reason}
+        _progress(TRANSCODE_SHARE, 1.0)((index + 1) / len(jobs))
+    return made
+
+
+def _run(task: dict[str, Any]) -> dict[str, Any]:
+    out = Path(task["out_dir"])
+    deadline = time.monotonic() + float(task["timeout"])
+    if task["task"] == "video":
+        plan = plan_ladder(task["width"], task["height"], task["frame_rate"], task["rotation"])
+        video = transcode_video(
+            Path(task["src"]), out / "hls", plan, input_format=task["input_format"],
+            video_encoder=task["video_encoder"], hw_decode=task["hw_decode"],
+            progress=_progress(0.0, TRANSCODE_SHARE), deadline=deadline,
+        )
+        return {"video": dataclasses.asdict(video), **_artwork(task, out, deadline)}
+    if task["task"] == "audio":
+        audio = transcode_audio(
+            Path(task["src"]), out / "hls", input_format=task["input_format"], progress=_progress(0.0, 1.0),
+            deadline=deadline,
+        )
+        return {"audio": dataclasses.asdict(audio)}
+    if task["task"] == "image":
+        return {"image": dataclasses.asdict(images.responsive_images(task["src"], out / "images"))}
+    raise ValueError(f"unknown task {task['task']!r}")
+
+
+def main() -> int:
+    task = json.loads(sys.stdin.readline())
+    try:
+        _emit({"result": _run(task)})
+    except (TranscodeFailed, images.ImageRejected, artwork.ArtworkFailed) as exc:
+        _emit({"error": getattr(exc, "reason", None) or str(exc)})
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, traceback to stderr for the logs
+        traceback.print_exc()
+        _emit({"error": f"processing failed unexpectedly: {type(exc).__name__}"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Run media work in a child process: a decoder that crashes, hangs or balloons takes the child down, never
+the worker. The child reads a JSON task on stdin and writes JSON lines: progress, then a result or an error."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import resource
+import signal
+import sys
+from typing import Any, Callable
+
+log = logging.getLogger("cms.media.isolated")
+CHILD_MODULE = "cms.media.transcode.child"
+
+
+class IsolatedTaskFailed(Exception):
+    """The task failed; the message is meant for people (it ends up on the asset)."""
+
+
+def _limit_memory(limit_bytes: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+async def run_isolated(
+    task: dict[str, Any], *, timeout: float, memory_limit_bytes: int,
+    on_progress: Callable[[float], Any] | None = None,
+) -> dict[str, Any]:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", CHILD_MODULE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_limit_memory(memory_limit_bytes), limit=1024 * 1024,
+    )
+    try:
+        return await asyncio.wait_for(_converse(child, task, on_progress), timeout)
+    except asyncio.TimeoutError:
+        raise IsolatedTaskFailed(f"processing took longer than {timeout:.0f} s and was stopped") from None
+    finally:
+        if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            await child.wait()
+
+
+async def _converse(child: asyncio.subprocess.Process, task: dict, on_progress) -> dict[str, Any]:
+    assert child.stdin and child.stdout and child.stderr
+    child.stdin.write(json.dumps(task).encode() + b"\n")
+    await child.stdin.drain()
+    child.stdin.close()
+    stderr = asyncio.create_task(child.stderr.read())
+    outcome: dict[str, Any] | None = None
+    async for line in child.stdout:
+        message = json.loads(line)
+        if "progress" in message and on_progress is not None:
+            result = on_progress(float(message["progress"]))
+            if asyncio.iscoroutine(result):
+                await result
+        elif "result" in message or "error" in message:
+            outcome = message
+    code = await child.wait()
+    errors = (await stderr).decode(errors="replace").strip()
+    if outcome is not None and "error" in outcome:
+        raise IsolatedTaskFailed(outcome["error"])
+    if outcome is None or code != 0:
+        raise IsolatedTaskFailed(_crash_reason(code, errors))
+    return outcome["result"]
+
+
+def _crash_reason(code: int | None, errors: str) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return f"the media decoder crashed ({name}); the file is probably damaged"
+    if "MemoryError" in errors or "Cannot allocate memory" in errors:
+        return "processing needed more memory than allowed; the file may be damaged or too large"
+    log.warning("media child exited with %s: %s", code, errors[-2000:])
+    return f"processing failed unexpectedly (exit code {code})"
