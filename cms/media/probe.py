@@ -20,20 +20,14 @@ class ProbeFailed(Exception):
 _SAFE_OPTIONS = {"protocol_whitelist": "file", "probesize": "20000000", "analyzeduration": "20000000"}
 
 
-def _rotation(stream: av.video.stream.VideoStream) -> int:
-    matrix = None
-    for side in getattr(stream, "side_data", None) or ():
-        if "DISPLAYMATRIX" in str(getattr(side, "type", "")).upper():
-            matrix = side
-    rotate = stream.metadata.get("rotate")
-    if rotate is not None:
-        try:
-            return int(float(rotate)) % 360
-        except ValueError:
-            return 0
-    if matrix is not None and hasattr(matrix, "rotation"):
-        return int(round(-matrix.rotation)) % 360
-    return 0
+def _rotation(frame: av.VideoFrame | None) -> int:
+    """Clockwise degrees (0, 90, 180, 270) to turn stored frames to display them upright. FFmpeg exposes the
+    display matrix on decoded frames, counter-clockwise (older files' `rotate` tag ends up there too)."""
+    try:
+        counter_clockwise = int(round(getattr(frame, "rotation", 0) or 0))
+    except (TypeError, ValueError):
+        return 0
+    return (-round(counter_clockwise / 90) * 90) % 360
 
 
 def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
@@ -58,7 +52,7 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
             if video is not None:
                 info.update(
                     width=video.codec_context.width, height=video.codec_context.height,
-                    video_codec=video.codec_context.name, rotation=_rotation(video),
+                    video_codec=video.codec_context.name,
                 )
                 if video.average_rate and kind == AssetKind.VIDEO:
                     info["frame_rate"] = round(float(video.average_rate), 3)
@@ -67,7 +61,9 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
                     audio_codec=audio.codec_context.name, audio_channels=audio.codec_context.channels,
                     sample_rate=audio.codec_context.sample_rate,
                 )
-            _decode_first_frame(container, video or audio)
+            first = _decode_first_frame(container, video or audio)
+            if video is not None:
+                info["rotation"] = _rotation(first)
     except ProbeFailed:
         raise
     except (av.FFmpegError, ValueError, OSError) as exc:
@@ -77,9 +73,9 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
     return info
 
 
-def _decode_first_frame(container: av.container.InputContainer, stream) -> None:
+def _decode_first_frame(container: av.container.InputContainer, stream):
     for frame in container.decode(stream):
-        return
+        return frame
     raise ProbeFailed("no frame could be decoded (truncated or empty file)")
 
 

@@ -83,6 +83,7 @@ class VideoRendition:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.VideoStream | None = None
         self._scaler = VideoReformatter()
+        self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder (bounded by its delay)
 
     @property
     def ok(self) -> bool:
@@ -125,15 +126,23 @@ class VideoRendition:
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
         # The decoder's own I/P/B types would leak the source GOP into every rung: only ours count.
         scaled.pict_type = PictureType.I if keyframe else PictureType.NONE
-        for packet in self._stream.encode(scaled):
-            self._container.mux(packet)
+        self._durations[scaled.pts] = scaled.duration
+        self._mux(self._stream.encode(scaled))
         self.frames += 1
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            # x264 stamps packets with the nominal 1/fps; the HLS muxer sums packet durations into
+            # EXTINF, so give each packet its frame's real duration (VFR sources).
+            duration = self._durations.pop(packet.pts, None)
+            if duration:
+                packet.duration = duration
+            self._container.mux(packet)
 
     def finish(self) -> None:
         """Flush the encoder and write the playlist's end; the files are then complete."""
         assert self._container is not None and self._stream is not None
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
+        self._mux(self._stream.encode(None))
         container, self._container = self._container, None
         container.close()
         if self.frames == 0:
