@@ -16,14 +16,16 @@ from cms.settings import Settings
 from jobs.dispatcher import relay_outbox
 from tests.support import media
 from tests.support.api import Api
-from tests.support.jobs import drain
+from tests.support.jobs import arq_pool, dispatch, drain, run_burst_worker
 from tests.support.processes import free_port
 from tests.support.uploads import (
     JOBS,
     RETRY_JOB,
     area_files,
+    assert_ready_video,
     assert_validation_error,
     get_asset,
+    get_renditions,
     make_episode,
     upload_direct,
 )
@@ -48,6 +50,13 @@ def storage_down(settings: Settings) -> Settings:
 
 async def jobs_as(api: Api, role: str, status: str | None = "DEAD") -> dict:
     return await api.gql(JOBS, {"status": status}, role=role)
+
+
+def job_rows(asset: dict) -> list[tuple[str, str, int]]:
+    return [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]]
+
+
+BOTH_SUCCEEDED = [("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)]
 
 
 async def test_exhausted_job_is_dead_and_admin_retry_finishes_it(api: Api, settings: Settings) -> None:
@@ -83,13 +92,50 @@ async def test_exhausted_job_is_dead_and_admin_retry_finishes_it(api: Api, setti
     again = (await api.data(RETRY_JOB, {"id": job["id"]}, role="admin"))["retryJob"]
     assert "only dead jobs" in assert_validation_error(again, ["id"])
 
-    await drain(settings)  # storage is back
+    await drain(settings)  # storage is back: the persist job, then the process_asset job it queues
     asset = await get_asset(api, done["id"])
-    assert [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("SUCCEEDED", 1)], asset
+    assert job_rows(asset) == BOTH_SUCCEEDED, asset
     assert asset["status"] == "READY", asset
     assert asset["failureReason"] is None
+    assert_ready_video(await get_renditions(api, done["id"]))
     assert area_files(settings.data_dir, Area.STAGING) == []
     assert len(area_files(settings.data_dir, Area.MASTERS)) == 1
+    assert area_files(settings.data_dir, Area.PREVIEWS)
+    assert (await jobs_as(api, "admin"))["data"]["jobs"]["totalCount"] == 0
+
+
+async def test_exhausted_process_job_is_dead_and_admin_retry_finishes_it(api: Api, settings: Settings) -> None:
+    """The second job dead-letters the same way: persisted fine, then storage fails under process_asset."""
+    clip = media.mp4_clip(seed=7)
+    done = await upload_direct(api, await make_episode(api), clip)
+    async with arq_pool(settings) as redis:  # the persist job only (its event is not relayed yet)
+        await dispatch(settings, redis)
+        await run_burst_worker(settings)
+    asset = await get_asset(api, done["id"])
+    assert (asset["status"], job_rows(asset)) == ("PROCESSING", [("persist_asset", "SUCCEEDED", 1)]), asset
+    assert (await get_renditions(api, done["id"]))["stage"] == "queued"
+
+    await drain(storage_down(settings))
+    asset = await get_asset(api, done["id"])
+    persist, process = asset["jobs"]
+    assert (persist["kind"], persist["status"]) == ("persist_asset", "SUCCEEDED"), asset
+    assert (process["kind"], process["status"], process["attempts"], process["maxAttempts"]) == (
+        "process_asset", "DEAD", 2, 2
+    ), process
+    assert asset["status"] == "FAILED"
+    assert asset["failureReason"].startswith("processing failed after several attempts"), asset
+    assert (await get_renditions(api, done["id"]))["renditions"] == []
+    assert len(area_files(settings.data_dir, Area.MASTERS)) == 1  # kept, so a retry can still succeed
+    dead = (await jobs_as(api, "admin"))["data"]["jobs"]
+    assert dead["totalCount"] == 1 and dead["edges"][0]["node"]["id"] == process["id"], dead
+
+    retried = (await api.data(RETRY_JOB, {"id": process["id"]}, role="admin"))["retryJob"]
+    assert retried == {"__typename": "Job", "id": process["id"], "status": "QUEUED", "attempts": 0}, retried
+    await drain(settings)
+    asset = await get_asset(api, done["id"])
+    assert job_rows(asset) == BOTH_SUCCEEDED, asset
+    assert (asset["status"], asset["failureReason"]) == ("READY", None), asset
+    assert_ready_video(await get_renditions(api, done["id"]))
     assert (await jobs_as(api, "admin"))["data"]["jobs"]["totalCount"] == 0
 
 
@@ -117,5 +163,16 @@ async def test_relaying_the_same_event_twice_creates_one_job(api: Api, settings:
     assert len(jobs) == 1 and jobs[0].dedupe_key == f"event:{event.id}:persist_asset", jobs
     await drain(settings)
     asset = await get_asset(api, done["id"])
-    assert asset["status"] == "READY" and [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("SUCCEEDED", 1)]
-    assert await Job.filter(status=JobStatus.SUCCEEDED).count() == 1
+    assert asset["status"] == "READY" and job_rows(asset) == BOTH_SUCCEEDED, asset
+    assert await Job.filter(status=JobStatus.SUCCEEDED).count() == 2
+
+    # The event persisting recorded, relayed again as if its mark had been lost: still one process_asset job.
+    [persisted] = await OutboxEvent.filter(kind="asset.persisted")
+    await relay_outbox(max_attempts=3)  # whatever else is pending (asset.ready, which makes no job)
+    await OutboxEvent.filter(id=persisted.id).update(relayed_at=None)
+    assert await relay_outbox(max_attempts=3) == 1
+    [process] = await Job.filter(asset_id=event.payload["asset_id"], kind="process_asset")
+    assert process.dedupe_key == f"event:{persisted.id}:process_asset"
+    assert await Job.filter(asset_id=event.payload["asset_id"]).count() == 2
+    await drain(settings)
+    assert job_rows(await get_asset(api, done["id"])) == BOTH_SUCCEEDED

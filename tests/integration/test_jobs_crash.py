@@ -1,5 +1,7 @@
 """Crash safety: a worker killed mid-job, and Redis losing its queue, cost no job and run none twice.
 
+An upload makes two jobs: persist_asset, then (through the "asset.persisted" event) process_asset.
+
 Workers are real `cms worker` processes (one with a pause injected, tests/support/paused_worker.py) on the
 session database and local storage, with short leases; Redis is a private redis-server or a queue of our own.
 """
@@ -17,7 +19,7 @@ import pytest
 from cms.db import PgTarget
 from cms.events import OutboxEvent
 from cms.jobstore.models import Job, JobStatus
-from cms.media.models import Asset, AssetStatus
+from cms.media.models import Asset, AssetStatus, Rendition, RenditionKind, RenditionStatus
 from cms.media.storage import Area, master_key
 from cms.settings import Settings
 from tests.support import media
@@ -57,14 +59,29 @@ def worker_env(settings: Settings, target: PgTarget, **extra: str) -> dict[str, 
     })
 
 
-async def the_job(asset_id: int) -> Job:
-    [job] = await Job.filter(asset_id=asset_id)
+async def the_job(asset_id: int, kind: str = "persist_asset") -> Job:
+    [job] = await Job.filter(asset_id=asset_id, kind=kind)
     return job
 
 
-async def finished(asset_id: int) -> Job | None:
-    job = await the_job(asset_id)
-    return job if job.status in (JobStatus.SUCCEEDED, JobStatus.DEAD) else None
+async def finished(asset_id: int) -> tuple[Job, Job | None] | None:
+    """Both jobs once the asset is through (persist and process_asset), or a dead persist job; else None."""
+    persist = await the_job(asset_id)
+    if persist.status == JobStatus.DEAD:
+        return persist, None
+    process = await Job.get_or_none(asset_id=asset_id, kind="process_asset")
+    if process is None or process.status not in (JobStatus.SUCCEEDED, JobStatus.DEAD):
+        return None
+    return persist, process
+
+
+async def assert_rendered(asset_id: int) -> None:
+    """READY after both jobs, with a ladder to play: one READY master playlist and at least one variant."""
+    asset = await get_asset_row(asset_id)
+    assert (asset.status, asset.stage, asset.progress, asset.failure_reason) == (AssetStatus.READY, None, 100, None)
+    ready = Rendition.filter(asset_id=asset_id, status=RenditionStatus.READY)
+    assert await ready.filter(kind=RenditionKind.HLS_MASTER).count() == 1
+    assert await ready.filter(kind=RenditionKind.HLS_VARIANT).exists()
 
 
 async def get_asset_row(asset_id: int) -> Asset:
@@ -107,22 +124,31 @@ async def test_worker_killed_mid_job_finishes_it_exactly_once(
         first.popen.wait(10)
         assert (await the_job(asset_id)).status == JobStatus.RUNNING
 
+        assert not await Job.filter(asset_id=asset_id, kind="process_asset").exists()  # not persisted yet
+
         second = cms("worker-2", "worker", env=worker_env(settings, db_target), log_dir=tmp_path)
         processes.append(second)
-        job = await eventually(lambda: finished(asset_id), what="the job to finish", processes=(second,))
+        job, process = await eventually(lambda: finished(asset_id), what="both jobs to finish", processes=(second,))
     finally:
         stop_all(processes)
         await forget_queue(settings)
 
     assert (job.status, job.attempts, job.last_error) == (JobStatus.SUCCEEDED, 2, None), job.last_error
+    assert process is not None
+    assert (process.status, process.attempts, process.last_error) == (JobStatus.SUCCEEDED, 1, None), process.last_error
     asset = await get_asset_row(asset_id)
     assert (asset.status, asset.sha256, asset.failure_reason) == (AssetStatus.READY, media.sha256(clip), None)
+    await assert_rendered(asset_id)
     masters = area_files(settings.data_dir, Area.MASTERS)
     assert [p.name for p in masters] == [master_key(media.sha256(clip)).rsplit("/", 1)[1]]
     assert masters[0].read_bytes() == clip
     assert area_files(settings.data_dir, Area.STAGING) == []
-    # Exactly once: one job, one READY transition (one asset.ready event for whatever listens to it).
-    assert await Job.filter(asset_id=asset_id).count() == 1
+    previews = area_files(settings.data_dir, Area.PREVIEWS)
+    assert [p for p in previews if p.name == "master.m3u8" and media.sha256(clip) in p.parts], previews
+    # Exactly once: one job of each kind, one persisted and one READY transition (one asset.persisted event,
+    # one asset.ready event for whatever listens to them).
+    assert sorted(await Job.filter(asset_id=asset_id).values_list("kind", flat=True)) == ["persist_asset", "process_asset"]
+    assert await OutboxEvent.filter(kind="asset.persisted").count() == 1
     assert await OutboxEvent.filter(kind="asset.ready").count() == 1
 
 
@@ -146,7 +172,9 @@ async def test_flushed_queue_loses_no_job(api: Api, queue_settings: Settings) ->
         await forget_queue(settings)
     job = await the_job(asset_id)
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
-    assert (await get_asset_row(asset_id)).status == AssetStatus.READY
+    process = await the_job(asset_id, "process_asset")
+    assert (process.status, process.attempts) == (JobStatus.SUCCEEDED, 1)
+    await assert_rendered(asset_id)
 
 
 async def test_redis_restart_with_jobs_queued_loses_none(
@@ -169,16 +197,20 @@ async def test_redis_restart_with_jobs_queued_loses_none(
 
         worker = cms("worker", "worker", env=worker_env(settings, db_target), log_dir=tmp_path)
 
-        async def all_done() -> bool:
-            return await Job.filter(status=JobStatus.SUCCEEDED).count() == 2
+        async def all_done() -> bool:  # both persist jobs, then the two process_asset jobs they queue
+            return await Job.filter(status=JobStatus.SUCCEEDED).count() == 4
 
-        await eventually(all_done, what="both jobs to succeed", processes=(worker,))
+        await eventually(all_done, what="all four jobs to succeed", processes=(worker,))
     finally:
         if worker is not None:
             worker.stop()
         redis_server.kill()
-    assert [j.attempts for j in await Job.all()] == [1, 1]
-    assert await Asset.filter(status=AssetStatus.READY).count() == 2
+    jobs = await Job.all().order_by("id").values_list("kind", "attempts")
+    assert sorted(jobs) == [("persist_asset", 1)] * 2 + [("process_asset", 1)] * 2, jobs
+    assets = await Asset.filter(status=AssetStatus.READY).values_list("id", flat=True)
+    assert len(assets) == 2
+    for asset_id in assets:
+        await assert_rendered(asset_id)
     assert len(area_files(settings.data_dir, Area.MASTERS)) == 2
 
 

@@ -1,4 +1,5 @@
-"""Direct uploads end to end over HTTP (local storage): PUT /uploads/{id}, completeUpload, the persist job.
+"""Direct uploads end to end over HTTP (local storage): PUT /uploads/{id}, completeUpload, the persist job and
+the process_asset job it queues (renditions; documents skip it).
 
 Jobs run in-process (tests/support/jobs.py): relay -> Redis -> burst worker, as in production, on this loop.
 """
@@ -18,16 +19,27 @@ from tests.support.api import Api
 from tests.support.jobs import drain
 from tests.support.uploads import (
     area_files,
+    assert_ready_video,
     assert_validation_error,
     complete_upload,
     create_upload,
     get_asset,
+    get_renditions,
     make_episode,
     put_direct,
+    ready_renditions,
     upload_direct,
 )
 
-
+# The smallest well-formed PDF: one empty page, a cross-reference table with correct offsets, a trailer.
+TINY_PDF = (
+    b"%PDF-1.4\n"
+    b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+    b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>\nendobj\n"
+    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \n"
+    b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n"
+)
 
 @pytest.fixture(autouse=True)
 def empty_storage(settings: Settings) -> Path:
@@ -45,6 +57,15 @@ def staging(settings: Settings) -> list[Path]:
 
 def masters(settings: Settings) -> list[Path]:
     return area_files(settings.data_dir, Area.MASTERS)
+
+
+def previews(settings: Settings) -> list[Path]:
+    return area_files(settings.data_dir, Area.PREVIEWS)
+
+
+def preview_keys(settings: Settings) -> list[str]:
+    root = Path(settings.data_dir) / "storage" / Area.PREVIEWS.value
+    return [p.relative_to(root).as_posix() for p in previews(settings)]
 
 
 async def test_direct_upload_becomes_a_ready_master(api: Api, settings: Settings) -> None:
@@ -84,6 +105,14 @@ async def test_direct_upload_becomes_a_ready_master(api: Api, settings: Settings
     ]
     assert stored[0].read_bytes() == clip
 
+    processed = await get_renditions(api, upload["asset"]["id"])
+    assert_ready_video(processed)
+    assert {r["kind"] for r in processed["renditions"]} >= {"POSTER", "THUMBNAILS", "STORYBOARD"}
+    # Renditions live in previews under the master's sha256 and an output fingerprint.
+    keys = preview_keys(settings)
+    assert keys and all(k.startswith(f"{media.sha256(clip)}/hls-") for k in keys), keys
+    assert sum(k.endswith("/master.m3u8") for k in keys) == 1, keys
+
 
 async def test_same_content_twice_is_one_master_and_two_assets(api: Api, settings: Settings) -> None:
     clip = media.mp4_clip()
@@ -98,6 +127,15 @@ async def test_same_content_twice_is_one_master_and_two_assets(api: Api, setting
     assert {a["sha256"] for a in assets} == {media.sha256(clip)}
     assert len(masters(settings)) == 1
     assert staging(settings) == []
+    for asset in assets:
+        assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
+            ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+        ], asset
+        assert_ready_video(await get_renditions(api, asset["id"]))
+    # Same bytes, same outputs: the previews are shared too (one ladder under the one sha256).
+    keys = preview_keys(settings)
+    assert sum(k.endswith("/master.m3u8") for k in keys) == 1, keys
+    assert {k.split("/", 1)[0] for k in keys} == {media.sha256(clip)}
 
 
 async def test_png_cover_for_a_program(api: Api, settings: Settings) -> None:
@@ -116,6 +154,51 @@ async def test_png_cover_for_a_program(api: Api, settings: Settings) -> None:
     assert (asset["probe"]["width"], asset["probe"]["height"]) == (64, 48)
     cover = (await api.data("query($id: ID!) { program(id: $id) { coverAsset { id } } }", {"id": program["id"]}, role="editor"))
     assert cover["program"]["coverAsset"] == {"id": upload["asset"]["id"]}
+    assert ready_renditions(await get_renditions(api, upload["asset"]["id"]), "IMAGE")
+
+
+async def test_png_upload_becomes_ready_with_webp_sizes(api: Api, settings: Settings) -> None:
+    png = media.png_image()
+    episode = await make_episode(api)
+    done = await upload_direct(api, episode, png, filename="still.png", content_type="image/png")
+    await drain(settings)
+
+    asset = await get_asset(api, done["id"])
+    assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "IMAGE", "image/png"), asset
+    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
+        ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+    ]
+    processed = await get_renditions(api, done["id"])
+    assert (processed["status"], processed["stage"], processed["progress"]) == ("READY", None, 100), processed
+    images = ready_renditions(processed, "IMAGE")
+    assert images and {r["kind"] for r in processed["renditions"]} == {"IMAGE"}, processed["renditions"]
+    assert all(0 < r["width"] <= 64 and r["height"] and r["size"] for r in images), images  # never upscaled
+    keys = preview_keys(settings)
+    assert keys and all(k.startswith(f"{media.sha256(png)}/images-") and k.endswith(".webp") for k in keys), keys
+    for key in keys:
+        data = (Path(settings.data_dir) / "storage" / Area.PREVIEWS.value / key).read_bytes()
+        assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", key
+    assert len(keys) == len(images)
+    assert staging(settings) == [] and len(masters(settings)) == 1
+
+
+async def test_pdf_upload_is_ready_after_persist_without_renditions(api: Api, settings: Settings) -> None:
+    episode = await make_episode(api)
+    done = await upload_direct(api, episode, TINY_PDF, filename="notes.pdf", content_type="application/pdf")
+    await drain(settings)
+
+    asset = await get_asset(api, done["id"])
+    assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "DOCUMENT", "application/pdf"), asset
+    assert asset["sha256"] == media.sha256(TINY_PDF) and asset["failureReason"] is None
+    # Documents are served as they are: no process_asset job, no renditions, nothing in previews.
+    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", "SUCCEEDED", 1)]
+    processed = await get_renditions(api, done["id"])
+    assert (processed["status"], processed["stage"], processed["progress"], processed["renditions"]) == (
+        "READY", None, 100, []
+    ), processed
+    assert previews(settings) == []
+    assert staging(settings) == []
+    assert [p.read_bytes() for p in masters(settings)] == [TINY_PDF]
 
 
 async def test_wrong_magic_bytes_are_refused_before_storing(api: Api, settings: Settings) -> None:
@@ -208,7 +291,7 @@ async def test_completing_an_upload_that_never_arrived(api: Api, settings: Setti
     assert_validation_error(await complete_upload(api, "not-a-uuid"), ["id"])
 
 
-async def test_completing_twice_is_refused_and_starts_one_job(api: Api, settings: Settings) -> None:
+async def test_completing_twice_is_refused_and_starts_one_job_of_each_kind(api: Api, settings: Settings) -> None:
     clip = media.mp4_clip()
     episode = await make_episode(api)
     upload = await create_upload(api, filename="twice.mp4", size=len(clip), episodeId=episode)
@@ -219,7 +302,9 @@ async def test_completing_twice_is_refused_and_starts_one_job(api: Api, settings
     assert (await put_direct(api, upload["url"], clip)).status_code == 409
     await drain(settings)
     asset = await get_asset(api, upload["asset"]["id"])
-    assert asset["status"] == "READY" and len(asset["jobs"]) == 1, asset
+    # One persist job, and the one process_asset job it queued: nothing doubled by the refused second call.
+    assert asset["status"] == "READY", asset
+    assert [(j["kind"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", 1), ("process_asset", 1)], asset
 
 
 async def test_declared_checksum_must_match(api: Api, settings: Settings) -> None:

@@ -26,7 +26,9 @@ from tests.support.uploads import (
     complete_upload,
     create_upload,
     get_asset,
+    get_renditions,
     make_episode,
+    ready_renditions,
     resume_upload,
 )
 
@@ -47,6 +49,9 @@ class Deployment:
 
     def master_keys(self) -> list[str]:
         return bucket_keys(self.s3, self.buckets[Area.MASTERS])
+
+    def preview_keys(self) -> list[str]:
+        return bucket_keys(self.s3, self.buckets[Area.PREVIEWS])
 
     def master_bytes(self, sha256: str) -> bytes:
         return self.s3.get_object(Bucket=self.buckets[Area.MASTERS], Key=master_key(sha256))["Body"].read()
@@ -108,7 +113,7 @@ async def client(deployment: Deployment, issuer: TestIssuer) -> AsyncIterator[Ap
 
 
 async def settled(api: Api, deployment: Deployment, asset_id: str) -> dict[str, Any]:
-    """The asset once the worker is done with it (READY or FAILED)."""
+    """The asset once the worker is done with it (READY or FAILED): after persisting and, for media, processing."""
 
     async def done() -> dict[str, Any] | None:
         asset = await get_asset(api, asset_id)
@@ -157,9 +162,19 @@ async def test_presigned_post_to_ready_and_one_master_for_the_same_bytes(client:
     assert {a["sha256"] for a in assets} == {media.sha256(clip)}
     probe = assets[0]["probe"]
     assert (probe["width"], probe["height"], probe["video_codec"], probe["audio_codec"]) == (320, 240, "h264", "aac")
-    assert [(j["status"], j["attempts"]) for a in assets for j in a["jobs"]] == [("SUCCEEDED", 1), ("SUCCEEDED", 1)]
+    for asset in assets:  # each upload: its persist job, then the process_asset job that queues
+        assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
+            ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+        ], asset
+        processed = await get_renditions(client, asset["id"])
+        assert (processed["status"], processed["stage"], processed["progress"]) == ("READY", None, 100), processed
+        assert len(ready_renditions(processed, "HLS_MASTER")) == 1 and ready_renditions(processed, "HLS_VARIANT")
     assert deployment.master_keys().count(master_key(media.sha256(clip))) == 1
     assert deployment.master_bytes(media.sha256(clip)) == clip
+    # The renditions are in the previews bucket under the sha256; the same bytes share one ladder.
+    ours = [k for k in deployment.preview_keys() if k.startswith(f"{media.sha256(clip)}/")]
+    assert ours and all(k.startswith(f"{media.sha256(clip)}/hls-") for k in ours), ours
+    assert sum(k.endswith("/master.m3u8") for k in ours) == 1, ours
 
 
 async def test_multipart_interrupted_and_resumed(client: Api, deployment: Deployment) -> None:
@@ -191,6 +206,8 @@ async def test_multipart_interrupted_and_resumed(client: Api, deployment: Deploy
     assert done["status"] == "PROCESSING", done
     asset = await settled(client, deployment, done["id"])
     assert asset["status"] == "READY" and asset["size"] == len(big) and asset["sha256"] == media.sha256(big), asset
+    assert [j["kind"] for j in asset["jobs"]] == ["persist_asset", "process_asset"], asset
+    assert ready_renditions(await get_renditions(client, done["id"]), "HLS_MASTER")
     assert deployment.master_bytes(media.sha256(big)) == big
     assert f"uploads/{upload['id']}" not in deployment.staging_keys()
     assert deployment.pending_multipart(f"uploads/{upload['id']}") == []
@@ -244,3 +261,4 @@ async def test_bad_bytes_fail_with_a_reason_and_leave_nothing(
     assert [(j["status"], j["attempts"]) for j in asset["jobs"]] == [("DEAD", 1)]
     assert f"uploads/{upload['id']}" not in deployment.staging_keys()
     assert master_key(media.sha256(data)) not in deployment.master_keys()
+    assert not [k for k in deployment.preview_keys() if k.startswith(f"{media.sha256(data)}/")]

@@ -34,7 +34,7 @@ def _pictures(width: int, height: int, count: int, *, marker: bool = False) -> I
         yield picture
 
 
-def _add_audio(container: av.container.OutputContainer, seconds: float, *, rate: int, layout: str) -> av.AudioStream:
+def _add_audio(container: av.container.OutputContainer, *, rate: int, layout: str) -> av.AudioStream:
     stream = container.add_stream("aac", rate=rate, layout=layout)
     stream.codec_context.bit_rate = 96_000
     return stream
@@ -72,7 +72,7 @@ def make_video(
         video.codec_context.time_base = time_base
         if rotation:
             video.set_display_rotation(rotation)
-        sound = _add_audio(container, seconds, rate=44_100, layout="stereo") if audio else None
+        sound = _add_audio(container, rate=44_100, layout="stereo") if audio else None
         stamps = times if times is not None else [i / fps for i in range(int(seconds * fps))]
         for stamp, picture in zip(stamps, _pictures(width, height, len(stamps), marker=marker)):
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
@@ -99,7 +99,7 @@ def vfr_times(seconds: float = 4.0, *, seed: int = 7) -> list[float]:
 def make_audio(path: Path, *, seconds: float = 4.0, rate: int = 44_100, layout: str = "mono") -> Path:
     """An AAC-only .m4a, like a podcast upload."""
     with av.open(str(path), mode="w", format="ipod") as container:
-        stream = _add_audio(container, seconds, rate=rate, layout=layout)
+        stream = _add_audio(container, rate=rate, layout=layout)
         _write_audio(container, stream, seconds)
     return path
 

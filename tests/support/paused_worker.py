@@ -1,4 +1,5 @@
-"""`cms worker`, with a pause injected into the persist job so that a test can SIGKILL it at a known point.
+"""`cms worker`, with a pause injected into the persist job so that a test can SIGKILL it at a known point
+(process_asset, the job persisting queues, runs unpaused).
 
     CMS_TEST_PAUSE_AT=start|after_promote CMS_TEST_PAUSE_FILE=/tmp/x python -m tests.support.paused_worker
 
@@ -37,14 +38,14 @@ def install(point: str) -> None:
             await persist.run(deps, payload)
 
         KINDS["persist_asset"] = dataclasses.replace(KINDS["persist_asset"], run=run)
-    elif point == "after_promote":  # the master is written and staging dropped; the asset is not READY yet
-        mark_ready = intake._mark_ready
+    elif point == "after_promote":  # the master is written and staging dropped; not yet marked persisted
+        mark_persisted = intake._mark_persisted
 
-        async def paused_mark_ready(*args: Any, **kwargs: Any) -> None:
+        async def paused_mark_persisted(*args: Any, **kwargs: Any) -> None:
             await _pause(point)
-            await mark_ready(*args, **kwargs)
+            await mark_persisted(*args, **kwargs)
 
-        intake._mark_ready = paused_mark_ready
+        intake._mark_persisted = paused_mark_persisted
     else:
         raise SystemExit(f"CMS_TEST_PAUSE_AT must be one of {POINTS}")
 

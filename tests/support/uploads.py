@@ -19,6 +19,8 @@ RESUME_UPLOAD = operation("ResumeUpload")
 
 ASSET = operation("Asset")
 
+ASSET_RENDITIONS = operation("AssetRenditions")
+
 JOBS = operation("Jobs")
 
 RETRY_JOB = operation("RetryJob")
@@ -52,6 +54,25 @@ async def get_asset(api: Api, asset_id: str, *, role: str = "editor") -> dict[st
     return asset
 
 
+async def get_renditions(api: Api, asset_id: str, *, role: str = "editor") -> dict[str, Any]:
+    """The asset's processing view: status, stage, progress and its renditions."""
+    asset = (await api.data(ASSET_RENDITIONS, {"id": asset_id}, role=role))["node"]
+    assert asset is not None, f"asset {asset_id} not visible"
+    return asset
+
+
+def ready_renditions(asset: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The READY renditions of one kind (from get_renditions)."""
+    return [r for r in asset["renditions"] if r["kind"] == kind and r["status"] == "READY"]
+
+
+def assert_ready_video(asset: dict[str, Any]) -> None:
+    """READY after both jobs (persist, then process_asset): stage cleared, progress 100, a playable ladder."""
+    assert (asset["status"], asset["stage"], asset["progress"]) == ("READY", None, 100), asset
+    assert len(ready_renditions(asset, "HLS_MASTER")) == 1, asset["renditions"]
+    assert ready_renditions(asset, "HLS_VARIANT"), asset["renditions"]
+
+
 async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
     """A body with no Content-Length: httpx sends it chunked."""
     for start in range(0, len(data), size):
@@ -67,9 +88,11 @@ async def put_direct(
     return await api.client.put(url, content=content, headers=headers)
 
 
-async def upload_direct(api: Api, episode_id: str, data: bytes, *, filename: str = "clip.mp4", **fields: Any) -> dict[str, Any]:
+async def upload_direct(
+    api: Api, episode_id: str, data: bytes, *, filename: str = "clip.mp4", content_type: str = "video/mp4", **fields: Any
+) -> dict[str, Any]:
     """createUpload + PUT + completeUpload; returns the completed asset (PROCESSING)."""
-    upload = await create_upload(api, filename=filename, size=len(data), episodeId=episode_id, contentType="video/mp4", **fields)
+    upload = await create_upload(api, filename=filename, size=len(data), episodeId=episode_id, contentType=content_type, **fields)
     assert upload["__typename"] == "Upload" and upload["method"] == "DIRECT", upload
     response = await put_direct(api, upload["url"], data)
     assert response.status_code == 200, response.text
@@ -93,4 +116,7 @@ def area_files(data_dir: Path, area: Area) -> list[Path]:
 
 
 def bucket_keys(s3_client: Any, bucket: str) -> list[str]:
-    return sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", []))
+    keys: list[str] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(keys)

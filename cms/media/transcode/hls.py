@@ -33,11 +33,11 @@ def muxer_options(folder: Path, segment_seconds: float) -> dict[str, str]:
         "hls_fmp4_init_filename": INIT_SEGMENT,
         "hls_segment_filename": str(folder / SEGMENT_PATTERN),
         "hls_flags": "independent_segments",
-        # Keep encoder timestamps as they are and let B-frame reordering use negative composition
-        # offsets (trun v1, as CMAF does): the first frame presents at 0 without relying on an edit
-        # list, which some players ignore (that would put video ~100 ms behind audio).
+        # Keep encoder timestamps as they are: the B-frame delay (and AAC priming) then becomes a single
+        # edit-list entry that players apply, so video and audio both present from 0. The default shifts
+        # each rendition by its own delay instead, putting video ~50-100 ms behind the separate audio.
+        # (Negative composition offsets were tried: FFmpeg-based players read them with jumps.)
         "avoid_negative_ts": "disabled",
-        "hls_segment_options": "movflags=+negative_cts_offsets",
         # Output goes to local files only, like input.
         "protocol_whitelist": "file",
     }
@@ -115,6 +115,22 @@ def read_media_playlist(folder: Path) -> MediaPlaylist:
     if not segments:
         raise ValueError("the playlist has no segments")
     return MediaPlaylist(folder=folder, init=init, segments=tuple(segments))
+
+
+def rewrite_durations(folder: Path, durations: list[float]) -> None:
+    """Set each segment's EXTINF (and the target duration) to measured values, in order."""
+    path = folder / PLAYLIST
+    lines, index = path.read_text().splitlines(), 0
+    target = max(math.floor(seconds + 0.5) for seconds in durations)  # spec: EXTINF rounded <= target
+    for number, line in enumerate(lines):
+        if line.startswith("#EXTINF:"):
+            lines[number] = f"#EXTINF:{durations[index]:.6f},"
+            index += 1
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            lines[number] = f"#EXT-X-TARGETDURATION:{max(1, target)}"
+    if index != len(durations):
+        raise ValueError("segment count changed while rewriting durations")
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _plain_name(uri: str) -> str:

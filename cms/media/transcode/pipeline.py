@@ -10,28 +10,28 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
-from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 from av.container import InputContainer
+from av.stream import Disposition
 
 from cms.media.transcode import hls
 from cms.media.transcode.audio import AudioBranch
-from cms.media.transcode.errors import TranscodeFailed, TranscodeTimeout, ffmpeg_logs, ffmpeg_reason
+from cms.media.transcode.decoding import (
+    Progress, Ticker, check_complete, decoded, expected_duration, opened, presentation_start,
+)
+from cms.media.transcode.errors import TranscodeFailed, ffmpeg_logs, ffmpeg_reason
 from cms.media.transcode.ladder import DEFAULT_SETTINGS, RungPlan
-from cms.media.transcode.results import AudioResult, RenditionResult, VideoResult
-from cms.media.transcode.source import Rotator, frame_rotation, open_input
+from cms.media.transcode.results import AudioRendition, AudioResult, RenditionResult, VideoResult
+from cms.media.transcode.source import Rotator, frame_rotation
 from cms.media.transcode.video import VideoRendition, gop_frames, usable_encoder
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float], None]
+ATTACHED_PIC = Disposition.attached_pic
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-_PROGRESS_INTERVAL = 0.25  # seconds: at most ~4 calls a second
-_MAX_DECODE_ERRORS = 5  # a few damaged packets are concealed, like FFmpeg does; more means a broken file
 
 
 def transcode_video(
@@ -48,8 +48,9 @@ def transcode_video(
     _check_plan(plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     seg = hls.segment_duration(segment_seconds, DEFAULT_SETTINGS.gop_seconds)
-    with ffmpeg_logs(), _opened(src, input_format, hw_decode) as container:
-        video = next(iter(container.streams.video), None)
+    with ffmpeg_logs(), opened(src, input_format, hw_decode) as container:
+        # Cover art in a music file is a one-picture "video" stream: not something to transcode.
+        video = next((s for s in container.streams.video if not s.disposition & ATTACHED_PIC), None)
         if video is None:
             raise TranscodeFailed("the file has no video stream")
         audio = next(iter(container.streams.audio), None)
@@ -58,8 +59,8 @@ def transcode_video(
         branch = _audio_branch(out_dir, seg) if audio is not None else None
         try:
             job = _VideoJob(container, video, rungs, usable_encoder(video_encoder), seg, preset, crf)
-            ticker = _Ticker(progress, _expected_duration(container, video))
-            for stream, frame in _decoded(container, [video] + ([audio] if audio else []), deadline):
+            ticker = Ticker(progress, expected_duration(container, video))
+            for stream, frame in decoded(container, [video] + ([audio] if audio else []), deadline):
                 if stream is video:
                     job.frame(frame)
                     ticker.at(job.elapsed)
@@ -67,7 +68,7 @@ def transcode_video(
                         break  # nothing left to encode: stop decoding
                 elif branch is not None:
                     _feed_audio(branch, frame, job.origin)
-            job.finish(_expected_duration(container, video))
+            job.finish(expected_duration(container, video))
             audio_result = _finish_audio(branch) if branch is not None and job.any_ok else None
             result = _result(out_dir, rungs, audio_result, job)
         finally:
@@ -86,19 +87,19 @@ def transcode_audio(
 ) -> AudioResult:
     """Encode an audio-only source into an AAC-LC HLS rendition (`out_dir/audio/`) and its master.m3u8."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with ffmpeg_logs(), _opened(src, input_format, False) as container:
+    with ffmpeg_logs(), opened(src, input_format, False) as container:
         audio = next(iter(container.streams.audio), None)
         if audio is None:
             raise TranscodeFailed("the file has no audio stream")
-        expected = _expected_duration(container, audio)
-        origin = _origin(container)
-        branch = AudioBranch(out_dir, bitrate=bitrate, sample_rate=sample_rate, segment_seconds=segment_seconds)
-        ticker = _Ticker(progress, expected)
+        expected = expected_duration(container, audio)
+        start = presentation_start(container)
+        branch = _audio_branch(out_dir, segment_seconds, bitrate=bitrate, sample_rate=sample_rate)
+        ticker = Ticker(progress, expected)
         try:
-            for _, frame in _decoded(container, [audio], deadline):
-                _feed_audio(branch, frame, origin)
+            for _, frame in decoded(container, [audio], deadline):
+                _feed_audio(branch, frame, start)
                 ticker.at(branch.samples / sample_rate)
-            _check_complete(branch.samples / sample_rate, expected, "audio")
+            check_complete(branch.samples / sample_rate, expected, "audio")
             rendition = _finish_audio(branch)
         finally:
             branch.close()
@@ -118,7 +119,7 @@ class _VideoJob:
         self.video, self.rungs, self.encoder = video, rungs, encoder
         self.segment_seconds, self.preset, self.crf = segment_seconds, preset, crf
         self.time_base: Fraction = video.time_base or Fraction(1, 90_000)
-        self.origin = _origin(container)
+        self.origin = presentation_start(container)
         self._origin_pts = math.floor(self.origin / self.time_base)
         rate = video.average_rate or video.guessed_rate or video.base_rate
         self.frame_rate = float(rate) if rate else float(rungs[0].plan.frame_rate)
@@ -194,7 +195,7 @@ class _VideoJob:
             self._send(frame, keyframe, round(1 / (Fraction(self.frame_rate) * self.time_base)))
         if not self.any_ok:
             return  # every rung already failed with its own reason
-        _check_complete(self.span, expected, "video")
+        check_complete(self.span, expected, "video")
         for rung in self.rungs:
             if rung.ok:
                 try:
@@ -203,7 +204,9 @@ class _VideoJob:
                     rung.fail(exc)
 
 
-def _result(out_dir: Path, rungs: list[VideoRendition], audio, job: _VideoJob) -> VideoResult:
+def _result(
+    out_dir: Path, rungs: list[VideoRendition], audio: AudioRendition | None, job: _VideoJob
+) -> VideoResult:
     results: list[RenditionResult] = []
     variants: list[hls.Variant] = []
     duration = 0.0
@@ -241,51 +244,12 @@ def _check_plan(plan: list[RungPlan]) -> None:
         raise ValueError(f"rendition names must be unique folder-safe names other than 'audio': {names}")
 
 
-class _opened:
-    """`with _opened(...) as container`: the input, closed on every path."""
-
-    def __init__(self, src: Path, input_format: str | None, hw_decode: bool) -> None:
-        self._args = (src, input_format, hw_decode)
-
-    def __enter__(self) -> InputContainer:
-        src, input_format, hw_decode = self._args
-        self._container = open_input(src, input_format, hw_decode=hw_decode)
-        return self._container
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._container.close()
-
-
-def _decoded(
-    container: InputContainer, streams: list[av.stream.Stream], deadline: float | None
-) -> Iterator[tuple[av.stream.Stream, av.frame.Frame]]:
-    """Demux once and decode each stream; damaged packets are tolerated up to a few."""
-    errors = 0
+def _audio_branch(
+    out_dir: Path, segment_seconds: float, *, bitrate: int = DEFAULT_SETTINGS.audio_bitrate,
+    sample_rate: int = DEFAULT_SETTINGS.audio_sample_rate,
+) -> AudioBranch:
     try:
-        for packet in container.demux(*streams):
-            if deadline is not None and time.monotonic() > deadline:
-                raise TranscodeTimeout("the transcode did not finish before its deadline")
-            try:
-                frames = packet.decode()
-            except av.InvalidDataError as exc:
-                errors += 1
-                if errors > _MAX_DECODE_ERRORS:
-                    raise TranscodeFailed(f"the file is damaged and cannot be decoded: {ffmpeg_reason(exc)}") from exc
-                continue
-            for frame in frames:
-                yield packet.stream, frame
-    except TranscodeFailed:
-        raise
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise TranscodeFailed(f"the file could not be read to the end: {ffmpeg_reason(exc)}") from exc
-
-
-def _audio_branch(out_dir: Path, segment_seconds: float) -> AudioBranch:
-    try:
-        return AudioBranch(
-            out_dir, bitrate=DEFAULT_SETTINGS.audio_bitrate, sample_rate=DEFAULT_SETTINGS.audio_sample_rate,
-            segment_seconds=segment_seconds,
-        )
+        return AudioBranch(out_dir, bitrate=bitrate, sample_rate=sample_rate, segment_seconds=segment_seconds)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise TranscodeFailed(f"the audio encoder could not start: {ffmpeg_reason(exc)}") from exc
 
@@ -300,33 +264,11 @@ def _feed_audio(branch: AudioBranch, frame: av.AudioFrame, origin: Fraction) -> 
         raise TranscodeFailed(f"the audio could not be encoded: {ffmpeg_reason(exc)}") from exc
 
 
-def _finish_audio(branch: AudioBranch):
+def _finish_audio(branch: AudioBranch) -> AudioRendition:
     try:
         return branch.finish()
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise TranscodeFailed(f"the audio could not be encoded: {ffmpeg_reason(exc)}") from exc
-
-
-def _origin(container: InputContainer) -> Fraction:
-    """The presentation start: outputs begin at 0 even when the source starts later (e.g. MPEG-TS)."""
-    start = container.start_time
-    return Fraction(start, av.time_base) if start and start > 0 else Fraction(0)
-
-
-def _expected_duration(container: InputContainer, stream: av.stream.Stream) -> float | None:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return None
-
-
-def _check_complete(decoded: float, expected: float | None, kind: str) -> None:
-    """A file whose media stops well before its declared end was cut off (e.g. an interrupted upload)."""
-    if expected and decoded < expected - max(2.0, 0.1 * expected):
-        raise TranscodeFailed(
-            f"the {kind} stops after {decoded:.1f} s of its {expected:.1f} s: the file looks truncated"
-        )
 
 
 def _codec_from_init(init: Path) -> str:
@@ -334,21 +276,3 @@ def _codec_from_init(init: Path) -> str:
         return hls.avc1_codec(container.streams.video[0].codec_context.extradata) or "avc1.640028"
 
 
-class _Ticker:
-    """Calls `progress(fraction)` at most every 0.25 s, and with 1.0 once at the end."""
-
-    def __init__(self, progress: Progress | None, expected: float | None) -> None:
-        self._progress, self._expected = progress, expected
-        self._last = -math.inf
-
-    def at(self, seconds: float) -> None:
-        if self._progress is None or not self._expected:
-            return
-        now = time.monotonic()
-        if now - self._last >= _PROGRESS_INTERVAL:
-            self._last = now
-            self._progress(min(0.99, max(0.0, seconds / self._expected)))
-
-    def done(self) -> None:
-        if self._progress is not None:
-            self._progress(1.0)

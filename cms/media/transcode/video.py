@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import shutil
@@ -84,6 +85,9 @@ class VideoRendition:
         self._stream: av.VideoStream | None = None
         self._scaler = VideoReformatter()
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder (bounded by its delay)
+        self._keys: list[int] = []  # pts of the forced keyframes: where segments may start
+        self._end = 0
+        self._time_base = Fraction(1, 1)
 
     @property
     def ok(self) -> bool:
@@ -106,11 +110,16 @@ class VideoRendition:
         )
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         context = stream.codec_context
-        context.time_base = time_base  # the source's: VFR timestamps pass through exactly
+        context.time_base = self._time_base = time_base  # the source's: VFR timestamps pass through exactly
         context.color_range = ColorRange.MPEG
+        if encoder == "libx264":
+            # PyAV defaults encoders to slice threads, which x264 runs on one core here; frame threads
+            # (x264's own default) use them all and compress better.
+            context.thread_type, context.thread_count = "FRAME", 0
+        # Keep the source's colour tags (Apple: VOD stays in its original colour space).
         for name in ("colorspace", "color_primaries", "color_trc"):
             value = getattr(first, name, None)
-            if value is not None and int(value) not in _UNSET_COLOUR:  # keep the source's colour tags (Apple: VOD stays in its original colour space)
+            if value is not None and int(value) not in _UNSET_COLOUR:
                 setattr(context, name, value)
         context.open()
         self._stream = stream
@@ -127,6 +136,9 @@ class VideoRendition:
         # The decoder's own I/P/B types would leak the source GOP into every rung: only ours count.
         scaled.pict_type = PictureType.I if keyframe else PictureType.NONE
         self._durations[scaled.pts] = scaled.duration
+        if keyframe:
+            self._keys.append(scaled.pts)
+        self._end = scaled.pts + scaled.duration
         self._mux(self._stream.encode(scaled))
         self.frames += 1
 
@@ -147,6 +159,26 @@ class VideoRendition:
         container.close()
         if self.frames == 0:
             raise ValueError("no frame was encoded")
+        self._exact_durations()
+
+    def _exact_durations(self) -> None:
+        """Replace the muxer's EXTINF estimates (it sums packet durations from a B-frame-ordered
+        start, off by a frame or two) with the real span between the keyframes that start segments."""
+        playlist = hls.read_media_playlist(self.folder)
+        key_times = [float((pts - self._keys[0]) * self._time_base) for pts in self._keys]
+        starts, elapsed = [], 0.0
+        for _, seconds in playlist.segments:
+            # The keyframe nearest to where the muxer thinks this segment starts (keyframes are 2 s apart).
+            after = bisect.bisect_left(key_times, elapsed)
+            nearest = min((i for i in (after - 1, after) if 0 <= i < len(key_times)),
+                          key=lambda i: abs(key_times[i] - elapsed))
+            starts.append(self._keys[nearest])
+            elapsed += seconds
+        if len(set(starts)) != len(starts) or starts != sorted(starts) or starts[0] != self._keys[0]:
+            log.warning("rendition %s: segments do not match keyframes; keeping the muxer's durations", self.plan.name)
+            return
+        bounds = [*starts, self._end]
+        hls.rewrite_durations(self.folder, [float((b - a) * self._time_base) for a, b in zip(bounds, bounds[1:])])
 
     def fail(self, exc: BaseException) -> None:
         """Record why this rung failed and remove its partial files so they are never published."""
