@@ -11,13 +11,21 @@ from typing import Any
 import av
 
 from cms.media.models import AssetKind
+from cms.media.transcode.source import ALLOWED_INPUT_FORMATS
 
 
 class ProbeFailed(Exception):
     """The file cannot be read as the kind it claims to be; the message is shown to people."""
 
 
-_SAFE_OPTIONS = {"protocol_whitelist": "file", "probesize": "20000000", "analyzeduration": "20000000"}
+# Single-file demuxers only (FFmpeg's own format_whitelist): a playlist (HLS, concat) could name other files.
+_IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "gif_pipe", "bmp_pipe", "tiff_pipe"})
+_SAFE_OPTIONS = {
+    "protocol_whitelist": "file",
+    "format_whitelist": ",".join(sorted(ALLOWED_INPUT_FORMATS | _IMAGE_FORMATS)),
+    "probesize": "20000000",
+    "analyzeduration": "20000000",
+}
 
 
 def _rotation(frame: av.VideoFrame | None) -> int:

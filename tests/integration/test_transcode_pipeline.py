@@ -283,6 +283,17 @@ def test_master_plays_video_with_shared_audio(encoded: Callable[[str], Encoded])
     assert samples / 48000 == pytest.approx(clip.source.duration, abs=0.5)
 
 
+@pytest.mark.parametrize("name", ["landscape", "vfr"])
+def test_audio_and_video_start_together(encoded: Callable[[str], Encoded], name: str) -> None:
+    clip = encoded(name)
+    with av.open(str(clip.out / clip.result.audio.playlist), options=READ) as container:
+        audio_start = next(container.decode(audio=0)).time
+    for rendition in ok_renditions(clip):
+        video_start = decoded_frames(clip.out / rendition.playlist)[0].time
+        # Edit lists absorb the B-frame delay and the AAC priming: both tracks present from 0.
+        assert video_start == pytest.approx(0.0, abs=0.001) and audio_start == pytest.approx(0.0, abs=0.001)
+
+
 # --- particular clips ------------------------------------------------------------------------------
 
 def test_full_hd_gets_the_full_ladder(encoded: Callable[[str], Encoded]) -> None:

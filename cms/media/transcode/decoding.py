@@ -59,9 +59,10 @@ def decoded(
 
 
 def presentation_start(container: InputContainer) -> Fraction:
-    """The presentation start: outputs begin at 0 even when the source starts later (e.g. MPEG-TS)."""
+    """The earliest start of any stream, subtracted from every timestamp: outputs begin at 0 whether the
+    source starts later (MPEG-TS) or earlier (AAC priming), and audio and video shift alike (sync kept)."""
     start = container.start_time
-    return Fraction(start, av.time_base) if start and start > 0 else Fraction(0)
+    return Fraction(start, av.time_base) if start else Fraction(0)
 
 
 def expected_duration(container: InputContainer, stream: av.stream.Stream) -> float | None:

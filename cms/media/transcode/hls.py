@@ -31,7 +31,7 @@ def muxer_options(folder: Path, segment_seconds: float) -> dict[str, str]:
         "hls_list_size": "0",
         "hls_segment_type": "fmp4",
         "hls_fmp4_init_filename": INIT_SEGMENT,
-        "hls_segment_filename": str(folder / SEGMENT_PATTERN),
+        "hls_segment_filename": str(folder).replace("%", "%%") + "/" + SEGMENT_PATTERN,  # a pattern: escape %
         "hls_flags": "independent_segments",
         # Keep encoder timestamps as they are: the B-frame delay (and AAC priming) then becomes a single
         # edit-list entry that players apply, so video and audio both present from 0. The default shifts

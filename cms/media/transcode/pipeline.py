@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def transcode_video(
                     _feed_audio(branch, frame, job.origin)
             job.finish(expected_duration(container, video))
             audio_result = _finish_audio(branch) if branch is not None and job.any_ok else None
+            if branch is not None and audio_result is None:
+                branch.close()
+                shutil.rmtree(branch.folder, ignore_errors=True)  # no variant left to play it with
             result = _result(out_dir, rungs, audio_result, job)
         finally:
             for rung in rungs:
