@@ -18,7 +18,7 @@ Steps: create a throw-away database cms_bench_<random> (dropped at the end), `cm
 asyncpg (50 public programs, 5,000 public episodes plus drafts / future / hidden-program episodes that must not
 show, a VIDEO asset per episode, comments), run the app in-process with the cache off and count the SQL statements
 per request (`Cache-Control: no-cache` on those requests too; on the `tortoise.db_client` DEBUG logger, like
-tests/conftest.py's QueryCounter), then with the default cache and count a cache hit's statements; check that the
+tests/support/sql.py's QueryCounter), then with the default cache and count a cache hit's statements; check that the
 uncached app and the baseline (bench/baseline_app.py) answer with identical JSON, then load each server in turn with
 wrk (bench/graphql_post.lua): uvicorn with 1 worker pinned to one CPU, wrk with 1 thread pinned to the other,
 a short warm-up before each measured run, servers never running at the same time.
@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import os
 import random
 import shutil
@@ -56,6 +55,7 @@ RESULTS = BENCH / "results" / "api.json"
 LUA = BENCH / "graphql_post.lua"
 OPERATIONS = ROOT / "graphql" / "operations"
 sys.path.insert(0, str(ROOT))
+from tests.support.sql import QueryCounter  # noqa: E402 - after the path is set
 
 TARGETS = {"S1": {"ratio": 0.5}, "S2": {"ratio": 0.3, "max_sql": 4}}
 N_PROGRAMS = 50
@@ -268,27 +268,6 @@ def sanity_check(answers: dict[str, Any], seeded: dict) -> list[str]:
 
 # --- the app in-process, to count its SQL ------------------------------------------------------------------------
 
-class QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise sends (it logs each at DEBUG on `tortoise.db_client`)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(record.getMessage())
-
-    def __enter__(self) -> "QueryCounter":
-        logger = logging.getLogger("tortoise.db_client")
-        self._level = logger.level
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logger = logging.getLogger("tortoise.db_client")
-        logger.removeHandler(self)
-        logger.setLevel(self._level)
 
 
 NO_CACHE = {"Cache-Control": "no-cache"}  # cms/http/public_cache.py: neither served from nor stored in the cache

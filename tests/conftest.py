@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +17,7 @@ from tests.support import database
 from tests.support.api import Api
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.server import LiveServer
+from tests.support.sql import QueryCounter
 
 TABLES = ("comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user")
 
@@ -68,27 +68,6 @@ async def api(live_server: LiveServer, issuer: TestIssuer) -> AsyncIterator[Api]
     await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
 
 
-class QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise sends (it logs each at DEBUG on `tortoise.db_client`)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(record.getMessage())
-
-    def __enter__(self) -> "QueryCounter":
-        logger = logging.getLogger("tortoise.db_client")
-        self._level = logger.level
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logger = logging.getLogger("tortoise.db_client")
-        logger.removeHandler(self)
-        logger.setLevel(self._level)
 
 
 @pytest.fixture
