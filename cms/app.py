@@ -23,7 +23,9 @@ from cms.http.graphql import graphql_endpoint
 from cms.http.public_cache import PublicQueryCache
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.uploads import receive_upload
+from cms.api.schema import build_schema
 from cms.media.storage import open_storage_from_settings
+from cms.plugins import PluginHost
 from cms.settings import DEV_ISSUER_PATH, Settings
 
 log = logging.getLogger("cms.app")
@@ -47,9 +49,13 @@ def create_app(
     *,
     target: db.PgTarget | None = None,
     background: Sequence[Callable[[Settings], AbstractAsyncContextManager]] = (),
+    plugins: PluginHost | None = None,
 ) -> Starlette:
     """Build the ASGI app. `target` overrides where the database is (tests pass their own); `background`
-    are services run for the app's lifetime once the database is open (the CLI passes the inline worker)."""
+    are services run for the app's lifetime once the database is open (the CLI passes the inline worker);
+    `plugins` replaces the host loaded from entry points (plugin tests pass `cms_plugin_host`)."""
+    if plugins is None:
+        plugins = PluginHost(disabled=settings.plugins_disabled).load()
     validator, dev_issuer = _validator(settings)
     storage = open_storage_from_settings(settings)
 
@@ -62,6 +68,8 @@ def create_app(
         log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
         try:
             async with contextlib.AsyncExitStack() as stack:
+                await plugins.startup(settings)
+                stack.push_async_callback(plugins.shutdown)  # runs last, before the database closes
                 await stack.enter_async_context(feed.running(resolved))
                 for service in background:
                     await stack.enter_async_context(service(settings))
@@ -78,7 +86,9 @@ def create_app(
         ok = await db.database_ready()
         return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
 
-    gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator)
+    plugin_types = plugins.graphql_types()
+    schema = build_schema(query_types=plugin_types.query, mutation_types=plugin_types.mutation)
+    gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator, schema=schema)
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(
             gql, feed=feed, ttl=settings.public_cache_seconds, max_entries=settings.public_cache_entries,
@@ -93,6 +103,7 @@ def create_app(
     ]
     if dev_issuer is not None:
         routes += _dev_issuer_routes(dev_issuer)
+    routes += plugins.routes(settings)  # after the core routes: core paths win on a clash
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -101,6 +112,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.storage = storage
+    app.state.plugins = plugins
     return app
 
 

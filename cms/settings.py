@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
+    plugins_disabled: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="CMS_PLUGINS_DISABLED")
+
+    @field_validator("plugins_disabled", mode="before")
+    @classmethod
+    def _plugin_names(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return frozenset(name.strip() for name in raw.split(",") if name.strip())
+        return raw
 
     @field_validator("oidc_role_map", mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
@@ -40,15 +42,21 @@ class Subscription(ProgressSubscription):
     pass
 
 
+def _merged(root: type, extra: Sequence[type]) -> type:
+    """The root type itself, or a subclass also inheriting the plugins' types (core fields win on a clash)."""
+    return strawberry.type(type(root.__name__, (root, *extra), {})) if extra else root
+
+
 class _Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Logging happens in CorrelatedMaskErrors, with the correlation id and only for unexpected errors."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, query_types: Sequence[type] = (), mutation_types: Sequence[type] = ()) -> strawberry.Schema:
+    """`query_types` / `mutation_types`: plugin Strawberry types whose fields are merged into the root types."""
     return _Schema(
-        query=Query,
-        mutation=Mutation,
+        query=_merged(Query, query_types),
+        mutation=_merged(Mutation, mutation_types),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: each request gets fresh extension instances (they hold per-request state).

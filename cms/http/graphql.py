@@ -57,9 +57,9 @@ class GraphQLEndpoint(GraphQL):
             raise json.JSONDecodeError("JSON nested too deeply", "", 0) from exc
 
 
-def graphql_endpoint(*, graphiql: bool, validator: TokenValidator) -> GraphQLEndpoint:
+def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, schema=None) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
     return GraphQLEndpoint(
-        build_schema(), validator=validator, graphql_ide="graphiql" if graphiql else None,
+        schema or build_schema(), validator=validator, graphql_ide="graphiql" if graphiql else None,
         allow_queries_via_get=True, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )

@@ -1,0 +1,245 @@
+"""The plugin host: a pluggy manager loading built-in and third-party plugins the same way, with error isolation.
+
+Plugins come from the entry point group `cms.plugins` (the built-ins are entry points of this distribution) and
+from an explicit `builtins` list of `(name, module_path)`. Nothing loads on import: `PluginHost(...).load()` is
+called from `create_app`. A plugin that fails to import or register is logged, kept in `host.failures` and
+skipped; a hook implementation that raises is logged with its plugin's name and other plugins' results stand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, NamedTuple
+
+import pluggy
+from starlette.routing import BaseRoute
+from strawberry.types.base import has_object_definition
+
+from cms import hookspecs
+
+log = logging.getLogger("cms.plugins")
+
+ENTRY_POINT_GROUP = "cms.plugins"
+DISTRIBUTION = "media-cms"  # entry points declared by this distribution are the built-ins
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    builtin: bool = False
+
+
+class GraphQLTypes(NamedTuple):
+    query: list[type]
+    mutation: list[type]
+
+
+class PluginHost:
+    def __init__(
+        self,
+        *,
+        builtins: Iterable[tuple[str, str]] = (),
+        disabled: Iterable[str] = (),
+        entry_points: bool = True,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.builtins = list(builtins)
+        self.disabled = set(disabled)
+        self.entry_points = entry_points
+        self.failures: dict[str, str] = {}
+        self._builtin_names: set[str] = set()
+        self._loaded = False
+
+    # -- loading ------------------------------------------------------------------------------------------------
+
+    def load(self) -> PluginHost:
+        """Import and register every enabled plugin once; failures are isolated per plugin. Returns self."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        for name, module_path in self.builtins:
+            self._load_one(name, lambda path=module_path: importlib.import_module(path), builtin=True)
+        if self.entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                builtin = ep.dist is not None and ep.dist.name == DISTRIBUTION
+                self._load_one(ep.name, ep.load, builtin=builtin)
+        return self
+
+    def _load_one(self, name: str, importer, *, builtin: bool) -> None:
+        if name in self.disabled:
+            log.info("plugin %s is disabled", name)
+            return
+        if self.pm.has_plugin(name):
+            log.debug("plugin %s already registered; skipping the duplicate", name)
+            return
+        try:
+            self.register(importer(), name, builtin=builtin)
+        except Exception as exc:  # noqa: BLE001 - one plugin must not stop the app
+            self.failures[name] = f"{type(exc).__name__}: {exc}"
+            log.error("plugin %s failed to load: %s", name, self.failures[name], exc_info=exc)
+
+    def register(self, plugin: object, name: str | None = None, *, builtin: bool = False) -> str:
+        """Register a plugin object or module now; raises when it is invalid (loading catches this per plugin)."""
+        if name is not None and name in self.disabled:
+            raise ValueError(f"plugin {name} is disabled")
+        registered = self.pm.register(plugin, name)
+        if registered is None:  # pragma: no cover - only for names blocked on the pluggy manager directly
+            raise ValueError(f"plugin {name} is blocked")
+        try:
+            self._validate(plugin)
+        except Exception:
+            self.pm.unregister(plugin)
+            raise
+        if builtin:
+            self._builtin_names.add(registered)
+        return registered
+
+    def _validate(self, plugin: object) -> None:
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            impl = next(i for i in caller.get_hookimpls() if i.plugin is plugin)
+            if not caller.has_spec() and not impl.optionalhook:
+                raise pluggy.PluginValidationError(plugin, f"unknown hook {caller.name!r} (typo? see docs/plugins.md)")
+            if impl.hookwrapper or impl.wrapper:
+                raise pluggy.PluginValidationError(plugin, f"hook wrappers are not supported ({caller.name})")
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self._builtin_names.discard(name)
+
+    @property
+    def plugins(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            module = plugin.__name__ if inspect.ismodule(plugin) else type(plugin).__module__
+            hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+            infos.append(PluginInfo(name, module, hooks, name in self._builtin_names))
+        return sorted(infos, key=lambda info: info.name)
+
+    # -- calling ------------------------------------------------------------------------------------------------
+
+    def _impls(self, hook_name: str, kwargs: dict[str, Any]) -> list[pluggy.HookImpl]:
+        caller = getattr(self.pm.hook, hook_name, None)
+        if caller is None or not caller.has_spec():
+            raise AttributeError(f"no hook named {hook_name!r} in cms.hookspecs")
+        expected = set(caller.spec.argnames)
+        if set(kwargs) != expected:
+            raise TypeError(f"{hook_name} takes {sorted(expected)}, got {sorted(kwargs)}")
+        # pluggy's own order: last registered first, tryfirst/trylast respected.
+        return list(reversed(caller.get_hookimpls()))
+
+    def _report(self, impl: pluggy.HookImpl, hook_name: str, exc: BaseException) -> None:
+        log.error("plugin %s failed in %s: %s: %s", impl.plugin_name, hook_name, type(exc).__name__, exc, exc_info=exc)
+
+    def _pairs(self, hook_name: str, kwargs: dict[str, Any]):
+        """Yield (impl, result-or-exception) for each implementation, calling each with only the args it declares."""
+        for impl in self._impls(hook_name, kwargs):
+            try:
+                yield impl, impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception as exc:  # noqa: BLE001 - isolate plugins from each other
+                yield impl, exc
+
+    def call_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like `call`, with each result paired with the name of the plugin that returned it."""
+        out = []
+        for impl, result in self._pairs(hook_name, kwargs):
+            if inspect.isawaitable(result):
+                _discard(result)
+                result = TypeError(f"returned an awaitable; call {hook_name} with acall()")
+            if isinstance(result, Exception):
+                self._report(impl, hook_name, result)
+            elif result is not None:
+                out.append((impl.plugin_name, result))
+        return out
+
+    async def acall_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        out = []
+        for impl, result in self._pairs(hook_name, kwargs):
+            if inspect.isawaitable(result):
+                try:
+                    result = await result
+                except Exception as exc:  # noqa: BLE001
+                    result = exc
+            if isinstance(result, Exception):
+                self._report(impl, hook_name, result)
+            elif result is not None:
+                out.append((impl.plugin_name, result))
+        return out
+
+    def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation of a synchronous hook; returns the non-None results of those that succeeded."""
+        return [result for _, result in self.call_with_names(hook_name, **kwargs)]
+
+    async def acall(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Like `call`, awaiting results that are awaitables (each plugin in turn, in hook order)."""
+        return [result for _, result in await self.acall_with_names(hook_name, **kwargs)]
+
+    def call_first(self, hook_name: str, **kwargs: Any) -> Any:
+        """For firstresult hooks: the first non-None result; a failing plugin is logged and the next one asked."""
+        for impl, result in self._pairs(hook_name, kwargs):
+            if inspect.isawaitable(result):
+                _discard(result)
+                result = TypeError(f"returned an awaitable; call {hook_name} with acall_first()")
+            if isinstance(result, Exception):
+                self._report(impl, hook_name, result)
+            elif result is not None:
+                return result
+        return None
+
+    async def acall_first(self, hook_name: str, **kwargs: Any) -> Any:
+        for impl, result in self._pairs(hook_name, kwargs):
+            if inspect.isawaitable(result):
+                try:
+                    result = await result
+                except Exception as exc:  # noqa: BLE001
+                    result = exc
+            if isinstance(result, Exception):
+                self._report(impl, hook_name, result)
+            elif result is not None:
+                return result
+        return None
+
+    # -- helpers for the app ------------------------------------------------------------------------------------
+
+    def routes(self, settings: Any) -> list[BaseRoute]:
+        """All plugin routes, in hook order; items that are not routes are reported and skipped."""
+        return self._flatten("cms_routes", lambda r: isinstance(r, BaseRoute), "a starlette route", settings=settings)
+
+    def graphql_types(self) -> GraphQLTypes:
+        """Strawberry types whose fields are merged into the root Query and Mutation types."""
+        return GraphQLTypes(
+            self._flatten("cms_graphql_query_types", _is_strawberry_type, "a @strawberry.type class"),
+            self._flatten("cms_graphql_mutation_types", _is_strawberry_type, "a @strawberry.type class"),
+        )
+
+    async def startup(self, settings: Any) -> None:
+        await self.acall("cms_startup", settings=settings)
+
+    async def shutdown(self) -> None:
+        await self.acall("cms_shutdown")
+
+    def _flatten(self, hook_name: str, valid, what: str, **kwargs: Any) -> list:
+        items = []
+        for plugin_name, result in self.call_with_names(hook_name, **kwargs):
+            for item in result:
+                if valid(item):
+                    items.append(item)
+                else:
+                    log.error("plugin %s failed in %s: %r is not %s", plugin_name, hook_name, item, what)
+        return items
+
+
+def _is_strawberry_type(obj: object) -> bool:
+    return isinstance(obj, type) and has_object_definition(obj)
+
+
+def _discard(awaitable: object) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()  # no "coroutine was never awaited" warning

@@ -1,0 +1,3 @@
+"""A plugin module that fails at import, for tests/integration/test_plugin_host.py."""
+
+raise RuntimeError("broken on purpose")
