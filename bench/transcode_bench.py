@@ -33,6 +33,7 @@ Writes bench/results/transcode.json. Exit status 0 whether the target passes or 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
@@ -54,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 
 from cms.media.models import AssetKind  # noqa: E402
 from cms.media.probe import probe_file  # noqa: E402
@@ -228,11 +230,21 @@ def run_isolated_pipeline(src: Path, out: Path, probe: dict[str, Any]) -> dict[s
     def progress(fraction: float) -> None:
         if fraction >= TRANSCODE_SHARE and "ladder" not in marks:
             marks["ladder"] = time.monotonic() - started
+            # The child's CPU so far (all its threads): the ladder's, without the artwork that follows.
+            for child in psutil.Process().children():
+                try:
+                    times = child.cpu_times()
+                    marks["ladder_cpu"] = times.user + times.system
+                except psutil.Error:
+                    pass
 
     asyncio.run(run_isolated(task_dict(src, out, probe), timeout=3600, memory_limit_bytes=MEMORY_LIMIT,
                              on_progress=progress))
     total = time.monotonic() - started
-    return {"wall": marks.get("ladder", total), "child_total": total}
+    row = {"wall": marks.get("ladder", total), "child_total": total}
+    if "ladder_cpu" in marks:
+        row["ladder_cpu"] = marks["ladder_cpu"]
+    return row
 
 
 def run_in_process(src: Path, out: Path, probe: dict[str, Any], plan: list[RungPlan]) -> dict[str, Any]:
@@ -245,14 +257,24 @@ def run_in_process(src: Path, out: Path, probe: dict[str, Any], plan: list[RungP
     return {"wall": wall}
 
 
+def _busy_cpu_seconds() -> float:
+    """CPU seconds all processes of the machine have used (/proc/stat: user+nice+system+irq+softirq+steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(name: str, run) -> dict[str, Any]:
-    """Wall time from `run`, CPU time (user+sys) of this process and its reaped children around it."""
+    """Wall time from `run`; CPU time (user+sys) of this process and its reaped children around it; the CPU the
+    rest of the machine used meanwhile ("others", in CPUs: 0 = the bench had the machine to itself)."""
     self0, child0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    load = os.getloadavg()[0]
+    load, busy0, t0 = os.getloadavg()[0], _busy_cpu_seconds(), time.monotonic()
     out = run()
+    busy1, elapsed = _busy_cpu_seconds(), time.monotonic() - t0
     self1, child1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(getattr(b, f) - getattr(a, f) for a, b in ((self0, self1), (child0, child1)) for f in ("ru_utime", "ru_stime"))
-    return {"variant": name, "cpu": cpu, "load_before": load, **out}
+    others = max(0.0, (busy1 - busy0 - cpu) / elapsed)
+    return {"variant": name, "cpu": cpu, "load_before": load, "others_cpus": others, **out}
 
 
 # --- outputs ----------------------------------------------------------------------------------------------------
@@ -325,7 +347,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "cms-transcode-bench")
     parser.add_argument("--profile", type=Path, help="also record one in-process pipeline run with py-spy "
                         "(.svg flamegraph, .json speedscope, .txt raw collapsed stacks)")
-    parser.add_argument("--pipeline-once", nargs=2, metavar=("SRC", "OUT"), help=argparse_hidden())
+    parser.add_argument("--pipeline-once", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.pipeline_once:  # the profiled child of --profile
@@ -383,10 +405,14 @@ def main() -> int:
         row |= outputs(hls_dir, plan)
         row["x264"] = x264_info(hls_dir / plan[min(1, len(plan) - 1)].name)
         shutil.rmtree(out, ignore_errors=True)
-        extra = f", child total {row['child_total']:.1f} s" if "child_total" in row else ""
+        extra = ""
+        if "child_total" in row:
+            row["child_cpu"] = row["cpu"]
+            row["cpu"] = row.get("ladder_cpu", row["cpu"])  # the ladder's share; the artwork's after it
+            extra = f"  (child total {row['child_total']:.1f} s, {row['child_cpu']:.1f} s CPU with artwork)"
         log(f"run {index + 1} {variant:<22} wall {row['wall']:6.1f} s  cpu {row['cpu']:6.1f} s  "
-            f"{duration / row['wall']:.2f}x realtime  load {row['load_before']:.2f}{extra}  "
-            f"out {sum(row['bytes'].values()) / 2**20:.1f} MiB")
+            f"{duration / row['wall']:.2f}x realtime  load {row['load_before']:.2f}  others {row['others_cpus']:.2f} CPUs  "
+            f"out {sum(row['bytes'].values()) / 2**20:.1f} MiB{extra}")
         return row
 
     wait_for_load(args.max_load, args.load_wait)
@@ -408,29 +434,39 @@ def main() -> int:
         summary[variant] = {
             "wall": statistics.median(r["wall"] for r in mine), "cpu": statistics.median(r["cpu"] for r in mine),
             "walls": [round(r["wall"], 2) for r in mine],
+            "others_cpus": statistics.mean(r["others_cpus"] for r in mine),
             "child_total": statistics.median(r["child_total"] for r in mine) if "child_total" in mine[0] else None,
+            "child_cpu": statistics.median(r["child_cpu"] for r in mine) if "child_cpu" in mine[0] else None,
             "bytes": mine[-1]["bytes"], "segments": mine[-1]["segments"], "resolutions": mine[-1]["resolutions"],
             "master": mine[-1]["master"], "x264": mine[-1]["x264"],
         }
-    base = summary[FFMPEG]["wall"]
-    header = (f"{'variant':<22} {'wall s (median)':>15} {'runs':>13} {'x realtime':>10} {'CPU s':>7} {'CPU/wall':>8} "
-              f"{'video MiB':>9} {'audio KiB':>9} {'ratio':>6}  target")
+    base = summary[FFMPEG]
+    header = (f"{'variant':<22} {'wall s':>7} {'runs (wall s)':>13} {'x realtime':>10} {'CPU s':>6} {'CPU/wall':>8} "
+              f"{'others':>6} {'video MiB':>9} {'audio KiB':>9} {'wall ratio':>10} {'per round':>11} {'CPU ratio':>9}  target")
     table = []
     for variant, s in summary.items():
         video_mib = sum(v for k, v in s["bytes"].items() if k != "audio") / 2**20
-        ratio = s["wall"] / base
-        s["ratio"], s["realtime"] = ratio, duration / s["wall"]
+        ratio = s["wall"] / base["wall"]
+        # Each round's pipeline run against that round's ffmpeg run (runs next to each other see similar load).
+        rounds = [r["wall"] / f["wall"] for r, f in zip((r for r in rows if r["variant"] == variant),
+                                                         (r for r in rows if r["variant"] == FFMPEG))]
+        s.update(ratio=ratio, realtime=duration / s["wall"], round_ratios=[round(x, 3) for x in rounds],
+                 cpu_ratio=s["cpu"] / base["cpu"])
         verdict = "(baseline)" if variant == FFMPEG else f"<= {TARGET}x {'PASS' if ratio <= TARGET else 'FAIL'}"
         s["verdict"] = verdict
         runs = "/".join(f"{w:.1f}" for w in s["walls"])
-        table.append(f"{variant:<22} {s['wall']:>15.2f} {runs:>13} {duration / s['wall']:>10.2f} {s['cpu']:>7.1f} "
-                     f"{s['cpu'] / s['wall']:>8.2f} {video_mib:>9.2f} {s['bytes']['audio'] / 1024:>9.0f} "
-                     f"{ratio:>5.2f}x  {verdict}")
+        table.append(f"{variant:<22} {s['wall']:>7.2f} {runs:>13} {duration / s['wall']:>10.2f} {s['cpu']:>6.1f} "
+                     f"{s['cpu'] / s['wall']:>8.2f} {s['others_cpus']:>6.2f} {video_mib:>9.2f} "
+                     f"{s['bytes']['audio'] / 1024:>9.0f} {ratio:>9.2f}x {'/'.join(f'{x:.2f}' for x in rounds):>11} "
+                     f"{s['cpu_ratio']:>8.2f}x  {verdict}")
     footer = [f"source {duration:.2f} s 1080p30; ladder {', '.join(f'{r.name} {r.width}x{r.height}' for r in plan)}; "
-              f"{args.runs} runs each, alternating; CPU = user+sys incl. children ({os.cpu_count()} CPUs)"]
+              f"{args.runs} runs each, alternating; medians",
+              f"CPU s = user+sys of the process and its threads/children; others = CPUs the rest of the machine "
+              f"used meanwhile (of {os.cpu_count()}); 0 = no contention"]
     if summary.get(ISOLATED, {}).get("child_total"):
-        footer.append(f"pipeline (isolated) wall = until the child reports the ladder done; child total with artwork "
-                      f"(poster, thumbnails, storyboard) = {summary[ISOLATED]['child_total']:.2f} s, CPU s includes it")
+        footer.append(f"pipeline (isolated): wall and CPU until the child reports the ladder done; with the artwork "
+                      f"(poster, thumbnails, storyboard) the child takes {summary[ISOLATED]['child_total']:.2f} s, "
+                      f"{summary[ISOLATED]['child_cpu']:.1f} s CPU")
     print_table("Transcode ladder: worker pipeline vs ffmpeg CLI", table, footer)
 
     names = [r.name for r in plan] + ["audio"]
@@ -449,7 +485,8 @@ def main() -> int:
         diff = {k: (ref_opts.get(k), opts.get(k)) for k in sorted(set(ref_opts) | set(opts)) if ref_opts.get(k) != opts.get(k)}
         print(f"  {variant}: {version}; options differing (ffmpeg -> pipeline): "
               + (", ".join(f"{k} {a}->{b}" for k, (a, b) in diff.items()) or "none"))
-    verdicts = [f"{v}: {s['ratio']:.2f}x {s['verdict'].split()[-1]}" for v, s in summary.items() if v != FFMPEG]
+    verdicts = [f"{v}: {s['ratio']:.2f}x {s['verdict'].split()[-1]} (CPU {s['cpu_ratio']:.2f}x)"
+                for v, s in summary.items() if v != FFMPEG]
     print("\nSummary (target pipeline <= 1.15x ffmpeg CLI wall time): " + "; ".join(verdicts) + "\n")
 
     write_results(RESULTS, {
@@ -458,12 +495,6 @@ def main() -> int:
         "runs": rows, "summary": summary, "cpus": os.cpu_count(),
     }, started)
     return 0
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
 
+    edge_keys: str | None = Field(None, alias="EDGE_KEYS")
+    edge_active_kid: str | None = Field(None, alias="EDGE_ACTIVE_KID")
+    edge_url_seconds: int = Field(6 * 3600, alias="CMS_EDGE_URL_SECONDS")
+
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")

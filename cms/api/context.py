@@ -10,6 +10,7 @@ from cms.actors import Actor
 from cms.api.loaders import Loaders
 from cms.auth.principal import Principal
 from cms.media.storage import Storage
+from cms.plugins import PluginHost
 from cms.settings import Settings
 from cms.users import service as users
 
@@ -21,6 +22,7 @@ class Context:
     settings: Settings
     storage: Storage
     base_url: str
+    plugins: PluginHost | None = None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None

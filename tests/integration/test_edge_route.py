@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -100,8 +101,13 @@ async def raw_get(app: Starlette, raw_path: bytes, method: str = "GET") -> tuple
         "headers": [(b"host", b"cdn.test")], "client": ("127.0.0.1", 1), "server": ("cdn.test", 80),
     }
     sent: list[dict] = []
+    received = False
 
     async def receive() -> dict:
+        nonlocal received
+        if received:  # the client stays connected: later receives wait (the app cancels them when done)
+            await asyncio.Event().wait()
+        received = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict) -> None:

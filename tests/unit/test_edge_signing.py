@@ -216,7 +216,8 @@ any_char = st.one_of(st.characters(min_codepoint=0, max_codepoint=255), st.sampl
 def signed_urls(draw):
     fp = draw(segment)
     scope = f"{SHA}/hls-{fp}/hls/"
-    key = scope + "/".join(draw(st.lists(segment, min_size=1, max_size=3))) + draw(st.sampled_from([".m3u8", ".m4s", ".mp4", ""]))
+    extension = draw(st.sampled_from([".m3u8", ".m4s", ".mp4", ""]))
+    key = scope + "/".join(draw(st.lists(segment, min_size=1, max_size=3))) + extension
     kid = draw(st.sampled_from(["old", "new"]))
     expires = draw(st.integers(min_value=NOW, max_value=NOW + 10**6))
     return sign(KEYS, kid, scope, key, expires), scope, key

@@ -14,6 +14,7 @@ from cms.api.ids import to_global_id
 from cms.api.node import Node
 from cms.api.scalars import BigInt
 from cms.media import models as m
+from cms.media import playback
 
 if TYPE_CHECKING:
     from cms.api.content.types import Episode
@@ -71,3 +72,29 @@ class Asset(Node):
         if info.context.principal is None or not info.context.principal.is_editor:
             return []
         return [Job.from_model(j) for j in await info.context.loaders.jobs_by_asset.load(self.pk)]
+
+    @strawberry.field(description="Signed URLs for players (HLS master, poster, storyboard), minted for this caller.")
+    async def playback(self, info: Info) -> Playback | None:
+        plugins = info.context.plugins
+        if plugins is None:
+            return None
+        ready = [r for r in await info.context.loaders.renditions_by_asset.load(self.pk) if r.status == "READY"]
+        if not ready:
+            return None
+        urls = await plugins.acall_first(
+            "cms_playback_urls", asset=self, renditions=ready, principal=info.context.principal,
+            base_url=info.context.base_url,
+        )
+        return Playback.from_domain(urls) if urls else None
+
+
+@strawberry.type
+class Playback:
+    hls_url: str | None
+    poster_url: str | None
+    storyboard_url: str | None
+    expires_at: datetime
+
+    @classmethod
+    def from_domain(cls, p: playback.Playback) -> "Playback":
+        return cls(hls_url=p.hls_url, poster_url=p.poster_url, storyboard_url=p.storyboard_url, expires_at=p.expires_at)
