@@ -117,11 +117,14 @@ def cms_cron_jobs() -> list[object]:
 
 
 @hookspec(firstresult=True)
-def cms_playback_urls(asset: object, renditions: list[object], principal: object, base_url: str) -> object | None:
+def cms_playback_urls(
+    asset: object, renditions: list[object], principal: object, base_url: str, settings: Settings
+) -> object | None:
     """Return playback URLs for an asset, or None to let the next plugin (or the default) answer.
 
     firstresult: the first non-None answer wins. `asset` is the asset as the API shows it, `renditions` its ready
-    renditions, `principal` the caller (check permissions yourself), `base_url` the public base URL of the app.
+    renditions, `principal` the caller (check permissions yourself), `base_url` the public base URL of the app, `settings`
+    the app's settings (keep no state between apps: one process may run several).
     The answer is a `cms.media.playback.Playback` (HLS master, poster and storyboard URLs and when they expire);
     edge and CDN plugins use this to sign URLs. The built-in `edge` plugin answers with URLs to its signed route.
     """

@@ -1,7 +1,11 @@
-"""The edge route as a plugin: serves previews under /edge/... and mints signed playback URLs for assets."""
+"""The edge route as a plugin: serves previews under /edge/... and mints signed playback URLs for assets.
+
+Stateless on purpose: one process may build several apps (tests do), each with its own settings and keys.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -18,15 +22,21 @@ from plugins.edge.signing import parse_keys, sign
 DEV_KID = "dev"
 
 
+@functools.lru_cache(maxsize=16)
 def _dev_keys(data_dir: Path) -> dict[str, bytes]:
     """A generated key kept under the data dir, so links survive restarts of a one-machine setup."""
     path = data_dir / "edge" / "dev-key.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({DEV_KID: secrets.token_urlsafe(32)}))
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)  # the first process to get here wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return {kid: secret.encode() for kid, secret in json.loads(path.read_text()).items()}
 
 
@@ -38,37 +48,26 @@ def keys_from(settings: Settings) -> tuple[dict[str, bytes], str]:
         if active not in keys:
             raise ValueError("EDGE_ACTIVE_KID names no key in EDGE_KEYS")
         return keys, active
-    return _dev_keys(settings.data_dir), DEV_KID
+    return _dev_keys(settings.data_dir.resolve()), DEV_KID
 
 
-class EdgePlugin:
-    def __init__(self) -> None:
-        self.settings: Settings | None = None
+@hookimpl
+def cms_routes(settings: Settings):
+    keys, _ = keys_from(settings)
+    return edge_routes(storage=open_storage_from_settings(settings), keys=keys)
 
-    @hookimpl
-    def cms_routes(self, settings: Settings):
-        self.settings = settings
-        keys, _ = keys_from(settings)
-        return edge_routes(storage=open_storage_from_settings(settings), keys=keys)
 
-    @hookimpl
-    def cms_playback_urls(self, asset, renditions, principal, base_url: str) -> Playback | None:
-        if self.settings is None:
+@hookimpl
+def cms_playback_urls(asset, renditions, principal, base_url: str, settings: Settings) -> Playback | None:
+    keys, active = keys_from(settings)
+    expires = datetime.now(timezone.utc) + timedelta(seconds=settings.edge_url_seconds)
+    by_kind = {r.kind.value: r for r in renditions if r.key}
+
+    def url(kind: str) -> str | None:
+        rendition = by_kind.get(kind)
+        if rendition is None:
             return None
-        keys, active = keys_from(self.settings)
-        expires = datetime.now(timezone.utc) + timedelta(seconds=self.settings.edge_url_seconds)
-        by_kind = {r.kind.value: r for r in renditions if r.key}
+        scope = rendition.key.rsplit("/", 1)[0] + "/"  # the folder: relative URIs inside inherit the token
+        return base_url + sign(keys, active, scope, rendition.key, expires)
 
-        def url(kind: str) -> str | None:
-            rendition = by_kind.get(kind)
-            if rendition is None:
-                return None
-            scope = rendition.key.rsplit("/", 1)[0] + "/"  # the folder: relative URIs inside inherit the token
-            return base_url + sign(keys, active, scope, rendition.key, expires)
-
-        return Playback(
-            hls_url=url("HLS_MASTER"), poster_url=url("POSTER"), storyboard_url=url("STORYBOARD"), expires_at=expires
-        )
-
-
-plugin = EdgePlugin()
+    return Playback(hls_url=url("HLS_MASTER"), poster_url=url("POSTER"), storyboard_url=url("STORYBOARD"), expires_at=expires)

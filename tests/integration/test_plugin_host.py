@@ -108,7 +108,7 @@ def test_firstresult_returns_first_non_none_and_skips_failures(host: PluginHost,
     host.register(_plugin("fallback", cms_playback_urls=lambda asset: {"hls": f"/default/{asset}"}), "fallback")
     host.register(_plugin("abstain", cms_playback_urls=lambda: None), "abstain")
     host.register(_plugin("edge", cms_playback_urls=explode), "edge")  # registered last: asked first
-    args = dict(asset="a1", renditions=[], principal=None, base_url="http://x")
+    args = dict(asset="a1", renditions=[], principal=None, base_url="http://x", settings=None)
     with caplog.at_level(logging.ERROR, logger="cms.plugins"):
         assert host.call_first("cms_playback_urls", **args) == {"hls": "/default/a1"}
     assert "plugin edge failed in cms_playback_urls" in caplog.text

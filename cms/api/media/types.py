@@ -83,7 +83,7 @@ class Asset(Node):
             return None
         urls = await plugins.acall_first(
             "cms_playback_urls", asset=self, renditions=ready, principal=info.context.principal,
-            base_url=info.context.base_url,
+            base_url=info.context.base_url, settings=info.context.settings,
         )
         return Playback.from_domain(urls) if urls else None
 
