@@ -13,7 +13,7 @@ import importlib.metadata
 import inspect
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any, AsyncIterator, Iterable, Iterator, NamedTuple
 
 import pluggy
 from starlette.routing import BaseRoute
@@ -145,64 +145,50 @@ class PluginHost:
             except Exception as exc:  # noqa: BLE001 - isolate plugins from each other
                 yield impl, exc
 
-    def call_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Like `call`, with each result paired with the name of the plugin that returned it."""
-        out = []
+    def _results(self, hook_name: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """(plugin name, result) of each implementation that answered; failures are reported and skipped."""
         for impl, result in self._pairs(hook_name, kwargs):
             if inspect.isawaitable(result):
                 _discard(result)
-                result = TypeError(f"returned an awaitable; call {hook_name} with acall()")
+                result = TypeError(f"returned an awaitable; call {hook_name} through the async variant")
             if isinstance(result, Exception):
                 self._report(impl, hook_name, result)
             elif result is not None:
-                out.append((impl.plugin_name, result))
-        return out
+                yield impl.plugin_name, result
 
-    async def acall_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        out = []
+    async def _aresults(self, hook_name: str, kwargs: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
         for impl, result in self._pairs(hook_name, kwargs):
             if inspect.isawaitable(result):
                 try:
                     result = await result
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, never raised
                     result = exc
             if isinstance(result, Exception):
                 self._report(impl, hook_name, result)
             elif result is not None:
-                out.append((impl.plugin_name, result))
-        return out
+                yield impl.plugin_name, result
+
+    def call_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        return list(self._results(hook_name, kwargs))
+
+    async def acall_with_names(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        return [pair async for pair in self._aresults(hook_name, kwargs)]
 
     def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation of a synchronous hook; returns the non-None results of those that succeeded."""
-        return [result for _, result in self.call_with_names(hook_name, **kwargs)]
+        return [result for _, result in self._results(hook_name, kwargs)]
 
     async def acall(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Like `call`, awaiting results that are awaitables (each plugin in turn, in hook order)."""
-        return [result for _, result in await self.acall_with_names(hook_name, **kwargs)]
+        return [result async for _, result in self._aresults(hook_name, kwargs)]
 
     def call_first(self, hook_name: str, **kwargs: Any) -> Any:
         """For firstresult hooks: the first non-None result; a failing plugin is logged and the next one asked."""
-        for impl, result in self._pairs(hook_name, kwargs):
-            if inspect.isawaitable(result):
-                _discard(result)
-                result = TypeError(f"returned an awaitable; call {hook_name} with acall_first()")
-            if isinstance(result, Exception):
-                self._report(impl, hook_name, result)
-            elif result is not None:
-                return result
-        return None
+        return next((result for _, result in self._results(hook_name, kwargs)), None)
 
     async def acall_first(self, hook_name: str, **kwargs: Any) -> Any:
-        for impl, result in self._pairs(hook_name, kwargs):
-            if inspect.isawaitable(result):
-                try:
-                    result = await result
-                except Exception as exc:  # noqa: BLE001
-                    result = exc
-            if isinstance(result, Exception):
-                self._report(impl, hook_name, result)
-            elif result is not None:
-                return result
+        async for _, result in self._aresults(hook_name, kwargs):
+            return result
         return None
 
     # -- helpers for the app ------------------------------------------------------------------------------------
