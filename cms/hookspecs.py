@@ -138,7 +138,8 @@ def cms_content_published(kind: str, id: str) -> Any:
     """Called after a program or episode became public; may return an awaitable.
 
     `kind` is `"program"` or `"episode"`, `id` its database id (a string). Called from the worker after the
-    transaction committed, at least once: reactions must be idempotent (e.g. check before posting).
+    transaction committed, at least once: reactions must be idempotent (e.g. check before posting). A publish
+    scheduled for later is announced when it is scheduled (its `publishAt` tells when it goes public).
     """
 
 

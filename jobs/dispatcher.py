@@ -19,7 +19,7 @@ from cms.jobstore import service as jobstore
 from cms.jobstore.models import JobStatus
 from cms.jobstore.service import NewJob
 from jobs.kinds import KINDS
-from jobs.routing import EVENT_JOBS
+from jobs.routing import ASSET_JOBS, EVENT_JOBS
 from jobs.runner import JobDeps
 
 log = logging.getLogger("cms.jobs.dispatcher")
@@ -35,7 +35,10 @@ async def relay_outbox(*, max_attempts: int, batch: int = 200) -> int:
         if not events:
             return 0
         jobs = [
-            NewJob(kind=kind, payload=event.payload, dedupe_key=f"event:{event.id}:{kind}", asset_id=event.payload.get("asset_id"))
+            NewJob(
+                kind=kind, payload={**event.payload, "event": event.kind}, dedupe_key=f"event:{event.id}:{kind}",
+                asset_id=event.payload.get("asset_id") if kind in ASSET_JOBS else None,
+            )
             for event in events
             for kind in EVENT_JOBS.get(event.kind, ())
         ]

@@ -12,6 +12,7 @@ from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job, JobStatus
 from cms.media.storage import Storage
 from cms.media.transcode.capabilities import Capabilities
+from cms.plugins import PluginHost
 from cms.settings import Settings
 
 log = logging.getLogger("cms.jobs")
@@ -26,6 +27,7 @@ class JobDeps:
     settings: Settings
     storage: Storage
     capabilities: Capabilities = Capabilities()
+    plugins: PluginHost | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from arq.worker import Worker, func
 from cms import db
 from cms.media.storage import open_storage_from_settings
 from cms.media.transcode.capabilities import detect
+from cms.plugins import PluginHost
 from cms.redis import redis_settings
 from cms.settings import Settings
 from jobs import serialization
@@ -29,7 +30,8 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
             await db.open_database(settings, db.resolve_target(settings))
         capabilities = await asyncio.to_thread(detect, try_gpu=settings.try_gpu)
         ctx["deps"] = deps = JobDeps(
-            settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities
+            settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities,
+            plugins=PluginHost(disabled=settings.plugins_disabled).load(),
         )
         ctx["maintenance"] = asyncio.create_task(run_maintenance(deps))
         ctx["dispatcher"] = asyncio.create_task(
