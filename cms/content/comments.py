@@ -15,8 +15,9 @@ from cms.auth.principal import Principal
 from cms.content import validation as v
 from cms.content.episodes import visible_episodes
 from cms.content.models import Comment
-from cms.content.visibility import now, sees_drafts
+from cms.content.visibility import now
 from cms.errors import Forbidden, Invalid, NotFound
+from cms.media import service as media
 from cms.media.models import Asset
 from cms.pagination import Ordering, Page, paginate
 
@@ -42,12 +43,8 @@ async def _visible_target(principal: Principal | None, target: Target) -> Asset 
         if not await visible_episodes(principal).filter(id=target.id).exists():
             raise NotFound("episode not found")
         return None
-    asset = await Asset.get_or_none(id=target.id)
-    visible = asset is not None and (
-        sees_drafts(principal)
-        or (asset.episode_id is not None and await visible_episodes(principal).filter(id=asset.episode_id).exists())
-    )
-    if not visible:
+    asset = await media.get_asset(principal=principal, id=target.id)  # one rule for who sees an asset
+    if asset is None:
         raise NotFound("asset not found")
     return asset
 

@@ -5,6 +5,7 @@ the master's sha256 and the output settings, so a re-run overwrites instead of d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import mimetypes
@@ -40,7 +41,7 @@ def output_prefix(asset: Asset, capabilities: Capabilities) -> str:
     if asset.kind == AssetKind.IMAGE:
         digest = hashlib.sha256(json.dumps(DEFAULT_WIDTHS).encode()).hexdigest()[:12]
         return f"{asset.sha256}/images-{digest}"
-    settings = DEFAULT_SETTINGS.__class__(**{**DEFAULT_SETTINGS.__dict__, "video_encoder": capabilities.video_encoder})
+    settings = dataclasses.replace(DEFAULT_SETTINGS, video_encoder=capabilities.video_encoder)
     return f"{asset.sha256}/hls-{ladder_fingerprint(DEFAULT_LADDER, settings)}"
 
 
