@@ -117,7 +117,9 @@ async def settled(api: Api, deployment: Deployment, asset_id: str) -> dict[str, 
 
     async def done() -> dict[str, Any] | None:
         asset = await get_asset(api, asset_id)
-        return asset if asset["status"] in ("READY", "FAILED") else None
+        # The job row records its outcome just after the asset does (another transaction): wait for both.
+        busy = any(job["status"] in ("QUEUED", "RUNNING") for job in asset["jobs"])
+        return asset if asset["status"] in ("READY", "FAILED") and not busy else None
 
     return await eventually(done, what=f"asset {asset_id} to settle", processes=deployment.processes)
 
