@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Browser tests only (tests/e2e): Debian's chromium driven by Playwright, and hls.js from npm. `make run` needs neither.
+CHROMIUM := /usr/bin/chromium
+E2E := tests/e2e
+E2E_STAMP := $(E2E)/node_modules/.installed
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test schema bench-api clean
+.PHONY: install e2e-deps run test schema bench-api bench-edge bench-search clean
 
 install: $(STAMP)
 
@@ -14,10 +20,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Debian's chromium (built with H.264/AAC), never a browser downloaded by Playwright.
+# `apt-get update` only when the install fails without it (fresh image, empty package lists).
+$(CHROMIUM):
+	$(SUDO) $(APT_GET) install -y --no-install-recommends chromium \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GET) install -y --no-install-recommends chromium; }
+	test -x $(CHROMIUM)
+
+# hls.js, pinned by tests/e2e/package-lock.json; npm itself from Debian when the machine has none.
+$(E2E_STAMP): $(E2E)/package.json $(E2E)/package-lock.json
+	command -v npm >/dev/null || $(SUDO) $(APT_GET) install -y --no-install-recommends npm \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GET) install -y --no-install-recommends npm; }
+	cd $(E2E) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(E2E_STAMP)
+
+e2e-deps: $(CHROMIUM) $(E2E_STAMP)
+
 run: install
 	$(BIN)/cms serve
 
-test: install
+test: install e2e-deps
 	$(BIN)/pytest
 
 schema: install
@@ -26,5 +48,12 @@ schema: install
 bench-api: install
 	$(BIN)/python bench/api_bench.py
 
+bench-edge: install
+	sh bench/setup-system.sh
+	$(BIN)/python bench/edge_bench.py
+
+bench-search: install
+	$(BIN)/python bench/search_bench.py
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts

@@ -192,11 +192,16 @@ class Server:
         raise RuntimeError(f"{self.name} did not become healthy:\n{self.logfile.read_text()[-3000:]}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGINT)
         self._log.close()
+
+
+def stop_process(proc: subprocess.Popen | None, sig: int) -> None:
+    """Ask a server to stop with `sig` (its graceful-shutdown signal); kill it after 10 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

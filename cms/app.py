@@ -26,6 +26,7 @@ from cms.http.uploads import receive_upload
 from cms.api.schema import build_schema
 from cms.media.storage import open_storage_from_settings
 from cms.plugins import PluginHost
+from search.factory import open_search_backend
 from cms.settings import DEV_ISSUER_PATH, Settings
 
 log = logging.getLogger("cms.app")
@@ -58,6 +59,7 @@ def create_app(
         plugins = PluginHost(disabled=settings.plugins_disabled).load()
     validator, dev_issuer = _validator(settings)
     storage = open_storage_from_settings(settings)
+    search = open_search_backend(settings)
 
     feed = ChangeFeed()
 
@@ -75,6 +77,7 @@ def create_app(
                     await stack.enter_async_context(service(settings))
                 yield
         finally:
+            await search.close()
             await db.close_database()
             if isinstance(validator.keys, RemoteJWKS):
                 await validator.keys.aclose()
@@ -113,6 +116,7 @@ def create_app(
     app.state.settings = settings
     app.state.storage = storage
     app.state.plugins = plugins
+    app.state.search = search
     return app
 
 

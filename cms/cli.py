@@ -1,4 +1,4 @@
-"""`cms`: serve, worker, migrate, dev-token, export-schema."""
+"""`cms`: serve, worker, migrate, reindex, dev-token, export-schema."""
 
 from __future__ import annotations
 
@@ -57,6 +57,36 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cms import db
+    from search.factory import open_search_backend
+    from search.reindex import reindex
+
+    async def run() -> None:
+        await db.open_database(settings, db.resolve_target(settings))
+        backend = open_search_backend(settings)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        try:
+            with Progress(*columns, disable=args.quiet) as progress:
+                task = progress.add_task(f"indexing into {backend.name}", total=None)
+                result = await reindex(
+                    backend, on_total=lambda n: progress.update(task, total=n),
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+        finally:
+            await backend.close()
+            await db.close_database()
+        print(
+            f"indexed {result.documents} documents in {result.seconds:.1f} s ({result.per_second:,.0f} docs/s);"
+            f" {result.caught_up} changed meanwhile and were written again"
+        )
+
+    asyncio.run(run())
+    return 0
+
+
 def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     from cms.auth import DevIssuer
 
@@ -100,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    reindex = sub.add_parser("reindex", help="rebuild the search index from PostgreSQL (no downtime)")
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
+    reindex.set_defaults(run=_reindex)
 
     token = sub.add_parser("dev-token", help="print a token from the development issuer")
     token.add_argument("--role", choices=CMS_ROLES, default="editor")

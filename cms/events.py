@@ -35,8 +35,14 @@ async def record(kind: str, **payload: Any) -> OutboxEvent:
     Also NOTIFY listeners (response caches, dispatchers); PostgreSQL delivers it only if the transaction commits.
     """
     event = await OutboxEvent.create(kind=kind, payload=payload)
-    await OutboxEvent._meta.db.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, kind])
+    await notify(kind)
     return event
+
+
+async def notify(kind: str) -> None:
+    """Tell listeners that what readers see changed, without an outbox event (e.g. the search index moved);
+    inside a transaction PostgreSQL delivers it at commit."""
+    await OutboxEvent._meta.db.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, kind])
 
 
 async def emit(kind: str, **payload: Any) -> OutboxEvent:

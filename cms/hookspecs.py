@@ -79,29 +79,43 @@ def cms_graphql_mutation_types() -> list[type]:
 
 @hookspec
 def cms_ingest_sources() -> dict[str, object]:
-    """Return ingest sources by kind name (e.g. `{"rss": RssSource()}`).
+    """Return ingest sources by kind name (e.g. `{"rss": RssSource()}`); the worker's `ingest_poll` job uses them.
 
-    A source object has this shape (a structural Protocol; no base class to inherit)::
+    A source object has this shape (a structural Protocol; no base class to inherit; methods may be sync)::
 
         class IngestSource(Protocol):
-            kind: str                                   # the same name as its key
+            kind: str                                   # the same name as its key (at most 40 characters)
             async def discover(self, config: dict) -> list[dict]:
-                '''List new items: each a dict with at least "external_id", "title", "url".'''
+                '''List items: dicts with "external_id" (required), "title", "url", "description", "filename".'''
             async def fetch(self, item: dict, dest: pathlib.Path) -> pathlib.Path:
-                '''Download one item's media into `dest` (a staging folder) and return the file path.'''
+                '''Download one item's media into the folder `dest` and return the file's path.'''
 
-    Sources must be idempotent on `external_id`: discovering the same item twice creates no duplicate.
-    A kind already provided by another plugin is reported and the later one ignored.
+    A poll is the job `ingest_poll` with payload `{"source": <kind>, "program_id": <int>, "config": {...}}`
+    (queue it with `cms.jobstore.service.enqueue`, e.g. from a cron job). It calls `discover(config)` and queues
+    one `ingest_item` job per item, deduplicated on (kind, external_id): discovering an item again creates
+    nothing. The item job creates a DRAFT episode in the program (source and external_id set, acting as the
+    system identity `system:ingest:<kind>`), then calls `fetch` with an empty scratch folder (removed afterwards)
+    and hands the file to the media intake, which persists and processes it like an upload. An exception is
+    retried with backoff and finds the same episode; raise `cms.jobstore.service.PermanentFailure` when
+    retrying cannot help. An unknown kind dead-letters the poll at once. Items must be JSON values.
+    Kinds are one namespace: a kind a plugin registered earlier provides is reported and the later one ignored.
     """
 
 
 @hookspec
 def cms_job_kinds() -> dict[str, object]:
-    """Return job functions by kind name, run by the arq worker (e.g. `{"rss.poll": poll_feed}`).
+    """Return job functions by kind name (e.g. `{"rss.poll": poll_feed}`), run through the worker's job table.
 
-    Each value is `async def job(ctx: dict, **payload) -> object`: payloads are ids and primitives
-    (JSON-safe, never pickled objects) and a job must be safe to run twice. Namespace kinds with your plugin
-    name (`<plugin>.<verb>`); a kind already taken is reported and ignored.
+    Each value is `async def job(ctx: dict, **payload) -> None`, called with the job's payload as keyword
+    arguments and `ctx = {"settings": Settings, "storage": Storage, "plugins": PluginHost, "kind": str}` (the
+    worker's settings, object storage and plugin host, and the job's kind). Queue one with
+    `cms.jobstore.service.enqueue(kind, payload, dedupe_key=..., run_after=...)`. Plugin jobs get what core jobs
+    get: a lease, retries with backoff up to `CMS_JOB_MAX_ATTEMPTS`, then the dead letter (admins see it in
+    `jobs(status: DEAD)` and can `retryJob`); one attempt may run up to an hour. Raise
+    `cms.jobstore.service.PermanentFailure` to dead-letter at once; a payload that does not fit the function's
+    signature does too. Payloads are JSON values (ids and primitives) and a job must be safe to run twice.
+    Namespace kinds with your plugin name (`<plugin>.<verb>`): core kinds win, a kind a plugin registered earlier
+    provides is reported and ignored, and so is a value that is not callable.
     """
 
 
@@ -109,7 +123,14 @@ def cms_job_kinds() -> dict[str, object]:
 def cms_cron_jobs() -> list[object]:
     """Return periodic jobs for the worker, as `arq.cron.cron(...)` objects (e.g. `cron(poll_all, minute=...)`).
 
-    The function must also be idempotent: a cron run may overlap a retry of the previous run.
+    They go to the arq worker's `cron_jobs` (of long-running workers; `cms worker --burst` schedules none). Give
+    each a unique name (`cron(fn, name="<plugin>.<verb>", ...)`); a taken name or an item that is not a cron job
+    is reported and skipped. The function gets arq's `ctx` (`job_id`, `job_try`, `redis`, ...) plus `settings`,
+    `storage` and `plugins` as in `cms_job_kinds`. arq enqueues each tick under the id `<name>:<tick time>`, so
+    several workers run a tick once (keep the default `unique=True`; docs/plugins.md notes arq's one gap). An
+    exception is logged with the plugin's name and the worker goes on. Keep the function short and idempotent:
+    queue real work as a job with `cms.jobstore.service.enqueue` (e.g. an `ingest_poll`) to get retries and the
+    dead letter.
     """
 
 
@@ -137,17 +158,21 @@ def cms_playback_urls(
 def cms_content_published(kind: str, id: str) -> Any:
     """Called after a program or episode became public; may return an awaitable.
 
-    `kind` is `"program"` or `"episode"`, `id` its database id (a string). Called from the worker after the
-    transaction committed, at least once: reactions must be idempotent (e.g. check before posting). A publish
-    scheduled for later is announced when it is scheduled (its `publishAt` tells when it goes public).
+    `kind` is `"program"` or `"episode"`, `id` its database id (a string). Called from the worker when the item
+    goes public: right after the commit for a publish effective now; for a publish scheduled for later, once its
+    `publishAt` has passed (within seconds, also after the workers were down, for up to three days). Each
+    publication (item and publish time) is announced once in normal operation and at least once after a crash:
+    reactions must be idempotent (e.g. check before posting). A publish withdrawn or rescheduled before its time
+    is not announced at the old time. The item's own status counts, not its program's.
     """
 
 
 @hookspec
 def cms_content_unpublished(kind: str, id: str) -> Any:
-    """Called after a program or episode stopped being public; may return an awaitable.
+    """Called after a program or episode was unpublished; may return an awaitable.
 
-    Same arguments and delivery rules as `cms_content_published`.
+    Same arguments as `cms_content_published`; called after the commit, at least once. Also called when a
+    publish scheduled for later is withdrawn before its time (the item then never went public).
     """
 
 

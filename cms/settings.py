@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
 
+    opensearch_url: str | None = Field(None, alias="OPENSEARCH_URL")
+    # Names the OpenSearch alias (and the prefix of its versioned indexes); one cluster can host several CMSes.
+    search_index: str = Field("cms-search", alias="CMS_SEARCH_INDEX")
+
     edge_keys: str | None = Field(None, alias="EDGE_KEYS")
     edge_active_kid: str | None = Field(None, alias="EDGE_ACTIVE_KID")
     edge_url_seconds: int = Field(6 * 3600, alias="CMS_EDGE_URL_SECONDS")

@@ -1,12 +1,15 @@
-"""Periodic housekeeping in every worker: expire abandoned uploads and clear old staging objects."""
+"""Periodic housekeeping in every worker: expire abandoned uploads, clear old staging objects, and announce
+publications whose time has come (jobs/announce.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Awaitable, Callable
 
 from cms.media.uploads import expire_uploads
+from jobs import announce
 from jobs.runner import JobDeps
 
 log = logging.getLogger("cms.jobs.maintenance")
@@ -22,12 +25,25 @@ async def maintain_once(deps: JobDeps) -> None:
         log.info("expired %d uploads, removed %d stale staging objects", expired, removed)
 
 
-async def run_maintenance(deps: JobDeps, *, every: timedelta = timedelta(minutes=10)) -> None:
+async def run_periodically(step: Callable[[], Awaitable[object]], *, every: timedelta, name: str) -> None:
+    """Run `step` now and then every `every` until cancelled; a failed round is logged and tried again next time."""
     while True:
         try:
-            await maintain_once(deps)
+            await step()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - housekeeping retries next round
-            log.exception("maintenance round failed")
+            log.exception("%s failed", name)
         await asyncio.sleep(every.total_seconds())
+
+
+async def run_maintenance(deps: JobDeps, *, every: timedelta = timedelta(minutes=10)) -> None:
+    await run_periodically(lambda: maintain_once(deps), every=every, name="maintenance round")
+
+
+async def run_announcements(deps: JobDeps, *, every: timedelta = announce.SCAN_EVERY) -> None:
+    """Scheduled publications are announced within `every` (plus a dispatch round) of their publish time."""
+    await run_periodically(
+        lambda: announce.announce_due(max_attempts=deps.settings.job_max_attempts), every=every,
+        name="announcement scan",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from search.service import INDEX_EVENTS, INDEX_JOB
+
 EVENT_JOBS: dict[str, tuple[str, ...]] = {
     "asset.uploaded": ("persist_asset",),
     "asset.persisted": ("process_asset",),
@@ -13,6 +15,10 @@ EVENT_JOBS: dict[str, tuple[str, ...]] = {
     "asset.ready": ("notify_plugins",),
     "comment.add": ("notify_plugins",),
 }
+
+# Search freshness: every content change re-indexes the item from PostgreSQL (jobs/search_index.py).
+for _event in INDEX_EVENTS:
+    EVENT_JOBS[_event] = (*EVENT_JOBS.get(_event, ()), INDEX_JOB)
 
 # Jobs that work on an asset: listed on `Asset.jobs` (plugin notifications about an asset are not).
 ASSET_JOBS = frozenset({"persist_asset", "process_asset"})

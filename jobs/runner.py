@@ -10,16 +10,19 @@ from typing import Any, Awaitable, Callable
 
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job, JobStatus
+from cms.jobstore.service import PermanentFailure
 from cms.media.storage import Storage
 from cms.media.transcode.capabilities import Capabilities
 from cms.plugins import PluginHost
 from cms.settings import Settings
+from search.backend import SearchBackend
 
 log = logging.getLogger("cms.jobs")
 
 
-class PermanentJobError(Exception):
-    """Retrying cannot help (bad input file, say): the job is dead-lettered at once."""
+# Retrying cannot help (bad input file, say): the job is dead-lettered at once. One exception for core jobs and
+# plugin jobs, which raise it by its public name, cms.jobstore.service.PermanentFailure.
+PermanentJobError = PermanentFailure
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class JobDeps:
     storage: Storage
     capabilities: Capabilities = Capabilities()
     plugins: PluginHost | None = None
+    search: SearchBackend | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ async def run_job(job_id: int, *, deps: JobDeps, kinds: dict[str, JobKind]) -> s
     try:
         await asyncio.wait_for(kind.run(deps, job.payload), timeout=kind.timeout.total_seconds())
     except PermanentJobError as exc:
-        status = await jobstore.fail(job, str(exc), retryable=False)
-        error = str(exc)
+        error = str(exc) or type(exc).__name__
+        status = await jobstore.fail(job, error, retryable=False)
     except asyncio.TimeoutError:
         error = f"timed out after {kind.timeout.total_seconds():.0f} s"
         status = await jobstore.fail(job, error)

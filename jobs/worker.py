@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from datetime import timedelta
 from typing import Any, AsyncIterator
 
@@ -15,15 +16,25 @@ from cms.media.transcode.capabilities import detect
 from cms.plugins import PluginHost
 from cms.redis import redis_settings
 from cms.settings import Settings
-from jobs import serialization
+from jobs import plugin_jobs, serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
 from jobs.kinds import KINDS
-from jobs.maintenance import run_maintenance
+from jobs.maintenance import run_announcements, run_maintenance
 from jobs.runner import JobDeps, run_job
+from search.factory import open_search_backend
 
 
-def build_worker(settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False) -> Worker:
-    """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API)."""
+def build_worker(
+    settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False,
+    plugins: PluginHost | None = None,
+) -> Worker:
+    """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API).
+    `plugins`: the plugin host (default: the installed plugins, loaded now); its job kinds join the core kinds and
+    its cron jobs are scheduled by arq (jobs/plugin_jobs.py)."""
+    host = plugins if plugins is not None else PluginHost(disabled=settings.plugins_disabled).load()
+    kinds = plugin_jobs.merge_job_kinds(KINDS, host)
+    # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
+    cron_jobs = [] if burst else plugin_jobs.cron_jobs(host, reserved={RUN_JOB})
 
     async def startup(ctx: dict[str, Any]) -> None:
         if owns_database:
@@ -31,9 +42,12 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
         capabilities = await asyncio.to_thread(detect, try_gpu=settings.try_gpu)
         ctx["deps"] = deps = JobDeps(
             settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities,
-            plugins=PluginHost(disabled=settings.plugins_disabled).load(),
+            plugins=host, search=open_search_backend(settings),
         )
+        # What plugin cron functions find in their ctx (arq adds job_id, job_try, enqueue_time, score, redis).
+        ctx.update(settings=settings, storage=deps.storage, plugins=host)
         ctx["maintenance"] = asyncio.create_task(run_maintenance(deps))
+        ctx["announcements"] = asyncio.create_task(run_announcements(deps))
         ctx["dispatcher"] = asyncio.create_task(
             run_dispatcher(
                 ctx["redis"], max_attempts=settings.job_max_attempts,
@@ -43,20 +57,23 @@ def build_worker(settings: Settings, *, owns_database: bool, handle_signals: boo
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        for name in ("dispatcher", "maintenance"):
+        for name in ("dispatcher", "maintenance", "announcements"):
             task = ctx.get(name)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if "deps" in ctx:
+            await ctx["deps"].search.close()
         if owns_database:
             await db.close_database()
 
     async def run(ctx: dict[str, Any], job_id: int) -> str:
-        return await run_job(int(job_id), deps=ctx["deps"], kinds=KINDS)
+        return await run_job(int(job_id), deps=ctx["deps"], kinds=kinds)  # type: ignore[arg-type]
 
     return Worker(
         functions=[func(run, name=RUN_JOB, max_tries=1)],
+        cron_jobs=cron_jobs,
         on_startup=startup,
         on_shutdown=shutdown,
         redis_settings=redis_settings(settings),
@@ -81,7 +98,19 @@ async def inline_worker(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_worker(worker, task)
+
+
+async def stop_worker(worker: Worker, task: asyncio.Task) -> None:
+    """Stop a worker started with `async_run` in `task`, running its shutdown (our background loops) every time.
+
+    arq's `close()` alone re-raises a cancelled job's CancelledError and then skips `on_shutdown`, leaving the
+    dispatcher and scans running. Jobs cut short keep their PostgreSQL lease and run again elsewhere.
+    """
+    worker.handle_sig(signal.SIGUSR1)  # cancels the running jobs and the poll loop
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

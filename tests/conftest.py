@@ -13,13 +13,17 @@ from tortoise import Tortoise
 from cms.app import create_app
 from cms.db import PgTarget
 from cms.settings import Settings
+from search.postgres import TABLES as SEARCH_TABLES
 from tests.support import database
 from tests.support.api import Api
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.server import LiveServer
 from tests.support.sql import QueryCounter
 
-TABLES = ("comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user")
+TABLES = (
+    "comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user",
+    "search_document", "search_document_text", "search_term", "search_term_trigram",
+)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +69,7 @@ async def api(live_server: LiveServer, issuer: TestIssuer) -> AsyncIterator[Api]
         yield Api(client, issuer)
     # Each test starts from empty tables: the schema stays, the rows go.
     conn = Tortoise.get_connection("default")
-    await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await conn.execute_script(f"TRUNCATE {', '.join(TABLES + SEARCH_TABLES)} RESTART IDENTITY CASCADE")
 
 
 

@@ -13,6 +13,7 @@ from cms.media.storage import Storage
 from cms.plugins import PluginHost
 from cms.settings import Settings
 from cms.users import service as users
+from search.backend import SearchBackend
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Context:
     storage: Storage
     base_url: str
     plugins: PluginHost | None = None
+    search: SearchBackend | None = None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None

@@ -18,6 +18,7 @@ from cms.api.media.jobs import JobMutation, JobQuery
 from cms.api.media.renditions import ProgressSubscription
 from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
+from cms.api.search.queries import SearchQuery
 from cms.api.scalars import SCALAR_MAP
 
 MAX_DEPTH = 12
@@ -28,7 +29,7 @@ _LIMIT_RULES = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIA
 
 
 @strawberry.type
-class Query(NodeQuery, ContentQuery, AuditQuery, JobQuery):
+class Query(NodeQuery, ContentQuery, SearchQuery, AuditQuery, JobQuery):
     pass
 
 

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from cms.actors import Actor, require_editor
 from cms.audit.service import snapshot
 from cms.auth.principal import Principal
 from cms.content import validation as v
-from cms.content.models import Program, PublishStatus
+from cms.changes import record_change
+from cms.content.models import Episode, Program, PublishStatus
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
 from cms.content.visibility import aware, public_q, sees_drafts
 from cms.errors import Invalid, NotFound
@@ -131,8 +134,12 @@ async def update_program(*, actor: Actor | None, id: int, changes: dict[str, Any
 
 
 async def delete_program(*, actor: Actor | None, id: int) -> int:
+    """Deletes the program's episodes too (ON DELETE CASCADE); each gets its own audit entry and event."""
     actor, program = await _editable(actor, id)
-    await delete_audited(actor=actor, action="program.delete", obj=program)
+    async with in_transaction():
+        for episode in await Episode.filter(program_id=id).order_by("id"):
+            await record_change(actor=actor, action="episode.delete", entity=episode, before=snapshot(episode), after=None)
+        await delete_audited(actor=actor, action="program.delete", obj=program)
     return id
 
 

@@ -35,6 +35,11 @@ def is_public(item: Program | Episode, at: datetime | None = None) -> bool:
     return item.status == PublishStatus.PUBLISHED and item.publish_at is not None and item.publish_at <= at
 
 
+def is_public_episode(episode: Episode, program: Program | None, at: datetime | None = None) -> bool:
+    """The rule public_episode_q() applies in SQL, for rows already loaded."""
+    return program is not None and is_public(episode, at) and is_public(program, at)
+
+
 def sees_drafts(principal: Principal | None) -> bool:
     return principal is not None and principal.is_editor
 

@@ -47,7 +47,7 @@ class GraphQLEndpoint(GraphQL):
         return Context(
             principal=principal_of(request), request_id=request.scope["state"]["request_id"],
             settings=state.settings, storage=state.storage, base_url=public_base_url(state.settings, request),
-            plugins=getattr(state, "plugins", None),
+            plugins=getattr(state, "plugins", None), search=getattr(state, "search", None),
         )
 
     def decode_json(self, data: str | bytes) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -11,12 +12,15 @@ from tortoise.transactions import in_transaction
 
 from cms.actors import require_admin
 from cms.auth.principal import Principal
-from cms.errors import Conflict, NotFound
+from cms.errors import Conflict, Invalid, NotFound
 from cms.jobstore.models import Job, JobStatus
 from cms.pagination import Ordering, Page, paginate
 
 _ORDER = Ordering("CREATED_AT_DESC", "created_at", descending=True)
 MAX_ERROR_CHARS = 4000
+DEFAULT_MAX_ATTEMPTS = 5  # the Settings default (CMS_JOB_MAX_ATTEMPTS); callers with settings pass theirs
+KIND_MAX = Job._meta.fields_map["kind"].max_length
+DEDUPE_KEY_MAX = Job._meta.fields_map["dedupe_key"].max_length
 
 
 def _now() -> datetime:
@@ -38,17 +42,68 @@ class NewJob:
 
 async def create_jobs(jobs: list[NewJob], *, max_attempts: int) -> None:
     """Insert jobs, skipping any whose dedupe key exists (relaying the same event twice adds nothing)."""
-    conn = Job._meta.db
     for job in jobs:
-        await conn.execute_query(
-            "INSERT INTO job (kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, created_at, updated_at)"
-            " VALUES ($1, $2::jsonb, $3, 'QUEUED', 0, $4, $5, now(), now()) ON CONFLICT (dedupe_key) DO NOTHING",
-            [job.kind, _json(job.payload), job.dedupe_key, max_attempts, job.asset_id],
-        )
+        await _insert(job.kind, _json(job.payload), job.dedupe_key, max_attempts, asset_id=job.asset_id)
+
+
+async def _insert(
+    kind: str, payload: str, dedupe_key: str, max_attempts: int, *, asset_id: int | None = None,
+    run_after: datetime | None = None,
+) -> None:
+    """A QUEUED job row, unless one with `dedupe_key` exists (whatever its state)."""
+    await Job._meta.db.execute_query(
+        "INSERT INTO job (kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, run_after, created_at,"
+        " updated_at) VALUES ($1, $2::jsonb, $3, 'QUEUED', 0, $4, $5, $6, now(), now())"
+        " ON CONFLICT (dedupe_key) DO NOTHING",
+        [kind, payload, dedupe_key, max_attempts, asset_id, run_after],
+    )
 
 
 def _json(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+class PermanentFailure(Exception):
+    """Raise from a job function when retrying cannot help (the input itself is bad): the job is dead-lettered
+    at once, with the message as its last error. Any other exception is retried with backoff."""
+
+
+async def enqueue(
+    kind: str, payload: dict | None = None, *, dedupe_key: str | None = None, run_after: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Job:
+    """Queue a job of `kind` (a core kind such as "ingest_poll", or one a plugin registered with cms_job_kinds).
+
+    The job goes through the job table like every job: leases, retries with backoff, dead letter, `retryJob`.
+    `payload` is passed to the job function as keyword arguments: JSON values only (ids and primitives).
+    With a `dedupe_key`, a job with that key already queued, running or finished (even dead) is returned instead
+    of a new one, so enqueueing twice is safe. `run_after` (UTC when naive) delays the first run.
+    Called inside the caller's transaction, the job exists only if that transaction commits.
+    A kind no worker knows is dead-lettered when it comes up, with "no handler for job kind" as its error.
+    """
+    payload = {} if payload is None else payload
+    problems: dict[str, str] = {}
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > KIND_MAX:
+        problems["kind"] = f"must be a name of 1 to {KIND_MAX} characters"
+    if dedupe_key is not None and (not isinstance(dedupe_key, str) or not dedupe_key or len(dedupe_key) > DEDUPE_KEY_MAX):
+        problems["dedupeKey"] = f"must be a string of 1 to {DEDUPE_KEY_MAX} characters"
+    if max_attempts < 1:
+        problems["maxAttempts"] = "must be at least 1"
+    encoded = None
+    if not isinstance(payload, dict) or not all(isinstance(k, str) for k in payload):
+        problems["payload"] = "must be a JSON object with string keys"
+    else:
+        try:
+            encoded = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            problems["payload"] = f"must hold JSON values only ({exc})"
+    if problems:
+        raise Invalid(problems)
+    if run_after is not None and run_after.tzinfo is None:
+        run_after = run_after.replace(tzinfo=timezone.utc)
+    key = dedupe_key or f"enqueue:{uuid.uuid4().hex}"
+    await _insert(kind, encoded, key, max_attempts, run_after=run_after)
+    return await Job.get(dedupe_key=key)
 
 
 async def due_for_enqueue(*, requeue_after: timedelta, limit: int = 200) -> list[Job]:

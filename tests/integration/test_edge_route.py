@@ -438,3 +438,43 @@ async def test_s3_backend_serves_ranges():
     assert cached.status_code == 304
     assert missing.status_code == 404
 
+
+
+# --- local files larger than one mapped window --------------------------------------------------------------
+
+BIG = os.urandom(9 * 1024 * 1024 + 12_345)  # more than two 4 MiB windows, not a multiple of the page size
+BIG_KEY = f"{SCOPE}1080p/seg_00001.m4s"
+
+
+@pytest.fixture
+async def big_client(tmp_path: Path, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    store = LocalStorage(tmp_path)
+    await store.write(Area.PREVIEWS, BIG_KEY, chunks(BIG))
+    app = Starlette(routes=edge_routes(storage=store, keys=KEYS, clock=clock))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn.test") as http:
+        yield http
+
+
+async def test_bodies_spanning_several_windows_are_exact(big_client):
+    response = await big_client.get(link(BIG_KEY))
+    assert response.status_code == 200 and response.content == BIG
+    window = 4 * 1024 * 1024
+    for start, end in ((window - 10, window + 10), (1, 2 * window + 5), (len(BIG) - 4097, len(BIG) - 1)):
+        ranged = await big_client.get(link(BIG_KEY), headers={"range": f"bytes={start}-{end}"})
+        assert ranged.status_code == 206
+        assert ranged.content == BIG[start:end + 1], (start, end)
+
+
+async def test_links_out_of_the_previews_area_are_not_followed(tmp_path: Path, clock: Clock):
+    """A symlink inside the previews area that points outside it is never served (no file outside the area)."""
+    store = LocalStorage(tmp_path)
+    await store.write(Area.PREVIEWS, SEGMENT, chunks(BLOB))
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"not for the edge")
+    escaping = Path(store.local_path(Area.PREVIEWS, SEGMENT)).with_name("seg_00009.m4s")
+    escaping.symlink_to(secret)
+    app = Starlette(routes=edge_routes(storage=store, keys=KEYS, clock=clock))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cdn.test") as http:
+        response = await http.get(link(f"{SCOPE}720p/seg_00009.m4s"))
+    assert response.status_code == 404
+    assert b"not for the edge" not in response.content

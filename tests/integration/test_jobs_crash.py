@@ -156,7 +156,9 @@ async def test_worker_killed_mid_job_finishes_it_exactly_once(
 async def test_flushed_queue_loses_no_job(api: Api, queue_settings: Settings) -> None:
     """The queue's keys vanish from Redis after the hand-over; the sweeper hands the job over again."""
     settings = queue_settings
-    await upload_direct(api, await make_episode(api), media.mp4_clip())
+    episode = await make_episode(api)
+    await drain(settings)  # the content's own jobs (search indexing) out of the way: the queue holds only ours
+    await upload_direct(api, episode, media.mp4_clip())
     asset_id = (await Asset.get(status=AssetStatus.PROCESSING)).id
     try:
         async with arq_pool(settings) as redis:
@@ -185,8 +187,10 @@ async def test_redis_restart_with_jobs_queued_loses_none(
     settings = queue_settings.model_copy(update={"redis_url": redis_server.url})
     worker: Process | None = None
     try:
-        await upload_direct(api, await make_episode(api), media.mp4_clip(seed=5))
-        await upload_direct(api, await make_episode(api, "Second"), media.mp4_clip(seed=6))
+        episodes = [await make_episode(api), await make_episode(api, "Second")]
+        await drain(settings)  # the content's own jobs (search indexing) out of the way: the queue holds only ours
+        await upload_direct(api, episodes[0], media.mp4_clip(seed=5))
+        await upload_direct(api, episodes[1], media.mp4_clip(seed=6))
         async with arq_pool(settings) as redis:
             await dispatch(settings, redis)
             assert await redis.zcard(settings.queue_name) == 2

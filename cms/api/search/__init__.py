@@ -1,0 +1,1 @@
+"""GraphQL search: the `search` root field and the admin `searchStatus`."""

@@ -1,0 +1,90 @@
+"""The `search` root field and the admin's `searchStatus`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from cms.api.content.preload import selected_fields
+from cms.api.content.types import Episode, Program
+from cms.api.context import Info
+from cms.api.pagination import PageInfo
+from cms.api.search.types import (
+    FacetCount, ProgramFacetCount, SearchEdge, SearchFacets, SearchFilter, SearchHighlights, SearchItem, SearchOrder,
+    SearchResults, SearchStatus, domain_order,
+)
+from cms.content.visibility import is_public, is_public_episode
+from search import service
+from search.backend import DocKind, SearchHit, SearchPage
+
+
+async def _item(info: Info, hit: SearchHit, public_only: bool) -> SearchItem | None:
+    """The hit's item as the API shows it. The index may lag a moment behind PostgreSQL: an item deleted or
+    unpublished since is dropped here, so a stale index never shows the public a draft."""
+    loaders = info.context.loaders
+    if hit.kind is DocKind.PROGRAM:
+        program = await loaders.program_by_id.load(hit.id)
+        if program is None or (public_only and not is_public(program)):
+            return None
+        return Program.from_model(program)
+    episode = await loaders.episode_by_id.load(hit.id)
+    if episode is None:
+        return None
+    if public_only and not is_public_episode(episode, await loaders.program_by_id.load(episode.program_id)):
+        return None
+    return Episode.from_model(episode)
+
+
+async def _program_facets(info: Info, page: SearchPage) -> list[ProgramFacetCount]:
+    counts = page.facets.get("program", [])
+    programs = await asyncio.gather(*(info.context.loaders.program_by_id.load(int(c.value)) for c in counts))
+    return [ProgramFacetCount(program=Program.from_model(p), count=c.count) for p, c in zip(programs, counts) if p]
+
+
+async def _results(info: Info, page: SearchPage, *, public_only: bool) -> SearchResults:
+    items = await asyncio.gather(*(_item(info, hit, public_only) for hit in page.hits))
+    edges = [
+        SearchEdge(
+            cursor=hit.cursor, node=item, score=hit.score,
+            highlights=SearchHighlights(title=hit.highlights.get("title"), description=hit.highlights.get("description")),
+        )
+        for hit, item in zip(page.hits, items) if item is not None
+    ]
+    facets = SearchFacets(
+        categories=[FacetCount(value=c.value, count=c.count) for c in page.facets.get("category", [])],
+        languages=[FacetCount(value=c.value, count=c.count) for c in page.facets.get("language", [])],
+        programs=await _program_facets(info, page),
+    )
+    end_cursor = page.hits[-1].cursor if page.hits else None
+    return SearchResults(
+        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor), total_count=page.total,
+        facets=facets,
+    )
+
+
+@strawberry.type
+class SearchQuery:
+    @strawberry.field(
+        description="Full-text search over programs and episodes: words, \"quoted phrases\", -excluded, OR; "
+        "prefixes and small typos match. The public sees published items only."
+    )
+    async def search(
+        self, info: Info, query: str, filter: SearchFilter | None = None, first: int | None = None,
+        after: str | None = None, order_by: SearchOrder | None = None,
+    ) -> SearchResults:
+        filter = filter or SearchFilter()
+        page = await service.search(
+            backend=info.context.search, principal=info.context.principal, text=query, filter=filter.to_domain(),
+            order=domain_order(order_by), first=first, after=after, include_drafts=filter.include_drafts,
+            with_facets="facets" in selected_fields(info),
+        )
+        return await _results(info, page, public_only=not filter.include_drafts)
+
+    @strawberry.field(description="Admins: how far the search index lags behind the content.")
+    async def search_status(self, info: Info) -> SearchStatus:
+        found = await service.status(backend=info.context.search, principal=info.context.principal)
+        return SearchStatus(
+            backend=found.backend, documents=found.documents, pending_changes=found.pending_changes,
+            lag_seconds=found.lag_seconds, failed_jobs=found.failed_jobs,
+        )

@@ -1,0 +1,80 @@
+"""Files that arrive by other ways than an upload (ingest, imports): staged, then the same claim check."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
+
+from tortoise.transactions import in_transaction
+
+from cms import events
+from cms.actors import Actor, require_editor
+from cms.audit import service as audit
+from cms.changes import record_change
+from cms.content.models import Episode
+from cms.errors import Invalid, TooLarge
+from cms.media.models import Asset, AssetKind, AssetStatus, Upload, UploadMethod, UploadStatus
+from cms.media.sniff import SNIFF_BYTES, sniff
+from cms.media.storage import Area, ObjectTooLarge, Storage
+from cms.media.uploads import clean_filename
+
+_CHUNK = 1024 * 1024
+
+
+async def create_asset_from_file(
+    *, actor: Actor | None, storage: Storage, path: Path, episode_id: int, filename: str | None = None,
+    max_size: int | None = None,
+) -> Asset:
+    """Make an episode's asset from a local file, as a completed upload would: the bytes go to staging, and the
+    asset (PROCESSING), a completed upload record and the `asset.uploaded` event are written in one transaction,
+    so the worker persists and processes it like any upload (and refuses it the same way, with a reason on the
+    asset). The file itself is left where it is. `max_size`: refuse larger files (CMS_UPLOAD_MAX_BYTES)."""
+    actor = require_editor(actor)
+    problems: dict[str, str] = {}
+    name = clean_filename(problems, filename or path.name)
+    if not path.is_file():
+        problems["path"] = "is not a file"
+    if not await Episode.exists(id=episode_id):
+        problems["episodeId"] = "no such episode"
+    if problems:
+        raise Invalid(problems)
+    found = sniff(await asyncio.to_thread(_head, path))  # a first guess; the persist job decides
+    upload_id = uuid.uuid4()
+    staging_key = f"uploads/{upload_id}"
+    try:
+        written = await storage.write(Area.STAGING, staging_key, _chunks(path), max_size=max_size)
+    except ObjectTooLarge as exc:
+        raise TooLarge(f"the file is larger than {max_size} bytes") from exc
+    now = datetime.now(timezone.utc)
+    try:
+        async with in_transaction():
+            asset = await Asset.create(
+                kind=found.kind if found else AssetKind.DOCUMENT, filename=name,
+                content_type=found.mime if found else "application/octet-stream", size=written.size,
+                episode_id=episode_id, created_by=actor.user, probe={}, status=AssetStatus.PROCESSING,
+            )
+            await Upload.create(
+                id=upload_id, asset=asset, created_by=actor.user, method=UploadMethod.DIRECT,
+                status=UploadStatus.COMPLETED, staging_key=staging_key, declared_size=written.size,
+                received_sha256=written.sha256, expires_at=now, completed_at=now,
+            )
+            await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload_id))
+            await record_change(actor=actor, action="asset.import", entity=asset, before=None, after=audit.snapshot(asset))
+    except Exception:  # nothing recorded: the staged bytes would only wait for the staging cleanup
+        await storage.delete(Area.STAGING, staging_key)
+        raise
+    return asset
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(SNIFF_BYTES)
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := await asyncio.to_thread(f.read, _CHUNK):
+            yield chunk

@@ -1,0 +1,179 @@
+"""Ingest from plugin sources (cms_ingest_sources): poll a source, then bring each item in as a draft episode.
+
+`ingest_poll` {source, program_id, config}: asks the source to `discover(config)` and queues one `ingest_item`
+job per item, deduplicated on `ingest:<source>:<external_id>`: discovering an item again adds nothing.
+`ingest_item` {source, program_id, item}: finds or creates the DRAFT episode for (source, external_id) (unique in
+the database), then, unless its media was handed over already, `fetch`es the file into a scratch folder and hands
+it to the media intake (`asset.uploaded`, then persist and process as for an upload). A failed fetch is retried
+by the job machinery and finds the same episode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import tempfile
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from cms.actors import Actor
+from cms.auth.principal import Principal
+from cms.content import episodes
+from cms.content.models import Episode, Program
+from cms.content.validation import DESCRIPTION_MAX, TITLE_MAX
+from cms.errors import DomainError
+from cms.jobstore import service as jobstore
+from cms.media.imports import create_asset_from_file
+from cms.media.models import Asset
+from cms.plugins import PluginHost
+from cms.users.service import ensure_user
+from jobs.plugin_jobs import named_registrations
+from jobs.runner import JobDeps, JobKind, PermanentJobError
+
+log = logging.getLogger("cms.jobs.ingest")
+
+POLL, ITEM = "ingest_poll", "ingest_item"
+SOURCE_MAX = Episode._meta.fields_map["source"].max_length
+EXTERNAL_ID_MAX = Episode._meta.fields_map["external_id"].max_length
+
+
+def sources(host: PluginHost | None) -> dict[str, Any]:
+    """The plugins' ingest sources by kind; a kind another plugin registered earlier provides, or an object without
+    discover/fetch, is reported and skipped."""
+    if host is None:
+        return {}
+    return named_registrations(
+        host, "cms_ingest_sources", noun="ingest source", values="sources", max_chars=SOURCE_MAX,
+        problem=lambda source: None if callable(getattr(source, "discover", None))
+        and callable(getattr(source, "fetch", None)) else "has no discover() and fetch()",
+    )
+
+
+def _source(deps: JobDeps, kind: Any) -> Any:
+    found = sources(deps.plugins)
+    if kind not in found:
+        installed = ", ".join(sorted(found)) or "none"
+        raise PermanentJobError(f"no ingest source named {kind!r} is installed (installed: {installed})")
+    return found[kind]
+
+
+def item_key(source: str, external_id: str) -> str:
+    """The dedupe key of an item's job (hashed when the id is too long for the key column)."""
+    key = f"ingest:{source}:{external_id}"
+    if len(key) <= jobstore.DEDUPE_KEY_MAX:
+        return key
+    return f"ingest:{source}:sha256:{hashlib.sha256(external_id.encode()).hexdigest()}"
+
+
+def _external_id(item: Any) -> str | None:
+    if not isinstance(item, Mapping):
+        return None
+    value = item.get("external_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > EXTERNAL_ID_MAX:
+        return None
+    return value
+
+
+async def system_actor(source: str) -> Actor:
+    """Who ingest acts as: an editor principal of its own, so the audit trail says where episodes came from."""
+    principal = Principal(subject=f"system:ingest:{source}", roles=frozenset({"editor"}), name=f"Ingest ({source})")
+    return Actor(principal=principal, user=await ensure_user(principal=principal))
+
+
+async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
+    kind, program_id = payload.get("source"), payload.get("program_id")
+    config = payload.get("config") or {}
+    source = _source(deps, kind)
+    if not isinstance(program_id, int) or not await Program.exists(id=program_id):
+        raise PermanentJobError(f"program {program_id!r} does not exist")
+    items = await _call_source(lambda: source.discover(config))
+    queued = 0
+    for item in items or []:
+        external_id = _external_id(item)
+        if external_id is None:
+            log.warning("ingest source %s: item without a usable external_id skipped: %.200r", kind, item)
+            continue
+        try:
+            await jobstore.enqueue(
+                ITEM, {"source": kind, "program_id": program_id, "item": dict(item)},
+                dedupe_key=item_key(kind, external_id), max_attempts=deps.settings.job_max_attempts,
+            )
+        except DomainError as exc:  # an item that is not JSON
+            log.warning("ingest source %s: item %s skipped: %s", kind, external_id, exc)
+            continue
+        queued += 1
+    log.info("ingest source %s discovered %d items for program %s", kind, queued, program_id)
+
+
+async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
+    kind, program_id, item = payload["source"], payload["program_id"], payload["item"]
+    source = _source(deps, kind)
+    external_id = _external_id(item)
+    if external_id is None:
+        raise PermanentJobError("the item has no usable external_id")
+    actor = await system_actor(kind)
+    episode = await _episode_for(actor, kind, external_id, program_id, item)
+    if await Asset.filter(episode_id=episode.id, created_by_id=actor.user.id).exists():
+        return  # its media was handed over by an earlier run
+    scratch = Path(deps.settings.data_dir) / "tmp" / "ingest"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{kind}-", dir=scratch) as folder:
+        fetched = await _call_source(lambda: source.fetch(item, Path(folder)))
+        path = Path(fetched) if fetched is not None else None
+        if path is None or not path.is_file():
+            raise PermanentJobError(f"ingest source {kind!r} fetched no file for item {external_id!r}")
+        filename = item.get("filename") if isinstance(item.get("filename"), str) else path.name
+        try:
+            await create_asset_from_file(
+                actor=actor, storage=deps.storage, path=path, episode_id=episode.id, filename=filename,
+                max_size=deps.settings.upload_max_bytes,
+            )
+        except DomainError as exc:  # too large, a bad file name: the same file would be refused again
+            raise PermanentJobError(str(exc)) from exc
+
+
+async def _episode_for(actor: Actor, kind: str, external_id: str, program_id: int, item: Mapping) -> Episode:
+    """The item's episode: found by (source, external_id), or created as a draft with its provenance in one
+    transaction (so a crash cannot leave an episode that a retry would not find)."""
+    existing = await Episode.get_or_none(source=kind, external_id=external_id)
+    if existing is not None:
+        return existing
+    try:
+        async with in_transaction():
+            episode = await episodes.create_episode(actor=actor, program_id=program_id, changes=_changes(item, external_id))
+            await Episode.filter(id=episode.id).update(source=kind, external_id=external_id)
+    except IntegrityError:  # another run created it meanwhile
+        return await Episode.get(source=kind, external_id=external_id)
+    except DomainError as exc:  # the program is gone, or the item's text is unusable: retrying cannot help
+        raise PermanentJobError(f"item {external_id!r}: {exc}") from exc
+    episode.source, episode.external_id = kind, external_id
+    return episode
+
+
+def _changes(item: Mapping, external_id: str) -> dict[str, Any]:
+    title = item.get("title") if isinstance(item.get("title"), str) and item["title"].strip() else external_id
+    changes: dict[str, Any] = {"title": title.strip()[:TITLE_MAX]}
+    if isinstance(item.get("description"), str):
+        changes["description"] = item["description"][:DESCRIPTION_MAX]
+    if isinstance(item.get("url"), str):
+        changes["metadata"] = {"ingest": {"url": item["url"]}}
+    return changes
+
+
+async def _call_source(call: Callable[[], Any]) -> Any:
+    """Call a source method, sync or async. Its `PermanentFailure` (the runner's PermanentJobError) dead-letters
+    the job; other errors are retried."""
+    result = call()
+    return await result if inspect.isawaitable(result) else result
+
+
+POLL_KIND = JobKind(run=run_poll, timeout=timedelta(minutes=10))
+ITEM_KIND = JobKind(run=run_item, timeout=timedelta(hours=2))

@@ -1,0 +1,103 @@
+"""Search documents built from the content tables: the only place that knows how a program or episode looks
+to the index. Reads rows as plain values (no model objects) so a full rebuild stays fast."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, AsyncIterator, Iterable
+
+from tortoise.queryset import QuerySet
+
+from cms.content.models import Episode, Program, PublishStatus
+from search.backend import DocKind, SearchDocument
+
+_PROGRAM_FIELDS = (
+    "id", "title", "description", "tags", "category", "language", "status", "publish_at", "created_at", "updated_at",
+)
+_EPISODE_FIELDS = (
+    "id", "program_id", "title", "description", "status", "publish_at", "created_at", "updated_at",
+)
+
+
+def _public_from(*rows: dict[str, Any]) -> datetime | None:
+    """When all of `rows` (an item and, for an episode, its program) are public: the latest publish time."""
+    if any(row["status"] != PublishStatus.PUBLISHED or row["publish_at"] is None for row in rows):
+        return None
+    return max(row["publish_at"] for row in rows)
+
+
+def program_document(row: dict[str, Any]) -> SearchDocument:
+    return SearchDocument(
+        kind=DocKind.PROGRAM, id=row["id"], title=row["title"], description=row["description"] or "",
+        tags=tuple(row["tags"] or ()), category=row["category"], language=row["language"],
+        program_id=row["id"], program_title=row["title"], public_from=_public_from(row),
+        date=row["publish_at"] or row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocument:
+    """Episodes inherit their program's tags, category and language: that is what a viewer filters them by."""
+    return SearchDocument(
+        kind=DocKind.EPISODE, id=row["id"], title=row["title"], description=row["description"] or "",
+        tags=tuple(program["tags"] or ()), category=program["category"], language=program["language"],
+        program_id=program["id"], program_title=program["title"], public_from=_public_from(row, program),
+        date=row["publish_at"] or row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+async def _programs(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    return {row["id"]: row for row in await Program.filter(id__in=list(ids)).values(*_PROGRAM_FIELDS)}
+
+
+async def _episode_documents(rows: list[dict[str, Any]]) -> list[SearchDocument]:
+    programs = await _programs({row["program_id"] for row in rows})
+    return [episode_document(row, programs[row["program_id"]]) for row in rows if row["program_id"] in programs]
+
+
+async def program_documents(program_id: int) -> list[SearchDocument] | None:
+    """The program's document, or None when it no longer exists (then it should leave the index)."""
+    program = (await _programs([program_id])).get(program_id)
+    return None if program is None else [program_document(program)]
+
+
+async def episode_documents_of_program(program_id: int, *, batch: int = 1000) -> AsyncIterator[list[SearchDocument]]:
+    """Every episode of a program, in batches: a program change (title, publishing) changes all of them."""
+    program = (await _programs([program_id])).get(program_id)
+    if program is None:
+        return
+    last = 0
+    while rows := await Episode.filter(program_id=program_id, id__gt=last).order_by("id").limit(batch).values(
+        *_EPISODE_FIELDS
+    ):
+        yield [episode_document(row, program) for row in rows]
+        last = rows[-1]["id"]
+
+
+async def episode_document_by_id(episode_id: int) -> SearchDocument | None:
+    documents = await episode_documents(Episode.filter(id=episode_id))
+    return documents[0] if documents else None
+
+
+async def episode_documents(episodes: QuerySet[Episode]) -> list[SearchDocument]:
+    """The documents of the episodes a queryset selects, in two queries whatever their number."""
+    return await _episode_documents(await episodes.values(*_EPISODE_FIELDS))
+
+
+async def program_documents_where(programs: QuerySet[Program]) -> list[SearchDocument]:
+    return [program_document(row) for row in await programs.values(*_PROGRAM_FIELDS)]
+
+
+async def count_all() -> int:
+    return await Program.all().count() + await Episode.all().count()
+
+
+async def all_documents(*, batch: int = 1000) -> AsyncIterator[list[SearchDocument]]:
+    """Every program, then every episode, in id order and batches of `batch` (for `cms reindex`)."""
+    last = 0
+    while rows := await Program.filter(id__gt=last).order_by("id").limit(batch).values(*_PROGRAM_FIELDS):
+        yield [program_document(row) for row in rows]
+        last = rows[-1]["id"]
+    last = 0
+    while rows := await Episode.filter(id__gt=last).order_by("id").limit(batch).values(*_EPISODE_FIELDS):
+        yield await _episode_documents(rows)
+        last = rows[-1]["id"]

@@ -1,0 +1,135 @@
+"""From what a user typed to a PostgreSQL `tsquery`, without ever putting user text into SQL.
+
+1. `clean` makes any string safe to send (no NUL, no lone surrogates) and cuts it to MAX_QUERY_CHARS.
+2. `parse` reads websearch syntax the way `websearch_to_tsquery` does: words, "quoted phrases", -exclusion, and
+   `or`, which separates alternatives of AND-ed terms ("a b or c" = (a AND b) OR c).
+3. PostgreSQL normalises each term's text once per text search configuration (see `search.postgres`), giving
+   lexemes with positions; the vocabulary says whether a word is known, a prefix of known words, or a typo.
+4. `build_tsquery` writes the tsquery text: per term, an OR of its forms in every configuration (stemmed and
+   `simple`), plus `word:*` and the forms of its completions for a prefix, or the forms of close vocabulary words
+   for a typo. Lexemes are quoted and escaped; the
+   result is passed as a bind parameter and cast to `tsquery`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from search.backend import MAX_QUERY_CHARS
+
+MAX_TERMS = 32  # terms past this are ignored: enough for any real query, bounded work for a pasted essay
+MIN_PREFIX_CHARS = 3  # shorter unknown words are not expanded as prefixes ('d':* would match half the index)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str  # what PostgreSQL normalises: one word, or the inside of a quoted phrase
+    phrase: bool = False
+    negated: bool = False
+
+
+@dataclass(slots=True)
+class Forms:
+    """One term normalised: per configuration, the (position, lexeme) sequence PostgreSQL produced."""
+
+    by_config: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    prefix: str | None = None  # an unknown word that starts known ones: expand as `prefix:*`
+    suggestions: list[str] = field(default_factory=list)  # vocabulary words close to a misspelt one
+    expansions: list[str] = field(default_factory=list)  # lexemes OR-ed in: forms of completions or suggestions
+
+
+def safe_text(value: str | None) -> str:
+    """What PostgreSQL accepts as text: NUL bytes become spaces, lone surrogates go."""
+    if not value or not isinstance(value, str):
+        return ""
+    return value.replace("\x00", " ").encode("utf-8", "ignore").decode("utf-8")
+
+
+def clean(text: str) -> str:
+    """Strip what the driver or server would refuse (NUL, lone surrogates) and cut to MAX_QUERY_CHARS."""
+    return safe_text(text[: MAX_QUERY_CHARS * 2] if isinstance(text, str) else "")[:MAX_QUERY_CHARS].strip()
+
+
+def parse(text: str) -> list[list[Term]]:
+    """Alternatives (OR) of AND-ed terms; empty when there is nothing to search for."""
+    groups: list[list[Term]] = [[]]
+    count, i, n = 0, 0, len(text)
+    while i < n and count < MAX_TERMS:
+        char = text[i]
+        if char.isspace():
+            i += 1
+            continue
+        negated = False
+        if char == "-" and i + 1 < n and not text[i + 1].isspace():
+            negated, i = True, i + 1
+        if text[i] == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end
+            body, i = text[i + 1 : end], end + 1
+            if body.strip():
+                groups[-1].append(Term(body, phrase=True, negated=negated))
+                count += 1
+            continue
+        start = i
+        while i < n and not text[i].isspace() and text[i] != '"':
+            i += 1
+        word = text[start:i]
+        if word.lower() == "or" and not negated:
+            if groups[-1]:
+                groups.append([])
+            continue
+        groups[-1].append(Term(word, negated=negated))
+        count += 1
+    return [group for group in groups if group]
+
+
+def quote(lexeme: str) -> str:
+    """A lexeme as a tsquery literal: single-quoted, quotes doubled, backslashes escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _sequence(forms: list[tuple[int, str]]) -> str:
+    """Lexemes in position order joined by `<N>` (N = their distance), as PostgreSQL writes phrases."""
+    ordered = sorted(forms)
+    parts = [quote(ordered[0][1])]
+    for (before, _), (position, lexeme) in zip(ordered, ordered[1:]):
+        distance = position - before
+        parts.append("<->" if distance == 1 else f"<{distance}>")
+        parts.append(quote(lexeme))
+    return " ".join(parts)
+
+
+def single_word(forms: Forms) -> str | None:
+    """The term's one `simple` lexeme, when the term is a single word (not a phrase, not a compound)."""
+    simple = forms.by_config.get("simple") or []
+    return simple[0][1] if len(simple) == 1 else None
+
+
+def term_query(term: Term, forms: Forms) -> str | None:
+    """The tsquery for one term, or None when it drops out: punctuation only, or a stop word in one of the
+    configurations (as `websearch_to_tsquery` drops stop words)."""
+    if not forms.by_config or any(not sequence for sequence in forms.by_config.values()):
+        return None
+    alternatives = {_sequence(sequence) for sequence in forms.by_config.values()}
+    if not term.negated and not term.phrase:
+        if forms.prefix:
+            alternatives.add(quote(forms.prefix) + ":*")
+        alternatives.update(quote(lexeme) for lexeme in forms.expansions)
+    ordered = sorted(alternatives)
+    body = ordered[0] if len(ordered) == 1 and "<" not in ordered[0] else "( " + " | ".join(ordered) + " )"
+    return "!" + body if term.negated else body
+
+
+def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | None:
+    """The whole query as tsquery text (`forms` parallel to `groups`); None when no term survives."""
+    alternatives = []
+    for group, group_forms in zip(groups, forms):
+        parts = [term_query(term, term_forms) for term, term_forms in zip(group, group_forms)]
+        parts = [part for part in parts if part]
+        if parts:
+            alternatives.append(" & ".join(parts))
+    if not alternatives:
+        return None
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return " | ".join(f"( {part} )" for part in alternatives)

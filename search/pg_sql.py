@@ -1,0 +1,262 @@
+"""The SQL of the PostgreSQL search backend. Every value travels as a bind parameter; only fixed fragments chosen
+in code are ever joined into statements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from search.backend import SearchFilter
+from search.pg_language import primary_subtag
+from search.pg_query import safe_text
+
+# ts_rank weights {D, C, B, A}: program title, description, tags, title. A title match outweighs a description
+# that repeats the word a few times.
+RANK_WEIGHTS = [0.05, 0.1, 0.3, 1.0]
+RANK_SCALE = 1_000_000  # ranks are compared as integers (rank * scale, rounded): exact in cursors
+FACET_LIMIT = 20
+HEADLINE_TITLE = "StartSel=<mark>, StopSel=</mark>, HighlightAll=true"
+HEADLINE_DESCRIPTION = (
+    'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+# A lexeme no query can produce (the parser never makes one with a space), put between the fields of a vector so
+# that a phrase cannot match across them: `||` places its right side right after the left's last position.
+_GAP = "$gap$' ':1$gap$::tsvector"
+
+
+def _field(column: str, weight: str) -> str:
+    return f"setweight(to_tsvector(u.config::regconfig, u.{column}), '{weight}')"
+
+
+_VECTOR = f" || {_GAP} || ".join(
+    _field(column, weight)
+    for column, weight in (("title", "A"), ("tags_text", "B"), ("description", "C"), ("program_words", "D"))
+) + " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # search.pg_filters
+_ALL_TEXT = "u.title || ' ' || u.tags_text || ' ' || u.description || ' ' || u.program_words"
+_DOC_COLUMNS = ("kind", "id", "program_id", "category", "lang", "tags", "public_from", "date", "config", "vector")
+
+# One statement per batch: both tables written, the configurations in use recorded, and back come the words the
+# vocabulary lacks: the vector's lexemes and, for stemmed languages, the surface words (`simple` lexemes) too.
+UPSERT = f"""
+WITH u AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+        $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[]
+    ) AS u(kind, id, title, description, tags_json, tags_text, category, lang, program_id, program_words,
+           public_from, date, config, filters_json)
+), configs AS (
+    INSERT INTO search_config (config) SELECT DISTINCT u.config FROM u ORDER BY 1 ON CONFLICT DO NOTHING
+), texts AS (
+    INSERT INTO search_document_text (kind, id, title, description)
+    SELECT u.kind, u.id, u.title, u.description FROM u
+    ON CONFLICT (kind, id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+), written AS (
+    INSERT INTO search_document ({", ".join(_DOC_COLUMNS)})
+    SELECT u.kind, u.id, u.program_id, u.category, u.lang,
+           ARRAY(SELECT jsonb_array_elements_text(u.tags_json::jsonb)), u.public_from, u.date, u.config,
+           {_VECTOR}
+    FROM u
+    ON CONFLICT (kind, id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in _DOC_COLUMNS[2:])}
+    RETURNING vector
+), words AS (
+    SELECT unnest(tsvector_to_array(written.vector)) AS word FROM written
+    UNION
+    SELECT unnest(tsvector_to_array(to_tsvector('simple'::regconfig, {_ALL_TEXT}))) FROM u WHERE u.config <> 'simple'
+)
+SELECT word FROM words
+WHERE char_length(word) BETWEEN 2 AND 48 AND strpos(word, ' ') = 0
+  AND NOT EXISTS (SELECT 1 FROM search_term t WHERE t.term = words.word COLLATE "C")
+ORDER BY 1
+"""
+
+ADD_TERMS = """
+WITH added AS (
+    INSERT INTO search_term (term) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING term
+)
+INSERT INTO search_term_trigram (trigram, trigram_count, term)
+SELECT g.trigram, g.trigram_count, g.term
+FROM unnest($2::text[], $3::smallint[], $4::text[]) AS g(trigram, trigram_count, term)
+JOIN added ON added.term = g.term COLLATE "C"
+ON CONFLICT DO NOTHING
+"""
+
+DELETE = """
+WITH gone AS (DELETE FROM search_document WHERE kind = $1 AND id = ANY($2::bigint[]))
+DELETE FROM search_document_text WHERE kind = $1 AND id = ANY($2::bigint[])
+"""
+CLEAR = (
+    "DELETE FROM search_document",
+    "DELETE FROM search_document_text",
+    "DELETE FROM search_term_trigram",
+    "DELETE FROM search_term",
+    "DELETE FROM search_config",
+)
+# SHARE ROW EXCLUSIVE: conflicts with writers (and itself), not with readers.
+LOCK_WRITERS = (
+    "LOCK TABLE search_document, search_document_text, search_term, search_term_trigram, search_config "
+    "IN SHARE ROW EXCLUSIVE MODE"
+)
+COUNT = "SELECT count(*) AS n FROM search_document"
+CONFIGS = "SELECT cfgname::text AS name FROM pg_ts_config"
+COMPLETIONS = 8  # vocabulary words that complete a prefix, whose forms join the query
+
+# Each word in `simple` and every configuration in use: its lexemes with positions, and the vocabulary words at or
+# after each lexeme (the first equal: a known word; starting with it: completions of a prefix).
+NORMALISE = f"""
+SELECT w.i, c.config, l.lexeme, l.positions,
+       ARRAY(SELECT t.term FROM search_term t WHERE t.term >= l.lexeme COLLATE "C" ORDER BY t.term
+             LIMIT CASE WHEN c.config = 'simple' THEN {COMPLETIONS} ELSE 1 END) AS following
+FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i)
+CROSS JOIN (SELECT 'simple'::text AS config UNION SELECT config FROM search_config) AS c
+LEFT JOIN LATERAL unnest(to_tsvector(c.config::regconfig, w.word)) AS l ON true
+"""
+
+# Vocabulary words sharing trigrams with misspelt query words, only those whose trigram count allows the threshold.
+TYPO_CANDIDATES = """
+SELECT q.i, g.term, g.trigram_count, count(*)::int AS shared
+FROM unnest($1::int[], $2::text[], $3::int[], $4::int[], $5::int[]) AS q(i, trigram, total, lo, hi)
+JOIN search_term_trigram g ON g.trigram = q.trigram AND g.trigram_count BETWEEN q.lo AND q.hi
+GROUP BY q.i, q.total, g.term, g.trigram_count
+HAVING count(*) * (1 + $6::float8) >= $6::float8 * (q.total + g.trigram_count)
+"""
+
+
+class Params:
+    """Collects bind parameters and hands out their `$n` placeholders."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, cast: str) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{cast}"
+
+
+def conditions(
+    params: Params, *, tsquery_param: str | None, filter: SearchFilter, now: datetime, include_drafts: bool
+) -> list[str]:
+    """WHERE conditions on `search_document d`. With a tsquery, the filter's kinds, programs, categories, languages
+    and tags are already in it (search.pg_filters); without one they are column conditions."""
+    where = []
+    if tsquery_param is not None:
+        where.append(f"d.vector @@ {tsquery_param}::tsquery")
+    if not include_drafts:
+        now_param = params(now, "timestamptz")
+        where.append(f"d.public_from <= {now_param}")
+        # Implied (a public item's date is its publish time, never after public_from), and it lets a walk of the
+        # date index start at `now` instead of stepping over every scheduled item first.
+        where.append(f"d.date <= {now_param}")
+    if tsquery_param is None:
+        if filter.kinds:
+            where.append(f"d.kind = ANY({params([k.value for k in filter.kinds], 'text[]')})")
+        if filter.program_ids:  # an id past bigint matches nothing (and must not reach the driver)
+            ids = sorted({int(i) for i in filter.program_ids if -(2**63) <= int(i) < 2**63})
+            where.append(f"d.program_id = ANY({params(ids, 'bigint[]')})")
+        if filter.categories:
+            where.append(f"d.category = ANY({params([safe_text(c) for c in filter.categories], 'text[]')})")
+        if filter.languages:
+            languages = sorted({primary_subtag(safe_text(language)) or "" for language in filter.languages})
+            where.append(f"d.lang = ANY({params(languages, 'text[]')})")
+        if filter.tags:
+            where.append(f"d.tags @> {params(sorted({safe_text(t) for t in filter.tags}), 'text[]')}")
+    if filter.date_from is not None:
+        where.append(f"d.date >= {params(filter.date_from, 'timestamptz')}")
+    if filter.date_to is not None:
+        where.append(f"d.date < {params(filter.date_to, 'timestamptz')}")
+    return where or ["true"]
+
+
+def escaped(column: str) -> str:
+    """HTML-escape a column in SQL before ts_headline sees it, so a document cannot inject markup."""
+    return (
+        f"replace(replace(replace(replace({column}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;')"
+    )
+
+
+_ORDER = "rank DESC, date DESC, id DESC, kind DESC"
+
+
+def _keyset(params: Params, after: list | None, ranked: bool, alias: str = "") -> str:
+    """Rows strictly after the cursor's in the page order (a row comparison the date index can serve)."""
+    if after is None:
+        return "true"
+    r, d, i, k = after
+    tail = f"{params(d, 'timestamptz')}, {params(i, 'bigint')}, {params(k, 'text')}"
+    if ranked:
+        return f"(rank, date, id, kind) < ({params(r, 'bigint')}, {tail})"
+    return f"({alias}date, {alias}id, {alias}kind) < ({tail})"
+
+
+def totals(where: list[str], *, with_facets: bool) -> str:
+    """Rows (field, value, n) over every match: the total, and when asked the most frequent values of each facet.
+    Counting (category, language, program) combinations first is one hash over the matches instead of three; the
+    grouping sets then run over a few thousand rows at most."""
+    source = f"(SELECT d.category, d.lang, d.program_id FROM search_document d WHERE {' AND '.join(where)}) AS m"
+    if not with_facets:
+        return f"SELECT 'total'::text AS field, NULL::text AS value, count(*) AS n FROM {source}"
+    grouping = "GROUPING(category, lang, program_id)"
+    value = "COALESCE(category, lang, program_id::text)"
+    return f"""
+SELECT CASE x.g WHEN 7 THEN 'total' WHEN 3 THEN 'category' WHEN 5 THEN 'language' ELSE 'program' END AS field,
+       x.value, x.n
+FROM (
+    SELECT {grouping} AS g, {value} AS value, COALESCE(sum(c.n), 0)::bigint AS n,
+           row_number() OVER (PARTITION BY {grouping} ORDER BY sum(c.n) DESC, {value}) AS r
+    FROM (SELECT category, lang, program_id, count(*) AS n FROM {source} GROUP BY 1, 2, 3) AS c
+    GROUP BY GROUPING SETS ((), (category), (lang), (program_id))
+    HAVING {grouping} = 7 OR {value} IS NOT NULL
+) AS x
+WHERE x.r <= {FACET_LIMIT}"""
+
+
+def text_page(
+    params: Params, where: list[str], *, rank_param: str, ranked: bool, after: list | None, limit: int
+) -> str:
+    """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
+    `rank_param` is the words' tsquery (without the filter lexemes)."""
+    weights = params(RANK_WEIGHTS, "float4[]")
+    rank_of = f"ts_rank({weights}, d.vector, {rank_param}::tsquery)"
+    n = params(limit, "int")
+    if ranked:  # every match ranked, the best n + 1 kept (a top-N sort)
+        page = f"""
+    SELECT * FROM (
+        SELECT d.kind, d.id, d.date, d.config, round({rank_of}::float8 * {RANK_SCALE})::bigint AS rank
+        FROM search_document d WHERE {" AND ".join(where)}
+    ) AS m
+    WHERE {_keyset(params, after, ranked=True)}
+    ORDER BY {_ORDER} LIMIT {n} + 1"""
+    else:  # no rank: the planner may walk the date index instead of the GIN bitmap when the words are common
+        page = f"""
+    SELECT d.kind, d.id, d.date, d.config, 0::bigint AS rank FROM search_document d
+    WHERE {" AND ".join(where)} AND {_keyset(params, after, ranked=False, alias="d.")}
+    ORDER BY d.date DESC, d.id DESC, d.kind DESC LIMIT {n} + 1"""
+    return f"""
+WITH p AS ({page}
+), q AS (
+    SELECT p.*, row_number() OVER (ORDER BY {_ORDER}) AS ord FROM p
+)
+SELECT q.kind, q.id, q.date, q.rank,
+       CASE WHEN q.ord <= {n} THEN {rank_of}::float8 END AS score,
+       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
+                                               '{HEADLINE_TITLE}') END AS title_hl,
+       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},
+                                               {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl
+FROM q
+JOIN search_document d ON d.kind = q.kind AND d.id = q.id
+LEFT JOIN search_document_text t ON t.kind = q.kind AND t.id = q.id
+ORDER BY q.ord
+"""
+
+
+def browse_page(params: Params, where: list[str], *, after: list | None, limit: int) -> str:
+    """An empty query's page: newest first, straight off the date index; every rank (and score) is 0."""
+    n = params(limit, "int")
+    return f"""
+SELECT d.kind, d.id, d.date, 0::bigint AS rank, 0::float8 AS score,
+       NULL::text AS title_hl, NULL::text AS description_hl
+FROM search_document d
+WHERE {" AND ".join(where)} AND {_keyset(params, after, ranked=False, alias="d.")}
+ORDER BY d.date DESC, d.id DESC, d.kind DESC
+LIMIT {n} + 1
+"""

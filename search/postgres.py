@@ -1,0 +1,213 @@
+"""PostgreSQL full-text search: the default backend, on the process's own database (Tortoise connection).
+
+Tables (migration 4): `search_document` holds what every match is read for (filters, dates and one weighted
+tsvector: title A, tags B, description C, an episode's program title D, under a GIN index) and is kept narrow;
+`search_document_text` holds the texts, read only to highlight a page of hits. An item's text is stemmed with the
+configuration of its language (`search.pg_language`; `simple` when there is none, e.g. Persian).
+
+A query is parsed in Python (`search.pg_query`); PostgreSQL normalises each term in `simple` and in every
+configuration the index uses, and the terms become one tsquery with, per term, an OR of those forms: a document
+in any language matches through the forms of its own configuration. Prefixes and typos use a vocabulary of the
+indexed lexemes and surface words kept in plain tables (`search.typos`): an unknown word that starts known ones
+becomes `word:*` plus the forms of its first completions; any other unknown word gets the forms of the closest
+known words by trigram similarity. No pg_trgm needed, so the embedded server and a full one run the same code.
+
+Relevance is `ts_rank` with the field weights (ties: newest, then id), rounded to an integer so that keyset
+cursors compare exactly. A query is two statements run side by side on two connections: the page (ranked, with
+scores and highlights for its rows only) and the counts (total and facets). A text query's filters go into its
+tsquery as lexemes (`search.pg_filters`); an empty query reads the date index for its page and the covering
+visibility index for its counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import AsyncIterable, Callable, Iterable, Sequence
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from search import pg_sql, typos
+from search.backend import (
+    FACET_FIELDS, DocKind, FacetCount, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery,
+)
+from search.cursor import decode_cursor, encode_cursor, from_micros, micros
+from search.pg_filters import document_lexemes, filter_tsquery
+from search.pg_language import primary_subtag, ts_config
+from search.pg_query import clean, safe_text
+from search.pg_terms import words_tsquery
+
+TABLES = (
+    "search_document", "search_document_text", "search_term_trigram", "search_term", "search_config"
+)  # all this backend writes
+BATCH_SIZE = 500  # documents per INSERT statement
+# Text past these lengths is neither indexed nor highlighted: a tsvector has a 1 MB limit (and positions stop at
+# 16,383), and ts_headline's cost grows with the text.
+MAX_TITLE = 10_000
+MAX_TEXT = 100_000
+MAX_PAGE = 1000
+_CURSOR_SHAPE = (int, int, int, str)  # rank * scale, date in microseconds, id, kind
+
+
+class PostgresSearch:
+    name = "postgres"
+
+    def __init__(self, connection: str = "default") -> None:
+        self._connection = connection
+        self._available: frozenset[str] | None = None  # the server's text search configurations
+
+    def _db(self) -> BaseDBAsyncClient:
+        return connections.get(self._connection)
+
+    # -- writing -------------------------------------------------------------------------------------------------
+
+    async def upsert(self, documents: Sequence[SearchDocument]) -> None:
+        if not documents:
+            return
+        async with in_transaction(self._connection) as db:
+            await self._write(db, documents)
+
+    async def delete(self, kind: DocKind, ids: Sequence[int]) -> None:
+        if ids:
+            await self._db().execute_query(pg_sql.DELETE, [DocKind(kind).value, sorted(set(int(i) for i in ids))])
+
+    async def rebuild(
+        self, batches: AsyncIterable[Sequence[SearchDocument]], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """One transaction: DELETE everything, write the new documents, commit. Readers keep seeing the old index
+        (MVCC) until the commit and are never blocked (TRUNCATE would lock them out for the whole rebuild); index
+        jobs meanwhile wait for the commit, then apply their changes on top. The deleted rows are vacuumed later, so
+        the tables take up to twice their live size on disk between rebuilds."""
+        total = 0
+        async with in_transaction(self._connection) as db:
+            # Writers (index jobs) wait for the commit instead of interleaving with the rebuild; readers do not.
+            await db.execute_query(pg_sql.LOCK_WRITERS)
+            for statement in pg_sql.CLEAR:
+                await db.execute_query(statement)
+            async for batch in batches:
+                if not batch:
+                    continue
+                written = await self._write(db, batch)
+                total += written
+                if progress is not None:
+                    progress(written)
+        return total
+
+    async def count(self) -> int:
+        _, rows = await self._db().execute_query(pg_sql.COUNT)
+        return int(rows[0]["n"])
+
+    async def close(self) -> None:
+        """Nothing to release: the connections belong to the process's Tortoise setup."""
+
+    async def _write(self, db: BaseDBAsyncClient, documents: Sequence[SearchDocument]) -> int:
+        latest = {(doc.kind, doc.id): doc for doc in documents}  # one row per key: the last given wins
+        docs = [latest[key] for key in sorted(latest)]  # a fixed lock order: concurrent writers cannot deadlock
+        available = await self._configs(db)
+        new_words: set[str] = set()
+        for start in range(0, len(docs), BATCH_SIZE):
+            _, rows = await db.execute_query(pg_sql.UPSERT, _columns(docs[start : start + BATCH_SIZE], available))
+            new_words.update(row["word"] for row in rows)
+        if new_words:  # once, sorted: two writers adding the same words lock them in the same order
+            await db.execute_query(pg_sql.ADD_TERMS, _term_columns(sorted(new_words)))
+        return len(docs)
+
+    async def _configs(self, db: BaseDBAsyncClient) -> frozenset[str]:
+        if self._available is None:
+            _, rows = await db.execute_query(pg_sql.CONFIGS)
+            self._available = frozenset(row["name"] for row in rows)
+        return self._available
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        order = SearchOrder(query.order)
+        after = None
+        if query.after is not None:
+            rank, date, id_, kind = decode_cursor(query.after, self.name, order, _CURSOR_SHAPE)
+            after = [rank, from_micros(date), id_, kind]  # type: ignore[arg-type]
+        limit = max(0, min(int(query.first), MAX_PAGE))
+        db = self._db()
+        tsquery = await words_tsquery(db, clean(query.text))
+
+        params = pg_sql.Params()
+        matching, words = None, None
+        filters = filter_tsquery(query.filter) if tsquery is not None else None
+        if tsquery is not None:  # the words AND the filter's lexemes: one GIN lookup for both
+            matching = params(f"( {tsquery} ) & {filters}" if filters else tsquery, "text")
+        where = pg_sql.conditions(
+            params, tsquery_param=matching, filter=query.filter, now=query.now, include_drafts=query.include_drafts
+        )
+        where_values = list(params.values)  # the totals statement takes only these
+        if tsquery is not None:  # ranks and highlights look at the words alone
+            words = params(tsquery, "text") if filters else matching
+        if words is not None:
+            ranked = order is SearchOrder.RELEVANCE
+            if after is not None and not ranked:
+                after[0] = 0  # every rank is 0 in date order: a cursor claiming otherwise changes nothing
+            page_sql = pg_sql.text_page(params, where, rank_param=words, ranked=ranked, after=after, limit=limit)
+        else:
+            page_sql = pg_sql.browse_page(params, where, after=after, limit=limit)
+        totals_sql = pg_sql.totals(where, with_facets=query.with_facets)
+        # Two connections: the page and the counts overlap.
+        (_, hits), (_, totals) = await asyncio.gather(
+            db.execute_query(page_sql, params.values), db.execute_query(totals_sql, where_values)
+        )
+        total, facets = _totals(totals, query.with_facets)
+        return SearchPage(
+            hits=[_hit(row, order) for row in hits[:limit]], total=total, has_next=len(hits) > limit, facets=facets
+        )
+
+
+def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
+    columns: list[list] = [[] for _ in range(14)]
+    for doc in docs:
+        values = (
+            DocKind(doc.kind).value, doc.id, safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT],
+            json.dumps([safe_text(tag) for tag in doc.tags]), safe_text(" ; ".join(doc.tags))[:MAX_TITLE],
+            safe_text(doc.category) or None, primary_subtag(safe_text(doc.language)), doc.program_id,
+            # a program's own title is its title
+            safe_text(doc.program_title)[:MAX_TITLE] if doc.kind == DocKind.EPISODE else "",
+            doc.public_from, doc.date, ts_config(doc.language, available), json.dumps(document_lexemes(doc)),
+        )
+        for column, value in zip(columns, values):
+            column.append(value)
+    return columns
+
+
+def _term_columns(terms: list[str]) -> list[list]:
+    grams, counts, owners = [], [], []
+    for term in terms:
+        term_grams = typos.trigrams(term)
+        for gram in sorted(term_grams):
+            grams.append(gram)
+            counts.append(len(term_grams))
+            owners.append(term)
+    return [terms, grams, counts, owners]
+
+
+def _hit(row, order: SearchOrder) -> SearchHit:
+    key = [int(row["rank"]), micros(row["date"]), int(row["id"]), row["kind"]]
+    highlights = {
+        field: row[column]
+        for field, column in (("title", "title_hl"), ("description", "description_hl"))
+        if row[column] and "<mark>" in row[column]
+    }
+    return SearchHit(
+        kind=DocKind(row["kind"]), id=int(row["id"]), score=float(row["score"] or 0.0),
+        cursor=encode_cursor("postgres", order, key), highlights=highlights,
+    )
+
+
+def _totals(rows, with_facets: bool) -> tuple[int, dict[str, list[FacetCount]]]:
+    total = 0
+    facets: dict[str, list[FacetCount]] = {name: [] for name in FACET_FIELDS} if with_facets else {}
+    for row in rows:
+        if row["field"] == "total":
+            total = int(row["n"])
+        else:
+            facets[row["field"]].append(FacetCount(value=row["value"], count=int(row["n"])))
+    return total, facets
+

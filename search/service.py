@@ -1,0 +1,66 @@
+"""Search for callers: who may see drafts, what a query may ask, and how far the index lags behind PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cms.actors import require_admin
+from cms.auth.principal import Principal
+from cms.content.visibility import aware, sees_drafts
+from cms.errors import Forbidden, Invalid
+from cms.events import OutboxEvent
+from cms.jobstore.models import Job, JobStatus
+from cms.pagination import clamp_first
+from search.backend import InvalidCursor, SearchBackend, SearchFilter, SearchOrder, SearchPage, SearchQuery
+
+# Content events that change what the index holds, and the job kind that applies them (jobs/search_index.py).
+INDEX_EVENTS = tuple(
+    f"{noun}.{verb}" for noun in ("program", "episode") for verb in ("create", "update", "delete", "publish", "unpublish")
+)
+INDEX_JOB = "index_content"
+_PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+async def search(
+    *, backend: SearchBackend, principal: Principal | None, text: str, filter: SearchFilter, order: SearchOrder,
+    first: int | None, after: str | None, include_drafts: bool = False, with_facets: bool = True,
+) -> SearchPage:
+    """Anonymous callers and viewers only ever get published items whose time has come; editors may ask for drafts."""
+    if include_drafts and not sees_drafts(principal):
+        raise Forbidden("only editors may include drafts")
+    if filter.date_from and filter.date_to and aware(filter.date_from) >= aware(filter.date_to):
+        raise Invalid({"filter.publishedBefore": "must be later than publishedAfter"})
+    query = SearchQuery(
+        text=text, now=datetime.now(timezone.utc), filter=filter, order=order, first=clamp_first(first), after=after,
+        include_drafts=include_drafts, with_facets=with_facets,
+    )
+    try:
+        return await backend.search(query)
+    except InvalidCursor:
+        raise Invalid({"after": "is not a cursor of this search"}) from None
+
+
+@dataclass(frozen=True)
+class SearchStatus:
+    backend: str
+    documents: int
+    pending_changes: int  # content changes recorded but not yet applied to the index
+    lag_seconds: float  # age of the oldest of those; 0 when the index is current
+    failed_jobs: int  # index jobs that gave up (dead-lettered): retry them from `jobs`
+
+
+async def status(*, backend: SearchBackend, principal: Principal | None) -> SearchStatus:
+    require_admin(principal)
+    unrelayed = OutboxEvent.filter(relayed_at__isnull=True, kind__in=INDEX_EVENTS)
+    pending = Job.filter(kind=INDEX_JOB, status__in=_PENDING)
+    oldest = [
+        row for query in (unrelayed, pending)
+        for row in await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
+    ]
+    lag = (datetime.now(timezone.utc) - min(oldest)).total_seconds() if oldest else 0.0
+    return SearchStatus(
+        backend=backend.name, documents=await backend.count(),
+        pending_changes=await unrelayed.count() + await pending.count(), lag_seconds=max(lag, 0.0),
+        failed_jobs=await Job.filter(kind=INDEX_JOB, status=JobStatus.DEAD).count(),
+    )

@@ -1,0 +1,168 @@
+"""The OpenSearch backend's index lifecycle against a real cluster (OPENSEARCH_URL): the first write creates a
+versioned index behind the alias, and a rebuild loads a new one and swaps the alias while searches keep answering.
+Each test works under an alias of its own and removes every index it made."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator, Sequence
+
+import pytest
+from opensearchpy import AsyncOpenSearch
+
+from search.backend import DocKind, SearchDocument, SearchQuery
+from search.opensearch import OpenSearchSearch
+from search.os_mapping import MAPPING_VERSION, index_version
+
+OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL")
+pytestmark = [
+    pytest.mark.opensearch,
+    pytest.mark.skipif(not OPENSEARCH_URL, reason="needs OPENSEARCH_URL (an OpenSearch 2.x cluster)"),
+]
+
+NOW = datetime.now(timezone.utc)
+
+
+def doc(id: int, title: str = "documentary", language: str | None = "en", **changes) -> SearchDocument:
+    values = dict(
+        kind=DocKind.PROGRAM, id=id, title=title, description="", tags=(), category=None, language=language,
+        program_id=id, program_title=title, public_from=NOW - timedelta(days=1), date=NOW - timedelta(minutes=id),
+        updated_at=NOW,
+    )
+    values.update(changes)
+    return SearchDocument(**values)
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[AsyncOpenSearch]:
+    client = AsyncOpenSearch(hosts=[OPENSEARCH_URL])
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def alias(admin: AsyncOpenSearch) -> AsyncIterator[str]:
+    name = f"cms-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    for index in await admin.indices.get(index=f"{name}*"):  # by name: wildcard deletes may be disabled
+        await admin.indices.delete(index=index, ignore=404)
+
+
+@pytest.fixture
+async def backend(alias: str) -> AsyncIterator[OpenSearchSearch]:
+    backend = OpenSearchSearch(url=OPENSEARCH_URL or "", index=alias)
+    yield backend
+    await backend.close()
+
+
+async def aliased(admin: AsyncOpenSearch, alias: str) -> list[str]:
+    return sorted(await admin.indices.get_alias(name=alias))
+
+
+async def ids(backend: OpenSearchSearch, text: str, **options) -> list[int]:
+    page = await backend.search(SearchQuery(text=text, now=datetime.now(timezone.utc), **options))
+    return [hit.id for hit in page.hits]
+
+
+async def test_first_upsert_creates_a_versioned_index_behind_the_alias(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    assert not await admin.indices.exists_alias(name=alias)
+    assert await backend.count() == 0 and await ids(backend, "documentary") == []
+    await backend.delete(DocKind.PROGRAM, [1])  # nothing to delete: no index is made for it
+    assert await admin.indices.get(index=f"{alias}*") == {}
+
+    await backend.upsert([doc(1), doc(2)])
+    await backend.upsert([doc(1)])  # idempotent
+
+    (index,) = await aliased(admin, alias)
+    assert index_version(alias, index) == MAPPING_VERSION
+    mapping = (await admin.indices.get_mapping(index=index))[index]["mappings"]
+    assert mapping["_meta"]["mapping_version"] == MAPPING_VERSION
+    assert await backend.count() == 2
+    assert sorted(await ids(backend, "documen")) == [1, 2]  # prefix
+    assert sorted(await ids(backend, "documentray")) == [1, 2]  # one transposition
+
+
+async def test_rebuild_swaps_the_alias_while_searches_keep_answering(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    await backend.upsert([doc(i, "old programme") for i in range(1, 6)])
+    (old,) = await aliased(admin, alias)
+    answers: list[int] = []
+    failures: list[BaseException] = []
+    loaded = asyncio.Event()
+
+    async def keep_searching() -> None:
+        while not loaded.is_set():
+            try:
+                page = await backend.search(SearchQuery(text="", now=datetime.now(timezone.utc)))
+                answers.append(page.total)
+            except Exception as error:  # noqa: BLE001 - the test reports any failure
+                failures.append(error)
+            await asyncio.sleep(0.01)
+
+    async def batches() -> AsyncIterator[Sequence[SearchDocument]]:
+        for start in range(100, 400, 100):
+            yield [doc(i, "new programme") for i in range(start, start + 100)]
+            await asyncio.sleep(0.2)  # searches run meanwhile; they must still see the old, complete index
+
+    searcher = asyncio.create_task(keep_searching())
+    progress: list[int] = []
+    try:
+        written = await backend.rebuild(batches(), progress=progress.append)
+        for _ in range(5):
+            answers.append((await backend.search(SearchQuery(text="", now=datetime.now(timezone.utc)))).total)
+    finally:
+        loaded.set()
+        await searcher
+    assert written == 300 and progress == [100, 100, 100]
+    assert not failures
+    assert set(answers) <= {5, 300} and answers[0] == 5 and answers[-1] == 300  # never a partial index
+    (new,) = await aliased(admin, alias)
+    assert new != old and index_version(alias, new) == MAPPING_VERSION
+    assert not await admin.indices.exists(index=old)
+    settings = (await admin.indices.get_settings(index=new))[new]["settings"]["index"]
+    assert settings["refresh_interval"] == "1s" and settings["auto_expand_replicas"] == "0-1"
+    assert await backend.count() == 300
+    assert await ids(backend, "old") == []
+
+
+async def test_failed_rebuild_leaves_the_old_index_serving(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    await backend.upsert([doc(1)])
+    (old,) = await aliased(admin, alias)
+
+    async def broken() -> AsyncIterator[Sequence[SearchDocument]]:
+        yield [doc(2)]
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        await backend.rebuild(broken())
+    assert await aliased(admin, alias) == [old]
+    assert sorted(await admin.indices.get(index=f"{alias}-*")) == [old]
+    assert await backend.count() == 1
+
+
+async def test_languages_and_scripts(backend: OpenSearchSearch) -> None:
+    await backend.upsert([
+        doc(1, "کتاب‌های ایرانی", language="fa-IR"),  # Persian yeh and ZWNJ
+        doc(2, "running documentaries", language="en"),
+        doc(3, "Café <b>Müller</b>", language="de"),
+    ])
+    assert await ids(backend, "كتاب") == [1]  # Arabic kaf finds Persian keheh, in the word before the ZWNJ
+    assert await ids(backend, "ایرانی") == [1]
+    assert await ids(backend, "ايراني") == [1]  # Arabic yeh
+    assert await ids(backend, "run documentary") == [2]  # English stemming
+    assert await ids(backend, "cafe muller") == [3]  # ASCII folding
+    page = await backend.search(SearchQuery(text="muller", now=datetime.now(timezone.utc)))
+    highlighted = page.hits[0].highlights["title"]  # whole title, source text HTML-escaped around the marks
+    assert "<mark>Müller</mark>" in highlighted and highlighted.startswith("Café &lt;b&gt;") and "<b>" not in highlighted
+    assert await ids(backend, "cafe -muller") == []
+    assert sorted(await ids(backend, "running OR café")) == [2, 3]
+    for hostile in ('title:x AND (y OR', "\x00' OR 1=1; --", "a" * 10_000, "*:* ~2 /.*/", '"""'):
+        await backend.search(SearchQuery(text=hostile, now=datetime.now(timezone.utc)))

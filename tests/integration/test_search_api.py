@@ -1,0 +1,209 @@
+"""Search as clients use it: GraphQL over HTTP with real tokens, the index kept fresh by the real job worker."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+from tests.support.api import operation
+from tests.support.jobs import database_url, drain
+from tests.support.processes import ROOT, child_env
+
+SEARCH = operation("Search")
+STATUS = operation("SearchStatus")
+
+
+async def _program(api, title: str, *, publish: bool = True, **fields) -> str:
+    created = await api.data(operation("CreateProgram"), {"input": {"title": title, **fields}}, role="editor")
+    program_id = created["createProgram"]["id"]
+    if publish:
+        await api.data(operation("PublishProgram"), {"id": program_id}, role="editor")
+    return program_id
+
+
+async def _episode(api, program_id: str, title: str, *, publish: bool = True, **fields) -> str:
+    created = await api.data(
+        operation("CreateEpisode"), {"input": {"programId": program_id, "title": title, **fields}}, role="editor"
+    )
+    episode_id = created["createEpisode"]["id"]
+    if publish:
+        await api.data(operation("PublishEpisode"), {"id": episode_id}, role="editor")
+    return episode_id
+
+
+async def _search(api, query: str, *, role: str | None = None, **variables) -> dict:
+    return (await api.data(SEARCH, {"query": query, **variables}, role=role))["search"]
+
+
+def _titles(found: dict) -> list[str]:
+    return [edge["node"]["title"] for edge in found["edges"]]
+
+
+async def test_published_content_becomes_searchable_through_the_index_jobs(api, settings):
+    program = await _program(api, "Night Trains of Europe", description="A documentary about sleeper trains",
+                             category="travel", language="en", tags=["rail"])
+    await _episode(api, program, "The Caledonian Sleeper", description="From London to the Highlands by night")
+    await _episode(api, program, "Draft about ferries", publish=False)
+    assert (await _search(api, "sleeper"))["totalCount"] == 0, "nothing is indexed before the jobs ran"
+
+    await drain(settings)
+    found = await _search(api, "sleeper")
+    assert sorted(_titles(found)) == ["Night Trains of Europe", "The Caledonian Sleeper"]
+    assert found["totalCount"] == 2
+    highlighted = [edge["highlights"] for edge in found["edges"]]
+    assert any("<mark>" in (h["title"] or "") + (h["description"] or "") for h in highlighted)
+    assert found["facets"]["categories"] == [{"value": "travel", "count": 2}]
+    assert found["facets"]["programs"] == [{"program": {"id": program, "title": "Night Trains of Europe"}, "count": 2}]
+
+    assert (await _search(api, "ferries"))["totalCount"] == 0, "a draft never reaches the public"
+    drafts = await _search(api, "ferries", role="editor", filter={"includeDrafts": True})
+    assert _titles(drafts) == ["Draft about ferries"]
+
+
+async def test_unpublish_and_delete_leave_the_results(api, settings):
+    program = await _program(api, "Persian Poetry Hour", language="fa")
+    episode = await _episode(api, program, "شعر حافظ در تهران")
+    await drain(settings)
+    assert _titles(await _search(api, "تهران")) == ["شعر حافظ در تهران"]
+
+    await api.data(operation("UnpublishEpisode"), {"id": episode}, role="editor")
+    # Before the index job runs, the API itself drops the now-unpublished hit: a lagging index leaks nothing.
+    assert _titles(await _search(api, "تهران")) == []
+    await drain(settings)
+    assert (await _search(api, "تهران"))["totalCount"] == 0
+
+    await api.data(operation("PublishEpisode"), {"id": episode}, role="editor")
+    await drain(settings)
+    assert (await _search(api, "حافظ"))["totalCount"] == 1
+    await api.data(operation("DeleteProgram"), {"id": program}, role="editor")
+    await drain(settings)
+    assert (await _search(api, "حافظ", role="editor", filter={"includeDrafts": True}))["totalCount"] == 0
+    assert (await _search(api, "poetry", role="editor", filter={"includeDrafts": True}))["totalCount"] == 0
+
+
+async def test_unpublishing_a_program_hides_its_episodes(api, settings):
+    program = await _program(api, "Harbour Stories")
+    await _episode(api, program, "Lighthouse keepers")
+    await drain(settings)
+    assert (await _search(api, "lighthouse"))["totalCount"] == 1
+    await api.data(operation("UnpublishProgram"), {"id": program}, role="editor")
+    await drain(settings)
+    assert (await _search(api, "lighthouse"))["totalCount"] == 0
+
+
+async def test_scheduled_items_appear_when_their_time_comes(api, settings):
+    program = await _program(api, "Tomorrow's Show")
+    created = await api.data(operation("CreateEpisode"), {"input": {"programId": program, "title": "Eclipse special"}},
+                             role="editor")
+    episode = created["createEpisode"]["id"]
+    from datetime import datetime, timedelta, timezone
+
+    soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+    await api.data(operation("PublishEpisode"), {"id": episode, "at": soon.isoformat()}, role="editor")
+    await drain(settings)
+    assert (await _search(api, "eclipse"))["totalCount"] == 0
+    while datetime.now(timezone.utc) <= soon:
+        await asyncio.sleep(0.2)
+    assert _titles(await _search(api, "eclipse")) == ["Eclipse special"]
+
+
+async def test_pagination_filters_and_date_order(api, settings):
+    news = await _program(api, "Morning News", category="news", language="en")
+    music = await _program(api, "Jazz Nights", category="music", language="en")
+    for n in range(7):
+        await _episode(api, news, f"Weather report {n}")
+    await _episode(api, music, "Weather songs")
+    await drain(settings)
+
+    seen, after = [], None
+    while True:
+        page = await _search(api, "weather", first=3, after=after, orderBy="DATE")
+        seen += _titles(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 8
+    assert seen[0] == "Weather songs", "newest first"
+
+    only_music = await _search(api, "weather", filter={"categories": ["music"]})
+    assert _titles(only_music) == ["Weather songs"]
+    by_program = await _search(api, "weather", filter={"programIds": [news], "kinds": ["EPISODE"]})
+    assert by_program["totalCount"] == 7
+
+
+async def test_bad_input_gets_clear_errors_and_hostile_text_an_answer(api, settings):
+    await _program(api, "Anything")
+    await drain(settings)
+    for variables, code in (
+        ({"first": 101}, "BAD_USER_INPUT"),
+        ({"after": "not-a-cursor"}, "BAD_USER_INPUT"),
+        ({"filter": {"programIds": ["garbage"]}}, "BAD_USER_INPUT"),
+        ({"filter": {"includeDrafts": True}}, "FORBIDDEN"),
+    ):
+        body = await api.gql(SEARCH, {"query": "anything", **variables})
+        assert body["errors"][0]["extensions"]["code"] == code, (variables, body)
+    for text in ("'; DROP TABLE episode; --", "a" * 10_000, "!!! & | :* (((", "", '"unclosed', "\x00nul"):
+        body = await api.gql(SEARCH, {"query": text})
+        assert not body.get("errors"), (text[:40], body.get("errors"))
+
+
+async def test_search_status_is_for_admins_and_shows_the_lag(api, settings):
+    body = await api.gql(STATUS, role="editor")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await _program(api, "Lagging behind")
+    before = (await api.data(STATUS, role="admin"))["searchStatus"]
+    assert before["pendingChanges"] >= 1 and before["lagSeconds"] >= 0
+    await drain(settings)
+    after = (await api.data(STATUS, role="admin"))["searchStatus"]
+    assert after == {**after, "pendingChanges": 0, "lagSeconds": 0.0, "failedJobs": 0, "documents": 1}
+
+
+async def test_search_sql_does_not_grow_with_the_page(api, settings, count_queries):
+    program = await _program(api, "Counting")
+    for n in range(12):
+        await _episode(api, program, f"Counted episode {n}")
+    await drain(settings)
+    counts = {}
+    for size in (2, 12):
+        with count_queries() as counter:
+            response = await api.client.post(
+                "/graphql", json={"query": SEARCH, "variables": {"query": "counted", "first": size}},
+                headers={"cache-control": "no-cache"},
+            )
+        assert len(response.json()["data"]["search"]["edges"]) == size
+        counts[size] = len(counter.statements)
+    assert counts[2] == counts[12], counts
+
+
+async def test_cms_reindex_rebuilds_the_index(api, settings, db_target):
+    program = await _program(api, "Rebuilt from scratch")
+    await _episode(api, program, "Second coming")
+    await drain(settings)
+    env = child_env({"DATABASE_URL": database_url(db_target), "CMS_DATA_DIR": str(settings.data_dir)})
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "cms.cli", "reindex", "--quiet"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "indexed 2 documents" in done.stdout
+    assert _titles(await _search(api, "coming")) == ["Second coming"]
+
+
+async def test_reindex_catches_up_with_rows_changed_while_it_ran(api, settings):
+    """What `cms reindex` writes again after the rebuild: changed programs with all their episodes, changed episodes."""
+    from datetime import datetime, timedelta, timezone
+
+    from search.reindex import changed_since
+
+    quiet = await _program(api, "Untouched")
+    await _episode(api, quiet, "Old episode")
+    since = datetime.now(timezone.utc) + timedelta(milliseconds=1)
+    await asyncio.sleep(0.01)
+    touched = await _program(api, "Renamed meanwhile")
+    await _episode(api, touched, "Its episode")
+    await _episode(api, quiet, "New in the untouched program")
+    found = {(doc.kind.value, doc.title) for doc in await changed_since(since)}
+    assert found == {
+        ("program", "Renamed meanwhile"), ("episode", "Its episode"), ("episode", "New in the untouched program"),
+    }
