@@ -89,5 +89,6 @@ def parse_response(response: dict[str, Any], query: SearchQuery) -> SearchPage:
         hits=[_hit(raw, query.order) for raw in raw_hits[:size]],
         total=int(total["value"] if isinstance(total, dict) else total),
         has_next=len(raw_hits) > size,
-        facets=facets,
+        facets=facets,  # aggregations count every match
+        exact_counts=not isinstance(total, dict) or total.get("relation", "eq") == "eq",
     )

@@ -29,6 +29,7 @@ MIN_FUZZY_CHARS = 4  # shorter words have too many neighbours ("teh" is one swap
 MAX_AFFIX_CHARS = 32  # longer words get no prefix/typo variants (long fuzzy terms are costly and never typos)
 FACET_SIZE = 20
 FUZZY_EXPANSIONS = 4  # close index terms tried per misspelt word and field (PostgreSQL: 4 suggestions)
+TITLE_TIER_BOOST = 1000.0  # above any BM25 score the text clauses give: title matches rank first
 
 # Facet name (search.backend.FACET_FIELDS) -> keyword field it counts.
 FACET_SOURCES = {"category": "category", "language": "language_primary", "program": "program_id"}
@@ -230,6 +231,22 @@ def filters(query: SearchQuery) -> list[dict[str, Any]]:
     return found
 
 
+def title_tier(parsed: ParsedQuery) -> dict[str, Any] | None:
+    """Scores TITLE_TIER_BOOST more for a positive word or phrase in the title (base or language field), so that
+    title matches rank above every other match, as the PostgreSQL backend's title tier does. Matches nothing new."""
+    clauses = [clause for alternative in parsed.alternatives for clause in alternative.clauses]
+    if not clauses:
+        return None
+    fields = ["title", *(field for fields in LANGUAGE_FIELDS.values() for field in fields if field.startswith("title"))]
+    words = [
+        {"multi_match": {"query": clause.text, "fields": [field.split("^")[0] for field in fields],
+                         "type": "phrase" if clause.phrase else "best_fields", "operator": "or"}}
+        for clause in clauses
+    ]
+    return {"constant_score": {"filter": {"bool": {"should": words, "minimum_should_match": 1}},
+                               "boost": TITLE_TIER_BOOST}}
+
+
 def build_query(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
     clauses: dict[str, Any] = {}
     if len(parsed.alternatives) == 1:
@@ -237,6 +254,10 @@ def build_query(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
     elif parsed.alternatives:
         clauses["should"] = [{"bool": _alternative_query(alternative)} for alternative in parsed.alternatives]
         clauses["minimum_should_match"] = 1
+    if query.order is SearchOrder.RELEVANCE and (tier := title_tier(parsed)) is not None:
+        if "should" in clauses:  # alternatives: they become one must, so that the tier's should cannot match alone
+            clauses = {"must": [{"bool": clauses}]}
+        clauses["should"] = [tier]  # a should beside a must only adds to the score
     if found := filters(query):
         clauses["filter"] = found
     return {"bool": clauses} if clauses else {"match_all": {}}

@@ -7,8 +7,8 @@
    lexemes with positions; the vocabulary says whether a word is known, a prefix of known words, or a typo.
 4. `build_tsquery` writes the tsquery text: per term, an OR of its forms in every configuration (stemmed and
    `simple`), plus `word:*` and the forms of its completions for a prefix, or the forms of close vocabulary words
-   for a typo. Lexemes are quoted and escaped; the
-   result is passed as a bind parameter and cast to `tsquery`.
+   for a typo. Lexemes are quoted and escaped; the result is passed as a bind parameter and cast to `tsquery`.
+5. `title_tsquery` writes the title tier's test: any positive term's form as a title mark (TITLE_MARK).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from search.backend import MAX_QUERY_CHARS
 
 MAX_TERMS = 32  # terms past this are ignored: enough for any real query, bounded work for a pasted essay
 MIN_PREFIX_CHARS = 3  # shorter unknown words are not expanded as prefixes ('d':* would match half the index)
+# An item's title words are also in its vector behind this mark (' a:news'), a lexeme no query word can produce
+# (it starts with a space, like search.pg_filters'): the GIN index finds the items with a query word in the title.
+TITLE_MARK = " a:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +136,18 @@ def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | N
     if len(alternatives) == 1:
         return alternatives[0]
     return " | ".join(f"( {part} )" for part in alternatives)
+
+
+def title_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | None:
+    """Items with any positive term's form in the title: an OR of title marks (None when no term is positive).
+    Ranking puts these first (search.pg_sql.text_page), so a broad query ranks its title matches, not every match."""
+    marks = set()
+    for group, group_forms in zip(groups, forms):
+        for term, term_forms in zip(group, group_forms):
+            if term.negated or term_query(term, term_forms) is None:
+                continue
+            lexemes = {lexeme for sequence in term_forms.by_config.values() for _, lexeme in sequence}
+            marks.update(quote(TITLE_MARK + lexeme) for lexeme in lexemes | set(term_forms.expansions))
+            if term_forms.prefix and not term.phrase:
+                marks.add(quote(TITLE_MARK + term_forms.prefix) + ":*")
+    return " | ".join(sorted(marks)) or None

@@ -8,12 +8,14 @@ from typing import Any
 
 from search.backend import SearchFilter
 from search.pg_language import primary_subtag
-from search.pg_query import safe_text
+from search.pg_query import TITLE_MARK, safe_text
 
 # ts_rank weights {D, C, B, A}: program title, description, tags, title. A title match outweighs a description
 # that repeats the word a few times.
 RANK_WEIGHTS = [0.05, 0.1, 0.3, 1.0]
 RANK_SCALE = 1_000_000  # ranks are compared as integers (rank * scale, rounded): exact in cursors
+# Added to the score of items with a query word in the title: above any ts_rank (at most ~1.6 with these weights).
+TITLE_TIER_BONUS = 10.0
 FACET_LIMIT = 20
 HEADLINE_TITLE = "StartSel=<mark>, StopSel=</mark>, HighlightAll=true"
 HEADLINE_DESCRIPTION = (
@@ -32,7 +34,12 @@ def _field(column: str, weight: str) -> str:
 _VECTOR = f" || {_GAP} || ".join(
     _field(column, weight)
     for column, weight in (("title", "A"), ("tags_text", "B"), ("description", "C"), ("program_words", "D"))
-) + " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # search.pg_filters
+) + (
+    " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # filters, samples
+    # the title tier's marks (search.pg_query.TITLE_MARK); a word too long to be worth one gets none
+    f" || array_to_tsvector(ARRAY(SELECT '{TITLE_MARK}' || w"
+    " FROM unnest(tsvector_to_array(to_tsvector(u.config::regconfig, u.title))) AS w WHERE octet_length(w) <= 200))"
+)
 _ALL_TEXT = "u.title || ' ' || u.tags_text || ' ' || u.description || ' ' || u.program_words"
 _DOC_COLUMNS = ("kind", "id", "program_id", "category", "lang", "tags", "public_from", "date", "config", "vector")
 
@@ -188,11 +195,13 @@ def _keyset(params: Params, after: list | None, ranked: bool, alias: str = "") -
     return f"({alias}date, {alias}id, {alias}kind) < ({tail})"
 
 
-def totals(where: list[str], *, with_facets: bool) -> str:
-    """Rows (field, value, n) over every match: the total, and when asked the most frequent values of each facet.
-    Counting (category, language, program) combinations first is one hash over the matches instead of three; the
-    grouping sets then run over a few thousand rows at most."""
-    source = f"(SELECT d.category, d.lang, d.program_id FROM search_document d WHERE {' AND '.join(where)}) AS m"
+def totals(where: list[str], *, with_facets: bool, limit_param: str) -> str:
+    """Rows (field, value, n) over the first `limit_param` matches (search.pg_counts decides how many and which):
+    the total, and when asked the most frequent values of each facet. Counting (category, language, program)
+    combinations first is one hash over the matches instead of three; the grouping sets then run over a few thousand
+    rows at most."""
+    source = (f"(SELECT d.category, d.lang, d.program_id FROM search_document d WHERE {' AND '.join(where)}"
+              f" LIMIT {limit_param}) AS m")
     if not with_facets:
         return f"SELECT 'total'::text AS field, NULL::text AS value, count(*) AS n FROM {source}"
     grouping = "GROUPING(category, lang, program_id)"
@@ -210,41 +219,68 @@ FROM (
 WHERE x.r <= {FACET_LIMIT}"""
 
 
-def text_page(
-    params: Params, where: list[str], *, rank_param: str, ranked: bool, after: list | None, limit: int
-) -> str:
-    """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
-    `rank_param` is the words' tsquery (without the filter lexemes)."""
-    weights = params(RANK_WEIGHTS, "float4[]")
-    rank_of = f"ts_rank({weights}, d.vector, {rank_param}::tsquery)"
-    n = params(limit, "int")
-    if ranked:  # every match ranked, the best n + 1 kept (a top-N sort)
-        page = f"""
+def _tier(params: Params, where: list[str], *, rank_of: str, bonus: float, after: list | None, n: str) -> str:
+    """One relevance tier's best n + 1 rows after the cursor: every match of the tier ranked (a top-N sort)."""
+    return f"""
     SELECT * FROM (
-        SELECT d.kind, d.id, d.date, d.config, round({rank_of}::float8 * {RANK_SCALE})::bigint AS rank
+        SELECT d.kind, d.id, d.date, d.config, {bonus} + {rank_of}::float8 AS score,
+               round(({bonus} + {rank_of}::float8) * {RANK_SCALE})::bigint AS rank
         FROM search_document d WHERE {" AND ".join(where)}
     ) AS m
     WHERE {_keyset(params, after, ranked=True)}
     ORDER BY {_ORDER} LIMIT {n} + 1"""
-    else:  # no rank: the planner may walk the date index instead of the GIN bitmap when the words are common
+
+
+def text_page(
+    params: Params, where: list[str], *, rank_param: str, title_param: str | None, ranked: bool, after: list | None,
+    limit: int,
+) -> str:
+    """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
+    `rank_param` is the words' tsquery (without the filter lexemes), `title_param` the title tier's.
+
+    Relevance is the title tier first (items with a query word in the title, TITLE_TIER_BONUS added to their
+    score), then ts_rank with the field weights. The tiers are ranked apart and the lower one only when the title
+    tier cannot fill the page: a word in 40 % of the index ranks its ~7 % title matches, not every match."""
+    n = params(limit, "int")
+    if ranked:
+        rank_of = f"ts_rank({params(RANK_WEIGHTS, 'float4[]')}, d.vector, {rank_param}::tsquery)"
+    if not ranked:  # no rank: the planner may walk the date index instead of the GIN bitmap when words are common
         page = f"""
-    SELECT d.kind, d.id, d.date, d.config, 0::bigint AS rank FROM search_document d
+    SELECT d.kind, d.id, d.date, d.config, 0::float8 AS score, 0::bigint AS rank FROM search_document d
     WHERE {" AND ".join(where)} AND {_keyset(params, after, ranked=False, alias="d.")}
     ORDER BY d.date DESC, d.id DESC, d.kind DESC LIMIT {n} + 1"""
+    elif title_param is None:  # nothing to look for in titles (only excluded words): one tier
+        page = _tier(params, where, rank_of=rank_of, bonus=0.0, after=after, n=n)
+    else:
+        in_title = f"d.vector @@ {title_param}::tsquery"
+        rest = _tier(params, [*where, f"NOT ({in_title})"], rank_of=rank_of, bonus=0.0, after=after, n=n)
+        if after is not None and after[0] < TITLE_TIER_BONUS * RANK_SCALE:
+            page = rest  # the cursor is past the title tier
+        else:
+            # The lower tier is read only when the title tier has no more than n rows after the cursor: a one-time
+            # filter that skips its plan entirely otherwise. Every title-tier row ranks above every other row.
+            top = _tier(params, [*where, in_title], rank_of=rank_of, bonus=TITLE_TIER_BONUS, after=after, n=n)
+            page = f"""
+    WITH top AS ({top}
+    )
+    SELECT * FROM top
+    UNION ALL
+    SELECT * FROM ({rest}
+    ) AS rest WHERE (SELECT count(*) FROM top) <= {n}"""
     return f"""
 WITH p AS ({page}
 ), q AS (
     SELECT p.*, row_number() OVER (ORDER BY {_ORDER}) AS ord FROM p
 )
 SELECT q.kind, q.id, q.date, q.rank,
-       CASE WHEN q.ord <= {n} THEN {rank_of}::float8 END AS score,
+       CASE WHEN q.ord <= {n} THEN q.score END AS score,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
                                                '{HEADLINE_TITLE}') END AS title_hl,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},
                                                {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl
 FROM q
-JOIN search_document d ON d.kind = q.kind AND d.id = q.id
 LEFT JOIN search_document_text t ON t.kind = q.kind AND t.id = q.id
+WHERE q.ord <= {n} + 1
 ORDER BY q.ord
 """
 

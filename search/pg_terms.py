@@ -12,14 +12,22 @@ only when a word is unknown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from search import pg_sql, typos
-from search.pg_query import MIN_PREFIX_CHARS, Forms, Term, build_tsquery, parse, single_word
+from search.pg_query import MIN_PREFIX_CHARS, Forms, Term, build_tsquery, parse, single_word, title_tsquery
 
 
-async def words_tsquery(db: BaseDBAsyncClient, text: str) -> str | None:
-    """The tsquery text for `text`, or None for a query with nothing to search for (match everything)."""
+@dataclass(frozen=True, slots=True)
+class Words:
+    match: str  # tsquery text: what an item must match
+    title: str | None  # tsquery text: the title tier (search.pg_query.title_tsquery)
+
+
+async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
+    """The tsquery texts for `text`, or None for a query with nothing to search for (match everything)."""
     groups = parse(text)
     if not groups:
         return None
@@ -53,7 +61,8 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> str | None:
     for group in groups:
         parsed.append(forms[position : position + len(group)])
         position += len(group)
-    return build_tsquery(groups, parsed)
+    match = build_tsquery(groups, parsed)
+    return None if match is None else Words(match=match, title=title_tsquery(groups, parsed))
 
 
 async def _normalise(

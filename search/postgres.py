@@ -12,11 +12,12 @@ indexed lexemes and surface words kept in plain tables (`search.typos`): an unkn
 becomes `word:*` plus the forms of its first completions; any other unknown word gets the forms of the closest
 known words by trigram similarity. No pg_trgm needed, so the embedded server and a full one run the same code.
 
-Relevance is `ts_rank` with the field weights (ties: newest, then id), rounded to an integer so that keyset
-cursors compare exactly. A query is two statements run side by side on two connections: the page (ranked, with
-scores and highlights for its rows only) and the counts (total and facets). A text query's filters go into its
-tsquery as lexemes (`search.pg_filters`); an empty query reads the date index for its page and the covering
-visibility index for its counts.
+Relevance is the title tier first (a query word in the title), then `ts_rank` with the field weights (ties:
+newest, then id), rounded to an integer so that keyset cursors compare exactly; a broad query ranks only its title
+matches when they fill the page (`search.pg_sql.text_page`). A query runs its page (ranked, with scores and
+highlights for its rows only) beside its counts (total and facets, on another connection): exact up to 10,000
+matches, estimated from a uniform sample beyond (`search.pg_counts`). A text query's filters go into its tsquery
+as lexemes (`search.pg_filters`); an empty query reads the date index for its page.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from search import pg_sql, typos
-from search.backend import (
-    FACET_FIELDS, DocKind, FacetCount, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery,
-)
+from search.backend import DocKind, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery
 from search.cursor import decode_cursor, encode_cursor, from_micros, micros
+from search.pg_counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
 from search.pg_filters import document_lexemes, filter_tsquery
 from search.pg_language import primary_subtag, ts_config
 from search.pg_query import clean, safe_text
@@ -54,8 +54,12 @@ _CURSOR_SHAPE = (int, int, int, str)  # rank * scale, date in microseconds, id, 
 class PostgresSearch:
     name = "postgres"
 
-    def __init__(self, connection: str = "default") -> None:
+    def __init__(
+        self, connection: str = "default", *, exact_limit: int = EXACT_LIMIT, sample_budget: int = SAMPLE_BUDGET
+    ) -> None:
         self._connection = connection
+        self._exact_limit = exact_limit  # search.pg_counts: matches counted exactly; estimated past this
+        self._sample_budget = sample_budget
         self._available: frozenset[str] | None = None  # the server's text search configurations
 
     def _db(self) -> BaseDBAsyncClient:
@@ -130,35 +134,47 @@ class PostgresSearch:
             after = [rank, from_micros(date), id_, kind]  # type: ignore[arg-type]
         limit = max(0, min(int(query.first), MAX_PAGE))
         db = self._db()
-        tsquery = await words_tsquery(db, clean(query.text))
+        words = await words_tsquery(db, clean(query.text))
 
-        params = pg_sql.Params()
-        matching, words = None, None
-        filters = filter_tsquery(query.filter) if tsquery is not None else None
-        if tsquery is not None:  # the words AND the filter's lexemes: one GIN lookup for both
-            matching = params(f"( {tsquery} ) & {filters}" if filters else tsquery, "text")
-        where = pg_sql.conditions(
-            params, tsquery_param=matching, filter=query.filter, now=query.now, include_drafts=query.include_drafts
-        )
-        where_values = list(params.values)  # the totals statement takes only these
-        if tsquery is not None:  # ranks and highlights look at the words alone
-            words = params(tsquery, "text") if filters else matching
+        filters = filter_tsquery(query.filter)
+        matching = None  # the words AND the filter's lexemes: one GIN lookup for both
+        if words is not None:
+            matching = f"( {words.match} ) & {filters}" if filters else words.match
+        params, where, matching_param = _where(query, matching)
+        # An empty query's counts take its filters as lexemes too (its page reads btree indexes instead), so that a
+        # sample's lexeme and the filters meet in the GIN index (search.pg_counts).
+        count_params, count_where, _ = _where(query, matching if words is not None else filters)
         if words is not None:
             ranked = order is SearchOrder.RELEVANCE
             if after is not None and not ranked:
                 after[0] = 0  # every rank is 0 in date order: a cursor claiming otherwise changes nothing
-            page_sql = pg_sql.text_page(params, where, rank_param=words, ranked=ranked, after=after, limit=limit)
+            rank_param = params(words.match, "text") if filters else matching_param  # ranks, highlights: the words
+            title_param = params(words.title, "text") if ranked and words.title else None
+            page_sql = pg_sql.text_page(
+                params, where, rank_param=rank_param, title_param=title_param, ranked=ranked, after=after, limit=limit
+            )
         else:
             page_sql = pg_sql.browse_page(params, where, after=after, limit=limit)
-        totals_sql = pg_sql.totals(where, with_facets=query.with_facets)
         # Two connections: the page and the counts overlap.
-        (_, hits), (_, totals) = await asyncio.gather(
-            db.execute_query(page_sql, params.values), db.execute_query(totals_sql, where_values)
+        (_, hits), counts = await asyncio.gather(
+            db.execute_query(page_sql, params.values),
+            count_matches(db, count_where, count_params.values, with_facets=query.with_facets,
+                          exact_limit=self._exact_limit, sample_budget=self._sample_budget),
         )
-        total, facets = _totals(totals, query.with_facets)
         return SearchPage(
-            hits=[_hit(row, order) for row in hits[:limit]], total=total, has_next=len(hits) > limit, facets=facets
+            hits=[_hit(row, order) for row in hits[:limit]], total=counts.total, has_next=len(hits) > limit,
+            facets=counts.facets, exact_counts=counts.exact,
         )
+
+
+def _where(query: SearchQuery, tsquery: str | None) -> tuple[pg_sql.Params, list[str], str | None]:
+    """Parameters and WHERE conditions for the query's visibility and filters, and `d.vector @@ tsquery`."""
+    params = pg_sql.Params()
+    tsquery_param = params(tsquery, "text") if tsquery is not None else None
+    where = pg_sql.conditions(
+        params, tsquery_param=tsquery_param, filter=query.filter, now=query.now, include_drafts=query.include_drafts
+    )
+    return params, where, tsquery_param
 
 
 def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
@@ -170,7 +186,8 @@ def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[
             safe_text(doc.category) or None, primary_subtag(safe_text(doc.language)), doc.program_id,
             # a program's own title is its title
             safe_text(doc.program_title)[:MAX_TITLE] if doc.kind == DocKind.EPISODE else "",
-            doc.public_from, doc.date, ts_config(doc.language, available), json.dumps(document_lexemes(doc)),
+            doc.public_from, doc.date, ts_config(doc.language, available),
+            json.dumps(document_lexemes(doc) + sample_lexemes(doc.key)),
         )
         for column, value in zip(columns, values):
             column.append(value)
@@ -199,15 +216,3 @@ def _hit(row, order: SearchOrder) -> SearchHit:
         kind=DocKind(row["kind"]), id=int(row["id"]), score=float(row["score"] or 0.0),
         cursor=encode_cursor("postgres", order, key), highlights=highlights,
     )
-
-
-def _totals(rows, with_facets: bool) -> tuple[int, dict[str, list[FacetCount]]]:
-    total = 0
-    facets: dict[str, list[FacetCount]] = {name: [] for name in FACET_FIELDS} if with_facets else {}
-    for row in rows:
-        if row["field"] == "total":
-            total = int(row["n"])
-        else:
-            facets[row["field"]].append(FacetCount(value=row["value"], count=int(row["n"])))
-    return total, facets
-

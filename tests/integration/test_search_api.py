@@ -50,7 +50,7 @@ async def test_published_content_becomes_searchable_through_the_index_jobs(api, 
     await drain(settings)
     found = await _search(api, "sleeper")
     assert sorted(_titles(found)) == ["Night Trains of Europe", "The Caledonian Sleeper"]
-    assert found["totalCount"] == 2
+    assert found["totalCount"] == 2 and found["exactCounts"] is True
     highlighted = [edge["highlights"] for edge in found["edges"]]
     assert any("<mark>" in (h["title"] or "") + (h["description"] or "") for h in highlighted)
     assert found["facets"]["categories"] == [{"value": "travel", "count": 2}]

@@ -59,7 +59,7 @@ async def _results(info: Info, page: SearchPage, *, public_only: bool) -> Search
     end_cursor = page.hits[-1].cursor if page.hits else None
     return SearchResults(
         edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor), total_count=page.total,
-        facets=facets,
+        facets=facets, exact_counts=page.exact_counts,
     )
 
 

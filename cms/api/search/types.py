@@ -85,7 +85,10 @@ class ProgramFacetCount:
     count: int
 
 
-@strawberry.type(description="Counts over every match visible to the caller, most frequent first.")
+@strawberry.type(
+    description="Counts over every match visible to the caller, most frequent first (estimates when "
+    "`SearchResults.exactCounts` is false)."
+)
 class SearchFacets:
     categories: list[FacetCount]
     languages: list[FacetCount]
@@ -98,6 +101,10 @@ class SearchResults:
     page_info: PageInfo
     total_count: int
     facets: SearchFacets
+    exact_counts: bool = strawberry.field(
+        description="False when many items match (over 10,000 with PostgreSQL search): `totalCount` and the facet "
+        "counts are then estimates from a uniform sample. The hits and their order are exact either way."
+    )
 
 
 @strawberry.type(description="How current the search index is (admins).")

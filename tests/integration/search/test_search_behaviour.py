@@ -81,6 +81,34 @@ async def test_tags_weigh_more_than_description(search_backend: SearchBackend):
     assert ids(await find(search_backend, "jazz")) == [2, 1]
 
 
+async def test_a_query_word_in_the_title_ranks_above_any_match_elsewhere(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "Jazz", "Saxophones and a drummer"),
+        doc(2, "Late show", "jazz night, jazz night, jazz night: the whole night", tags=["jazz", "night"]),
+        doc(3, "Night bus", "jazz on the radio"),
+        doc(4, "Weather", "rain at night"),
+    ])
+    # "night" in the title beats both words side by side many times in tags and description (1 lacks "night")
+    assert ids(await find(search_backend, "jazz night")) == [3, 2]
+    either = ids(await find(search_backend, "jazz OR night"))
+    assert set(either[:2]) == {1, 3} and either[2:] == [2, 4]
+    assert ids(await find(search_backend, "night", order=SearchOrder.DATE)) == [2, 3, 4]  # no tiers by date
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+async def test_pages_cross_from_title_matches_to_other_matches(search_backend: SearchBackend, size: int):
+    await search_backend.upsert([
+        *(doc(i, f"Harp recital {i}", "strings") for i in range(1, 5)),
+        *(doc(i, f"Recital {i}", "a harp and a flute" + " harp" * (i % 3)) for i in range(5, 10)),
+        doc(10, "Flute", "no such instrument"),
+    ])
+    whole = await find(search_backend, "harp", first=50)
+    assert set(ids(whole)[:4]) == {1, 2, 3, 4} and set(ids(whole)[4:]) == set(range(5, 10))
+    pages = await _pages(search_backend, "harp", SearchOrder.RELEVANCE, size=size)
+    assert [key for page in pages for key in keys(page)] == keys(whole)
+    assert all(page.total == 9 and page.exact_counts for page in pages)
+
+
 async def test_relevance_ties_go_to_the_newest(search_backend: SearchBackend):
     await search_backend.upsert([
         doc(1, "Harbour report", date=NOW - timedelta(days=9)),
@@ -149,7 +177,7 @@ async def test_facets_count_every_visible_match_most_frequent_first(search_backe
         doc(7, "Shiraz gardens", program_id=4, category="travel", language="fa"),
     ])
     page = await find(search_backend, "tehran", first=1)
-    assert page.total == 5 and len(page.hits) == 1
+    assert page.total == 5 and len(page.hits) == 1 and page.exact_counts
     assert set(page.facets) == set(FACET_FIELDS)
     facets = {name: [(f.value, f.count) for f in counts] for name, counts in page.facets.items()}
     assert facets["category"] in (

@@ -19,8 +19,8 @@ from search.os_mapping import (
 )
 from search.os_page import decode_search_after, empty_page, encode_search_after, parse_response
 from search.os_query import (
-    ALL_FIELDS, BASE_FIELDS, FUZZY_EXPANSIONS, LANGUAGE_CODES, LANGUAGE_FIELDS, MAX_EXCLUDED, MAX_TERMS, Alternative,
-    Clause, clean_text, parse_query, search_body,
+    ALL_FIELDS, BASE_FIELDS, FUZZY_EXPANSIONS, LANGUAGE_CODES, LANGUAGE_FIELDS, MAX_EXCLUDED, MAX_TERMS,
+    TITLE_TIER_BOOST, Alternative, Clause, clean_text, parse_query, search_body,
 )
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, 891000, tzinfo=timezone.utc)
@@ -297,18 +297,38 @@ def test_short_words_and_numbers_get_fewer_variants() -> None:
 
 
 def test_every_word_must_match_and_or_gives_alternatives() -> None:
-    bool_ = search_body(query("jazz cats OR dogs"))["query"]["bool"]
+    outer = search_body(query("jazz cats OR dogs"))["query"]["bool"]
+    assert outer["filter"]  # the filters hold for every alternative
+    (must,) = outer["must"]
+    bool_ = must["bool"]
     first, second = bool_["should"]
     assert bool_["minimum_should_match"] == 1
     assert len(first["bool"]["must"]) == 2 and len(second["bool"]["must"]) == 1
     assert second["bool"]["must"][0]["bool"]["should"][1]["multi_match"]["query"] == "dogs"
-    assert bool_["filter"]  # the filters hold for every alternative
+    (tier,) = outer["should"]  # the title tier adds to the score of either alternative
+    assert tier["constant_score"]["boost"] == TITLE_TIER_BOOST
 
 
 def test_phrase_is_a_phrase_match() -> None:
     (must,) = search_body(query('"night train"'))["query"]["bool"]["must"]
     assert must == {"multi_match": {"query": "night train", "fields": ALL_FIELDS, "type": "phrase"}}
     assert "title_persian^3" in ALL_FIELDS and "program_words^0.5" in ALL_FIELDS
+
+
+def test_title_matches_rank_first_in_relevance_order_only() -> None:
+    bool_ = search_body(query('jazz "night train" -live'))["query"]["bool"]
+    (tier,) = bool_["should"]  # beside `must`: adds to the score, matches nothing on its own
+    assert len(bool_["must"]) == 2 and "minimum_should_match" not in bool_
+    spec = tier["constant_score"]
+    assert spec["boost"] == TITLE_TIER_BOOST
+    words = spec["filter"]["bool"]["should"]
+    assert [(w["multi_match"]["query"], w["multi_match"]["type"]) for w in words] == [
+        ("jazz", "best_fields"), ("night train", "phrase"),
+    ]  # positive words and phrases only
+    assert all(field.startswith("title") and "^" not in field for w in words for field in w["multi_match"]["fields"])
+    assert "title_persian" in words[0]["multi_match"]["fields"]
+    assert "should" not in search_body(query("jazz", order=SearchOrder.DATE))["query"]["bool"]
+    assert "should" not in search_body(query("-live"))["query"]["bool"]
 
 
 def test_exclusions_go_to_must_not() -> None:

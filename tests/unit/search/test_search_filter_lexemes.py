@@ -47,3 +47,18 @@ def test_filter_tsquery_ors_within_a_part_and_ands_parts_and_tags():
 
 def test_quotes_in_values_are_escaped():
     assert filter_tsquery(SearchFilter(categories=("rock'n'roll",))) == "( ' c:rock''n''roll' )"
+
+
+def test_sample_levels_are_nested_and_uniform():
+    from search.pg_counts import SAMPLE_LEVELS, sample_lexemes
+
+    members = {level: 0 for level in SAMPLE_LEVELS}
+    for i in range(64_000):
+        lexemes = sample_lexemes(f"episode:{i}")
+        levels = [int(lexeme.split(":")[1]) for lexeme in lexemes]
+        assert levels == sorted(levels) and levels == list(SAMPLE_LEVELS[: len(levels)])  # 1/256 is inside 1/64 ...
+        assert all(lexeme.startswith(" ") for lexeme in lexemes)
+        for level in levels:
+            members[level] += 1
+    for level, count in members.items():
+        assert abs(count - 64_000 / level) <= 0.1 * 64_000 / level, (level, count)
