@@ -22,6 +22,7 @@ MIN_PREFIX_CHARS = 3  # shorter unknown words are not expanded as prefixes ('d':
 # An item's title words are also in its vector behind this mark (' a:news'), a lexeme no query word can produce
 # (it starts with a space, like search.pg_filters'): the GIN index finds the items with a query word in the title.
 TITLE_MARK = " a:"
+CONFIG_MARK = " g:"  # and its configuration's name: a stem matches only items of the languages that make it
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,26 +109,54 @@ def single_word(forms: Forms) -> str | None:
     return simple[0][1] if len(simple) == 1 else None
 
 
-def term_query(term: Term, forms: Forms) -> str | None:
+def config_lexeme(config: str) -> str:
+    """The lexeme in every item's vector that names its text search configuration (' g:english')."""
+    return CONFIG_MARK + config
+
+
+def _only_in(text: str, configs: frozenset[str] | None) -> str:
+    if configs is None:
+        return text
+    names = " | ".join(quote(config_lexeme(config)) for config in sorted(configs))
+    return f"( {text} & {names if len(configs) == 1 else '( ' + names + ' )'} )"
+
+
+def _sequences(forms: Forms) -> dict[str, frozenset[str] | None]:
+    """Each distinct form of the term (tsquery text) -> the configurations whose items it may match: None for the
+    word as written (its `simple` form: any item with that lexeme has the word), else the configurations that made
+    it, so that a stem of one language does not match another's words (French 'new' for "news" vs English "new")."""
+    simple = forms.by_config.get("simple")
+    as_written = _sequence(simple) if simple else None
+    made_by: dict[str, set[str]] = {}
+    for config, sequence in forms.by_config.items():
+        made_by.setdefault(_sequence(sequence), set()).add(config)
+    return {text: None if text == as_written else frozenset(configs) for text, configs in made_by.items()}
+
+
+def term_query(term: Term, forms: Forms, *, per_config: bool = True) -> str | None:
     """The tsquery for one term, or None when it drops out: punctuation only, or a stop word in one of the
-    configurations (as `websearch_to_tsquery` drops stop words)."""
+    configurations (as `websearch_to_tsquery` drops stop words). `per_config=False` leaves out which configurations
+    a stem belongs to (for ts_rank, which would count those lexemes as words)."""
     if not forms.by_config or any(not sequence for sequence in forms.by_config.values()):
         return None
-    alternatives = {_sequence(sequence) for sequence in forms.by_config.values()}
+    alternatives = {
+        _only_in(text, configs if per_config else None) for text, configs in _sequences(forms).items()
+    }
     if not term.negated and not term.phrase:
         if forms.prefix:
             alternatives.add(quote(forms.prefix) + ":*")
         alternatives.update(quote(lexeme) for lexeme in forms.expansions)
     ordered = sorted(alternatives)
-    body = ordered[0] if len(ordered) == 1 and "<" not in ordered[0] else "( " + " | ".join(ordered) + " )"
+    single = len(ordered) == 1 and "<" not in ordered[0] and "&" not in ordered[0]
+    body = ordered[0] if single else "( " + " | ".join(ordered) + " )"
     return "!" + body if term.negated else body
 
 
-def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | None:
+def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]], *, per_config: bool = True) -> str | None:
     """The whole query as tsquery text (`forms` parallel to `groups`); None when no term survives."""
     alternatives = []
     for group, group_forms in zip(groups, forms):
-        parts = [term_query(term, term_forms) for term, term_forms in zip(group, group_forms)]
+        parts = [term_query(term, term_forms, per_config=per_config) for term, term_forms in zip(group, group_forms)]
         parts = [part for part in parts if part]
         if parts:
             alternatives.append(" & ".join(parts))
@@ -146,8 +175,17 @@ def title_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | N
         for term, term_forms in zip(group, group_forms):
             if term.negated or term_query(term, term_forms) is None:
                 continue
-            lexemes = {lexeme for sequence in term_forms.by_config.values() for _, lexeme in sequence}
-            marks.update(quote(TITLE_MARK + lexeme) for lexeme in lexemes | set(term_forms.expansions))
+            for lexemes, configs in _lexemes(term_forms):
+                marks.update(_only_in(quote(TITLE_MARK + lexeme), configs) for lexeme in lexemes)
+            marks.update(quote(TITLE_MARK + lexeme) for lexeme in term_forms.expansions)
             if term_forms.prefix and not term.phrase:
                 marks.add(quote(TITLE_MARK + term_forms.prefix) + ":*")
     return " | ".join(sorted(marks)) or None
+
+
+def _lexemes(forms: Forms) -> list[tuple[list[str], frozenset[str] | None]]:
+    """The lexemes of each of the term's forms, with the configurations the form may match (see `_sequences`)."""
+    by_text = _sequences(forms)
+    return [
+        ([lexeme for _, lexeme in sequence], by_text[_sequence(sequence)]) for sequence in forms.by_config.values()
+    ]

@@ -23,6 +23,7 @@ from search.pg_query import MIN_PREFIX_CHARS, Forms, Term, build_tsquery, parse,
 @dataclass(frozen=True, slots=True)
 class Words:
     match: str  # tsquery text: what an item must match
+    rank: str  # the same words without the configuration lexemes: what ts_rank and ts_headline look for
     title: str | None  # tsquery text: the title tier (search.pg_query.title_tsquery)
 
 
@@ -62,7 +63,10 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
         parsed.append(forms[position : position + len(group)])
         position += len(group)
     match = build_tsquery(groups, parsed)
-    return None if match is None else Words(match=match, title=title_tsquery(groups, parsed))
+    if match is None:
+        return None
+    rank = build_tsquery(groups, parsed, per_config=False) or match
+    return Words(match=match, rank=rank, title=title_tsquery(groups, parsed))
 
 
 async def _normalise(

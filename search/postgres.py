@@ -36,7 +36,7 @@ from search.cursor import decode_cursor, encode_cursor, from_micros, micros
 from search.pg_counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
 from search.pg_filters import document_lexemes, filter_tsquery
 from search.pg_language import primary_subtag, ts_config
-from search.pg_query import clean, safe_text
+from search.pg_query import clean, config_lexeme, safe_text
 from search.pg_terms import words_tsquery
 
 TABLES = (
@@ -140,15 +140,15 @@ class PostgresSearch:
         matching = None  # the words AND the filter's lexemes: one GIN lookup for both
         if words is not None:
             matching = f"( {words.match} ) & {filters}" if filters else words.match
-        params, where, matching_param = _where(query, matching)
+        params, where = _where(query, matching)
         # An empty query's counts take its filters as lexemes too (its page reads btree indexes instead), so that a
         # sample's lexeme and the filters meet in the GIN index (search.pg_counts).
-        count_params, count_where, _ = _where(query, matching if words is not None else filters)
+        count_params, count_where = _where(query, matching if words is not None else filters)
         if words is not None:
             ranked = order is SearchOrder.RELEVANCE
             if after is not None and not ranked:
                 after[0] = 0  # every rank is 0 in date order: a cursor claiming otherwise changes nothing
-            rank_param = params(words.match, "text") if filters else matching_param  # ranks, highlights: the words
+            rank_param = params(words.rank, "text")  # ranks and highlights: the words alone
             title_param = params(words.title, "text") if ranked and words.title else None
             page_sql = pg_sql.text_page(
                 params, where, rank_param=rank_param, title_param=title_param, ranked=ranked, after=after, limit=limit
@@ -167,27 +167,28 @@ class PostgresSearch:
         )
 
 
-def _where(query: SearchQuery, tsquery: str | None) -> tuple[pg_sql.Params, list[str], str | None]:
+def _where(query: SearchQuery, tsquery: str | None) -> tuple[pg_sql.Params, list[str]]:
     """Parameters and WHERE conditions for the query's visibility and filters, and `d.vector @@ tsquery`."""
     params = pg_sql.Params()
     tsquery_param = params(tsquery, "text") if tsquery is not None else None
     where = pg_sql.conditions(
         params, tsquery_param=tsquery_param, filter=query.filter, now=query.now, include_drafts=query.include_drafts
     )
-    return params, where, tsquery_param
+    return params, where
 
 
 def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
     columns: list[list] = [[] for _ in range(14)]
     for doc in docs:
+        config = ts_config(doc.language, available)
         values = (
             DocKind(doc.kind).value, doc.id, safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT],
             json.dumps([safe_text(tag) for tag in doc.tags]), safe_text(" ; ".join(doc.tags))[:MAX_TITLE],
             safe_text(doc.category) or None, primary_subtag(safe_text(doc.language)), doc.program_id,
             # a program's own title is its title
             safe_text(doc.program_title)[:MAX_TITLE] if doc.kind == DocKind.EPISODE else "",
-            doc.public_from, doc.date, ts_config(doc.language, available),
-            json.dumps(document_lexemes(doc) + sample_lexemes(doc.key)),
+            doc.public_from, doc.date, config,
+            json.dumps(document_lexemes(doc) + sample_lexemes(doc.key) + [config_lexeme(config)]),
         )
         for column, value in zip(columns, values):
             column.append(value)

@@ -336,6 +336,16 @@ async def test_english_stemming(search_backend: SearchBackend):
     assert ids(await find(search_backend, "cooked")) == [3]
 
 
+async def test_a_stem_of_one_language_does_not_match_another_languages_words(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "New York harbour", language="en"),  # English "new"
+        doc(2, "Les news du soir", language="fr"),  # French stems "news" to "new"
+        doc(3, "Evening news", language="en"),
+    ])
+    assert sorted(ids(await find(search_backend, "news"))) == [2, 3]
+    assert 1 in ids(await find(search_backend, "new"))
+
+
 async def test_words_of_unknown_languages_still_match(search_backend: SearchBackend):
     await search_backend.upsert([doc(1, "Zürich Straßenbahn", language=None), doc(2, "東京 タワー", language="ja")])
     assert ids(await find(search_backend, "zürich")) == [1]

@@ -41,11 +41,15 @@ def _forms(**by_config) -> Forms:
 
 def test_a_word_ors_its_forms_and_expansions():
     forms = _forms(simple=[(1, "documentaries")], english=[(1, "documentari")])
-    assert term_query(Term("documentaries"), forms) == "( 'documentari' | 'documentaries' )"
+    # the word as written matches any item; a stem only items of the configurations that made it
+    assert term_query(Term("documentaries"), forms) == "( 'documentaries' | ( 'documentari' & ' g:english' ) )"
+    assert term_query(Term("documentaries"), forms, per_config=False) == "( 'documentari' | 'documentaries' )"
     forms.prefix, forms.expansions = "documentaries", ["documentary"]
     assert term_query(Term("documentaries"), forms) == (
-        "( 'documentari' | 'documentaries' | 'documentaries':* | 'documentary' )"
+        "( 'documentaries' | 'documentaries':* | 'documentary' | ( 'documentari' & ' g:english' ) )"
     )
+    news = _forms(simple=[(1, "news")], english=[(1, "news")], french=[(1, "new")], spanish=[(1, "new")])
+    assert term_query(Term("news"), news) == "( 'news' | ( 'new' & ( ' g:french' | ' g:spanish' ) ) )"
     assert term_query(Term("tehran"), _forms(simple=[(1, "tehran")], english=[(1, "tehran")])) == "'tehran'"
 
 
@@ -57,7 +61,7 @@ def test_stop_words_and_punctuation_drop_out():
 def test_phrases_keep_distances_and_negation_wraps():
     forms = _forms(simple=[(1, "the"), (2, "red"), (3, "river")], english=[(2, "red"), (3, "river")])
     assert term_query(Term("the red river", phrase=True), forms) == (
-        "( 'red' <-> 'river' | 'the' <-> 'red' <-> 'river' )"
+        "( 'the' <-> 'red' <-> 'river' | ( 'red' <-> 'river' & ' g:english' ) )"
     )
     single = _forms(simple=[(1, "red"), (3, "river")])
     assert term_query(Term("red x river", phrase=True, negated=True), single) == "!( 'red' <2> 'river' )"
