@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -19,13 +20,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from cms.app import create_app
+    from cms.plugins import PluginHost
 
+    plugins = PluginHost(disabled=settings.plugins_disabled).load()  # one host for the app and its inline worker
     background = []
     if settings.inline_worker and not args.no_worker:
         from jobs.worker import inline_worker
 
-        background.append(inline_worker)
-    app = create_app(settings, background=background)
+        background.append(functools.partial(inline_worker, plugins=plugins))
+    app = create_app(settings, background=background, plugins=plugins)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)

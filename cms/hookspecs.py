@@ -28,7 +28,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def cms_startup(settings: Settings) -> Any:
-    """Called once when the app starts, after the database is open; may return an awaitable.
+    """Called once when the app or a standalone worker (`cms worker`) starts, after the database is open and before
+    any job runs; may return an awaitable.
 
     Use it to open clients or warm caches. Settings are the app's one `Settings` object (read-only).
     An exception is logged with the plugin's name and does not stop the app or other plugins.
@@ -37,7 +38,7 @@ def cms_startup(settings: Settings) -> Any:
 
 @hookspec
 def cms_shutdown() -> Any:
-    """Called once when the app stops, before the database closes; may return an awaitable.
+    """Called once when the app or a standalone worker stops, before the database closes; may return an awaitable.
 
     Close whatever `cms_startup` opened. Exceptions are logged and do not stop other plugins' shutdown.
     """

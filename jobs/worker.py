@@ -26,12 +26,15 @@ from search.factory import open_search_backend
 
 def build_worker(
     settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False,
-    plugins: PluginHost | None = None,
+    plugins: PluginHost | None = None, owns_plugins: bool | None = None,
 ) -> Worker:
     """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API).
     `plugins`: the plugin host (default: the installed plugins, loaded now); its job kinds join the core kinds and
-    its cron jobs are scheduled by arq (jobs/plugin_jobs.py)."""
+    its cron jobs are scheduled by arq (jobs/plugin_jobs.py). `owns_plugins`: call the plugins' cms_startup and
+    cms_shutdown here, around the jobs (default: when the host is loaded here; the API starts its own)."""
     host = plugins if plugins is not None else PluginHost(disabled=settings.plugins_disabled).load()
+    if owns_plugins is None:
+        owns_plugins = plugins is None
     kinds = plugin_jobs.merge_job_kinds(KINDS, host)
     # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
     cron_jobs = [] if burst else plugin_jobs.cron_jobs(host, reserved={RUN_JOB})
@@ -39,6 +42,9 @@ def build_worker(
     async def startup(ctx: dict[str, Any]) -> None:
         if owns_database:
             await db.open_database(settings, db.resolve_target(settings))
+        if owns_plugins:  # before any job runs: job functions may use what a plugin opens at startup
+            await host.startup(settings)
+            ctx["plugins_started"] = True
         capabilities = await asyncio.to_thread(detect, try_gpu=settings.try_gpu)
         ctx["deps"] = deps = JobDeps(
             settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities,
@@ -65,6 +71,8 @@ def build_worker(
                     await task
         if "deps" in ctx:
             await ctx["deps"].search.close()
+        if ctx.get("plugins_started"):
+            await host.shutdown()
         if owns_database:
             await db.close_database()
 
@@ -91,9 +99,10 @@ def build_worker(
 
 
 @contextlib.asynccontextmanager
-async def inline_worker(settings: Settings) -> AsyncIterator[None]:
-    """Run a worker inside the API process for the one-command experience."""
-    worker = build_worker(settings, owns_database=False, handle_signals=False)
+async def inline_worker(settings: Settings, plugins: PluginHost | None = None) -> AsyncIterator[None]:
+    """Run a worker inside the API process for the one-command experience; `plugins`: the app's host (which the
+    app starts and stops), so that the process has one set of plugin instances."""
+    worker = build_worker(settings, owns_database=False, handle_signals=False, plugins=plugins)
     task = asyncio.create_task(worker.async_run())
     try:
         yield

@@ -18,7 +18,7 @@ from jobs.kinds import KINDS
 from jobs.plugin_jobs import cron_jobs, merge_job_kinds
 from jobs.worker import build_worker
 from tests.support.api import Api, operation
-from tests.support.job_plugins import ClashingKinds, Crons, EmptyFeed, JobKinds, NotADict, Sources
+from tests.support.job_plugins import ClashingKinds, Crons, EmptyFeed, JobKinds, NotADict, Sources, WithClient
 from tests.support.plugin_worker import drain_with, eventually, running_worker
 from tests.support.uploads import JOBS, RETRY_JOB
 
@@ -51,6 +51,22 @@ async def test_a_plugin_job_runs_through_the_job_table_with_its_ctx(api: Api, se
     assert set(ctx) == {"settings", "storage", "plugins", "kind"}
     assert ctx["settings"] is settings and ctx["plugins"] is host and ctx["kind"] == "testplug.echo"
     assert isinstance(ctx["storage"], Storage)
+
+
+async def test_a_worker_that_owns_its_plugins_starts_them_before_jobs_and_stops_them_after(
+    api: Api, settings: Settings
+) -> None:
+    plugin = WithClient()
+    host = host_with(client=plugin)
+    job = await enqueue("client.use", {})
+    await drain_with(settings, host, owns_plugins=True)
+    assert (await status_of(job))[0] == JobStatus.SUCCEEDED
+    assert plugin.events[:3] == ["startup", "job", "shutdown"]
+    # A worker beside the app (the inline worker) shares the app's plugins: the app starts and stops them.
+    worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=host)
+    await worker.async_run()
+    await worker.close()
+    assert plugin.events.count("startup") == plugin.events.count("shutdown") == 1
 
 
 async def test_enqueue_refuses_what_a_job_row_cannot_hold(api: Api) -> None:

@@ -157,3 +157,31 @@ class Sources:
     @hookimpl
     def cms_ingest_sources(self) -> dict[str, Any]:
         return self.sources
+
+
+class WithClient:
+    """A plugin whose job uses a client it opens in cms_startup and closes in cms_shutdown."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.client: dict[str, Any] | None = None
+
+    @hookimpl
+    async def cms_startup(self, settings: Any) -> None:
+        self.client = {"open": True}
+        self.events.append("startup")
+
+    @hookimpl
+    async def cms_shutdown(self) -> None:
+        assert self.client is not None
+        self.client["open"] = False
+        self.events.append("shutdown")
+
+    @hookimpl
+    def cms_job_kinds(self) -> dict[str, Any]:
+        return {"client.use": self.use}
+
+    async def use(self, ctx: dict[str, Any], **payload: Any) -> None:
+        if self.client is None or not self.client["open"]:
+            raise RuntimeError("the client was not opened")
+        self.events.append("job")

@@ -19,14 +19,20 @@ from jobs.worker import build_worker, stop_worker
 from tests.support.jobs import PENDING, arq_pool, dispatch, pending_work
 
 
-async def drain_with(settings: Settings, plugins: PluginHost, *, rounds: int = 80, pause: float = 0.25) -> None:
-    """Like tests.support.jobs.drain, with burst workers built around `plugins` (so their job kinds run)."""
+async def drain_with(
+    settings: Settings, plugins: PluginHost, *, rounds: int = 80, pause: float = 0.25, owns_plugins: bool = False
+) -> None:
+    """Like tests.support.jobs.drain, with burst workers built around `plugins` (so their job kinds run);
+    `owns_plugins`: each worker starts and stops the plugins, as `cms worker` does."""
     deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings), plugins=plugins)
     async with arq_pool(settings) as redis:
         for _ in range(rounds):
             await dispatch(settings, redis, deps=deps)
             if await redis.zcard(settings.queue_name):
-                worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=plugins)
+                worker = build_worker(
+                    settings, owns_database=False, handle_signals=False, burst=True, plugins=plugins,
+                    owns_plugins=owns_plugins,
+                )
                 try:
                     await worker.async_run()
                 finally:
