@@ -5,8 +5,10 @@ every page of the table (~30 ms here). So, like OpenSearch's `track_total_hits` 
 counts, a broad query is counted on a uniform sample: every item falls in one of SAMPLE_BUCKETS buckets by a hash
 of its key, and carries a lexeme for each sample level that keeps its bucket (' s:16' = the 1/16 sample). ANDing a
 level's lexeme into the query lets the GIN index hand over only that sample's matches, which are counted and scaled
-up. A coarse level is a cheap probe that tells which level to read: the full set when it should hold at most
-`exact_limit` matches, else the finest sample expected to hold at most half `sample_budget` of them.
+up. The 1/16 sample (a coarser one when that holds more than `sample_budget` matches) is read first, as a probe
+that tells what to read next: every match when there should be at most `exact_limit` of them (then the counts are
+exact), else a finer sample when one is expected to hold at most half `sample_budget`; otherwise the probe's own
+counts are the estimate.
 """
 
 from __future__ import annotations

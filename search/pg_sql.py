@@ -236,17 +236,16 @@ def text_page(
     limit: int,
 ) -> str:
     """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
-    `rank_param` is the words' tsquery (without the filter lexemes), `title_param` the title tier's.
+    `rank_param` is the words' tsquery (without filter and configuration lexemes), `title_param` the title tier's.
 
     Relevance is the title tier first (items with a query word in the title, TITLE_TIER_BONUS added to their
     score), then ts_rank with the field weights. The tiers are ranked apart and the lower one only when the title
     tier cannot fill the page: a word in 40 % of the index ranks its ~7 % title matches, not every match."""
     n = params(limit, "int")
-    if ranked:
-        rank_of = f"ts_rank({params(RANK_WEIGHTS, 'float4[]')}, d.vector, {rank_param}::tsquery)"
+    rank_of = f"ts_rank({params(RANK_WEIGHTS, 'float4[]')}, d.vector, {rank_param}::tsquery)"
     if not ranked:  # no rank: the planner may walk the date index instead of the GIN bitmap when words are common
         page = f"""
-    SELECT d.kind, d.id, d.date, d.config, 0::float8 AS score, 0::bigint AS rank FROM search_document d
+    SELECT d.kind, d.id, d.date, d.config, NULL::float8 AS score, 0::bigint AS rank FROM search_document d
     WHERE {" AND ".join(where)} AND {_keyset(params, after, ranked=False, alias="d.")}
     ORDER BY d.date DESC, d.id DESC, d.kind DESC LIMIT {n} + 1"""
     elif title_param is None:  # nothing to look for in titles (only excluded words): one tier
@@ -267,18 +266,20 @@ def text_page(
     UNION ALL
     SELECT * FROM ({rest}
     ) AS rest WHERE (SELECT count(*) FROM top) <= {n}"""
+    # In date order the page's rows get their relevance score here, n of them (they are not ranked).
     return f"""
 WITH p AS ({page}
 ), q AS (
     SELECT p.*, row_number() OVER (ORDER BY {_ORDER}) AS ord FROM p
 )
 SELECT q.kind, q.id, q.date, q.rank,
-       CASE WHEN q.ord <= {n} THEN q.score END AS score,
+       CASE WHEN q.ord <= {n} THEN COALESCE(q.score, {rank_of}::float8) END AS score,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
                                                '{HEADLINE_TITLE}') END AS title_hl,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},
                                                {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl
 FROM q
+JOIN search_document d ON d.kind = q.kind AND d.id = q.id
 LEFT JOIN search_document_text t ON t.kind = q.kind AND t.id = q.id
 WHERE q.ord <= {n} + 1
 ORDER BY q.ord

@@ -69,7 +69,10 @@ class SearchHighlights:
 class SearchEdge:
     cursor: str
     node: SearchItem
-    score: float
+    score: float = strawberry.field(
+        description="Relevance to the query (higher is better; comparable within one backend's results only). "
+        "Also given in DATE order."
+    )
     highlights: SearchHighlights
 
 
