@@ -12,14 +12,14 @@ from tortoise.expressions import Q
 from cms import events
 from cms.content.models import Episode, Program
 from search import documents
-from search.backend import SearchBackend, SearchDocument
+from search.backend import DocKind, SearchBackend, SearchDocument
 
 
 @dataclass(frozen=True)
 class ReindexResult:
     documents: int
     seconds: float
-    caught_up: int  # documents changed while the rebuild ran, written again after it
+    caught_up: int  # documents changed or deleted while the rebuild ran, written again or removed after it
 
     @property
     def per_second(self) -> float:
@@ -37,11 +37,24 @@ async def changed_since(since: datetime) -> list[SearchDocument]:
     return found
 
 
+async def deleted_since(since: datetime) -> dict[DocKind, list[int]]:
+    """Ids of the programs and episodes deleted after `since` (their `*.delete` outbox events): a rebuild may have
+    read them before they went, and their index jobs deleted them from the old index only."""
+    found: dict[DocKind, list[int]] = {}
+    rows = await events.OutboxEvent.filter(kind__in=_DELETES, created_at__gte=since).values_list("kind", "payload")
+    for kind, payload in rows:
+        found.setdefault(_DELETES[kind], []).append(int(payload["id"]))
+    return found
+
+
+_DELETES = {"program.delete": DocKind.PROGRAM, "episode.delete": DocKind.EPISODE}
+
+
 async def reindex(
     backend: SearchBackend, *, on_total: Callable[[int], None] = lambda n: None,
     on_progress: Callable[[int], None] | None = None, batch: int = 1000,
 ) -> ReindexResult:
-    """Deleted rows need no catch-up pass: the API drops hits whose item no longer exists."""
+    """Rebuild, then catch up: rows changed while it ran are written again, rows deleted meanwhile removed."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     on_total(await documents.count_all())
     written = await backend.rebuild(documents.all_documents(batch=batch), on_progress)
@@ -49,5 +62,10 @@ async def reindex(
     late = await changed_since(started)
     if late:
         await backend.upsert(late)
+    gone = await deleted_since(started)
+    for kind, ids in gone.items():
+        await backend.delete(kind, ids)
     await events.notify("search.indexed")
-    return ReindexResult(documents=written, seconds=seconds, caught_up=len(late))
+    return ReindexResult(
+        documents=written, seconds=seconds, caught_up=len(late) + sum(len(ids) for ids in gone.values())
+    )

@@ -207,3 +207,36 @@ async def test_reindex_catches_up_with_rows_changed_while_it_ran(api, settings):
     assert found == {
         ("program", "Renamed meanwhile"), ("episode", "Its episode"), ("episode", "New in the untouched program"),
     }
+
+
+async def test_reindex_removes_what_was_deleted_while_it_ran(api, settings):
+    """A rebuild that read an episode before it was deleted does not bring it back into the index."""
+    from datetime import datetime, timezone
+
+    from cms.api.ids import from_global_id
+    from search.backend import SearchQuery
+    from search.postgres import PostgresSearch
+    from search.reindex import reindex
+
+    program = await _program(api, "Harbour tales")
+    kept = await _episode(api, program, "Harbour at dawn")
+    doomed = await _episode(api, program, "Harbour at dusk")
+    await drain(settings)
+
+    class DeletingMidway(PostgresSearch):
+        async def rebuild(self, batches, progress=None):
+            async def read_then_delete():
+                async for batch in batches:
+                    yield batch
+                deleted = await api.data(operation("DeleteEpisode"), {"id": doomed}, role="editor")
+                assert deleted["deleteEpisode"]["__typename"] == "Deleted", deleted
+
+            return await super().rebuild(read_then_delete(), progress)
+
+    backend = DeletingMidway()
+    result = await reindex(backend)
+    assert result.documents == 3 and result.caught_up == 1
+    page = await backend.search(SearchQuery(text="harbour", now=datetime.now(timezone.utc), include_drafts=True))
+    ids = {(hit.kind.value, hit.id) for hit in page.hits}
+    assert ids == {("program", int(from_global_id(program)[1])), ("episode", int(from_global_id(kept)[1]))}
+    assert page.total == 2  # the counts do not include a stale document either
