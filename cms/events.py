@@ -39,6 +39,13 @@ async def record(kind: str, **payload: Any) -> OutboxEvent:
     return event
 
 
+async def record_many(kind: str, payloads: list[dict[str, Any]]) -> None:
+    """`record` for many events of one kind: batched INSERTs, one NOTIFY."""
+    if payloads:
+        await OutboxEvent.bulk_create([OutboxEvent(kind=kind, payload=p) for p in payloads], batch_size=500)
+        await notify(kind)
+
+
 async def notify(kind: str) -> None:
     """Tell listeners that what readers see changed, without an outbox event (e.g. the search index moved);
     inside a transaction PostgreSQL delivers it at commit."""

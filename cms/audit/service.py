@@ -33,7 +33,16 @@ def snapshot(obj: Model | None) -> dict[str, Any] | None:
 
 
 async def record(*, actor: Actor, action: str, entity: Model, before: dict | None, after: dict | None) -> None:
-    await AuditEntry.create(
+    await _entry(actor, action, entity, before, after).save()
+
+
+async def record_many(*, actor: Actor, action: str, changes: list[tuple[Model, dict | None, dict | None]]) -> None:
+    """One entry per (entity, before, after), in batched INSERTs."""
+    await AuditEntry.bulk_create([_entry(actor, action, *change) for change in changes], batch_size=500)
+
+
+def _entry(actor: Actor, action: str, entity: Model, before: dict | None, after: dict | None) -> AuditEntry:
+    return AuditEntry(
         actor=actor.user,
         actor_subject=actor.principal.subject,
         action=action,

@@ -13,7 +13,7 @@ from cms.actors import Actor, require_editor
 from cms.audit.service import snapshot
 from cms.auth.principal import Principal
 from cms.content import validation as v
-from cms.changes import record_change
+from cms.changes import record_deletions
 from cms.content.models import Episode, Program, PublishStatus
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
 from cms.content.visibility import aware, public_q, sees_drafts
@@ -137,8 +137,8 @@ async def delete_program(*, actor: Actor | None, id: int) -> int:
     """Deletes the program's episodes too (ON DELETE CASCADE); each gets its own audit entry and event."""
     actor, program = await _editable(actor, id)
     async with in_transaction():
-        for episode in await Episode.filter(program_id=id).order_by("id"):
-            await record_change(actor=actor, action="episode.delete", entity=episode, before=snapshot(episode), after=None)
+        episodes = await Episode.filter(program_id=id).order_by("id")
+        await record_deletions(actor=actor, action="episode.delete", entities=episodes)
         await delete_audited(actor=actor, action="program.delete", obj=program)
     return id
 

@@ -204,3 +204,20 @@ async def test_failed_mutations_write_no_audit_entry_and_no_row(api):
     assert stored["title"] == "Kept" and stored["status"] == "DRAFT"
     assert (await api.data(operation("Episode"), {"id": episode["id"]}, role="editor"))["episode"]["title"] == "E"
     assert [e["action"] for e in await _audit(api)] == ["episode.create", "program.create"]
+
+
+async def test_deleting_a_program_records_each_episode_deletion(api):
+    from cms.events import OutboxEvent
+
+    program = await _mutate(api, "CreateProgram", {"input": {"title": "Box set"}})
+    titles = [f"Part {n}" for n in range(1, 8)]
+    for title in titles:
+        await _mutate(api, "CreateEpisode", {"input": {"programId": program["id"], "title": title}})
+    assert (await _mutate(api, "DeleteProgram", {"id": program["id"]}))["__typename"] == "Deleted"
+
+    deleted = await _audit(api, {"action": "episode.delete"})
+    assert sorted(entry["before"]["title"] for entry in deleted) == titles
+    assert all(entry["after"] is None for entry in deleted)
+    events = await OutboxEvent.filter(kind="episode.delete").values_list("payload", flat=True)
+    assert sorted(event["id"] for event in events) == sorted(entry["before"]["id"] for entry in deleted)
+    assert len(await _audit(api, {"action": "program.delete"})) == 1
