@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from search.service import INDEX_EVENTS, INDEX_JOB
 
-EVENT_JOBS: dict[str, tuple[str, ...]] = {
+_REACTIONS: dict[str, tuple[str, ...]] = {
     "asset.uploaded": ("persist_asset",),
     "asset.persisted": ("process_asset",),
     # Plugin reactions (cms.hookspecs): run after the change committed, at least once.
@@ -15,10 +15,11 @@ EVENT_JOBS: dict[str, tuple[str, ...]] = {
     "asset.ready": ("notify_plugins",),
     "comment.add": ("notify_plugins",),
 }
-
-# Search freshness: every content change re-indexes the item from PostgreSQL (jobs/search_index.py).
-for _event in INDEX_EVENTS:
-    EVENT_JOBS[_event] = (*EVENT_JOBS.get(_event, ()), INDEX_JOB)
+# Search freshness: every content change also re-indexes the item from PostgreSQL (jobs/search_index.py).
+EVENT_JOBS: dict[str, tuple[str, ...]] = {
+    event: (*_REACTIONS.get(event, ()), *((INDEX_JOB,) if event in INDEX_EVENTS else ()))
+    for event in (*_REACTIONS, *INDEX_EVENTS)
+}
 
 # Jobs that work on an asset: listed on `Asset.jobs` (plugin notifications about an asset are not).
 ASSET_JOBS = frozenset({"persist_asset", "process_asset"})

@@ -535,6 +535,9 @@ def test_parse_response() -> None:
     }
     last = parse_response(response, query("jazz", first=3, with_facets=False))
     assert last.has_next is False and len(last.hits) == 3 and last.facets == {}
+    assert page.exact_counts
+    response["hits"]["total"] = {"value": 10_000, "relation": "gte"}  # a cluster that stopped counting
+    assert not parse_response(response, query("jazz")).exact_counts
 
 
 def test_date_order_hits_without_scores() -> None:
