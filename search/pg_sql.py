@@ -266,14 +266,18 @@ def text_page(
     UNION ALL
     SELECT * FROM ({rest}
     ) AS rest WHERE (SELECT count(*) FROM top) <= {n}"""
-    # In date order the page's rows get their relevance score here, n of them (they are not ranked).
+    # In date order the page's rows get their relevance score here, n of them (they are not ranked), on the
+    # relevance order's scale.
+    score = rank_of
+    if title_param is not None:
+        score = f"CASE WHEN d.vector @@ {title_param}::tsquery THEN {TITLE_TIER_BONUS} ELSE 0 END + {rank_of}"
     return f"""
 WITH p AS ({page}
 ), q AS (
     SELECT p.*, row_number() OVER (ORDER BY {_ORDER}) AS ord FROM p
 )
 SELECT q.kind, q.id, q.date, q.rank,
-       CASE WHEN q.ord <= {n} THEN COALESCE(q.score, {rank_of}::float8) END AS score,
+       CASE WHEN q.ord <= {n} THEN COALESCE(q.score, ({score})::float8) END AS score,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
                                                '{HEADLINE_TITLE}') END AS title_hl,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},

@@ -149,7 +149,7 @@ class PostgresSearch:
             if after is not None and not ranked:
                 after[0] = 0  # every rank is 0 in date order: a cursor claiming otherwise changes nothing
             rank_param = params(words.rank, "text")  # ranks and highlights: the words alone
-            title_param = params(words.title, "text") if ranked and words.title else None
+            title_param = params(words.title, "text") if words.title else None
             page_sql = pg_sql.text_page(
                 params, where, rank_param=rank_param, title_param=title_param, ranked=ranked, after=after, limit=limit
             )

@@ -127,6 +127,8 @@ async def test_date_order_is_newest_first(search_backend: SearchBackend):
     page = await find(search_backend, "election", order=SearchOrder.DATE)
     assert ids(page) == [2, 3, 1]
     assert page.hits[2].score > page.hits[0].score > 0  # relevance is still reported, just not the order
+    by_relevance = {hit.id: hit.score for hit in (await find(search_backend, "election")).hits}
+    assert {hit.id: hit.score for hit in page.hits} == pytest.approx(by_relevance)  # on the same scale
 
 
 # -- filters and facets -------------------------------------------------------------------------------------------
