@@ -254,7 +254,7 @@ def build_query(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
     elif parsed.alternatives:
         clauses["should"] = [{"bool": _alternative_query(alternative)} for alternative in parsed.alternatives]
         clauses["minimum_should_match"] = 1
-    if query.order is SearchOrder.RELEVANCE and (tier := title_tier(parsed)) is not None:
+    if (tier := title_tier(parsed)) is not None:  # in DATE order too: the scores stay on one scale
         if "should" in clauses:  # alternatives: they become one must, so that the tier's should cannot match alone
             clauses = {"must": [{"bool": clauses}]}
         clauses["should"] = [tier]  # a should beside a must only adds to the score
