@@ -48,7 +48,9 @@ async def test_video_gets_a_ladder_poster_and_storyboard(api, settings):
 
 async def test_progress_reaches_a_websocket_subscriber(api, settings, live_server):
     episode = await make_episode(api, "Watched")
-    asset = await upload_direct(api, episode, media.mp4_clip(seconds=2.0))
+    # Long enough that the transcode spans several of the subscription's 0.5 s polls (a 2 s clip could finish
+    # between two of them, so that only PROCESSING/queued and READY were seen).
+    asset = await upload_direct(api, episode, media.mp4_clip(seconds=12.0, width=640, height=360))
     url = live_server.url.replace("http://", "ws://") + "/graphql"
     received: list[dict] = []
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
