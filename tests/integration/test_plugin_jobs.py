@@ -62,11 +62,13 @@ async def test_a_worker_that_owns_its_plugins_starts_them_before_jobs_and_stops_
     await drain_with(settings, host, owns_plugins=True)
     assert (await status_of(job))[0] == JobStatus.SUCCEEDED
     assert plugin.events[:3] == ["startup", "job", "shutdown"]
+    assert plugin.events.count("startup") == plugin.events.count("shutdown")  # each worker stopped what it started
     # A worker beside the app (the inline worker) shares the app's plugins: the app starts and stops them.
+    before = list(plugin.events)
     worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=host)
     await worker.async_run()
     await worker.close()
-    assert plugin.events.count("startup") == plugin.events.count("shutdown") == 1
+    assert plugin.events == before
 
 
 async def test_enqueue_refuses_what_a_job_row_cannot_hold(api: Api) -> None:

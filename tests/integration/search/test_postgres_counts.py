@@ -11,7 +11,7 @@ from tortoise import Tortoise
 
 from search.backend import SearchFilter
 from search.postgres import TABLES, PostgresSearch
-from tests.integration.search.test_search_behaviour import NOW, doc, find, keys
+from tests.integration.search.test_search_behaviour import doc, find, keys
 
 CATEGORIES = ("news", "music", "sport", "travel")
 CONCERTS = 2_400  # "concert" in every one; categories in turn
@@ -58,8 +58,8 @@ async def test_under_the_limit_counts_stay_exact(corpus):
     page = await find(small, "lecture")
     assert page.exact_counts and page.total == LECTURES
     assert [(f.value, f.count) for f in page.facets["category"]] == [("talks", LECTURES)]
-    typed = await find(small, "", filter=SearchFilter(categories=("talks",)))  # an empty query with a filter
-    assert typed.exact_counts and typed.total == LECTURES
+    filtered = await find(small, "", filter=SearchFilter(categories=("talks",)))  # an empty query with a filter
+    assert filtered.exact_counts and filtered.total == LECTURES
 
 
 async def test_an_empty_query_with_filters_is_estimated_through_the_same_sample(corpus):
@@ -74,6 +74,6 @@ async def test_an_empty_query_with_filters_is_estimated_through_the_same_sample(
 
 async def test_the_probe_goes_coarser_when_its_sample_overflows(corpus):
     tiny = PostgresSearch(exact_limit=20, sample_budget=40)  # 1/16 of 2,400 is ~150 > 40: the 1/64 or 1/256 sample
-    page = await find(tiny, "concert", first=3, now=NOW)
+    page = await find(tiny, "concert", first=3)
     assert not page.exact_counts and _close(page.total, CONCERTS, 0.5), page.total
     assert all(f.count % 64 == 0 for f in page.facets["category"])
