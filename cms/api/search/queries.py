@@ -11,29 +11,11 @@ from cms.api.content.types import Episode, Program
 from cms.api.context import Info
 from cms.api.pagination import PageInfo
 from cms.api.search.types import (
-    FacetCount, ProgramFacetCount, SearchEdge, SearchFacets, SearchFilter, SearchHighlights, SearchItem, SearchOrder,
+    FacetCount, ProgramFacetCount, SearchEdge, SearchFacets, SearchFilter, SearchHighlights, SearchOrder,
     SearchResults, SearchStatus, domain_order,
 )
-from cms.content.visibility import is_public, is_public_episode
 from search import service
-from search.backend import DocKind, SearchHit, SearchPage
-
-
-async def _item(info: Info, hit: SearchHit, public_only: bool) -> SearchItem | None:
-    """The hit's item as the API shows it. The index may lag a moment behind PostgreSQL: an item deleted or
-    unpublished since is dropped here, so a stale index never shows the public a draft."""
-    loaders = info.context.loaders
-    if hit.kind is DocKind.PROGRAM:
-        program = await loaders.program_by_id.load(hit.id)
-        if program is None or (public_only and not is_public(program)):
-            return None
-        return Program.from_model(program)
-    episode = await loaders.episode_by_id.load(hit.id)
-    if episode is None:
-        return None
-    if public_only and not is_public_episode(episode, await loaders.program_by_id.load(episode.program_id)):
-        return None
-    return Episode.from_model(episode)
+from search.backend import DocKind, SearchPage
 
 
 async def _program_facets(info: Info, page: SearchPage) -> list[ProgramFacetCount]:
@@ -42,14 +24,19 @@ async def _program_facets(info: Info, page: SearchPage) -> list[ProgramFacetCoun
     return [ProgramFacetCount(program=Program.from_model(p), count=c.count) for p, c in zip(programs, counts) if p]
 
 
-async def _results(info: Info, page: SearchPage, *, public_only: bool) -> SearchResults:
-    items = await asyncio.gather(*(_item(info, hit, public_only) for hit in page.hits))
+async def _results(info: Info, page: SearchPage, *, include_drafts: bool) -> SearchResults:
+    loaders = info.context.loaders
+    visible = await service.visible_items(
+        page.hits, principal=info.context.principal, include_drafts=include_drafts,
+        load_program=loaders.program_by_id.load, load_episode=loaders.episode_by_id.load,
+    )
     edges = [
         SearchEdge(
-            cursor=hit.cursor, node=item, score=hit.score,
+            cursor=hit.cursor, score=hit.score,
+            node=Program.from_model(item) if hit.kind is DocKind.PROGRAM else Episode.from_model(item),
             highlights=SearchHighlights(title=hit.highlights.get("title"), description=hit.highlights.get("description")),
         )
-        for hit, item in zip(page.hits, items) if item is not None
+        for hit, item in visible
     ]
     facets = SearchFacets(
         categories=[FacetCount(value=c.value, count=c.count) for c in page.facets.get("category", [])],
@@ -79,7 +66,7 @@ class SearchQuery:
             order=domain_order(order_by), first=first, after=after, include_drafts=filter.include_drafts,
             with_facets="facets" in selected_fields(info),
         )
-        return await _results(info, page, public_only=not filter.include_drafts)
+        return await _results(info, page, include_drafts=filter.include_drafts)
 
     @strawberry.field(description="Admins: how far the search index lags behind the content.")
     async def search_status(self, info: Info) -> SearchStatus:

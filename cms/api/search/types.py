@@ -11,7 +11,6 @@ import strawberry
 from cms.api.content.types import Episode, Program
 from cms.api.ids import pk_of
 from cms.api.pagination import PageInfo
-from cms.content.visibility import aware
 from search.backend import DocKind
 from search.backend import SearchFilter as DomainFilter
 from search.backend import SearchOrder as DomainOrder
@@ -47,8 +46,7 @@ class SearchFilter:
             kinds=tuple(DocKind(k.value) for k in self.kinds or ()),
             program_ids=tuple(pk_of(i, "Program", field="filter.programIds") for i in self.program_ids or ()),
             categories=tuple(self.categories or ()), languages=tuple(self.languages or ()),
-            tags=tuple(t.lower() for t in self.tags or ()),
-            date_from=aware(self.published_after), date_to=aware(self.published_before),
+            tags=tuple(self.tags or ()), date_from=self.published_after, date_to=self.published_before,
         )
 
 
