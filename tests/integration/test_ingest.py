@@ -13,20 +13,12 @@ from cms.content.models import Episode, PublishStatus
 from cms.jobstore.models import Job, JobStatus
 from cms.jobstore.service import enqueue
 from cms.media.models import Asset, AssetStatus
-from cms.plugins import PluginHost
 from cms.settings import Settings
 from tests.support import media
 from tests.support.api import Api, operation
-from tests.support.job_plugins import ClipFeed, EmptyFeed, NotADict, Sources
-from tests.support.plugin_worker import drain_with
+from tests.support.job_plugins import ClipFeed, EmptyFeed, NotADict, Sources, host_with
+from tests.support.jobs import drain
 from tests.support.uploads import RETRY_JOB
-
-
-def host_with(**plugins: object) -> PluginHost:
-    host = PluginHost(entry_points=False)
-    for name, plugin in plugins.items():
-        host.register(plugin, name)
-    return host
 
 
 async def make_program(api: Api, title: str = "Feed") -> int:
@@ -45,7 +37,7 @@ async def test_polling_twice_creates_each_episode_once_and_the_media_becomes_rea
 
     for _ in range(2):
         await poll(program_id)
-        await drain_with(settings, host)
+        await drain(settings, plugins=host)
 
     assert feed.discovered == 2 and dict(feed.fetched) == {"a": 1, "b": 1}
     episodes = await Episode.filter(program_id=program_id).order_by("external_id")
@@ -79,7 +71,7 @@ async def test_a_failing_fetch_is_retried_without_duplicates(api: Api, settings:
     )
     host = host_with(feeds=Sources(feed))
     await poll(program_id)
-    await drain_with(quick, host)
+    await drain(quick, plugins=host)
 
     jobs = {j.payload["item"]["external_id"]: j for j in await Job.filter(kind="ingest_item")}
     assert (jobs["flaky"].status, jobs["flaky"].attempts) == (JobStatus.SUCCEEDED, 2)
@@ -92,11 +84,11 @@ async def test_a_failing_fetch_is_retried_without_duplicates(api: Api, settings:
 
     # Polling again adds nothing, not even a new job for the dead item; an admin's retryJob brings it in.
     await poll(program_id)
-    await drain_with(quick, host)
+    await drain(quick, plugins=host)
     assert await Job.filter(kind="ingest_item").count() == 2 and await Episode.filter(program_id=program_id).count() == 2
     retried = (await api.data(RETRY_JOB, {"id": to_global_id("Job", jobs["gone"].id)}, role="admin"))["retryJob"]
     assert retried["status"] == "QUEUED", retried
-    await drain_with(quick, host)
+    await drain(quick, plugins=host)
     assert [a.status for a in await Asset.filter(episode_id=by_id["gone"].id)] == [AssetStatus.READY]
     assert await Episode.filter(program_id=program_id).count() == 2
     assert dict(feed.fetched) == {"flaky": 2, "gone": 3}
@@ -111,7 +103,7 @@ async def test_unknown_source_or_program_fails_permanently_with_a_reason(
     no_program = await poll(program_id + 1000, source="emptyfeed")
     fine = await poll(program_id, source="emptyfeed")
     with caplog.at_level(logging.ERROR, logger="cms.plugins"):
-        await drain_with(settings, host)
+        await drain(settings, plugins=host)
 
     for job in (unknown, no_program, fine):
         await job.refresh_from_db()

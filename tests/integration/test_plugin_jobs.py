@@ -12,22 +12,18 @@ from cms.errors import Invalid
 from cms.jobstore.models import Job, JobStatus
 from cms.jobstore.service import enqueue
 from cms.media.storage import Storage
-from cms.plugins import PluginHost
 from cms.settings import Settings
 from jobs.kinds import KINDS
 from jobs.plugin_jobs import cron_jobs, merge_job_kinds
 from jobs.worker import build_worker
 from tests.support.api import Api, operation
-from tests.support.job_plugins import ClashingKinds, Crons, EmptyFeed, JobKinds, NotADict, Sources, WithClient
-from tests.support.plugin_worker import drain_with, eventually, running_worker
+from tests.support.job_plugins import (
+    ClashingKinds, Crons, EmptyFeed, JobKinds, NotADict, Sources, WithClient, host_with,
+)
+from tests.support.jobs import drain, run_burst_worker
+from tests.support.plugin_worker import running_worker
+from tests.support.processes import eventually
 from tests.support.uploads import JOBS, RETRY_JOB
-
-
-def host_with(**plugins: object) -> PluginHost:
-    host = PluginHost(entry_points=False)
-    for name, plugin in plugins.items():
-        host.register(plugin, name)
-    return host
 
 
 async def status_of(job: Job) -> tuple[JobStatus, int, str | None]:
@@ -43,7 +39,7 @@ async def test_a_plugin_job_runs_through_the_job_table_with_its_ctx(api: Api, se
         "testplug.echo", {"n": 2}, dedupe_key="testplug:once"
     )  # the second call finds the first job
 
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert (await status_of(job))[:2] == (JobStatus.SUCCEEDED, 1)
     payloads = [p for _, p in plugin.calls]
     assert len(payloads) == 2 and {"episode_id": 7, "note": "hi"} in payloads and {"n": 1} in payloads, payloads
@@ -59,15 +55,13 @@ async def test_a_worker_that_owns_its_plugins_starts_them_before_jobs_and_stops_
     plugin = WithClient()
     host = host_with(client=plugin)
     job = await enqueue("client.use", {})
-    await drain_with(settings, host, owns_plugins=True)
+    await drain(settings, plugins=host, owns_plugins=True)
     assert (await status_of(job))[0] == JobStatus.SUCCEEDED
     assert plugin.events[:3] == ["startup", "job", "shutdown"]
     assert plugin.events.count("startup") == plugin.events.count("shutdown")  # each worker stopped what it started
     # A worker beside the app (the inline worker) shares the app's plugins: the app starts and stops them.
     before = list(plugin.events)
-    worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=host)
-    await worker.async_run()
-    await worker.close()
+    await run_burst_worker(settings, plugins=host)
     assert plugin.events == before
 
 
@@ -87,7 +81,7 @@ async def test_plugin_jobs_retry_dead_letter_and_come_back_with_retry_job(api: A
     misfit = await enqueue("testplug.flaky", {"unexpected": 1}, max_attempts=2)
     unknown = await enqueue("testplug.nothing", {}, max_attempts=2)
 
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert (await status_of(flaky))[:2] == (JobStatus.SUCCEEDED, 2)  # failed once, retried after its backoff
     status, attempts, error = await status_of(broken)
     assert (status, attempts) == (JobStatus.DEAD, 2) and "RuntimeError: this job always fails" in error
@@ -105,7 +99,7 @@ async def test_plugin_jobs_retry_dead_letter_and_come_back_with_retry_job(api: A
     plugin.fixed = True
     retried = (await api.data(RETRY_JOB, {"id": to_global_id("Job", broken.id)}, role="admin"))["retryJob"]
     assert (retried["status"], retried["attempts"]) == ("QUEUED", 0), retried
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert (await status_of(broken)) == (JobStatus.SUCCEEDED, 1, None)
 
 
@@ -131,7 +125,7 @@ async def test_clashing_and_garbage_plugin_hooks_are_reported_not_fatal(
 
     # The well-behaved plugin's kind still runs, and it is the first plugin's that does.
     job = await enqueue("testplug.echo", {"ok": True})
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert (await status_of(job))[0] == JobStatus.SUCCEEDED and [p for _, p in plugin.calls] == [{"ok": True}]
 
 

@@ -13,7 +13,10 @@ from cms.plugins import PluginHost
 from cms.settings import Settings
 from jobs.announce import KIND, announce_due
 from tests.support.api import Api, operation
-from tests.support.plugin_worker import drain_with, eventually, running_worker
+from tests.support.job_plugins import host_with
+from tests.support.jobs import drain
+from tests.support.plugin_worker import running_worker
+from tests.support.processes import eventually, sleep_past
 
 
 class Recorder:
@@ -32,9 +35,7 @@ class Recorder:
 
 def recording() -> tuple[Recorder, PluginHost]:
     recorder = Recorder()
-    host = PluginHost(entry_points=False)
-    host.register(recorder, "recorder")
-    return recorder, host
+    return recorder, host_with(recorder=recorder)
 
 
 async def make_episode(api: Api) -> tuple[str, str]:
@@ -53,10 +54,6 @@ async def publish(api: Api, episode: str, at: datetime | None = None) -> dict:
     return result
 
 
-async def wait_until(at: datetime) -> None:
-    await eventually(lambda: datetime.now(timezone.utc) > at, timeout=60, what=f"the clock to pass {at}")
-
-
 def episode_announcements(recorder: Recorder, episode_id: str) -> int:
     return recorder.published.count(("episode", episode_id))
 
@@ -65,11 +62,11 @@ async def test_an_immediate_publish_is_announced_exactly_once(api: Api, settings
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
     await publish(api, episode)
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1
     # Scans after the event path announced it (and the event relayed again) add nothing.
     assert await asyncio.gather(announce_due(max_attempts=3), announce_due(max_attempts=3)) == [0, 0]
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1
     assert [kind for kind, _ in recorder.published].count("program") == 1  # the program's own publish, once
     assert await Job.filter(kind=KIND, status=JobStatus.SUCCEEDED).count() == 2  # program and episode
@@ -80,29 +77,29 @@ async def test_a_scan_before_the_event_job_does_not_announce_twice(api: Api, set
     episode, episode_id = await make_episode(api)
     await publish(api, episode)
     assert await announce_due(max_attempts=3) == 2  # program and episode, before any event was relayed
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1 and len(recorder.published) == 2
 
 
 async def test_a_scheduled_publish_is_announced_once_after_its_time(api: Api, settings: Settings) -> None:
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
-    await drain_with(settings, host)  # the program's publish
+    await drain(settings, plugins=host)  # the program's publish
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     await publish(api, episode, at)
-    await drain_with(settings, host)  # the publish event's job: not public yet, nothing to announce
+    await drain(settings, plugins=host)  # the publish event's job: not public yet, nothing to announce
     assert await announce_due(max_attempts=3) == 0
     assert episode_announcements(recorder, episode_id) == 0
 
-    await wait_until(at)
+    await sleep_past(at)
     created = await asyncio.gather(announce_due(max_attempts=3), announce_due(max_attempts=3))  # two workers
     assert sorted(created) == [0, 1]
     [job] = await Job.filter(kind=KIND, payload__contains={"kind": "episode"})
     assert job.dedupe_key == f"live:episode:{episode_id}:{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1
     assert await announce_due(max_attempts=3) == 0
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1
 
 
@@ -111,7 +108,7 @@ async def test_a_worker_started_after_the_publish_time_catches_up(api: Api, sett
     episode, episode_id = await make_episode(api)
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     await publish(api, episode, at)
-    await wait_until(at)  # no worker ran meanwhile
+    await sleep_past(at)  # no worker ran meanwhile
     async with running_worker(settings, host):  # its periodic scan, its dispatcher, its jobs
         await eventually(lambda: episode_announcements(recorder, episode_id) == 1, what="the announcement")
     assert episode_announcements(recorder, episode_id) == 1
@@ -123,9 +120,9 @@ async def test_unpublished_before_its_time_is_never_announced(api: Api, settings
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     await publish(api, episode, at)
     await api.data(operation("UnpublishEpisode"), {"id": episode}, role="editor")
-    await wait_until(at)
+    await sleep_past(at)
     assert await announce_due(max_attempts=3) == 1  # the program only
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 0
     assert recorder.unpublished == [("episode", episode_id)]
 
@@ -133,19 +130,19 @@ async def test_unpublished_before_its_time_is_never_announced(api: Api, settings
 async def test_rescheduled_is_announced_at_the_new_time_only(api: Api, settings: Settings) -> None:
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     first = datetime.now(timezone.utc) + timedelta(seconds=2)
     later = first + timedelta(seconds=2)
     await publish(api, episode, first)
     await publish(api, episode, later)
-    await wait_until(first)
+    await sleep_past(first)
     assert await announce_due(max_attempts=3) == 0
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 0
 
-    await wait_until(later)
+    await sleep_past(later)
     assert await announce_due(max_attempts=3) == 1
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 1
     [job] = await Job.filter(kind=KIND, payload__contains={"kind": "episode"})
     assert job.payload["publish_at"] == later.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -155,12 +152,12 @@ async def test_a_publication_withdrawn_after_its_job_was_created_is_not_announce
     """The job checks once more when it runs: a race between the scan and an unpublish ends silent."""
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     await publish(api, episode, at)
-    await wait_until(at)
+    await sleep_past(at)
     assert await announce_due(max_attempts=3) == 1
     await api.data(operation("UnpublishEpisode"), {"id": episode}, role="editor")
-    await drain_with(settings, host)
+    await drain(settings, plugins=host)
     assert episode_announcements(recorder, episode_id) == 0
     assert await Job.filter(kind=KIND, status=JobStatus.SUCCEEDED).count() == 2  # ran, and said nothing

@@ -13,9 +13,21 @@ from arq.cron import cron
 
 from cms.hookspecs import hookimpl
 from cms.jobstore.service import PermanentFailure, enqueue
+from cms.plugins import PluginHost
 from cms.settings import Settings
 
 EVERY_SECOND = set(range(60))
+
+
+def host_with(*unnamed: object, **named: object) -> PluginHost:
+    """A plugin host holding only these plugins (no entry points): `unnamed` ones as p0, p1, ..., `named` ones under
+    their keyword."""
+    host = PluginHost(entry_points=False)
+    for n, plugin in enumerate(unnamed):
+        host.register(plugin, f"p{n}")
+    for name, plugin in named.items():
+        host.register(plugin, name)
+    return host
 
 
 class JobKinds:

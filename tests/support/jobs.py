@@ -14,6 +14,7 @@ from cms.db import PgTarget
 from cms.events import OutboxEvent
 from cms.jobstore.models import Job, JobStatus
 from cms.media.storage import open_storage_from_settings
+from cms.plugins import PluginHost
 from cms.redis import redis_settings
 from cms.settings import Settings
 from jobs import serialization
@@ -56,23 +57,35 @@ async def dispatch(
     )
 
 
-async def run_burst_worker(settings: Settings) -> None:
-    """One arq worker in burst mode on this event loop (sharing the app's database connections)."""
-    worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True)
+async def run_burst_worker(
+    settings: Settings, *, plugins: PluginHost | None = None, owns_plugins: bool | None = None
+) -> None:
+    """One arq worker in burst mode on this event loop (sharing the app's database connections).
+
+    `plugins`: a host whose job kinds the worker runs (default: the installed plugins, as build_worker loads them);
+    `owns_plugins`: the worker starts and stops them, as `cms worker` does (default: only a host it loaded itself)."""
+    worker = build_worker(
+        settings, owns_database=False, handle_signals=False, burst=True, plugins=plugins, owns_plugins=owns_plugins
+    )
     try:
         await worker.async_run()
     finally:
         await worker.close()
 
 
-async def drain(settings: Settings, *, rounds: int = 60, pause: float = 0.25) -> None:
-    """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded."""
-    deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings))
+async def drain(
+    settings: Settings, *, rounds: int = 80, pause: float = 0.25, plugins: PluginHost | None = None,
+    owns_plugins: bool | None = None,
+) -> None:
+    """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded.
+
+    `plugins` and `owns_plugins` go to each burst worker (see run_burst_worker), so a test's plugin job kinds run."""
+    deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings), plugins=plugins)
     async with arq_pool(settings) as redis:
         for _ in range(rounds):
             await dispatch(settings, redis, deps=deps)
             if await redis.zcard(settings.queue_name):
-                await run_burst_worker(settings)
+                await run_burst_worker(settings, plugins=plugins, owns_plugins=owns_plugins)
             if not await pending_work():
                 return
             await asyncio.sleep(pause)

@@ -7,6 +7,7 @@ killed by id in `stop` (tests call it from `finally`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -97,17 +99,32 @@ def run_cms(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproc
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, what: str, attempts: int = 150, delay: float = 0.2,
-    processes: tuple[Process, ...] = (),
+    probe: Callable[[], Awaitable[T] | T], *, what: str, attempts: int = 150, delay: float = 0.2,
+    processes: tuple[Process, ...] = (), detail: Callable[[], Awaitable[str] | str] | None = None,
 ) -> T:
-    """Poll `probe` until it returns something truthy; a bounded number of tries, never a wall-clock assertion."""
+    """Poll `probe` (a plain or an async function) until it returns something truthy; a bounded number of tries,
+    never a wall-clock assertion. On failure the message names `what`, the last value, `detail()` (anything else
+    worth showing) and the tail of each of `processes`' logs."""
+    value = None
     for _ in range(attempts):
-        value = await probe()
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(delay)
-    logs = "\n".join(p.tail() for p in processes)
-    raise AssertionError(f"gave up waiting for {what}\n{logs}")
+    lines = [f"gave up waiting for {what} after {attempts} tries ({delay} s apart); last value: {repr(value)[:1000]}"]
+    if detail is not None:
+        extra = detail()
+        lines.append(await extra if inspect.isawaitable(extra) else extra)
+    lines += [p.tail() for p in processes]
+    raise AssertionError("\n".join(lines))
+
+
+async def sleep_past(at: datetime) -> None:
+    """Return once the clock (UTC) is past `at`, an aware datetime."""
+    while (left := (at - datetime.now(timezone.utc)).total_seconds()) >= 0:
+        await asyncio.sleep(min(left + 0.01, 0.2))
 
 
 async def wait_http(url: str, process: Process, *, attempts: int = 300) -> None:

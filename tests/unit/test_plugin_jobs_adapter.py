@@ -12,10 +12,10 @@ from arq.cron import cron
 from cms.hookspecs import hookimpl
 from cms.jobstore.service import PermanentFailure
 from cms.media.storage import LocalStorage
-from cms.plugins import PluginHost
 from cms.settings import Settings
 from jobs.plugin_jobs import cron_jobs, merge_job_kinds
 from jobs.runner import JobDeps, JobKind, PermanentJobError
+from tests.support.job_plugins import host_with
 
 CORE = {"persist_asset": JobKind(run=lambda deps, payload: None)}  # type: ignore[arg-type, return-value]
 
@@ -48,13 +48,6 @@ class Ticks:
             return "ok"
 
         return [cron(boom, name="p.boom"), cron(fine, name="p.fine"), cron(fine, name="p.fine")]
-
-
-def host_with(*plugins: object) -> PluginHost:
-    host = PluginHost(entry_points=False)
-    for n, plugin in enumerate(plugins):
-        host.register(plugin, f"p{n}")
-    return host
 
 
 @pytest.fixture
