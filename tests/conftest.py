@@ -20,10 +20,8 @@ from tests.support.oidc_issuer import TestIssuer
 from tests.support.server import LiveServer
 from tests.support.sql import QueryCounter
 
-TABLES = (
-    "comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user",
-    "search_document", "search_document_text", "search_term", "search_term_trigram",
-)
+# Emptied after each test, with the search backend's own (SEARCH_TABLES).
+TABLES = ("comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user")
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +68,6 @@ async def api(live_server: LiveServer, issuer: TestIssuer) -> AsyncIterator[Api]
     # Each test starts from empty tables: the schema stays, the rows go.
     conn = Tortoise.get_connection("default")
     await conn.execute_script(f"TRUNCATE {', '.join(TABLES + SEARCH_TABLES)} RESTART IDENTITY CASCADE")
-
-
 
 
 @pytest.fixture

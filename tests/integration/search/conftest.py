@@ -8,10 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from tortoise import Tortoise
 
 from search.backend import SearchBackend
-from search.postgres import TABLES as SEARCH_TABLES
+from search.opensearch import OpenSearchSearch
+from search.postgres import PostgresSearch
+from tests.support.search_docs import clear_postgres
 
 BACKENDS = ["postgres", "opensearch"]
 
@@ -26,26 +27,16 @@ def backend_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def _clear_postgres() -> None:
-    await Tortoise.get_connection("default").execute_script(f"TRUNCATE {', '.join(SEARCH_TABLES)}")
-
-
 @pytest.fixture
 async def search_backend(backend_name: str) -> AsyncIterator[SearchBackend]:
     if backend_name == "postgres":
-        from search.postgres import PostgresSearch
-
-        await _clear_postgres()
+        await clear_postgres()
         backend = PostgresSearch()
         yield backend
         await backend.close()
-        await _clear_postgres()
+        await clear_postgres()
         return
 
-    try:
-        from search.opensearch import OpenSearchSearch
-    except ImportError as error:  # the backend is built in parallel: until it exists, say so
-        pytest.skip(f"search.opensearch cannot be imported yet: {error}")
     url = os.environ["OPENSEARCH_URL"]
     alias = f"cms-test-{uuid.uuid4().hex[:12]}"
     backend = OpenSearchSearch(url=url, index=alias)

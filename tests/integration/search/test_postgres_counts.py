@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tortoise import Tortoise
 
 from search.backend import SearchFilter
-from search.postgres import TABLES, PostgresSearch
-from tests.integration.search.test_search_behaviour import doc, find, keys
+from search.postgres import PostgresSearch
+from tests.support.search_docs import clear_postgres, doc, find, keys
 
 CATEGORIES = ("news", "music", "sport", "travel")
 CONCERTS = 2_400  # "concert" in every one; categories in turn
@@ -20,16 +19,13 @@ LECTURES = 120
 
 @pytest.fixture
 async def corpus(live_server) -> AsyncIterator[None]:
-    async def clear() -> None:
-        await Tortoise.get_connection("default").execute_script(f"TRUNCATE {', '.join(TABLES)}")
-
-    await clear()
+    await clear_postgres()
     await PostgresSearch().upsert([
         *(doc(i, f"Concert {i}", "strings and brass", category=CATEGORIES[i % 4]) for i in range(1, CONCERTS + 1)),
         *(doc(10_000 + i, f"Lecture {i}", "history", category="talks") for i in range(LECTURES)),
     ])
     yield
-    await clear()
+    await clear_postgres()
 
 
 def _close(estimate: int, true: int, within: float) -> bool:

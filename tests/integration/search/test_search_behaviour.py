@@ -6,46 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import AsyncIterator
 
 import pytest
 
 from search.backend import (
-    FACET_FIELDS, MAX_QUERY_CHARS, DocKind, InvalidCursor, SearchBackend, SearchDocument, SearchFilter, SearchOrder,
-    SearchPage, SearchQuery,
+    FACET_FIELDS, MAX_QUERY_CHARS, InvalidCursor, SearchBackend, SearchDocument, SearchFilter, SearchOrder, SearchPage,
 )
-
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-PAST = NOW - timedelta(days=30)
-EP, PR = DocKind.EPISODE, DocKind.PROGRAM
-
-
-def doc(
-    id: int, title: str, description: str = "", *, kind: DocKind = EP, tags: Sequence[str] = (),
-    category: str | None = "news", language: str | None = "en", program_id: int = 100, program_title: str = "Daily",
-    public_from: datetime | None = PAST, date: datetime | None = None,
-) -> SearchDocument:
-    date = date or NOW - timedelta(days=id)
-    return SearchDocument(
-        kind=kind, id=id, title=title, description=description, tags=tuple(tags), category=category,
-        language=language, program_id=program_id, program_title=program_title, public_from=public_from, date=date,
-        updated_at=date,
-    )
-
-
-async def find(backend: SearchBackend, text: str = "", **options) -> SearchPage:
-    options.setdefault("now", NOW)
-    options.setdefault("first", 50)
-    return await backend.search(SearchQuery(text=text, **options))
-
-
-def keys(page: SearchPage) -> list[tuple[str, int]]:
-    return [(hit.kind.value, hit.id) for hit in page.hits]
-
-
-def ids(page: SearchPage) -> list[int]:
-    return [hit.id for hit in page.hits]
+from tests.support.search_docs import EP, NOW, PR, doc, find, ids, keys
 
 
 # -- relevance ----------------------------------------------------------------------------------------------------
