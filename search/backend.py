@@ -9,6 +9,12 @@ from typing import AsyncIterable, Callable, Protocol, Sequence
 
 MAX_QUERY_CHARS = 512  # longer queries are cut here (never refused): a 10 kB paste still gets an answer
 FACET_FIELDS = ("category", "language", "program")
+FACET_LIMIT = 20  # values counted per facet, most frequent first
+MAX_PAGE = 1000  # hits per page a backend reads at most, whatever `first` says
+MIN_PREFIX_CHARS = 3  # shorter unknown words are not expanded as prefixes ("d" would match half the index)
+# Shorter words are not corrected: too few trigrams for a typo to be told from another word, too many neighbours
+# ("teh" is one swap from "the").
+MIN_FUZZY_CHARS = 4
 
 
 class DocKind(StrEnum):
@@ -95,6 +101,16 @@ class SearchPage:
     # False when a backend estimated `total` and the facet counts instead of counting every match (the PostgreSQL
     # backend past 10,000 matches: search.pg_counts); the hits and their order are exact either way.
     exact_counts: bool = True
+
+
+def page_size(query: SearchQuery) -> int:
+    """The hits a page holds: `first`, within 0..MAX_PAGE."""
+    return max(0, min(int(query.first), MAX_PAGE))
+
+
+def empty_facets() -> dict[str, list[FacetCount]]:
+    """Every facet, with no counts."""
+    return {name: [] for name in FACET_FIELDS}
 
 
 class InvalidCursor(ValueError):

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from search.backend import DocKind, SearchDocument
+from search.text import primary_subtag, safe_text
 
 # Bump when settings or mappings change: a new version needs `cms reindex` (rebuild) to take effect.
 MAPPING_VERSION = 1
@@ -51,14 +52,6 @@ LANGUAGE_FIELD_PREFIXES = ("title", "description")  # tags are short labels: the
 # Settings while a rebuild bulk-loads a fresh index, and the live ones it gets before the alias moves to it.
 LOADING_SETTINGS: dict[str, Any] = {"refresh_interval": "-1", "number_of_replicas": 0, "auto_expand_replicas": "false"}
 LIVE_SETTINGS: dict[str, Any] = {"refresh_interval": "1s", "auto_expand_replicas": "0-1"}
-
-
-def language_primary(language: str | None) -> str | None:
-    """"fa-IR" -> "fa", "EN_us" -> "en"; None for a missing or blank tag."""
-    if not language:
-        return None
-    primary = language.strip().replace("_", "-").split("-", 1)[0].lower()
-    return primary or None
 
 
 def language_field(prefix: str, analyzer: str) -> str:
@@ -157,14 +150,12 @@ def iso(moment: datetime) -> str:
 
 def clean_value(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
     """Text as a bulk body can carry it: no lone surrogates (not UTF-8), NUL as a space, at most `limit` chars."""
-    if value is None:
-        return None
-    return value[:limit].replace("\x00", " ").encode("utf-8", "ignore").decode("utf-8")
+    return None if value is None else safe_text(value[:limit])
 
 
 def document_source(doc: SearchDocument) -> dict[str, Any]:
     language = clean_value(doc.language, 64) or None
-    primary = language_primary(language)
+    primary = primary_subtag(language)
     title, description = clean_value(doc.title) or "", clean_value(doc.description) or ""
     source: dict[str, Any] = {
         "doc_key": doc.key,

@@ -11,7 +11,8 @@ import math
 from typing import Any
 
 from search.backend import (
-    FACET_FIELDS, DocKind, FacetCount, InvalidCursor, SearchHit, SearchOrder, SearchPage, SearchQuery,
+    FACET_FIELDS, DocKind, FacetCount, InvalidCursor, SearchHit, SearchOrder, SearchPage, SearchQuery, empty_facets,
+    page_size,
 )
 from search.cursor import decode_cursor, encode_cursor
 
@@ -19,14 +20,9 @@ BACKEND = "opensearch"  # names the backend in cursors
 CURSOR_SHAPES: dict[SearchOrder, tuple[type, ...]] = {
     SearchOrder.RELEVANCE: (float, int, int, str), SearchOrder.DATE: (int, int, str),
 }
-MAX_SIZE = 1000  # hits per page asked of OpenSearch, whatever `first` says
 HIGHLIGHT_FIELDS = ("title", "description")
 HIGHLIGHT_SEPARATOR = " … "
 _KINDS = tuple(kind.value for kind in DocKind)
-
-
-def page_size(query: SearchQuery) -> int:
-    return max(0, min(int(query.first), MAX_SIZE))
 
 
 def encode_search_after(order: SearchOrder, sort: list[Any]) -> str:
@@ -53,10 +49,6 @@ def decode_search_after(cursor: Any, order: SearchOrder) -> list[Any]:
 
 def empty_page(query: SearchQuery) -> SearchPage:
     return SearchPage(hits=[], total=0, has_next=False, facets=empty_facets() if query.with_facets else {})
-
-
-def empty_facets() -> dict[str, list[FacetCount]]:
-    return {name: [] for name in FACET_FIELDS}
 
 
 def _hit(raw: dict[str, Any], order: SearchOrder) -> SearchHit:

@@ -18,16 +18,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from search.backend import FACET_FIELDS, MAX_QUERY_CHARS, DocKind, SearchOrder, SearchQuery
-from search.os_mapping import FIELD_BOOSTS, LANGUAGE_ANALYZERS, iso, language_fields, language_primary
-from search.os_page import decode_search_after, page_size
+from search.backend import (
+    FACET_FIELDS, FACET_LIMIT, MAX_QUERY_CHARS, MIN_PREFIX_CHARS, DocKind, SearchOrder, SearchQuery, page_size,
+)
+from search.os_mapping import FIELD_BOOSTS, LANGUAGE_ANALYZERS, iso, language_fields
+from search.os_page import decode_search_after
+from search.text import primary_subtag
+from search.typos import fuzzy_candidate
 
 MAX_TERMS = 8  # positive words/phrases used; further ones are ignored (keeps the query under the clause limit)
 MAX_EXCLUDED = 8
-MIN_PREFIX_CHARS = 3  # as the PostgreSQL backend: "d" would match half the index
-MIN_FUZZY_CHARS = 4  # shorter words have too many neighbours ("teh" is one swap from "the")
 MAX_AFFIX_CHARS = 32  # longer words get no prefix/typo variants (long fuzzy terms are costly and never typos)
-FACET_SIZE = 20
 FUZZY_EXPANSIONS = 4  # close index terms tried per misspelt word and field (PostgreSQL: 4 suggestions)
 TITLE_TIER_BOOST = 1000.0  # above any BM25 score the text clauses give: title matches rank first
 
@@ -189,7 +190,7 @@ def clause_query(clause: Clause) -> dict[str, Any]:
         should.append({"multi_match": {
             "query": clause.text, "fields": BASE_FIELDS, "type": "bool_prefix", "operator": "and",
         }})
-    if MIN_FUZZY_CHARS <= size <= MAX_AFFIX_CHARS and not any(ch.isdigit() for ch in clause.text):
+    if size <= MAX_AFFIX_CHARS and fuzzy_candidate(clause.text):
         should.append({"multi_match": {
             "query": clause.text, "fields": BASE_FIELDS, "type": "best_fields", "operator": "and",
             "fuzziness": "AUTO", "prefix_length": 0, "max_expansions": FUZZY_EXPANSIONS, "boost": 0.5,
@@ -218,7 +219,7 @@ def filters(query: SearchQuery) -> list[dict[str, Any]]:
     if spec.categories:
         found.append({"terms": {"category": list(spec.categories)}})
     if spec.languages:
-        primaries = sorted({p for p in map(language_primary, spec.languages) if p})
+        primaries = sorted({p for p in map(primary_subtag, spec.languages) if p})
         found.append({"terms": {"language_primary": primaries}} if primaries else {"match_none": {}})
     found.extend({"term": {"tags.keyword": tag}} for tag in dict.fromkeys(spec.tags))
     dates = {}
@@ -265,7 +266,7 @@ def build_query(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
 
 def facet_aggs() -> dict[str, Any]:
     """Counted over everything the query and filters match (aggregations ignore paging; no post_filter)."""
-    return {name: {"terms": {"field": FACET_SOURCES[name], "size": FACET_SIZE}} for name in FACET_FIELDS}
+    return {name: {"terms": {"field": FACET_SOURCES[name], "size": FACET_LIMIT}} for name in FACET_FIELDS}
 
 
 def search_body(query: SearchQuery) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from search import pg_sql
-from search.backend import FACET_FIELDS, FacetCount
+from search.backend import FacetCount, empty_facets
 from search.pg_query import quote
 
 SAMPLE_BUCKETS = 256
@@ -95,7 +95,7 @@ async def _count(
         pg_sql.totals(conditions, with_facets=with_facets, limit_param=f"${len(values)}::int"), values
     )
     total = 0
-    facets: dict[str, list[FacetCount]] = {name: [] for name in FACET_FIELDS} if with_facets else {}
+    facets: dict[str, list[FacetCount]] = empty_facets() if with_facets else {}
     for row in rows:
         if row["field"] == "total":
             total = int(row["n"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from search.text import primary_subtag
+
 SIMPLE = "simple"  # lower-cases, no stemming, no stop words: every language matches through it
 
 # ISO 639-1 primary subtag -> PostgreSQL's built-in snowball configuration (`SELECT cfgname FROM pg_ts_config`).
@@ -38,14 +40,6 @@ CONFIGS = {
     "tr": "turkish",
     "yi": "yiddish",
 }
-
-
-def primary_subtag(language: str | None) -> str | None:
-    """"fa-IR" -> "fa", "EN_us" -> "en"; None for a missing or blank tag. What language filters and facets use."""
-    if not language:
-        return None
-    primary = language.strip().replace("_", "-").split("-", 1)[0].lower()
-    return primary or None
 
 
 def ts_config(language: str | None, available: frozenset[str] | set[str] | None = None) -> str:

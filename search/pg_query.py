@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from search.backend import MAX_QUERY_CHARS
+from search.text import safe_text
 
 MAX_TERMS = 32  # terms past this are ignored: enough for any real query, bounded work for a pasted essay
-MIN_PREFIX_CHARS = 3  # shorter unknown words are not expanded as prefixes ('d':* would match half the index)
 # An item's title words are also in its vector behind this mark (' a:news'), a lexeme no query word can produce
 # (it starts with a space, like search.pg_filters'): the GIN index finds the items with a query word in the title.
 TITLE_MARK = " a:"
@@ -40,13 +40,6 @@ class Forms:
     prefix: str | None = None  # an unknown word that starts known ones: expand as `prefix:*`
     suggestions: list[str] = field(default_factory=list)  # vocabulary words close to a misspelt one
     expansions: list[str] = field(default_factory=list)  # lexemes OR-ed in: forms of completions or suggestions
-
-
-def safe_text(value: str | None) -> str:
-    """What PostgreSQL accepts as text: NUL bytes become spaces, lone surrogates go."""
-    if not value or not isinstance(value, str):
-        return ""
-    return value.replace("\x00", " ").encode("utf-8", "ignore").decode("utf-8")
 
 
 def clean(text: str) -> str:

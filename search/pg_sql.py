@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from search.backend import SearchFilter
-from search.pg_language import primary_subtag
-from search.pg_query import TITLE_MARK, safe_text
+from search.backend import FACET_LIMIT, SearchFilter
+from search.pg_query import TITLE_MARK
+from search.text import primary_subtag, safe_text
 
 # ts_rank weights {D, C, B, A}: program title, description, tags, title. A title match outweighs a description
 # that repeats the word a few times.
@@ -16,7 +16,6 @@ RANK_WEIGHTS = [0.05, 0.1, 0.3, 1.0]
 RANK_SCALE = 1_000_000  # ranks are compared as integers (rank * scale, rounded): exact in cursors
 # Added to the score of items with a query word in the title: above any ts_rank (at most ~1.6 with these weights).
 TITLE_TIER_BONUS = 10.0
-FACET_LIMIT = 20
 HEADLINE_TITLE = "StartSel=<mark>, StopSel=</mark>, HighlightAll=true"
 HEADLINE_DESCRIPTION = (
     'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
@@ -266,24 +265,27 @@ def text_page(
     UNION ALL
     SELECT * FROM ({rest}
     ) AS rest WHERE (SELECT count(*) FROM top) <= {n}"""
-    # In date order the page's rows get their relevance score here, n of them (they are not ranked), on the
-    # relevance order's scale.
-    score = rank_of
-    if title_param is not None:
-        score = f"CASE WHEN d.vector @@ {title_param}::tsquery THEN {TITLE_TIER_BONUS} ELSE 0 END + {rank_of}"
+    score, join = "q.score", ""  # relevance order: the tiers scored every row
+    if not ranked:
+        # In date order the page's rows get their relevance score here, n of them (they are not ranked), on the
+        # relevance order's scale: their vectors are read again.
+        score = rank_of
+        if title_param is not None:
+            score = f"CASE WHEN d.vector @@ {title_param}::tsquery THEN {TITLE_TIER_BONUS} ELSE 0 END + {rank_of}"
+        score = f"({score})::float8"
+        join = "\nJOIN search_document d ON d.kind = q.kind AND d.id = q.id"
     return f"""
 WITH p AS ({page}
 ), q AS (
     SELECT p.*, row_number() OVER (ORDER BY {_ORDER}) AS ord FROM p
 )
 SELECT q.kind, q.id, q.date, q.rank,
-       CASE WHEN q.ord <= {n} THEN COALESCE(q.score, ({score})::float8) END AS score,
+       CASE WHEN q.ord <= {n} THEN {score} END AS score,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
                                                '{HEADLINE_TITLE}') END AS title_hl,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},
                                                {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl
-FROM q
-JOIN search_document d ON d.kind = q.kind AND d.id = q.id
+FROM q{join}
 LEFT JOIN search_document_text t ON t.kind = q.kind AND t.id = q.id
 WHERE q.ord <= {n} + 1
 ORDER BY q.ord

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from search import pg_sql, typos
-from search.pg_query import MIN_PREFIX_CHARS, Forms, Term, build_tsquery, parse, single_word, title_tsquery
+from search.backend import MIN_PREFIX_CHARS
+from search.pg_query import Forms, Term, build_tsquery, parse, single_word, title_tsquery
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from search import pg_sql, typos
-from search.backend import DocKind, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery
+from search.backend import DocKind, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery, page_size
 from search.cursor import decode_cursor, encode_cursor, from_micros, micros
 from search.pg_counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
 from search.pg_filters import document_lexemes, filter_tsquery
-from search.pg_language import primary_subtag, ts_config
-from search.pg_query import clean, config_lexeme, safe_text
+from search.pg_language import ts_config
+from search.pg_query import clean, config_lexeme
 from search.pg_terms import words_tsquery
+from search.text import primary_subtag, safe_text
 
 TABLES = (
     "search_document", "search_document_text", "search_term_trigram", "search_term", "search_config"
@@ -47,7 +48,6 @@ BATCH_SIZE = 500  # documents per INSERT statement
 # 16,383), and ts_headline's cost grows with the text.
 MAX_TITLE = 10_000
 MAX_TEXT = 100_000
-MAX_PAGE = 1000
 _CURSOR_SHAPE = (int, int, int, str)  # rank * scale, date in microseconds, id, kind
 
 
@@ -132,7 +132,7 @@ class PostgresSearch:
         if query.after is not None:
             rank, date, id_, kind = decode_cursor(query.after, self.name, order, _CURSOR_SHAPE)
             after = [rank, from_micros(date), id_, kind]  # type: ignore[arg-type]
-        limit = max(0, min(int(query.first), MAX_PAGE))
+        limit = page_size(query)
         db = self._db()
         words = await words_tsquery(db, clean(query.text))
 
@@ -146,8 +146,6 @@ class PostgresSearch:
         count_params, count_where = _where(query, matching if words is not None else filters)
         if words is not None:
             ranked = order is SearchOrder.RELEVANCE
-            if after is not None and not ranked:
-                after[0] = 0  # every rank is 0 in date order: a cursor claiming otherwise changes nothing
             rank_param = params(words.rank, "text")  # ranks and highlights: the words alone
             title_param = params(words.title, "text") if words.title else None
             page_sql = pg_sql.text_page(

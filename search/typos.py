@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from search.backend import MIN_FUZZY_CHARS
+
 SIMILARITY_THRESHOLD = 0.35  # "tehran"/"tehrn" = 0.44, "documentary"/"documantary" = 0.6, "cat"/"cut" = 0.14
-MIN_FUZZY_CHARS = 4  # shorter words have too few trigrams for a typo to be told from another word
 MAX_SUGGESTIONS = 4  # close vocabulary words OR-ed into the query per misspelt word
 
 

@@ -15,13 +15,14 @@ from search.backend import (
 )
 from search.os_mapping import (
     LANGUAGE_ANALYZERS, MAPPING_VERSION, TEXT_ANALYZER, concrete_index_name, delete_actions, document_source,
-    index_actions, index_body, index_version, iso, language_primary, loading_index_body, swap_actions,
+    index_actions, index_body, index_version, iso, loading_index_body, swap_actions,
 )
 from search.os_page import decode_search_after, empty_page, encode_search_after, parse_response
 from search.os_query import (
     ALL_FIELDS, BASE_FIELDS, FUZZY_EXPANSIONS, LANGUAGE_CODES, LANGUAGE_FIELDS, MAX_EXCLUDED, MAX_TERMS,
     TITLE_TIER_BOOST, Alternative, Clause, clean_text, parse_query, search_body,
 )
+from search.text import primary_subtag as language_primary
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, 891000, tzinfo=timezone.utc)
 
