@@ -26,9 +26,6 @@ PAGE_FILES = {"/player.html": HERE / "player.html", "/hls.min.js": HLS_JS}
 
 
 class _PageHandler(SimpleHTTPRequestHandler):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, directory=str(HERE), **kwargs)
-
     def translate_path(self, path: str) -> str:
         found = PAGE_FILES.get(path.split("?", 1)[0])
         return str(found) if found else str(HERE / "missing")

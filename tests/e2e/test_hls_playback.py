@@ -9,7 +9,6 @@ Screenshots land in tests/artifacts/e2e/.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Response
 from tests.support import clips
 from tests.support.api import operation
 from tests.support.jobs import drain
+from tests.support.processes import eventually
 from tests.support.uploads import make_episode, upload_direct
 
 SECONDS = 8.0  # fMP4 segments are ~6 s: two per rung, so the forced switch lands on the second one
@@ -106,16 +106,18 @@ async def _state(page: Page) -> dict[str, Any]:
 
 
 async def _wait_for(page: Page, seen: Seen, what: str, check, timeout: float = 30.0) -> dict[str, Any]:
-    """Poll the page's state until check(state) holds; fail with everything known when it does not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = await _state(page)
-        if check(state):
-            return state
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\nstate: {state}\nedge responses: {seen.edge()}\n"
-                        f"console: {seen.console}")
-        await asyncio.sleep(0.1)
+    """Poll the page's state until check(state) holds (about `timeout` seconds of tries); fail with everything known
+    when it does not."""
+    last: dict[str, Any] = {}
+
+    async def probe() -> dict[str, Any] | None:
+        last["state"] = state = await _state(page)
+        return state if check(state) else None
+
+    def detail() -> str:
+        return f"state: {last.get('state')}\nedge responses: {seen.edge()}\nconsole: {seen.console}"
+
+    return await eventually(probe, what=what, attempts=round(timeout / 0.1), delay=0.1, detail=detail)
 
 
 def _fatal(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,7 +150,7 @@ async def test_hls_js_plays_the_signed_master_and_switches_rungs(api, settings, 
         top = await page.evaluate("() => (window.hls.nextLevel = window.hls.levels.length - 1)")
 
         state = await _wait_for(
-            page, seen, "currentTime past 2 s, segments from two rungs and the top rung on screen",
+            page, seen, "currentTime past 6.2 s, segments from two rungs and the top rung on screen",
             lambda s: _fatal(s) or (s["currentTime"] > 2.0 and len(seen.folders_with_segments(folders)) >= 2
                                     and top in s["switched"] and s["currentTime"] > 6.2),
         )
