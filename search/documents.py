@@ -60,17 +60,22 @@ async def program_documents(program_id: int) -> list[SearchDocument] | None:
     return None if program is None else [program_document(program)]
 
 
+async def _batches(rows: QuerySet[Any], fields: tuple[str, ...], batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """The `fields` of the rows a queryset selects, in id order and batches of `batch`: each batch one query that
+    starts after the last id of the one before (keyset), so batches stay cheap however far in."""
+    last = 0
+    while found := await rows.filter(id__gt=last).order_by("id").limit(batch).values(*fields):
+        yield found
+        last = found[-1]["id"]
+
+
 async def episode_documents_of_program(program_id: int, *, batch: int = 1000) -> AsyncIterator[list[SearchDocument]]:
     """Every episode of a program, in batches: a program change (title, publishing) changes all of them."""
     program = (await _programs([program_id])).get(program_id)
     if program is None:
         return
-    last = 0
-    while rows := await Episode.filter(program_id=program_id, id__gt=last).order_by("id").limit(batch).values(
-        *_EPISODE_FIELDS
-    ):
+    async for rows in _batches(Episode.filter(program_id=program_id), _EPISODE_FIELDS, batch):
         yield [episode_document(row, program) for row in rows]
-        last = rows[-1]["id"]
 
 
 async def episode_document_by_id(episode_id: int) -> SearchDocument | None:
@@ -93,11 +98,7 @@ async def count_all() -> int:
 
 async def all_documents(*, batch: int = 1000) -> AsyncIterator[list[SearchDocument]]:
     """Every program, then every episode, in id order and batches of `batch` (for `cms reindex`)."""
-    last = 0
-    while rows := await Program.filter(id__gt=last).order_by("id").limit(batch).values(*_PROGRAM_FIELDS):
+    async for rows in _batches(Program.all(), _PROGRAM_FIELDS, batch):
         yield [program_document(row) for row in rows]
-        last = rows[-1]["id"]
-    last = 0
-    while rows := await Episode.filter(id__gt=last).order_by("id").limit(batch).values(*_EPISODE_FIELDS):
+    async for rows in _batches(Episode.all(), _EPISODE_FIELDS, batch):
         yield await _episode_documents(rows)
-        last = rows[-1]["id"]

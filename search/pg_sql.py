@@ -107,16 +107,20 @@ COUNT = "SELECT count(*) AS n FROM search_document"
 CONFIGS = "SELECT cfgname::text AS name FROM pg_ts_config"
 COMPLETIONS = 8  # vocabulary words that complete a prefix, whose forms join the query
 
+_NORMALISED = """
+FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i)
+CROSS JOIN (SELECT 'simple'::text AS config UNION SELECT config FROM search_config) AS c
+LEFT JOIN LATERAL unnest(to_tsvector(c.config::regconfig, w.word)) AS l ON true
+"""
 # Each word in `simple` and every configuration in use: its lexemes with positions, and the vocabulary words at or
 # after each lexeme (the first equal: a known word; starting with it: completions of a prefix).
 NORMALISE = f"""
 SELECT w.i, c.config, l.lexeme, l.positions,
        ARRAY(SELECT t.term FROM search_term t WHERE t.term >= l.lexeme COLLATE "C" ORDER BY t.term
-             LIMIT CASE WHEN c.config = 'simple' THEN {COMPLETIONS} ELSE 1 END) AS following
-FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i)
-CROSS JOIN (SELECT 'simple'::text AS config UNION SELECT config FROM search_config) AS c
-LEFT JOIN LATERAL unnest(to_tsvector(c.config::regconfig, w.word)) AS l ON true
-"""
+             LIMIT CASE WHEN c.config = 'simple' THEN {COMPLETIONS} ELSE 1 END) AS following{_NORMALISED}"""
+# The same without the vocabulary: for words taken from it (completions and suggestions), only their forms matter.
+NORMALISE_FORMS = f"""
+SELECT w.i, c.config, l.lexeme, l.positions{_NORMALISED}"""
 
 # Vocabulary words sharing trigrams with misspelt query words, only those whose trigram count allows the threshold.
 TYPO_CANDIDATES = """

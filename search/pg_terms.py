@@ -43,7 +43,7 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
     extra.update(word for term_forms in forms for word in term_forms.suggestions)
     if extra:
         words = sorted(extra)
-        extra_forms, _ = await _normalise(db, words)
+        extra_forms, _ = await _normalise(db, words, with_following=False)
         lexemes = {
             word: {lexeme for sequence in f.by_config.values() if len(sequence) == 1 for _, lexeme in sequence}
             for word, f in zip(words, extra_forms)
@@ -71,10 +71,11 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
 
 
 async def _normalise(
-    db: BaseDBAsyncClient, words: list[str]
+    db: BaseDBAsyncClient, words: list[str], *, with_following: bool = True
 ) -> tuple[list[Forms], dict[tuple[int, str], list[str]]]:
-    """Each word's forms per configuration, and the vocabulary words at or after each of its lexemes."""
-    _, rows = await db.execute_query(pg_sql.NORMALISE, [words])
+    """Each word's forms per configuration, and the vocabulary words at or after each of its lexemes (none read
+    without `with_following`: for words taken from the vocabulary, whose forms are all that is needed)."""
+    _, rows = await db.execute_query(pg_sql.NORMALISE if with_following else pg_sql.NORMALISE_FORMS, [words])
     forms = [Forms() for _ in words]
     following: dict[tuple[int, str], list[str]] = {}
     for row in rows:
@@ -82,8 +83,9 @@ async def _normalise(
         sequence = forms[index].by_config.setdefault(row["config"], [])
         if row["lexeme"] is not None:
             sequence.extend((position, row["lexeme"]) for position in row["positions"] or [1])
-            known = following.setdefault((index, row["lexeme"]), [])
-            known.extend(word for word in row["following"] if word not in known)
+            if with_following:
+                known = following.setdefault((index, row["lexeme"]), [])
+                known.extend(word for word in row["following"] if word not in known)
     return forms, following
 
 
