@@ -459,8 +459,8 @@ def stats(samples: list[float]) -> dict[str, float]:
 
 
 class Runner:
-    def __init__(self, backend, pool: asyncpg.Pool, schema, context_factory, now: dt.datetime) -> None:
-        self.backend, self.pool, self.schema, self.context_factory, self.now = backend, pool, schema, context_factory, now
+    def __init__(self, backend, pool: asyncpg.Pool, schema, context_factory) -> None:
+        self.backend, self.pool, self.schema, self.context_factory = backend, pool, schema, context_factory
         self.document = SEARCH_OPERATION.read_text()
 
     async def backend_once(self, q: Query, after: str | None):
@@ -666,7 +666,7 @@ async def explain_backend(runner: Runner, db_url: str, q: Query, after: str | No
 
 # --- main ----------------------------------------------------------------------------------------------------------
 
-async def bench(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> dict[str, Any]:
+async def bench(args: argparse.Namespace, db_url: str, tmp: Path) -> dict[str, Any]:
     from cms import db
     from cms.settings import Settings
     from search.postgres import PostgresSearch
@@ -730,7 +730,7 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, started: float
 
     pool = await asyncpg.create_pool(db_url, min_size=2, max_size=2)
     try:
-        runner = Runner(backend, pool, schema, context_factory, now)
+        runner = Runner(backend, pool, schema, context_factory)
         loadavg_before = os.getloadavg()[0]
         clock = time.perf_counter()
         rows = await measure(runner, args.repeat, not args.no_graphql)
@@ -760,9 +760,10 @@ async def vacuum_search_tables(conn: asyncpg.Connection, attempts: int = 10) -> 
     some time after a rebuild (index-only scans need that). A VACUUM right after the rebuild may leave them not
     all-visible while a snapshot older than the rebuild's commit is open in this database (e.g. an autovacuum
     ANALYZE that started meanwhile); the holders are logged, and it is retried a few times, a second apart."""
+    from search.postgres import TABLES
+
     runs = []
-    tables = [name for name in ("search_document", "search_document_text", "search_term", "search_term_trigram",
-                                "search_config") if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name)]
+    tables = [name for name in TABLES if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name)]
     for _ in range(attempts):
         clock = time.perf_counter()
         await conn.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
@@ -875,7 +876,7 @@ def main() -> int:
 
     def in_db(db_url: str, tmp: Path) -> int:
         (tmp / "data").mkdir()
-        out = asyncio.run(bench(args, db_url, tmp, started))
+        out = asyncio.run(bench(args, db_url, tmp))
         summary = report(out, args)
         write_results(RESULTS, {
             "when": dt.datetime.now(UTC).isoformat(),
