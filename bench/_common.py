@@ -1,7 +1,8 @@
-"""Helpers shared by bench/api_bench.py and bench/upload_bench.py (bench code, not product code).
+"""Helpers shared by the benches in bench/ (bench code, not product code).
 
 A throw-away PostgreSQL database per run (create, `cms migrate`, drop), the environment the `cms` processes get,
-CPU pinning with taskset, and a uvicorn server subprocess that is started, waited for (GET /health) and stopped.
+CPU pinning with taskset, a uvicorn server subprocess that is started, waited for (GET /health) and stopped, a wrk
+run that reports through a Lua script's BENCH_JSON line, and py-spy attached to a server for a profile.
 bench/baseline_app.py and bench/raw_sink.py stay standalone: they run as separate servers.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -205,3 +207,51 @@ def stop_process(proc: subprocess.Popen | None, sig: int) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- wrk and py-spy --------------------------------------------------------------------------------------------
+
+def wrk_json(lua: Path, url: str, seconds: float, args: argparse.Namespace, env: Mapping[str, str], *,
+             latency: bool = False) -> dict[str, Any]:
+    """Run wrk on `url` for `seconds` (whole, at least 1) with args.threads threads and args.connections connections,
+    pinned to args.wrk_cpus, and the Lua script `lua`, which prints its figures as one `BENCH_JSON {...}` line; return
+    those figures. `env`: variables for the script, added to this environment; `latency`: wrk's --latency."""
+    cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections),
+           "-d", f"{max(1, round(seconds))}s", *(["--latency"] if latency else []), "--timeout", "10s", "-s", str(lua),
+           url]
+    done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return json.loads(line.removeprefix("BENCH_JSON "))
+
+
+def latency_ms(raw: dict[str, Any]) -> dict[str, float]:
+    """p50, p90, p99, mean and max latency in ms from wrk_json's figures (microseconds)."""
+    return {f"{name}_ms": raw[f"{name}_us"] / 1000 for name in ("p50", "p90", "p99", "mean", "max")}
+
+
+PY_SPY_FORMATS = {".txt": ["--format", "raw"], ".json": ["--format", "speedscope"]}  # by suffix; else an SVG
+
+
+def py_spy() -> str | None:
+    """The py-spy next to this interpreter (the venv's), else the one on PATH; None when there is none."""
+    return shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+
+
+@contextlib.contextmanager
+def py_spy_record(pid: int, out: Path, *options: str,
+                  formats: Mapping[str, list[str]] = PY_SPY_FORMATS) -> Iterator[None]:
+    """`py-spy record` attached to `pid` (given 1 s to attach) while the block runs, writing `out` in the format its
+    suffix names in `formats`; stopped with SIGINT at the end (so it writes the file), killed after 30 s."""
+    spy = subprocess.Popen([py_spy(), "record", "--pid", str(pid), *options, "-o", str(out),
+                            *formats.get(out.suffix, [])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)  # let py-spy attach
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()

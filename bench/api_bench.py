@@ -38,7 +38,6 @@ import os
 import random
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,8 +46,8 @@ from typing import Any
 import asyncpg
 import httpx
 from _common import (
-    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, in_throwaway_database, log, migrate, pin,
-    print_table, uvicorn_cmd, write_results,
+    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, in_throwaway_database, latency_ms, log, migrate,
+    print_table, uvicorn_cmd, wrk_json, write_results,
 )
 
 RESULTS = BENCH / "results" / "api.json"
@@ -352,19 +351,12 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
 # --- servers and wrk ---------------------------------------------------------------------------------------------
 
 def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace) -> dict:
-    cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{max(1, round(seconds))}s",
-           "--timeout", "10s", "-s", str(LUA), f"{url}/graphql"]
-    done = subprocess.run(cmd, env={**os.environ, "WRK_BODY_FILE": str(body_file)}, capture_output=True, text=True)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    raw = wrk_json(LUA, f"{url}/graphql", seconds, args, {"WRK_BODY_FILE": str(body_file)})
     errors = sum(raw[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
     return {
         "requests": raw["requests"],
         "rps": raw["requests"] / (raw["duration_us"] / 1e6),
-        "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
-        "mean_ms": raw["mean_us"] / 1000, "max_ms": raw["max_us"] / 1000,
+        **latency_ms(raw),
         "errors": errors, "non_2xx": raw["err_status"], "raw": raw,
     }
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -57,8 +56,8 @@ from typing import Any
 import httpx
 import psutil
 from _common import (
-    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, in_throwaway_database, log, migrate, pin,
-    print_table, stop_process, write_results,
+    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, free_port, in_throwaway_database, latency_ms, log,
+    migrate, pin, print_table, py_spy, py_spy_record, stop_process, wrk_json, write_results,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -152,8 +151,6 @@ class Nginx:
     """nginx in the foreground (daemon off) with a generated config; stopped with SIGQUIT (graceful)."""
 
     def __init__(self, binary: str, root: Path, workers: int, cpus: str | None, tmp: Path) -> None:
-        from _common import free_port
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.conf = tmp / "nginx.conf"
@@ -219,26 +216,18 @@ def check_ranges(name: str, url: str, path: Path, range_bytes: int, size: int) -
 
 
 def run_wrk(url: str, size: int, range_bytes: int, seconds: float, args: Any, seed: int) -> dict[str, Any]:
-    cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections),
-           "-d", f"{max(1, round(seconds))}s", "--latency", "--timeout", "10s", "-s", str(LUA), url]
-    env = {**os.environ, "WRK_FILE_SIZE": str(size), "WRK_RANGE_BYTES": str(range_bytes), "WRK_SEED": str(seed)}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    raw = wrk_json(LUA, url, seconds, args,
+                   {"WRK_FILE_SIZE": str(size), "WRK_RANGE_BYTES": str(range_bytes), "WRK_SEED": str(seed)}, latency=True)
     seconds_ = raw["duration_us"] / 1e6
     return {
         "requests": raw["requests"],
         "rps": raw["requests"] / seconds_,
         "mb_s": raw["bytes"] / seconds_ / 1e6,
         "bytes_per_response": raw["bytes"] / raw["requests"] if raw["requests"] else 0.0,
-        "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
-        "mean_ms": raw["mean_us"] / 1000, "max_ms": raw["max_us"] / 1000,
+        **latency_ms(raw),
         "non_2xx": raw["err_status"],
         "socket_errors": sum(raw[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
         "raw": raw,
-        "wrk_stdout": done.stdout,
     }
 
 
@@ -281,24 +270,10 @@ def measure(name: str, server: Any, url: str, size: int, range_bytes: int, secon
     return result
 
 
-def py_spy() -> str | None:
-    return shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-
-
 def profile(out: Path, server: Server, url: str, size: int, range_bytes: int, args: Any) -> str:
     """One more edge run with py-spy attached to the (single) uvicorn process (not part of the table)."""
-    import signal
-
-    fmt = {".txt": ["--format", "raw"], ".json": ["--format", "speedscope"]}.get(out.suffix, [])
-    spy = subprocess.Popen([py_spy(), "record", "--pid", str(server.pid), "--rate", "250", "--threads", "--idle",
-                            "-o", str(out), *fmt], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.0)  # let py-spy attach
-    result = run_wrk(url, size, range_bytes, args.duration, args, args.seed)
-    spy.send_signal(signal.SIGINT)
-    try:
-        spy.wait(30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
+    with py_spy_record(server.pid, out, "--rate", "250", "--threads", "--idle"):
+        result = run_wrk(url, size, range_bytes, args.duration, args, args.seed)
     return f"py-spy profile of one extra edge run ({result['rps']:.0f} req/s under the profiler): {out}"
 
 
@@ -426,9 +401,6 @@ def run(args: Any, nginx_bin: str, db_url: str, data_dir: Path, tmp: Path, start
     for p in problems:
         print(f"CHECK FAILED: {p}", file=sys.stderr)
 
-    for runs in results.values():
-        for r in runs:
-            r.pop("wrk_stdout", None)
     write_results(RESULTS, {
         "when": dt.datetime.now(UTC).isoformat(),
         "config": {k: v for k, v in vars(args).items() if k != "pg_url"},

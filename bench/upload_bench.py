@@ -36,7 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,8 +47,8 @@ from pathlib import Path
 import httpx
 import psutil
 from _common import (
-    BENCH, ROOT, Server, add_database_args, bench_parser, cms_cmd, cms_env, in_throwaway_database, log, migrate,
-    print_table, uvicorn_cmd, write_results,
+    BENCH, PY_SPY_FORMATS, ROOT, Server, add_database_args, bench_parser, cms_cmd, cms_env, in_throwaway_database, log,
+    migrate, print_table, py_spy, py_spy_record, uvicorn_cmd, write_results,
 )
 
 RESULTS = BENCH / "results" / "upload.json"
@@ -284,7 +283,7 @@ def main() -> int:
         args.server_cpus = args.client_cpus = ""
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
-    if args.profile and shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}") is None:
+    if args.profile and py_spy() is None:
         print("ERROR: --profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr)
         return 2
 
@@ -380,19 +379,9 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
 
 def profile(out: Path, server: Server, api: Api, body: Body, size: int) -> str:
     """One more API upload with py-spy attached (not part of the table)."""
-    exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    fmt = ["--format", "raw"] if out.suffix == ".txt" else []
-    spy = subprocess.Popen([exe, "record", "--pid", str(server.pid), "--rate", "200", "--threads", "-o", str(out), *fmt],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.0)  # let py-spy attach
-    row = upload("api", server, api.client, body, size, api=api, label="api+py-spy")
-    spy.send_signal(signal.SIGINT)
-    try:
-        spy.wait(30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
+    with py_spy_record(server.pid, out, "--rate", "200", "--threads", formats={".txt": PY_SPY_FORMATS[".txt"]}):
+        row = upload("api", server, api.client, body, size, api=api, label="api+py-spy")
     return f"py-spy profile of one extra API upload ({row['mib_s']:.0f} MiB/s under the profiler): {out}"
-
 
 if __name__ == "__main__":
     sys.exit(main())
