@@ -12,7 +12,7 @@ from cms.api.context import Info
 from cms.api.pagination import PageInfo
 from cms.api.search.types import (
     FacetCount, ProgramFacetCount, SearchEdge, SearchFacets, SearchFilter, SearchHighlights, SearchOrder,
-    SearchResults, SearchStatus, domain_order,
+    SearchResults, SearchStatus,
 )
 from search import service
 from search.backend import DocKind, SearchPage
@@ -63,7 +63,7 @@ class SearchQuery:
         filter = filter or SearchFilter()
         page = await service.search(
             backend=info.context.search, principal=info.context.principal, text=query, filter=filter.to_domain(),
-            order=domain_order(order_by), first=first, after=after, include_drafts=filter.include_drafts,
+            order=order_by or SearchOrder.RELEVANCE, first=first, after=after, include_drafts=filter.include_drafts,
             with_facets="facets" in selected_fields(info),
         )
         return await _results(info, page, include_drafts=filter.include_drafts)

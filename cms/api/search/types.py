@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Union
 
 import strawberry
@@ -16,16 +15,9 @@ from search.backend import SearchFilter as DomainFilter
 from search.backend import SearchOrder as DomainOrder
 
 
-@strawberry.enum(description="What kind of item a search result is.")
-class SearchKind(Enum):
-    PROGRAM = "program"
-    EPISODE = "episode"
-
-
-@strawberry.enum
-class SearchOrder(Enum):
-    RELEVANCE = "relevance"
-    DATE = "date"
+# The domain's enums, exposed as they are.
+SearchKind = strawberry.enum(DocKind, name="SearchKind", description="What kind of item a search result is.")
+SearchOrder = strawberry.enum(DomainOrder, name="SearchOrder")
 
 
 @strawberry.input(description="Every given part must match; within a list any value matches (tags: all must match).")
@@ -43,15 +35,11 @@ class SearchFilter:
 
     def to_domain(self) -> DomainFilter:
         return DomainFilter(
-            kinds=tuple(DocKind(k.value) for k in self.kinds or ()),
+            kinds=tuple(self.kinds or ()),
             program_ids=tuple(pk_of(i, "Program", field="filter.programIds") for i in self.program_ids or ()),
             categories=tuple(self.categories or ()), languages=tuple(self.languages or ()),
             tags=tuple(self.tags or ()), date_from=self.published_after, date_to=self.published_before,
         )
-
-
-def domain_order(order: SearchOrder | None) -> DomainOrder:
-    return DomainOrder((order or SearchOrder.RELEVANCE).value)
 
 
 SearchItem = Annotated[Union[Program, Episode], strawberry.union("SearchItem")]
