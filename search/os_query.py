@@ -65,6 +65,11 @@ LANGUAGE_FIELDS: dict[str, list[str]] = {}  # analyzer -> its boosted fields
 for _field, _base in language_fields():
     LANGUAGE_FIELDS.setdefault(_field.split("_", 1)[1], []).append(_boosted(_field, _base))
 ALL_FIELDS = BASE_FIELDS + [field for fields in LANGUAGE_FIELDS.values() for field in fields]
+# The title tier's fields, unboosted (the tier scores a constant): the base title and every language's title.
+TITLE_FIELDS = [
+    "title",
+    *(field.split("^")[0] for fields in LANGUAGE_FIELDS.values() for field in fields if field.startswith("title")),
+]
 # analyzer -> the primary language subtags whose documents it analyses
 LANGUAGE_CODES = {
     analyzer: sorted(code for code, name in LANGUAGE_ANALYZERS.items() if name == analyzer) for analyzer in LANGUAGE_FIELDS
@@ -238,9 +243,8 @@ def title_tier(parsed: ParsedQuery) -> dict[str, Any] | None:
     clauses = [clause for alternative in parsed.alternatives for clause in alternative.clauses]
     if not clauses:
         return None
-    fields = ["title", *(field for fields in LANGUAGE_FIELDS.values() for field in fields if field.startswith("title"))]
     words = [
-        {"multi_match": {"query": clause.text, "fields": [field.split("^")[0] for field in fields],
+        {"multi_match": {"query": clause.text, "fields": TITLE_FIELDS,
                          "type": "phrase" if clause.phrase else "best_fields", "operator": "or"}}
         for clause in clauses
     ]

@@ -114,26 +114,35 @@ def _only_in(text: str, configs: frozenset[str] | None) -> str:
     return f"( {text} & {names if len(configs) == 1 else '( ' + names + ' )'} )"
 
 
-def _sequences(forms: Forms) -> dict[str, frozenset[str] | None]:
-    """Each distinct form of the term (tsquery text) -> the configurations whose items it may match: None for the
-    word as written (its `simple` form: any item with that lexeme has the word), else the configurations that made
-    it, so that a stem of one language does not match another's words (French 'new' for "news" vs English "new")."""
+def _sequences(forms: Forms) -> dict[str, tuple[list[tuple[int, str]], frozenset[str] | None]]:
+    """Each distinct form of the term (tsquery text) -> its (position, lexeme) sequence and the configurations whose
+    items it may match: None for the word as written (its `simple` form: any item with that lexeme has the word),
+    else the configurations that made it, so that a stem of one language does not match another's words (French
+    'new' for "news" vs English "new")."""
     simple = forms.by_config.get("simple")
     as_written = _sequence(simple) if simple else None
-    made_by: dict[str, set[str]] = {}
+    made_by: dict[str, tuple[list[tuple[int, str]], set[str]]] = {}
     for config, sequence in forms.by_config.items():
-        made_by.setdefault(_sequence(sequence), set()).add(config)
-    return {text: None if text == as_written else frozenset(configs) for text, configs in made_by.items()}
+        made_by.setdefault(_sequence(sequence), (sequence, set()))[1].add(config)
+    return {
+        text: (sequence, None if text == as_written else frozenset(configs))
+        for text, (sequence, configs) in made_by.items()
+    }
+
+
+def _drops_out(forms: Forms) -> bool:
+    """Whether a term has no query: punctuation only, or a stop word in one of the configurations (as
+    `websearch_to_tsquery` drops stop words)."""
+    return not forms.by_config or any(not sequence for sequence in forms.by_config.values())
 
 
 def term_query(term: Term, forms: Forms, *, per_config: bool = True) -> str | None:
-    """The tsquery for one term, or None when it drops out: punctuation only, or a stop word in one of the
-    configurations (as `websearch_to_tsquery` drops stop words). `per_config=False` leaves out which configurations
-    a stem belongs to (for ts_rank, which would count those lexemes as words)."""
-    if not forms.by_config or any(not sequence for sequence in forms.by_config.values()):
+    """The tsquery for one term, or None when it drops out (`_drops_out`). `per_config=False` leaves out which
+    configurations a stem belongs to (for ts_rank, which would count those lexemes as words)."""
+    if _drops_out(forms):
         return None
     alternatives = {
-        _only_in(text, configs if per_config else None) for text, configs in _sequences(forms).items()
+        _only_in(text, configs if per_config else None) for text, (_, configs) in _sequences(forms).items()
     }
     if not term.negated and not term.phrase:
         if forms.prefix:
@@ -166,19 +175,11 @@ def title_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | N
     marks = set()
     for group, group_forms in zip(groups, forms):
         for term, term_forms in zip(group, group_forms):
-            if term.negated or term_query(term, term_forms) is None:
+            if term.negated or _drops_out(term_forms):
                 continue
-            for lexemes, configs in _lexemes(term_forms):
-                marks.update(_only_in(quote(TITLE_MARK + lexeme), configs) for lexeme in lexemes)
+            for sequence, configs in _sequences(term_forms).values():
+                marks.update(_only_in(quote(TITLE_MARK + lexeme), configs) for _, lexeme in sequence)
             marks.update(quote(TITLE_MARK + lexeme) for lexeme in term_forms.expansions)
             if term_forms.prefix and not term.phrase:
                 marks.add(quote(TITLE_MARK + term_forms.prefix) + ":*")
     return " | ".join(sorted(marks)) or None
-
-
-def _lexemes(forms: Forms) -> list[tuple[list[str], frozenset[str] | None]]:
-    """The lexemes of each of the term's forms, with the configurations the form may match (see `_sequences`)."""
-    by_text = _sequences(forms)
-    return [
-        ([lexeme for _, lexeme in sequence], by_text[_sequence(sequence)]) for sequence in forms.by_config.values()
-    ]
