@@ -26,6 +26,7 @@ from cms.http.uploads import receive_upload
 from cms.api.schema import build_schema
 from cms.media.storage import open_storage_from_settings
 from cms.plugins import PluginHost
+from search.backend import SearchBackend
 from search.factory import open_search_backend
 from cms.settings import DEV_ISSUER_PATH, Settings
 
@@ -51,15 +52,18 @@ def create_app(
     target: db.PgTarget | None = None,
     background: Sequence[Callable[[Settings], AbstractAsyncContextManager]] = (),
     plugins: PluginHost | None = None,
+    search: SearchBackend | None = None,
 ) -> Starlette:
     """Build the ASGI app. `target` overrides where the database is (tests pass their own); `background`
     are services run for the app's lifetime once the database is open (the CLI passes the inline worker);
-    `plugins` replaces the host loaded from entry points (plugin tests pass `cms_plugin_host`)."""
+    `plugins` replaces the host loaded from entry points (plugin tests pass `cms_plugin_host`); `search`
+    replaces the backend opened from the settings (the CLI shares one with the inline worker); the app closes it."""
     if plugins is None:
         plugins = PluginHost(disabled=settings.plugins_disabled).load()
     validator, dev_issuer = _validator(settings)
     storage = open_storage_from_settings(settings)
-    search = open_search_backend(settings)
+    if search is None:
+        search = open_search_backend(settings)
 
     feed = ChangeFeed()
 

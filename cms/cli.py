@@ -21,14 +21,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from cms.app import create_app
     from cms.plugins import PluginHost
+    from search.factory import open_search_backend
 
-    plugins = PluginHost(disabled=settings.plugins_disabled).load()  # one host for the app and its inline worker
+    # One plugin host and one search backend for the app and its inline worker (the app starts and closes them).
+    plugins = PluginHost(disabled=settings.plugins_disabled).load()
+    search = open_search_backend(settings)
     background = []
     if settings.inline_worker and not args.no_worker:
         from jobs.worker import inline_worker
 
-        background.append(functools.partial(inline_worker, plugins=plugins))
-    app = create_app(settings, background=background, plugins=plugins)
+        background.append(functools.partial(inline_worker, plugins=plugins, search=search))
+    app = create_app(settings, background=background, plugins=plugins, search=search)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)

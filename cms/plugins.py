@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterable, Iterator, NamedTuple
 
@@ -134,8 +135,12 @@ class PluginHost:
         # pluggy's own order: last registered first, tryfirst/trylast respected.
         return list(reversed(caller.get_hookimpls()))
 
+    def report(self, plugin_name: str, hook_name: str, problem: str, *, exc: BaseException | None = None) -> None:
+        """Log a plugin's problem in the one wording operators find every plugin failure by."""
+        log.error("plugin %s failed in %s: %s", plugin_name, hook_name, problem, exc_info=exc)
+
     def _report(self, impl: pluggy.HookImpl, hook_name: str, exc: BaseException) -> None:
-        log.error("plugin %s failed in %s: %s: %s", impl.plugin_name, hook_name, type(exc).__name__, exc, exc_info=exc)
+        self.report(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}", exc=exc)
 
     def _pairs(self, hook_name: str, kwargs: dict[str, Any]):
         """Yield (impl, result-or-exception) for each implementation, calling each with only the args it declares."""
@@ -210,6 +215,41 @@ class PluginHost:
     async def shutdown(self) -> None:
         await self.acall("cms_shutdown")
 
+    def in_registration_order(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """(plugin, result) pairs, the plugin registered first (built-ins before third-party ones) first: on a clash
+        of names, the plugin that had the name first keeps it."""
+        return list(reversed(self.call_with_names(hook_name, **kwargs)))  # pluggy calls the last registered first
+
+    def named_registrations(
+        self, hook_name: str, *, noun: str, values: str, max_chars: int, problem: Callable[[Any], str | None],
+        reserved: Container[str] = (),
+    ) -> dict[str, Any]:
+        """Merge hook results that are dicts of named things (job kinds, ingest sources) in registration order.
+
+        The first plugin to name a thing keeps it; bad names, `reserved` names and values for which `problem`
+        returns a reason are reported and skipped."""
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        article = "an" if noun[0] in "aeiou" else "a"
+        for plugin, result in self.in_registration_order(hook_name):
+            if not isinstance(result, Mapping):
+                self.report(plugin, hook_name, f"returned {type(result).__name__}, not a dict of {values} by kind")
+                continue
+            for name, value in result.items():
+                if not isinstance(name, str) or not name.strip() or len(name) > max_chars:
+                    self.report(
+                        plugin, hook_name, f"{name!r} is not {article} {noun} name (1 to {max_chars} characters); skipped"
+                    )
+                elif name in reserved:
+                    self.report(plugin, hook_name, f"{noun} {name!r} is a core kind; the plugin's is ignored")
+                elif name in owners:
+                    self.report(plugin, hook_name, f"{noun} {name!r} is already provided by plugin {owners[name]}; ignored")
+                elif (reason := problem(value)) is not None:
+                    self.report(plugin, hook_name, f"{noun} {name!r}: {value!r} {reason}; skipped")
+                else:
+                    found[name], owners[name] = value, plugin
+        return found
+
     def _flatten(self, hook_name: str, valid, what: str, **kwargs: Any) -> list:
         items = []
         for plugin_name, result in self.call_with_names(hook_name, **kwargs):
@@ -217,7 +257,7 @@ class PluginHost:
                 if valid(item):
                     items.append(item)
                 else:
-                    log.error("plugin %s failed in %s: %r is not %s", plugin_name, hook_name, item, what)
+                    self.report(plugin_name, hook_name, f"{item!r} is not {what}")
         return items
 
 

@@ -19,21 +19,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from cms.actors import Actor
 from cms.auth.principal import Principal
 from cms.content import episodes
 from cms.content.models import Episode, Program
-from cms.content.validation import DESCRIPTION_MAX, TITLE_MAX
 from cms.errors import DomainError
 from cms.jobstore import service as jobstore
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
 from cms.plugins import PluginHost
 from cms.users.service import ensure_user
-from jobs.plugin_jobs import named_registrations
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 
 log = logging.getLogger("cms.jobs.ingest")
@@ -48,15 +43,22 @@ def sources(host: PluginHost | None) -> dict[str, Any]:
     discover/fetch, is reported and skipped."""
     if host is None:
         return {}
-    return named_registrations(
-        host, "cms_ingest_sources", noun="ingest source", values="sources", max_chars=SOURCE_MAX,
+    return host.named_registrations(
+        "cms_ingest_sources", noun="ingest source", values="sources", max_chars=SOURCE_MAX,
         problem=lambda source: None if callable(getattr(source, "discover", None))
         and callable(getattr(source, "fetch", None)) else "has no discover() and fetch()",
     )
 
 
+def _sources_of(deps: JobDeps) -> Mapping[str, Any]:
+    """The worker built them once (jobs/worker.py); deps made without them get them from their plugins, once."""
+    if deps.ingest_sources is None:
+        object.__setattr__(deps, "ingest_sources", sources(deps.plugins))  # a cache on the frozen deps
+    return deps.ingest_sources  # type: ignore[return-value]
+
+
 def _source(deps: JobDeps, kind: Any) -> Any:
-    found = sources(deps.plugins)
+    found = _sources_of(deps)
     if kind not in found:
         installed = ", ".join(sorted(found)) or "none"
         raise PermanentJobError(f"no ingest source named {kind!r} is installed (installed: {installed})")
@@ -120,7 +122,12 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
     if external_id is None:
         raise PermanentJobError("the item has no usable external_id")
     actor = await system_actor(kind)
-    episode = await _episode_for(actor, kind, external_id, program_id, item)
+    try:
+        episode = await episodes.episode_from_source(
+            actor=actor, program_id=program_id, source=kind, external_id=external_id, item=item
+        )
+    except DomainError as exc:  # the program is gone, or the item's text is unusable: retrying cannot help
+        raise PermanentJobError(f"item {external_id!r}: {exc}") from exc
     if await Asset.filter(episode_id=episode.id, created_by_id=actor.user.id).exists():
         return  # its media was handed over by an earlier run
     scratch = Path(deps.settings.data_dir) / "tmp" / "ingest"
@@ -130,7 +137,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
         path = Path(fetched) if fetched is not None else None
         if path is None or not path.is_file():
             raise PermanentJobError(f"ingest source {kind!r} fetched no file for item {external_id!r}")
-        filename = item.get("filename") if isinstance(item.get("filename"), str) else path.name
+        filename = item.get("filename") if isinstance(item.get("filename"), str) else None  # None: the file's name
         try:
             await create_asset_from_file(
                 actor=actor, storage=deps.storage, path=path, episode_id=episode.id, filename=filename,
@@ -138,34 +145,6 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
             )
         except DomainError as exc:  # too large, a bad file name: the same file would be refused again
             raise PermanentJobError(str(exc)) from exc
-
-
-async def _episode_for(actor: Actor, kind: str, external_id: str, program_id: int, item: Mapping) -> Episode:
-    """The item's episode: found by (source, external_id), or created as a draft with its provenance in one
-    transaction (so a crash cannot leave an episode that a retry would not find)."""
-    existing = await Episode.get_or_none(source=kind, external_id=external_id)
-    if existing is not None:
-        return existing
-    try:
-        async with in_transaction():
-            episode = await episodes.create_episode(actor=actor, program_id=program_id, changes=_changes(item, external_id))
-            await Episode.filter(id=episode.id).update(source=kind, external_id=external_id)
-    except IntegrityError:  # another run created it meanwhile
-        return await Episode.get(source=kind, external_id=external_id)
-    except DomainError as exc:  # the program is gone, or the item's text is unusable: retrying cannot help
-        raise PermanentJobError(f"item {external_id!r}: {exc}") from exc
-    episode.source, episode.external_id = kind, external_id
-    return episode
-
-
-def _changes(item: Mapping, external_id: str) -> dict[str, Any]:
-    title = item.get("title") if isinstance(item.get("title"), str) and item["title"].strip() else external_id
-    changes: dict[str, Any] = {"title": title.strip()[:TITLE_MAX]}
-    if isinstance(item.get("description"), str):
-        changes["description"] = item["description"][:DESCRIPTION_MAX]
-    if isinstance(item.get("url"), str):
-        changes["metadata"] = {"ingest": {"url": item["url"]}}
-    return changes
 
 
 async def _call_source(call: Callable[[], Any]) -> Any:

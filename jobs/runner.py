@@ -6,11 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job, JobStatus
-from cms.jobstore.service import PermanentFailure
 from cms.media.storage import Storage
 from cms.media.transcode.capabilities import Capabilities
 from cms.plugins import PluginHost
@@ -22,7 +21,7 @@ log = logging.getLogger("cms.jobs")
 
 # Retrying cannot help (bad input file, say): the job is dead-lettered at once. One exception for core jobs and
 # plugin jobs, which raise it by its public name, cms.jobstore.service.PermanentFailure.
-PermanentJobError = PermanentFailure
+PermanentJobError = jobstore.PermanentFailure
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,9 @@ class JobDeps:
     capabilities: Capabilities = Capabilities()
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
+    # The plugins' ingest sources by kind (jobs.ingest.sources), built once by the worker; None: built from
+    # `plugins` when an ingest job first needs them.
+    ingest_sources: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,26 +16,30 @@ from cms.media.transcode.capabilities import detect
 from cms.plugins import PluginHost
 from cms.redis import redis_settings
 from cms.settings import Settings
-from jobs import plugin_jobs, serialization
+from jobs import ingest, plugin_jobs, serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
 from jobs.kinds import KINDS
 from jobs.maintenance import run_announcements, run_maintenance
 from jobs.runner import JobDeps, run_job
+from search.backend import SearchBackend
 from search.factory import open_search_backend
 
 
 def build_worker(
     settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False,
-    plugins: PluginHost | None = None, owns_plugins: bool | None = None,
+    plugins: PluginHost | None = None, owns_plugins: bool | None = None, search: SearchBackend | None = None,
 ) -> Worker:
     """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API).
     `plugins`: the plugin host (default: the installed plugins, loaded now); its job kinds join the core kinds and
     its cron jobs are scheduled by arq (jobs/plugin_jobs.py). `owns_plugins`: call the plugins' cms_startup and
-    cms_shutdown here, around the jobs (default: when the host is loaded here; the API starts its own)."""
+    cms_shutdown here, around the jobs (default: when the host is loaded here; the API starts its own).
+    `search`: the backend index jobs write to (default: one opened at startup and closed at shutdown here; the API
+    passes its own, which it closes)."""
     host = plugins if plugins is not None else PluginHost(disabled=settings.plugins_disabled).load()
     if owns_plugins is None:
         owns_plugins = plugins is None
     kinds = plugin_jobs.merge_job_kinds(KINDS, host)
+    sources = ingest.sources(host)  # once per worker: a clash is reported once, not on every ingest job
     # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
     cron_jobs = [] if burst else plugin_jobs.cron_jobs(host, reserved={RUN_JOB})
 
@@ -48,10 +52,11 @@ def build_worker(
         capabilities = await asyncio.to_thread(detect, try_gpu=settings.try_gpu)
         ctx["deps"] = deps = JobDeps(
             settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities,
-            plugins=host, search=open_search_backend(settings),
+            plugins=host, search=search if search is not None else open_search_backend(settings),
+            ingest_sources=sources,
         )
         # What plugin cron functions find in their ctx (arq adds job_id, job_try, enqueue_time, score, redis).
-        ctx.update(settings=settings, storage=deps.storage, plugins=host)
+        ctx.update(plugin_jobs.cron_context(deps))
         ctx["maintenance"] = asyncio.create_task(run_maintenance(deps))
         ctx["announcements"] = asyncio.create_task(run_announcements(deps))
         ctx["dispatcher"] = asyncio.create_task(
@@ -69,7 +74,7 @@ def build_worker(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if "deps" in ctx:
+        if "deps" in ctx and search is None:  # opened at startup
             await ctx["deps"].search.close()
         if ctx.get("plugins_started"):
             await host.shutdown()
@@ -99,10 +104,12 @@ def build_worker(
 
 
 @contextlib.asynccontextmanager
-async def inline_worker(settings: Settings, plugins: PluginHost | None = None) -> AsyncIterator[None]:
-    """Run a worker inside the API process for the one-command experience; `plugins`: the app's host (which the
-    app starts and stops), so that the process has one set of plugin instances."""
-    worker = build_worker(settings, owns_database=False, handle_signals=False, plugins=plugins)
+async def inline_worker(
+    settings: Settings, plugins: PluginHost | None = None, search: SearchBackend | None = None
+) -> AsyncIterator[None]:
+    """Run a worker inside the API process for the one-command experience; `plugins` and `search`: the app's host
+    and search backend (which the app starts and closes), so that the process has one of each."""
+    worker = build_worker(settings, owns_database=False, handle_signals=False, plugins=plugins, search=search)
     task = asyncio.create_task(worker.async_run())
     try:
         yield

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from cms.actors import Actor, require_editor
 from cms.audit.service import snapshot
@@ -116,6 +120,35 @@ async def create_episode(*, actor: Actor | None, program_id: int, changes: dict[
     episode = Episode(program_id=program_id, metadata={}, description="")
     await _apply(episode, changes, creating=True)
     return await save_audited(actor=actor, action="episode.create", obj=episode, before=None)
+
+
+async def episode_from_source(
+    *, actor: Actor | None, program_id: int, source: str, external_id: str, item: Mapping
+) -> Episode:
+    """The episode of an item from an ingest source: found by (source, external_id), or created as a draft from the
+    item's text, with its provenance, in one transaction (so a crash cannot leave an episode that a retry would not
+    find). Raises the `cms.errors` of `create_episode` (the program is gone, the item's text is unusable)."""
+    existing = await Episode.get_or_none(source=source, external_id=external_id)
+    if existing is not None:
+        return existing
+    try:
+        async with in_transaction():
+            episode = await create_episode(actor=actor, program_id=program_id, changes=_item_changes(item, external_id))
+            await Episode.filter(id=episode.id).update(source=source, external_id=external_id)
+    except IntegrityError:  # another run created it meanwhile
+        return await Episode.get(source=source, external_id=external_id)
+    episode.source, episode.external_id = source, external_id
+    return episode
+
+
+def _item_changes(item: Mapping, external_id: str) -> dict[str, Any]:
+    title = item.get("title") if isinstance(item.get("title"), str) and item["title"].strip() else external_id
+    changes: dict[str, Any] = {"title": title.strip()[:v.TITLE_MAX]}
+    if isinstance(item.get("description"), str):
+        changes["description"] = item["description"][:v.DESCRIPTION_MAX]
+    if isinstance(item.get("url"), str):
+        changes["metadata"] = {"ingest": {"url": item["url"]}}
+    return changes
 
 
 async def update_episode(*, actor: Actor | None, id: int, changes: dict[str, Any]) -> Episode:
