@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator
-
 from tortoise.transactions import in_transaction
 
 from cms import events
@@ -17,12 +14,9 @@ from cms.changes import record_change
 from cms.content.models import Episode
 from cms.errors import Invalid, TooLarge
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload, UploadMethod, UploadStatus
-from cms.media.sniff import SNIFF_BYTES, sniff
-from cms.media.storage import Area, ObjectTooLarge, Storage
+from cms.media.sniff import sniff_file
+from cms.media.storage import Area, ObjectTooLarge, Storage, file_chunks
 from cms.media.uploads import clean_filename
-
-_CHUNK = 1024 * 1024
-
 
 async def create_asset_from_file(
     *, actor: Actor | None, storage: Storage, path: Path, episode_id: int, filename: str | None = None,
@@ -41,11 +35,11 @@ async def create_asset_from_file(
         problems["episodeId"] = "no such episode"
     if problems:
         raise Invalid(problems)
-    found = sniff(await asyncio.to_thread(_head, path))  # a first guess; the persist job decides
+    found = await sniff_file(path)  # a first guess; the persist job decides
     upload_id = uuid.uuid4()
     staging_key = f"uploads/{upload_id}"
     try:
-        written = await storage.write(Area.STAGING, staging_key, _chunks(path), max_size=max_size)
+        written = await storage.write(Area.STAGING, staging_key, file_chunks(path), max_size=max_size)
     except ObjectTooLarge as exc:
         raise TooLarge(f"the file is larger than {max_size} bytes") from exc
     now = datetime.now(timezone.utc)
@@ -68,13 +62,3 @@ async def create_asset_from_file(
         raise
     return asset
 
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.read(SNIFF_BYTES)
-
-
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := await asyncio.to_thread(f.read, _CHUNK):
-            yield chunk

@@ -20,7 +20,7 @@ from cms import events
 from cms.content.models import Program
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload
 from cms.media.probe import ProbeFailed, probe_file
-from cms.media.sniff import SNIFF_BYTES, sniff
+from cms.media.sniff import sniff_file
 from cms.media.storage import Area, Storage, master_key
 
 log = logging.getLogger("cms.media.intake")
@@ -58,13 +58,8 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.read(SNIFF_BYTES)
-
-
 async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str, dict]:
-    found = sniff(await asyncio.to_thread(_head, path))
+    found = await sniff_file(path)
     if found is None:
         raise IntakeRefused("the file's content is not an accepted video, audio, image or PDF")
     if found.kind.value not in allowed_kinds:

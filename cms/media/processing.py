@@ -4,7 +4,6 @@ the master's sha256 and the output settings, so a re-run overwrites instead of d
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -13,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -21,7 +20,7 @@ from cms import events
 from cms.media.intake import IntakeRefused, local_file
 from cms.media.models import Asset, AssetKind, AssetStatus
 from cms.media.renditions import playable, rendition_rows
-from cms.media.storage import Area, Storage, master_key
+from cms.media.storage import Area, Storage, file_chunks, master_key
 from cms.media.transcode.capabilities import Capabilities
 from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
 from cms.media.transcode.images import DEFAULT_WIDTHS
@@ -73,17 +72,11 @@ def _task(asset: Asset, path: Path, out: Path, capabilities: Capabilities, limit
     }
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
-            yield chunk
-
-
 async def _store_outputs(storage: Storage, out: Path, prefix: str) -> None:
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         key = f"{prefix}/{path.relative_to(out).as_posix()}"
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        await storage.write(Area.PREVIEWS, key, _file_chunks(path), content_type=content_type)
+        await storage.write(Area.PREVIEWS, key, file_chunks(path), content_type=content_type)
 
 
 async def process_asset(

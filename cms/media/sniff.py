@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import filetype
 
@@ -37,6 +39,16 @@ def sniff(head: bytes) -> Sniffed | None:
         return None
     kind = _kind_of(guess.mime)
     return Sniffed(kind, guess.mime) if kind else None
+
+
+async def sniff_file(path: Path) -> Sniffed | None:
+    """`sniff` of a local file's leading bytes (read in a thread)."""
+    return sniff(await asyncio.to_thread(_head, path))
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(SNIFF_BYTES)
 
 
 def kind_from_declared_type(content_type: str | None) -> AssetKind:

@@ -10,23 +10,18 @@ import errno
 import logging
 import mmap
 import os
-import stat as stat_mod
 import sys
 from collections.abc import Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from cms.media.storage._io import run_blocking
-from cms.media.storage.base import Area, ObjectInfo, Storage
-from cms.media.storage.local import LocalStorage
-from cms.media.storage.local_walk import info_of
-from plugins.edge.responses import Body, plain
+from cms.media.storage import Area, LocalStorage, ObjectInfo, Storage, run_blocking
+from plugins.edge.responses import Body, unavailable
 
 log = logging.getLogger("plugins.edge.route")
 
 WINDOW = 4 * 1024 * 1024  # bytes mapped (and sent) per body message on the local path; multiple of the page size
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open
 # Fault the window's pages in from the worker thread (reading from disk if needed), not later in the event loop
 # while the socket write copies from them. MADV_POPULATE_READ is Linux >= 5.14 (Python names it from 3.13 on);
 # elsewhere, or when the kernel refuses it, WILLNEED starts readahead instead.
@@ -43,25 +38,6 @@ def serves_local_files(storage: Storage) -> bool:
     cls = type(storage)
     return (isinstance(storage, LocalStorage) and cls.stat is LocalStorage.stat and cls.read is LocalStorage.read
             and cls.local_path is LocalStorage.local_path)
-
-
-def _open_local(storage: LocalStorage, key: str) -> tuple[int, os.stat_result] | None:
-    """Open and fstat the object's file (blocking; path checks as LocalStorage.stat). None when it is absent
-    or not a regular file. StorageKeyInvalid for a key that escapes its area."""
-    path = storage.local_path(Area.PREVIEWS, key)
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        st = os.fstat(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    if not stat_mod.S_ISREG(st.st_mode):
-        os.close(fd)
-        return None
-    return fd, st
 
 
 def _populate(mapped: mmap.mmap) -> None:
@@ -138,12 +114,12 @@ class MappedFileResponse(Response):
 def open_and_map(storage: LocalStorage, key: str, decide: Callable[[ObjectInfo], Response | Body]) -> Response | None:
     """Blocking, in a worker thread: open + fstat the object's file, decide the response from that inode's
     metadata, and map the body's first window. None when there is no such object."""
-    opened = _open_local(storage, key)
+    opened = storage.open_object(Area.PREVIEWS, key)  # StorageKeyInvalid for a key that escapes its area
     if opened is None:
         return None
-    fd, st = opened
+    fd, info = opened
     try:
-        plan = decide(info_of(key, st))  # same ObjectInfo (ETag) as LocalStorage.stat
+        plan = decide(info)  # same ObjectInfo (ETag) as LocalStorage.stat
         if isinstance(plan, Response):
             os.close(fd)
             return plan
@@ -152,7 +128,7 @@ def open_and_map(storage: LocalStorage, key: str, decide: Callable[[ObjectInfo],
         except Exception:
             log.exception("edge: read failed for %s", key)
             os.close(fd)
-            return plain(503, "unavailable\n", **{"retry-after": "5"})
+            return unavailable()
     except BaseException:
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from cms.media.storage.base import ObjectInfo
+from cms.media.storage import ObjectInfo
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
@@ -51,6 +51,11 @@ def plain(status: int, body: str, **extra: str) -> Response:
 
 def forbidden() -> Response:
     return plain(403, "forbidden\n")
+
+
+def unavailable() -> Response:
+    """Storage failed: a 503 that asks clients to come back shortly."""
+    return plain(503, "unavailable\n", **{"retry-after": "5"})
 
 
 def media_type_for(key: str) -> tuple[str, str]:

@@ -32,10 +32,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from cms.media.storage._io import run_undoable
-from cms.media.storage.base import Area, ObjectMissing, Storage, StorageKeyInvalid
+from cms.media.storage import Area, ObjectMissing, Storage, StorageKeyInvalid, run_undoable
 from plugins.edge.mapped import close_mapped, open_and_map, serves_local_files
-from plugins.edge.responses import PREFLIGHT_HEADERS, forbidden, plain, plan_response
+from plugins.edge.responses import PREFLIGHT_HEADERS, forbidden, plain, plan_response, unavailable
 from plugins.edge.signing import EdgeRefused, split_edge_path, verify
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def edge_routes(
                 done = None
             except Exception:
                 log.exception("edge: stat failed for %s", key)
-                return plain(503, "unavailable\n", **{"retry-after": "5"})
+                return unavailable()
             return plain(404, "not found\n") if done is None else done
 
         try:
@@ -103,7 +102,7 @@ def edge_routes(
             info = None
         except Exception:
             log.exception("edge: stat failed for %s", key)
-            return plain(503, "unavailable\n", **{"retry-after": "5"})
+            return unavailable()
         if info is None:
             return plain(404, "not found\n")
         plan = decide(info)
@@ -115,7 +114,7 @@ def edge_routes(
             return plain(404, "not found\n")
         except Exception:
             log.exception("edge: read failed for %s", key)
-            return plain(503, "unavailable\n", **{"retry-after": "5"})
+            return unavailable()
         return StreamingResponse(_stream(first, rest, key), status_code=plan.status, headers=plan.headers)
 
     return [Route(EDGE_ROUTE_PATH, edge, methods=["GET", "HEAD", "OPTIONS"])]

@@ -20,6 +20,7 @@ from cms.media.storage.base import (
     master_key,
     validate_key,
 )
+from cms.media.storage._io import file_chunks, run_blocking, run_undoable
 from cms.media.storage.local import LocalStorage
 
 if TYPE_CHECKING:
@@ -81,8 +82,11 @@ __all__ = [
     "StorageError",
     "StorageKeyInvalid",
     "WriteResult",
+    "file_chunks",
     "master_key",
     "open_storage",
     "open_storage_from_settings",
+    "run_blocking",
+    "run_undoable",
     "validate_key",
 ]

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import functools
 import hashlib
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -45,6 +45,13 @@ async def run_undoable(fn: Callable[[], T], undo: Callable[[T], object]) -> T:
 
 async def open_file(path: Path, mode: str) -> BinaryIO:
     return await run_undoable(functools.partial(open, path, mode), lambda file: file.close())  # type: ignore[return-value]
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A local file's bytes in CHUNK_SIZE chunks, each read in a thread (to hand a file to `Storage.write`)."""
+    with path.open("rb") as f:
+        while chunk := await asyncio.to_thread(f.read, CHUNK_SIZE):
+            yield chunk
 
 
 def check_range(start: int, end: int | None) -> None:

@@ -40,6 +40,7 @@ from cms.media.storage.local_walk import TMP_PREFIX, info_of, remove_older, scan
 
 _HASH_CHUNK = 8 * CHUNK_SIZE
 _NO_HARDLINK = frozenset({errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK})  # then copy instead
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open
 
 
 class LocalStorage(Storage):
@@ -141,7 +142,27 @@ class LocalStorage(Storage):
             st = await run_blocking(os.stat, path)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        return info_of(key, st) if stat_mod.S_ISREG(st.st_mode) else None
+        return _object_info(key, st)
+
+    def open_object(self, area: Area, key: str) -> tuple[int, ObjectInfo] | None:
+        """BLOCKING (call it in a thread, e.g. with run_undoable): open the object's file read-only and fstat it,
+        so its metadata and bytes come from the same inode. Returns (file descriptor, the caller closes it; the
+        ObjectInfo `stat` gives), or None when the object is absent or not a regular file (a directory, a FIFO:
+        never blocks on one). StorageKeyInvalid for a key that escapes its area."""
+        path = self._path(area, key)
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            info = _object_info(key, os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
+        if info is None:
+            os.close(fd)
+            return None
+        return fd, info
 
     async def delete(self, area: Area, key: str) -> None:
         path = self._path(area, key)
@@ -191,6 +212,11 @@ class LocalStorage(Storage):
     async def cleanup_staging(self, older_than: timedelta) -> int:
         cutoff = time.time() - older_than.total_seconds()
         return await run_blocking(remove_older, self._roots[Area.STAGING], cutoff)
+
+
+def _object_info(key: str, st: os.stat_result) -> ObjectInfo | None:
+    """What `stat` reports of a path's stat result: regular files only are objects."""
+    return info_of(key, st) if stat_mod.S_ISREG(st.st_mode) else None
 
 
 def _create_temp(parent: Path) -> tuple[int, str]:
