@@ -77,21 +77,17 @@ async def announce_due(*, max_attempts: int, lookback: timedelta = LOOKBACK) -> 
     many were created. Safe to run in several workers at once (the dedupe key decides)."""
     created = 0
     for kind in _MODELS:
-        # NOT EXISTS spares the insert (and a sequence number) for the many rows announced before;
-        # ON CONFLICT settles a race with another scan or the publish event's job.
-        sql = f"""
-            INSERT INTO job (kind, payload, dedupe_key, status, attempts, max_attempts, created_at, updated_at)
-            SELECT $1, jsonb_build_object('kind', $2::text, 'id', t.id, 'publish_at', t.stamp),
-                   'live:' || $2 || ':' || t.id || ':' || t.stamp, 'QUEUED', 0, $3, now(), now()
+        # The jobs announce_if_live would create for these rows: the same payload and key (live_key), made by SQL.
+        rows = f"""
+            SELECT $1::text AS kind, jsonb_build_object('kind', $2::text, 'id', t.id, 'publish_at', t.stamp) AS payload,
+                   'live:' || $2 || ':' || t.id || ':' || t.stamp AS dedupe_key, $3::int AS max_attempts
             FROM (
                 SELECT id, to_char(publish_at AT TIME ZONE 'UTC', '{_PG_STAMP}') AS stamp FROM {kind}
                 WHERE status = 'PUBLISHED' AND publish_at <= now() AND publish_at > now() - $4::interval
             ) t
-            WHERE NOT EXISTS (SELECT 1 FROM job j WHERE j.dedupe_key = 'live:' || $2 || ':' || t.id || ':' || t.stamp)
-            ON CONFLICT (dedupe_key) DO NOTHING
-            RETURNING id
         """
-        created += len(await Program._meta.db.execute_query_dict(sql, [KIND, kind, max_attempts, lookback]))
+        # Already announced or being announced (by a scan or the publish event's job): the dedupe key decides.
+        created += await jobstore.insert_selected(rows, [KIND, kind, max_attempts, lookback])
     if created:
         log.info("%d publications went live; announcing them", created)
     return created

@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -15,10 +16,12 @@ from cms.auth.principal import Principal
 from cms.errors import Conflict, Invalid, NotFound
 from cms.jobstore.models import Job, JobStatus
 from cms.pagination import Ordering, Page, paginate
+from cms.settings import Settings
 
 _ORDER = Ordering("CREATED_AT_DESC", "created_at", descending=True)
 MAX_ERROR_CHARS = 4000
-DEFAULT_MAX_ATTEMPTS = 5  # the Settings default (CMS_JOB_MAX_ATTEMPTS); callers with settings pass theirs
+# The Settings default (CMS_JOB_MAX_ATTEMPTS); callers with settings pass theirs.
+DEFAULT_MAX_ATTEMPTS: int = Settings.model_fields["job_max_attempts"].default
 KIND_MAX = Job._meta.fields_map["kind"].max_length
 DEDUPE_KEY_MAX = Job._meta.fields_map["dedupe_key"].max_length
 
@@ -46,21 +49,45 @@ async def create_jobs(jobs: list[NewJob], *, max_attempts: int) -> None:
         await _insert(job.kind, _json(job.payload), job.dedupe_key, max_attempts, asset_id=job.asset_id)
 
 
+# The columns of a new job row, and what a new QUEUED job holds in them (`new` names its kind, payload, dedupe_key,
+# max_attempts, asset_id and run_after).
+_NEW_JOB_COLUMNS = (
+    "kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, run_after, created_at, updated_at"
+)
+_NEW_JOB_VALUES = (
+    "new.kind, new.payload, new.dedupe_key, 'QUEUED', 0, new.max_attempts, new.asset_id, new.run_after, now(), now()"
+)
+
+
 async def _insert(
     kind: str, payload: str, dedupe_key: str, max_attempts: int, *, asset_id: int | None = None,
     run_after: datetime | None = None,
 ) -> None:
     """A QUEUED job row, unless one with `dedupe_key` exists (whatever its state)."""
     await Job._meta.db.execute_query(
-        "INSERT INTO job (kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, run_after, created_at,"
-        " updated_at) VALUES ($1, $2::jsonb, $3, 'QUEUED', 0, $4, $5, $6, now(), now())"
+        f"INSERT INTO job ({_NEW_JOB_COLUMNS}) SELECT {_NEW_JOB_VALUES} FROM (VALUES ($1, $2::jsonb, $3, $4::int,"
+        " $5::bigint, $6::timestamptz)) AS new (kind, payload, dedupe_key, max_attempts, asset_id, run_after)"
         " ON CONFLICT (dedupe_key) DO NOTHING",
         [kind, payload, dedupe_key, max_attempts, asset_id, run_after],
     )
 
 
-def _json(value: dict) -> str:
-    return json.dumps(value, separators=(",", ":"))
+async def insert_selected(rows: str, params: list[Any]) -> int:
+    """Queue a job for each row of the query `rows` (columns kind, payload as jsonb, dedupe_key, max_attempts) whose
+    dedupe key no job has yet, in one statement; returns how many were created. NOT EXISTS spares the insert (and a
+    sequence number) for keys seen before; ON CONFLICT settles a race with another insert of the same key."""
+    sql = (
+        f"INSERT INTO job ({_NEW_JOB_COLUMNS})"
+        f" SELECT {_NEW_JOB_VALUES} FROM (SELECT r.*, NULL::bigint AS asset_id, NULL::timestamptz AS run_after"
+        f" FROM ({rows}) AS r) AS new"
+        " WHERE NOT EXISTS (SELECT 1 FROM job j WHERE j.dedupe_key = new.dedupe_key)"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    )
+    return len(await Job._meta.db.execute_query_dict(sql, params))
+
+
+def _json(value: dict, *, allow_nan: bool = True) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=allow_nan)
 
 
 class PermanentFailure(Exception):
@@ -94,7 +121,7 @@ async def enqueue(
         problems["payload"] = "must be a JSON object with string keys"
     else:
         try:
-            encoded = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+            encoded = _json(payload, allow_nan=False)
         except (TypeError, ValueError) as exc:
             problems["payload"] = f"must hold JSON values only ({exc})"
     if problems:
