@@ -51,10 +51,8 @@ def sources(host: PluginHost | None) -> dict[str, Any]:
 
 
 def _sources_of(deps: JobDeps) -> Mapping[str, Any]:
-    """The worker built them once (jobs/worker.py); deps made without them get them from their plugins, once."""
-    if deps.ingest_sources is None:
-        object.__setattr__(deps, "ingest_sources", sources(deps.plugins))  # a cache on the frozen deps
-    return deps.ingest_sources  # type: ignore[return-value]
+    """The worker built them once (jobs/worker.py); deps made without them (tests) ask their plugins."""
+    return deps.ingest_sources if deps.ingest_sources is not None else sources(deps.plugins)
 
 
 def _source(deps: JobDeps, kind: Any) -> Any:

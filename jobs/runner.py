@@ -31,8 +31,8 @@ class JobDeps:
     capabilities: Capabilities = Capabilities()
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
-    # The plugins' ingest sources by kind (jobs.ingest.sources), built once by the worker; None: built from
-    # `plugins` when an ingest job first needs them.
+    # The plugins' ingest sources by kind (jobs.ingest.sources), built once by the worker; None: read from
+    # `plugins` by each ingest job.
     ingest_sources: Mapping[str, Any] | None = None
 
 
