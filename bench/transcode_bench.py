@@ -467,7 +467,8 @@ def main() -> int:
         footer.append(f"pipeline (isolated): wall and CPU until the child reports the ladder done; with the artwork "
                       f"(poster, thumbnails, storyboard) the child takes {summary[ISOLATED]['child_total']:.2f} s, "
                       f"{summary[ISOLATED]['child_cpu']:.1f} s CPU")
-    print_table("Transcode ladder: worker pipeline vs ffmpeg CLI", table, footer)
+    print("\nTranscode ladder: worker pipeline vs ffmpeg CLI")
+    print_table(header, table, footer)  # the column names, underlined
 
     names = [r.name for r in plan] + ["audio"]
     print("Output bytes per rendition (KiB) and segment counts:")
