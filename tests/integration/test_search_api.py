@@ -233,3 +233,30 @@ async def test_reindex_removes_what_was_deleted_while_it_ran(api, settings):
     ids = {(hit.kind.value, hit.id) for hit in page.hits}
     assert ids == {("program", int(from_global_id(program)[1])), ("episode", int(from_global_id(kept)[1]))}
     assert page.total == 2  # the counts do not include a stale document either
+
+
+async def test_a_title_match_comes_first_through_the_api(api, settings):
+    program = await _program(api, "Coastal notes")
+    await _episode(api, program, "Evening bulletin", description="harbour news: the harbour, and more harbour")
+    await _episode(api, program, "Harbour lights", description="a quiet night")
+    await drain(settings)
+    found = await _search(api, "harbour")
+    assert _titles(found) == ["Harbour lights", "Evening bulletin"]
+    assert found["edges"][0]["score"] > found["edges"][1]["score"]
+
+
+async def test_counts_past_ten_thousand_are_marked_as_estimates(api):
+    """An index with 10,600 matching documents: the API says its counts are estimates (the documents stand for
+    items PostgreSQL does not have, so the page itself comes back empty: hits are re-checked against the rows)."""
+    from search.postgres import PostgresSearch
+    from tests.support.search_docs import PAST, doc
+
+    await PostgresSearch().upsert([
+        doc(1_000_000 + i, f"Lantern {i}", category=("news", "music")[i % 2], date=PAST) for i in range(10_600)
+    ])
+    found = await _search(api, "lantern")
+    assert found["exactCounts"] is False
+    assert 10_000 < found["totalCount"] < 12_500, found["totalCount"]
+    categories = {facet["value"]: facet["count"] for facet in found["facets"]["categories"]}
+    assert set(categories) == {"news", "music"} and all(3_000 < n < 8_000 for n in categories.values()), categories
+    assert found["edges"] == []
