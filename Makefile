@@ -10,7 +10,7 @@ E2E_STAMP := $(E2E)/node_modules/.installed
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install e2e-deps run test schema bench-api bench-edge bench-search clean
+.PHONY: install e2e-deps services run test schema bench-api bench-edge bench-search clean
 
 install: $(STAMP)
 
@@ -39,7 +39,11 @@ e2e-deps: $(CHROMIUM) $(E2E_STAMP)
 run: install
 	$(BIN)/cms serve
 
-test: install e2e-deps
+# PostgreSQL and Redis on loopback (Debian's, started when nothing answers), Java and Maven for OpenSearch/Keycloak.
+services:
+	bash .ci/services
+
+test: install e2e-deps services
 	$(BIN)/pytest
 
 schema: install

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL database per test run, a test OIDC issuer over HTTP, the app on loopback."""
+"""Shared fixtures: a real PostgreSQL database per test run, a test OIDC issuer over HTTP, the app on loopback,
+and a real OpenSearch node for the tests that ask for one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from search.postgres import TABLES as SEARCH_TABLES
 from tests.support import database
 from tests.support.api import Api
 from tests.support.oidc_issuer import TestIssuer
+from tests.support.opensearch import OpenSearchNode
 from tests.support.server import LiveServer
 from tests.support.sql import QueryCounter
 
@@ -40,6 +42,19 @@ async def db_target(pg_server: PgTarget) -> AsyncIterator[PgTarget]:
 def issuer() -> Iterator[TestIssuer]:
     with TestIssuer() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """OPENSEARCH_URL when set (an outside cluster), else a node of this run's own, started on first use."""
+    if url := os.environ.get("OPENSEARCH_URL"):
+        yield url
+        return
+    node = OpenSearchNode().start()
+    try:
+        yield node.url
+    finally:
+        node.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
-"""The OpenSearch backend's index lifecycle against a real cluster (OPENSEARCH_URL): the first write creates a
-versioned index behind the alias, and a rebuild loads a new one and swaps the alias while searches keep answering.
+"""The OpenSearch backend's index lifecycle against a real node (the run's own, or OPENSEARCH_URL): the first write
+creates a versioned index behind the alias, and a rebuild loads a new one and swaps the alias while searches keep
+answering.
 Each test works under an alias of its own and removes every index it made."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator, Sequence
@@ -17,11 +17,7 @@ from search.backend import DocKind, SearchDocument, SearchQuery
 from search.opensearch import OpenSearchSearch
 from search.os_mapping import MAPPING_VERSION, index_version
 
-OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL")
-pytestmark = [
-    pytest.mark.opensearch,
-    pytest.mark.skipif(not OPENSEARCH_URL, reason="needs OPENSEARCH_URL (an OpenSearch 2.x cluster)"),
-]
+pytestmark = pytest.mark.opensearch
 
 NOW = datetime.now(timezone.utc)
 
@@ -37,8 +33,8 @@ def doc(id: int, title: str = "documentary", language: str | None = "en", **chan
 
 
 @pytest.fixture
-async def admin() -> AsyncIterator[AsyncOpenSearch]:
-    client = AsyncOpenSearch(hosts=[OPENSEARCH_URL])
+async def admin(opensearch_url: str) -> AsyncIterator[AsyncOpenSearch]:
+    client = AsyncOpenSearch(hosts=[opensearch_url])
     yield client
     await client.close()
 
@@ -52,8 +48,8 @@ async def alias(admin: AsyncOpenSearch) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def backend(alias: str) -> AsyncIterator[OpenSearchSearch]:
-    backend = OpenSearchSearch(url=OPENSEARCH_URL or "", index=alias)
+async def backend(alias: str, opensearch_url: str) -> AsyncIterator[OpenSearchSearch]:
+    backend = OpenSearchSearch(url=opensearch_url, index=alias)
     yield backend
     await backend.close()
 
