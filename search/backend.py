@@ -44,7 +44,7 @@ class SearchDocument:
     # PUBLISHED, to the latest of the relevant publish times. None = never public in its current state.
     public_from: datetime | None
     date: datetime  # what DATE ordering and date filters use: the publish time, else the creation time
-    updated_at: datetime
+    updated_at: datetime  # the last edit of the item or, for an episode, of its program (OpenSearch's doc version)
 
     @property
     def key(self) -> str:

@@ -41,7 +41,8 @@ def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocu
         kind=DocKind.EPISODE, id=row["id"], title=row["title"], description=row["description"] or "",
         tags=tuple(program["tags"] or ()), category=program["category"], language=program["language"],
         program_id=program["id"], program_title=program["title"], public_from=_public_from(row, program),
-        date=row["publish_at"] or row["created_at"], updated_at=row["updated_at"],
+        # The document changes with its program too: its version (search.os_mapping) must move on either edit.
+        date=row["publish_at"] or row["created_at"], updated_at=max(row["updated_at"], program["updated_at"]),
     )
 
 

@@ -7,8 +7,11 @@ index: searches see the old index until the new one is complete. The first `upse
 neither exists. Writes wait for the next refresh (`refresh=wait_for`, at most ~1 s) unless built with refresh=False,
 so a search after an index job or a test write sees it.
 
-Changes written while a rebuild runs go to the old index and are lost with it: `cms reindex` (search.reindex)
-writes the items changed since the rebuild started again once it is done.
+While a rebuild loads, its new index carries a second alias, `<index>-rebuilding`, and every write goes there as
+well as to the live index, so nothing written meanwhile is lost with the old index. Writes are versioned (a
+document by its last change, a delete by its time, search.os_mapping): the rebuild's copy of a row read before a
+concurrent edit is refused wherever the edit landed first, and a delete's tombstone refuses the older copy.
+`cms reindex` (search.reindex) also writes again what changed in PostgreSQL while it ran.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from opensearchpy.helpers import BulkIndexError, async_bulk
 from search.backend import DocKind, SearchDocument, SearchPage, SearchQuery
 from search.os_mapping import (
     LIVE_SETTINGS, MAPPING_VERSION, concrete_index_name, delete_actions, index_actions, index_body, index_version,
-    loading_index_body, swap_actions,
+    loading_index_body, rebuilding_alias, swap_actions,
 )
 from search.os_page import empty_page, parse_response
-from search.os_query import search_body
+from search.os_query import affix_words, known_words, parse_query, search_body, vocabulary_body
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,12 @@ class OpenSearchSearch:
     async def upsert(self, documents: Sequence[SearchDocument]) -> None:
         if not documents:
             return
+        # The loading index first: the live write's refresh then also shows this one if the rebuild went live.
+        await self._write_to_rebuild(index_actions(documents, rebuilding_alias(self.alias)))
         for attempt in (1, 2):
             await self._ensure_alias()
             try:
-                await self._bulk(index_actions(documents, self.alias), require_alias=True)
+                await self._bulk(index_actions(documents, self.alias), require_alias=True, ignore_status=(409,))
                 return
             except BulkIndexError as error:
                 if attempt == 2 or not _missing_index(error):
@@ -74,11 +79,25 @@ class OpenSearchSearch:
     async def delete(self, kind: DocKind, ids: Sequence[int]) -> None:
         if not ids or not await self._alias_exists():
             return  # nothing indexed yet: nothing to remove (and no index created just for that)
-        await self._bulk(delete_actions(kind, ids, self.alias), require_alias=True, ignore_status=(404,))
+        at = datetime.now(timezone.utc)
+        await self._write_to_rebuild(delete_actions(kind, ids, rebuilding_alias(self.alias), at))
+        await self._bulk(delete_actions(kind, ids, self.alias, at), require_alias=True, ignore_status=(404, 409))
 
     async def _bulk(self, actions: list[dict[str, Any]], **params: Any) -> None:
         await async_bulk(
             self._client, actions, chunk_size=BULK_CHUNK, max_retries=3, refresh=self._refresh, **params,
+        )
+
+    async def _write_to_rebuild(self, actions: list[dict[str, Any]]) -> None:
+        """The same writes into the index a rebuild is loading, if one is. Its alias may go between the check and
+        the write (the rebuild went live, so the live write that follows reaches it): require_alias then refuses
+        (404) rather than creating an index by that name. No refresh: the loading index has none until it goes
+        live, and waiting for one would hold the writer until the rebuild ends."""
+        if not await self._client.indices.exists_alias(name=rebuilding_alias(self.alias)):
+            return
+        await async_bulk(
+            self._client, actions, chunk_size=BULK_CHUNK, max_retries=3, require_alias=True,
+            ignore_status=(404, 409),
         )
 
     async def _alias_exists(self) -> bool:
@@ -117,12 +136,19 @@ class OpenSearchSearch:
     # -- reads -----------------------------------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> SearchPage:
-        body = search_body(query)  # a bad cursor raises InvalidCursor before any request
+        search_body(query)  # a bad cursor raises InvalidCursor before any request
         try:
-            response = await self._client.search(index=self.alias, body=body)
+            known = await self._known_words(affix_words(parse_query(query.text)))
+            response = await self._client.search(index=self.alias, body=search_body(query, known))
         except NotFoundError:
             return empty_page(query)  # nothing indexed yet
         return parse_response(response, query)
+
+    async def _known_words(self, words: list[str]) -> frozenset[str]:
+        """Which query words the index holds: one more small request, only for queries with such words."""
+        if not words:
+            return frozenset()
+        return known_words(words, await self._client.search(index=self.alias, body=vocabulary_body(words)))
 
     async def count(self) -> int:
         try:
@@ -137,13 +163,15 @@ class OpenSearchSearch:
         self, batches: AsyncIterable[Sequence[SearchDocument]], progress: Callable[[int], None] | None = None
     ) -> int:
         new = concrete_index_name(self.alias, datetime.now(timezone.utc))
-        await self._client.indices.create(index=new, body=loading_index_body())
+        await self._client.indices.create(index=new, body=loading_index_body(self.alias))
         written = 0
         try:
             async for batch in batches:
                 if not batch:
                     continue
-                await async_bulk(self._client, index_actions(batch, new), chunk_size=BULK_CHUNK, max_retries=3)
+                await async_bulk(  # 409: a writer already put a newer copy there
+                    self._client, index_actions(batch, new), chunk_size=BULK_CHUNK, max_retries=3, ignore_status=(409,)
+                )
                 written += len(batch)
                 if progress is not None:
                     progress(len(batch))
@@ -152,6 +180,7 @@ class OpenSearchSearch:
             old = await self._aliased_indexes()
             squatter = not old and bool(await self._client.indices.exists(index=self.alias))
             await self._client.indices.update_aliases(body=swap_actions(self.alias, new, old, drop_concrete=squatter))
+            await self._client.indices.refresh(index=new)  # what writers put there since the first refresh
         except BaseException:
             await self._drop(new)
             raise

@@ -3,9 +3,11 @@ document and the bulk/alias actions that write them. No I/O here (search.opensea
 
 Text analysis works for every script: the `cms_text` analyzer (standard tokenizer, lowercase, width/digit folding,
 Arabic and Persian orthographic normalisation, ASCII folding; no stemming, no stopwords) is used on title, tags and
-description of every document. A document whose language has a built-in OpenSearch analyzer also gets its title and
-description copied into `title_<analyzer>` / `description_<analyzer>` (e.g. `title_english`), so stemmed forms match
-too; queries search the base fields and all language fields together, so any language matches.
+description of every document. A document whose language has a Snowball stemmer also gets its title and description
+copied into `title_<language>` / `description_<language>` (e.g. `title_english`), analysed by `cms_<language>`: the
+same normalisation, the language's stop words and the Snowball stemmer PostgreSQL's configuration of that name uses
+(search.pg_language), so both backends stem alike (Lucene's built-in `english` would stem "news" to "new"). Queries
+search the base fields and all language fields together, so any language matches.
 """
 
 from __future__ import annotations
@@ -14,23 +16,25 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from search.backend import DocKind, SearchDocument
-from search.text import primary_subtag, safe_text
+from search.cursor import micros
+from search.text import char_filter_rules, primary_subtag, safe_text
 
 # Bump when settings or mappings change: a new version needs `cms reindex` (rebuild) to take effect.
-MAPPING_VERSION = 1
+# 2: Snowball stemmers as PostgreSQL's (was: built-in language analyzers, Persian and Sorani among them).
+MAPPING_VERSION = 2
 
 TEXT_ANALYZER = "cms_text"
+CHAR_FILTER = "cms_invisible"
 
-# Primary language subtag -> built-in OpenSearch language analyzer. Kept deliberately short: every analyzer adds two
-# fields to every text clause of every query, and a query's clauses must stay under
-# `indices.query.bool.max_clause_count` (1024). Languages not listed are still matched through the base fields.
+# Primary language subtag -> language whose Snowball stemmer (and Lucene stop list `_<language>_`) its text gets, as
+# PostgreSQL's configuration of the same name. Kept deliberately short: every language adds two fields to every text
+# clause of every query, and a query's clauses must stay under `indices.query.bool.max_clause_count` (1024).
+# Languages not listed (Persian among them: PostgreSQL has no stemmer for it) are matched through the base fields.
 LANGUAGE_ANALYZERS: dict[str, str] = {
     "ar": "arabic",
-    "ckb": "sorani",
     "de": "german",
     "en": "english",
     "es": "spanish",
-    "fa": "persian",
     "fr": "french",
     "hi": "hindi",
     "id": "indonesian",
@@ -49,13 +53,41 @@ FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags": 2.0, "description": 1.0,
 MAX_TEXT_CHARS = 500_000
 LANGUAGE_FIELD_PREFIXES = ("title", "description")  # tags are short labels: the base field is enough
 
-# Settings while a rebuild bulk-loads a fresh index, and the live ones it gets before the alias moves to it.
-LOADING_SETTINGS: dict[str, Any] = {"refresh_interval": "-1", "number_of_replicas": 0, "auto_expand_replicas": "false"}
-LIVE_SETTINGS: dict[str, Any] = {"refresh_interval": "1s", "auto_expand_replicas": "0-1"}
+# Settings while a rebuild bulk-loads a fresh index, and the live ones it gets before the alias moves to it. A
+# delete's tombstone (gc_deletes) must outlive the whole load: it is what refuses the rebuild's older copy.
+LOADING_SETTINGS: dict[str, Any] = {
+    "refresh_interval": "-1", "number_of_replicas": 0, "auto_expand_replicas": "false", "gc_deletes": "6h",
+}
+LIVE_SETTINGS: dict[str, Any] = {"refresh_interval": "1s", "auto_expand_replicas": "0-1", "gc_deletes": "60s"}
+
+# While a rebuild loads, its new index also carries the alias `<alias>-rebuilding`: writers write there too.
+REBUILDING_SUFFIX = "-rebuilding"
+
+
+# Folding every script shares (before any stemmer): full-width forms, case, digits, Arabic and Persian letter forms.
+_NORMALISING_FILTERS = ["cjk_width", "lowercase", "decimal_digit", "arabic_normalization", "persian_normalization"]
 
 
 def language_field(prefix: str, analyzer: str) -> str:
     return f"{prefix}_{analyzer}"
+
+
+def stemming_analyzer(language: str) -> str:
+    return f"cms_{language}"
+
+
+def _stemming_analysis() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(analyzers, filters) of every language in LANGUAGE_ANALYZERS."""
+    analyzers: dict[str, Any] = {}
+    filters: dict[str, Any] = {}
+    for language in sorted(set(LANGUAGE_ANALYZERS.values())):
+        filters[f"{language}_stop"] = {"type": "stop", "stopwords": f"_{language}_"}
+        filters[f"{language}_snowball"] = {"type": "snowball", "language": language.capitalize()}
+        analyzers[stemming_analyzer(language)] = {
+            "type": "custom", "char_filter": [CHAR_FILTER], "tokenizer": "standard",
+            "filter": [*_NORMALISING_FILTERS, f"{language}_stop", f"{language}_snowball"],
+        }
+    return analyzers, filters
 
 
 def language_fields() -> list[tuple[str, str]]:
@@ -88,25 +120,25 @@ def index_body() -> dict[str, Any]:
         "updated_at": date,
     }
     for field, _ in language_fields():
-        properties[field] = {"type": "text", "analyzer": field.split("_", 1)[1]}
+        properties[field] = {"type": "text", "analyzer": stemming_analyzer(field.split("_", 1)[1])}
+    stemming, stemming_filters = _stemming_analysis()
     return {
         "settings": {
             "index": {"number_of_shards": 1, **LIVE_SETTINGS},
             "analysis": {
                 "char_filter": {
-                    # Persian writes the zero-width non-joiner inside words; users type it, a space or nothing.
-                    "zwnj_to_space": {"type": "mapping", "mappings": ["\\u200C=>\\u0020"]},
+                    # ZWNJ and ZWSP split words; joiners, soft hyphens, BOM and the superscript alef go (search.text).
+                    CHAR_FILTER: {"type": "mapping", "mappings": char_filter_rules()},
                 },
+                "filter": stemming_filters,
                 "analyzer": {
                     TEXT_ANALYZER: {
                         "type": "custom",
-                        "char_filter": ["zwnj_to_space"],
+                        "char_filter": [CHAR_FILTER],
                         "tokenizer": "standard",
-                        "filter": [
-                            "cjk_width", "lowercase", "decimal_digit", "arabic_normalization",
-                            "persian_normalization", "asciifolding",
-                        ],
+                        "filter": [*_NORMALISING_FILTERS, "asciifolding"],
                     },
+                    **stemming,
                 },
             },
         },
@@ -120,10 +152,12 @@ def index_body() -> dict[str, Any]:
     }
 
 
-def loading_index_body() -> dict[str, Any]:
-    """index_body() with refreshes off and no replicas: how a rebuild creates its new index."""
+def loading_index_body(alias: str) -> dict[str, Any]:
+    """index_body() with refreshes off and no replicas, under the `-rebuilding` alias that tells writers to write
+    there too: how a rebuild creates its new index."""
     body = index_body()
     body["settings"]["index"].update(LOADING_SETTINGS)
+    body["aliases"] = {rebuilding_alias(alias): {}}
     return body
 
 
@@ -185,23 +219,39 @@ def doc_id(kind: DocKind, id: int) -> str:
     return f"{DocKind(kind).value}:{int(id)}"
 
 
+def rebuilding_alias(alias: str) -> str:
+    return f"{alias}{REBUILDING_SUFFIX}"
+
+
 def index_actions(documents: Iterable[SearchDocument], index: str) -> list[dict[str, Any]]:
     """Bulk actions (opensearchpy.helpers format) that add or replace documents; _id "kind:id" makes them
-    idempotent."""
+    idempotent. The version is the document's last change (external_gte): a copy read from PostgreSQL before a
+    later edit is refused (409) wherever the newer one was written first, so writers and a rebuild may race."""
     return [
-        {"_op_type": "index", "_index": index, "_id": doc.key, "_source": document_source(doc)} for doc in documents
+        {
+            "_op_type": "index", "_index": index, "_id": doc.key, "_source": document_source(doc),
+            "version": micros(doc.updated_at), "version_type": "external_gte",
+        }
+        for doc in documents
     ]
 
 
-def delete_actions(kind: DocKind, ids: Iterable[int], index: str) -> list[dict[str, Any]]:
-    return [{"_op_type": "delete", "_index": index, "_id": doc_id(kind, id)} for id in dict.fromkeys(ids)]
+def delete_actions(kind: DocKind, ids: Iterable[int], index: str, at: datetime) -> list[dict[str, Any]]:
+    """Deletes versioned by the time of deletion (`at`): the tombstone refuses any older copy written later."""
+    version = micros(at)
+    return [
+        {"_op_type": "delete", "_index": index, "_id": doc_id(kind, id), "version": version, "version_type": "external"}
+        for id in dict.fromkeys(ids)
+    ]
 
 
 def swap_actions(alias: str, new_index: str, old_indexes: Sequence[str], *, drop_concrete: bool = False) -> dict:
     """One `_aliases` body that moves the alias from the old indexes to the new one atomically. `drop_concrete`
-    also removes a concrete index that squats the alias name (auto-created by a write before any alias existed)."""
+    also removes a concrete index that squats the alias name (auto-created by a write before any alias existed).
+    Writers stop writing to the new index twice as the same call takes its `-rebuilding` alias away."""
     actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in old_indexes]
     if drop_concrete:
         actions.append({"remove_index": {"index": alias}})
     actions.append({"add": {"index": new_index, "alias": alias, "is_write_index": True}})
+    actions.append({"remove": {"index": new_index, "alias": rebuilding_alias(alias)}})
     return {"actions": actions}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from search.backend import (
     FACET_FIELDS, FACET_LIMIT, MAX_QUERY_CHARS, MIN_PREFIX_CHARS, DocKind, SearchOrder, SearchQuery, page_size,
@@ -185,10 +185,32 @@ def _word(clause: Clause) -> dict[str, Any]:
     return {"dis_max": {"queries": [match(BASE_FIELDS), *by_language], "boost": 2}}
 
 
-def clause_query(clause: Clause) -> dict[str, Any]:
-    """A word: exact (boosted), prefix or typo-tolerant; a phrase: the phrase, exactly."""
+def affix_words(parsed: ParsedQuery) -> list[str]:
+    """The words that may get prefix and typo variants, if the index does not know them (vocabulary_body)."""
+    return sorted({
+        clause.text for alternative in parsed.alternatives for clause in alternative.clauses
+        if not clause.phrase and MIN_PREFIX_CHARS <= len(clause.text) <= MAX_AFFIX_CHARS
+    })
+
+
+def vocabulary_body(words: Sequence[str]) -> dict[str, Any]:
+    """Asks which of `words` some document holds as written (or stemmed). Only the others get prefix and typo
+    variants, as on PostgreSQL, whose vocabulary tables answer the same question: "news" must not find "new"."""
+    checks = {str(i): _word(Clause(word)) for i, word in enumerate(words)}
+    return {"size": 0, "track_total_hits": False, "aggs": {"known": {"filters": {"filters": checks}}}}
+
+
+def known_words(words: Sequence[str], response: dict[str, Any]) -> frozenset[str]:
+    buckets = response["aggregations"]["known"]["buckets"]
+    return frozenset(word for i, word in enumerate(words) if buckets[str(i)]["doc_count"])
+
+
+def clause_query(clause: Clause, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A word: exact (boosted), and unless the index knows it, by prefix or with typos; a phrase: the phrase."""
     if clause.phrase:
         return _exact(clause)
+    if clause.text in known:
+        return _word(clause)
     should = [_word(clause)]
     size = len(clause.text)
     if MIN_PREFIX_CHARS <= size <= MAX_AFFIX_CHARS:
@@ -203,10 +225,10 @@ def clause_query(clause: Clause) -> dict[str, Any]:
     return should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def _alternative_query(alternative: Alternative) -> dict[str, Any]:
+def _alternative_query(alternative: Alternative, known: frozenset[str]) -> dict[str, Any]:
     clauses: dict[str, Any] = {}
     if alternative.clauses:
-        clauses["must"] = [clause_query(clause) for clause in alternative.clauses]
+        clauses["must"] = [clause_query(clause, known) for clause in alternative.clauses]
     if alternative.excluded:
         clauses["must_not"] = [_exact(clause) for clause in alternative.excluded]
     return clauses
@@ -252,12 +274,12 @@ def title_tier(parsed: ParsedQuery) -> dict[str, Any] | None:
                                "boost": TITLE_TIER_BOOST}}
 
 
-def build_query(parsed: ParsedQuery, query: SearchQuery) -> dict[str, Any]:
+def build_query(parsed: ParsedQuery, query: SearchQuery, known: frozenset[str] = frozenset()) -> dict[str, Any]:
     clauses: dict[str, Any] = {}
     if len(parsed.alternatives) == 1:
-        clauses = _alternative_query(parsed.alternatives[0])
+        clauses = _alternative_query(parsed.alternatives[0], known)
     elif parsed.alternatives:
-        clauses["should"] = [{"bool": _alternative_query(alternative)} for alternative in parsed.alternatives]
+        clauses["should"] = [{"bool": _alternative_query(alternative, known)} for alternative in parsed.alternatives]
         clauses["minimum_should_match"] = 1
     if (tier := title_tier(parsed)) is not None:  # in DATE order too: the scores stay on one scale
         if "should" in clauses:  # alternatives: they become one must, so that the tier's should cannot match alone
@@ -273,11 +295,12 @@ def facet_aggs() -> dict[str, Any]:
     return {name: {"terms": {"field": FACET_SOURCES[name], "size": FACET_LIMIT}} for name in FACET_FIELDS}
 
 
-def search_body(query: SearchQuery) -> dict[str, Any]:
-    """The whole `_search` body; raises InvalidCursor for a bad `after`. Fetches one hit more to learn has_next."""
+def search_body(query: SearchQuery, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The whole `_search` body; raises InvalidCursor for a bad `after`. Fetches one hit more to learn has_next.
+    `known`: words the index holds (vocabulary_body), which match only as written."""
     parsed = parse_query(query.text)
     body: dict[str, Any] = {
-        "query": build_query(parsed, query),
+        "query": build_query(parsed, query, known),
         "sort": SORTS[query.order],
         "size": page_size(query) + 1,
         "track_total_hits": True,

@@ -2,7 +2,8 @@
 
 1. `clean` makes any string safe to send (no NUL, no lone surrogates) and cuts it to MAX_QUERY_CHARS.
 2. `parse` reads websearch syntax the way `websearch_to_tsquery` does: words, "quoted phrases", -exclusion, and
-   `or`, which separates alternatives of AND-ed terms ("a b or c" = (a AND b) OR c).
+   `or`, which separates alternatives of AND-ed terms ("a b or c" = (a AND b) OR c). Each term's text is folded
+   as indexed text is (`search.text.normalise`): a word with a ZWNJ becomes two words that must be adjacent.
 3. PostgreSQL normalises each term's text once per text search configuration (see `search.postgres`), giving
    lexemes with positions; the vocabulary says whether a word is known, a prefix of known words, or a typo.
 4. `build_tsquery` writes the tsquery text: per term, an OR of its forms in every configuration (stemmed and
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from search.backend import MAX_QUERY_CHARS
-from search.text import safe_text
+from search.text import normalise, safe_text
 
 MAX_TERMS = 32  # terms past this are ignored: enough for any real query, bounded work for a pasted essay
 # An item's title words are also in its vector behind this mark (' a:news'), a lexeme no query word can produce
@@ -27,7 +28,7 @@ CONFIG_MARK = " g:"  # and its configuration's name: a stem matches only items o
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    text: str  # what PostgreSQL normalises: one word, or the inside of a quoted phrase
+    text: str  # what PostgreSQL normalises: one word, or the inside of a quoted phrase, folded
     phrase: bool = False
     negated: bool = False
 
@@ -62,7 +63,7 @@ def parse(text: str) -> list[list[Term]]:
         if text[i] == '"':
             end = text.find('"', i + 1)
             end = n if end < 0 else end
-            body, i = text[i + 1 : end], end + 1
+            body, i = normalise(text[i + 1 : end]), end + 1
             if body.strip():
                 groups[-1].append(Term(body, phrase=True, negated=negated))
                 count += 1
@@ -75,8 +76,10 @@ def parse(text: str) -> list[list[Term]]:
             if groups[-1]:
                 groups.append([])
             continue
-        groups[-1].append(Term(word, negated=negated))
-        count += 1
+        word = normalise(word)
+        if word.strip():
+            groups[-1].append(Term(word, negated=negated))
+            count += 1
     return [group for group in groups if group]
 
 

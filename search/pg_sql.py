@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from search.backend import FACET_LIMIT, SearchFilter
+from search.pg_highlight import FRAGMENT_SENTINEL
 from search.pg_query import TITLE_MARK
 from search.text import primary_subtag, safe_text
 
@@ -18,7 +19,8 @@ RANK_SCALE = 1_000_000  # ranks are compared as integers (rank * scale, rounded)
 TITLE_TIER_BONUS = 10.0
 HEADLINE_TITLE = "StartSel=<mark>, StopSel=</mark>, HighlightAll=true"
 HEADLINE_DESCRIPTION = (
-    'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+    "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2, "
+    f'FragmentDelimiter="{FRAGMENT_SENTINEL}"'
 )
 
 # A lexeme no query can produce (the parser never makes one with a space), put between the fields of a vector so
@@ -32,31 +34,40 @@ def _field(column: str, weight: str) -> str:
 
 _VECTOR = f" || {_GAP} || ".join(
     _field(column, weight)
-    for column, weight in (("title", "A"), ("tags_text", "B"), ("description", "C"), ("program_words", "D"))
+    for column, weight in (
+        ("title_words", "A"), ("tags_text", "B"), ("description_words", "C"), ("program_words", "D")
+    )
 ) + (
     " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # filters, samples
     # the title tier's marks (search.pg_query.TITLE_MARK); a word too long to be worth one gets none
     f" || array_to_tsvector(ARRAY(SELECT '{TITLE_MARK}' || w"
-    " FROM unnest(tsvector_to_array(to_tsvector(u.config::regconfig, u.title))) AS w WHERE octet_length(w) <= 200))"
+    " FROM unnest(tsvector_to_array(to_tsvector(u.config::regconfig, u.title_words))) AS w"
+    " WHERE octet_length(w) <= 200))"
 )
-_ALL_TEXT = "u.title || ' ' || u.tags_text || ' ' || u.description || ' ' || u.program_words"
+_ALL_TEXT = "u.title_words || ' ' || u.tags_text || ' ' || u.description_words || ' ' || u.program_words"
 _DOC_COLUMNS = ("kind", "id", "program_id", "category", "lang", "tags", "public_from", "date", "config", "vector")
 
 # One statement per batch: both tables written, the configurations in use recorded, and back come the words the
 # vocabulary lacks: the vector's lexemes and, for stemmed languages, the surface words (`simple` lexemes) too.
+# The words are folded text (search.text.normalise): title and description come as written and, where folding
+# changes them, folded too (title_norm, description_norm: NULL when the same); tags and program title folded only.
 UPSERT = f"""
 WITH u AS (
-    SELECT * FROM unnest(
+    SELECT u.*, COALESCE(u.title_norm, u.title) AS title_words,
+           COALESCE(u.description_norm, u.description) AS description_words
+    FROM unnest(
         $1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-        $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[]
+        $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
+        $16::text[]
     ) AS u(kind, id, title, description, tags_json, tags_text, category, lang, program_id, program_words,
-           public_from, date, config, filters_json)
+           public_from, date, config, filters_json, title_norm, description_norm)
 ), configs AS (
     INSERT INTO search_config (config) SELECT DISTINCT u.config FROM u ORDER BY 1 ON CONFLICT DO NOTHING
 ), texts AS (
-    INSERT INTO search_document_text (kind, id, title, description)
-    SELECT u.kind, u.id, u.title, u.description FROM u
-    ON CONFLICT (kind, id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+    INSERT INTO search_document_text (kind, id, title, description, title_norm, description_norm)
+    SELECT u.kind, u.id, u.title, u.description, u.title_norm, u.description_norm FROM u
+    ON CONFLICT (kind, id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description,
+        title_norm = EXCLUDED.title_norm, description_norm = EXCLUDED.description_norm
 ), written AS (
     INSERT INTO search_document ({", ".join(_DOC_COLUMNS)})
     SELECT u.kind, u.id, u.program_id, u.category, u.lang,
@@ -240,6 +251,8 @@ def text_page(
 ) -> str:
     """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
     `rank_param` is the words' tsquery (without filter and configuration lexemes), `title_param` the title tier's.
+    Highlights are of the folded text (what the lexemes come from), with the original beside them where folding
+    changed it (title_source, description_source: search.pg_highlight carries the marks over).
 
     Relevance is the title tier first (items with a query word in the title, TITLE_TIER_BONUS added to their
     score), then ts_rank with the field weights. The tiers are ranked apart and the lower one only when the title
@@ -285,10 +298,13 @@ WITH p AS ({page}
 )
 SELECT q.kind, q.id, q.date, q.rank,
        CASE WHEN q.ord <= {n} THEN {score} END AS score,
-       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.title')}, {rank_param}::tsquery,
-                                               '{HEADLINE_TITLE}') END AS title_hl,
-       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('t.description')},
-                                               {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl
+       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('COALESCE(t.title_norm, t.title)')},
+                                               {rank_param}::tsquery, '{HEADLINE_TITLE}') END AS title_hl,
+       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig,
+                                               {escaped('COALESCE(t.description_norm, t.description)')},
+                                               {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl,
+       CASE WHEN q.ord <= {n} AND t.title_norm IS NOT NULL THEN t.title END AS title_source,
+       CASE WHEN q.ord <= {n} AND t.description_norm IS NOT NULL THEN t.description END AS description_source
 FROM q{join}
 LEFT JOIN search_document_text t ON t.kind = q.kind AND t.id = q.id
 WHERE q.ord <= {n} + 1
@@ -301,7 +317,8 @@ def browse_page(params: Params, where: list[str], *, after: list | None, limit: 
     n = params(limit, "int")
     return f"""
 SELECT d.kind, d.id, d.date, 0::bigint AS rank, 0::float8 AS score,
-       NULL::text AS title_hl, NULL::text AS description_hl
+       NULL::text AS title_hl, NULL::text AS description_hl, NULL::text AS title_source,
+       NULL::text AS description_source
 FROM search_document d
 WHERE {" AND ".join(where)} AND {_keyset(params, after, ranked=False, alias="d.")}
 ORDER BY d.date DESC, d.id DESC, d.kind DESC

@@ -1,9 +1,13 @@
 """PostgreSQL full-text search: the default backend, on the process's own database (Tortoise connection).
 
-Tables (migration 4): `search_document` holds what every match is read for (filters, dates and one weighted
+Tables (migrations 4, 5): `search_document` holds what every match is read for (filters, dates and one weighted
 tsvector: title A, tags B, description C, an episode's program title D, under a GIN index) and is kept narrow;
 `search_document_text` holds the texts, read only to highlight a page of hits. An item's text is stemmed with the
-configuration of its language (`search.pg_language`; `simple` when there is none, e.g. Persian).
+configuration of its language (`search.pg_language`; `simple` when there is none, e.g. Persian). Text is folded
+before PostgreSQL sees it, indexed and queried alike (`search.text.normalise`: Arabic-script letter forms,
+diacritics, joiners, digits, as OpenSearch's analyzer does); the texts table keeps the original beside the folded
+text so that highlights show what was written (`search.pg_highlight`). An index written before the folding
+(migration 5) answers with the old forms until `cms reindex` rebuilds it.
 
 A query is parsed in Python (`search.pg_query`); PostgreSQL normalises each term in `simple` and in every
 configuration the index uses, and the terms become one tsquery with, per term, an OR of those forms: a document
@@ -35,10 +39,11 @@ from search.backend import DocKind, SearchDocument, SearchHit, SearchOrder, Sear
 from search.cursor import decode_cursor, encode_cursor, from_micros, micros
 from search.pg_counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
 from search.pg_filters import document_lexemes, filter_tsquery
+from search.pg_highlight import restore
 from search.pg_language import ts_config
 from search.pg_query import clean, config_lexeme
 from search.pg_terms import words_tsquery
-from search.text import primary_subtag, safe_text
+from search.text import normalise, primary_subtag, safe_text
 
 TABLES = (
     "search_document", "search_document_text", "search_term_trigram", "search_term", "search_config"
@@ -175,18 +180,27 @@ def _where(query: SearchQuery, tsquery: str | None) -> tuple[pg_sql.Params, list
     return params, where
 
 
+def _folded(text: str) -> str | None:
+    """The folded text when folding changes it, else None (the text is its own folded form)."""
+    folded = normalise(text)
+    return None if folded == text else folded
+
+
 def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
-    columns: list[list] = [[] for _ in range(14)]
+    """search.pg_sql.UPSERT's parameters: one array per column."""
+    columns: list[list] = [[] for _ in range(16)]
     for doc in docs:
         config = ts_config(doc.language, available)
+        title, description = safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT]
         values = (
-            DocKind(doc.kind).value, doc.id, safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT],
-            json.dumps([safe_text(tag) for tag in doc.tags]), safe_text(" ; ".join(doc.tags))[:MAX_TITLE],
+            DocKind(doc.kind).value, doc.id, title, description,
+            json.dumps([safe_text(tag) for tag in doc.tags]), normalise(safe_text(" ; ".join(doc.tags))[:MAX_TITLE]),
             safe_text(doc.category) or None, primary_subtag(safe_text(doc.language)), doc.program_id,
             # a program's own title is its title
-            safe_text(doc.program_title)[:MAX_TITLE] if doc.kind == DocKind.EPISODE else "",
+            normalise(safe_text(doc.program_title)[:MAX_TITLE]) if doc.kind == DocKind.EPISODE else "",
             doc.public_from, doc.date, config,
             json.dumps(document_lexemes(doc) + sample_lexemes(doc.key) + [config_lexeme(config)]),
+            _folded(title), _folded(description),
         )
         for column, value in zip(columns, values):
             column.append(value)
@@ -206,11 +220,11 @@ def _term_columns(terms: list[str]) -> list[list]:
 
 def _hit(row, order: SearchOrder) -> SearchHit:
     key = [int(row["rank"]), micros(row["date"]), int(row["id"]), row["kind"]]
-    highlights = {
-        field: row[column]
-        for field, column in (("title", "title_hl"), ("description", "description_hl"))
-        if row[column] and "<mark>" in row[column]
-    }
+    highlights = {}
+    for field in ("title", "description"):  # the folded text's highlights, over the original (search.pg_highlight)
+        headline = row[f"{field}_hl"]
+        if headline and "<mark>" in headline and (snippet := restore(headline, row[f"{field}_source"])):
+            highlights[field] = snippet
     return SearchHit(
         kind=DocKind(row["kind"]), id=int(row["id"]), score=float(row["score"] or 0.0),
         cursor=encode_cursor("postgres", order, key), highlights=highlights,

@@ -162,3 +162,87 @@ async def test_languages_and_scripts(backend: OpenSearchSearch) -> None:
     assert sorted(await ids(backend, "running OR café")) == [2, 3]
     for hostile in ('title:x AND (y OR', "\x00' OR 1=1; --", "a" * 10_000, "*:* ~2 /.*/", '"""'):
         await backend.search(SearchQuery(text=hostile, now=datetime.now(timezone.utc)))
+
+
+async def test_writes_while_a_rebuild_loads_reach_the_new_index_and_stale_copies_lose(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    """A writer (an index job) during a rebuild writes to the loading index too; versions decide what survives."""
+    await backend.upsert([doc(1, "old tundra"), doc(2, "old taiga")])
+    edited = doc(2, "edited taiga", updated_at=NOW + timedelta(seconds=5))
+
+    async def batches() -> AsyncIterator[Sequence[SearchDocument]]:
+        yield [doc(1, "old tundra")]  # read from PostgreSQL before the writer's edits
+        (loading,) = await admin.indices.get_alias(name=f"{alias}-rebuilding")
+        assert loading not in await aliased(admin, alias)  # not live yet
+        await backend.upsert([edited, doc(3, "new steppe")])
+        await backend.delete(DocKind.PROGRAM, [1])
+        yield [doc(1, "old tundra"), doc(2, "old taiga")]  # stale copies of what the writer changed
+
+    assert await backend.rebuild(batches()) == 3
+    assert not await admin.indices.exists_alias(name=f"{alias}-rebuilding")
+    assert await ids(backend, "tundra") == []  # deleted meanwhile: its tombstone refused the stale copy
+    assert await ids(backend, "edited") == [2] and await ids(backend, "old") == []
+    assert await ids(backend, "steppe") == [3]
+
+
+async def test_upsert_recreates_a_vanished_alias_once(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    await backend.upsert([doc(1)])
+    (first,) = await aliased(admin, alias)
+    await admin.indices.delete(index=first)  # an operator removed it behind the backend's back
+    await backend.upsert([doc(2)])
+    (second,) = await aliased(admin, alias)
+    assert second != first and await backend.count() == 1
+
+
+async def test_processes_racing_to_create_the_first_index_end_with_one(
+    opensearch_url: str, admin: AsyncOpenSearch, alias: str
+) -> None:
+    racers = [OpenSearchSearch(url=opensearch_url, index=alias) for _ in range(4)]
+    try:
+        await asyncio.gather(*(racer.upsert([doc(i)]) for i, racer in enumerate(racers, start=1)))
+    finally:
+        for racer in racers:
+            await racer.close()
+    assert len(await aliased(admin, alias)) == 1
+    assert list(await admin.indices.get(index=f"{alias}*")) == await aliased(admin, alias)  # no stray index
+    await admin.indices.refresh(index=alias)
+    assert (await admin.count(index=alias))["count"] == 4
+
+
+async def test_an_index_of_an_older_mapping_version_is_used_with_a_warning(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    older = f"{alias}-v{MAPPING_VERSION - 1}-20250101000000000000"
+    await admin.indices.create(index=older, body={"aliases": {alias: {"is_write_index": True}}})
+    await backend.upsert([doc(1)])
+    assert await aliased(admin, alias) == [older] and await backend.count() == 1
+    assert "run `cms reindex`" in caplog.text
+
+
+async def test_first_rebuild_replaces_an_index_squatting_the_alias_name(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    await admin.index(index=alias, id="x", body={"title": "auto-created"}, refresh=True)  # a write with no alias
+    await backend.rebuild(batches_of([doc(1)]))
+    (index,) = await aliased(admin, alias)
+    assert index != alias and await backend.count() == 1
+
+
+async def test_writes_without_refresh_show_after_the_next_one(
+    opensearch_url: str, admin: AsyncOpenSearch, alias: str
+) -> None:
+    quiet = OpenSearchSearch(url=opensearch_url, index=alias, refresh=False)
+    try:
+        await quiet.upsert([doc(1)])
+        await admin.indices.refresh(index=alias)
+        assert await ids(quiet, "documentary") == [1]
+    finally:
+        await quiet.close()
+
+
+async def batches_of(*groups: Sequence[SearchDocument]) -> AsyncIterator[Sequence[SearchDocument]]:
+    for group in groups:
+        yield group

@@ -325,6 +325,144 @@ async def test_words_of_unknown_languages_still_match(search_backend: SearchBack
     assert ids(await find(search_backend, "東京")) == [2]
 
 
+# -- Arabic-script spellings: letter forms, diacritics, joiners, digits (search.text.normalise) ------------------
+
+# (as written in the document, as typed in the query): each pair both ways. Short words among them (3 letters: no
+# typo matching below 4, and no other spelling is a typo away), so only folding can make them meet.
+SPELLINGS = [
+    ("شیر", "شير"),  # farsi yeh / Arabic yeh
+    ("ایران", "ايران"),
+    ("هدى", "هدی"),  # alef maksura / farsi yeh
+    ("هدى", "هدي"),  # alef maksura / Arabic yeh
+    ("کوه", "كوه"),  # keheh / Arabic kaf
+    ("کودک", "كودك"),
+    ("کتاب", "كتاب"),
+    ("سنة", "سنه"),  # teh marbuta / heh
+    ("مكتبة", "مکتبه"),  # Arabic kaf and teh marbuta / keheh and heh
+    ("أسد", "اسد"),  # alef with hamza above / bare alef
+    ("إسم", "اسم"),  # alef with hamza below
+    ("أسد", "إسد"),
+    ("آرش", "ارش"),  # alef with madda
+    ("خانۀ", "خانه"),  # heh with yeh above / heh
+    ("خانهٔ", "خانه"),  # heh + hamza above / heh
+]
+
+
+@pytest.mark.parametrize(("written", "typed"), SPELLINGS + [(typed, written) for written, typed in SPELLINGS])
+async def test_arabic_script_letter_forms_find_each_other(
+    search_backend: SearchBackend, written: str, typed: str
+):
+    await search_backend.upsert([
+        doc(1, f"مستند {written}", language="fa"),
+        doc(2, "مستند دریا", f"{written[:-2]}زز", language="fa"),  # two letters off (typos are one): no match
+        doc(3, f"{written} documentary", language=None),
+    ])
+    assert sorted(ids(await find(search_backend, typed))) == [1, 3]
+    assert ids(await find(search_backend, typed, filter=SearchFilter(languages=("fa",)))) == [1]
+
+
+async def test_arabic_letter_forms_in_arabic_text(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "مكتبة الإسكندرية", "كتب نادرة", language="ar"),
+        doc(2, "أخبار المساء", language="ar"),
+    ])
+    assert ids(await find(search_backend, "مکتبه")) == [1]  # Persian keheh and heh
+    assert ids(await find(search_backend, "اسکندریه")) == [1]  # no hamza, heh, keheh; the stemmer drops "ال"
+    assert ids(await find(search_backend, "اخبار")) == [2]
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [
+        ("كِتَابٌ", "كتاب"),  # kasra, fatha, dammatan
+        ("كتاب", "كِتَابٌ"),
+        ("محمّد", "محمد"),  # shadda
+        ("محمد", "مُحَمَّد"),
+        ("مَدْرَسَة", "مدرسه"),  # sukun, teh marbuta
+        ("هٰذا", "هذا"),  # superscript alef
+        ("مكتـــبة", "مكتبة"),  # tatweel
+        ("مكتبة", "مـكـتـبـة"),
+    ],
+)
+async def test_diacritics_and_tatweel_do_not_matter(search_backend: SearchBackend, written: str, typed: str):
+    await search_backend.upsert([doc(1, f"درس {written}", language="fa"), doc(2, "درس دریا", language="fa")])
+    assert ids(await find(search_backend, typed)) == [1]
+
+
+async def test_zwnj_is_a_space_and_no_joiner_is_a_word_of_its_own(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "کتاب\u200cخانه ملی", language="fa"),  # ZWNJ
+        doc(2, "کتاب خانه قدیمی", language="fa"),  # a space
+        doc(3, "کتابخانه مرکزی", language="fa"),  # nothing: one word (Lucene's tokenizer sees it so too)
+    ])
+    assert sorted(ids(await find(search_backend, "کتاب\u200cخانه"))) == [1, 2]
+    assert sorted(ids(await find(search_backend, "کتاب خانه"))) == [1, 2]
+    assert sorted(ids(await find(search_backend, '"کتاب خانه"'))) == [1, 2]
+    assert ids(await find(search_backend, "کتابخانه")) == [3]
+    assert sorted(ids(await find(search_backend, "خانه"))) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [
+        ("ca\u00adt", "cat"),  # soft hyphen
+        ("cat", "ca\u00adt"),
+        ("\ufeffcat", "cat"),  # BOM
+        ("c\ufeffat", "cat"),
+        ("c\u2060at", "cat"),  # word joiner
+        ("cat", "c\u2060at"),
+        ("کو\u200dه", "کوه"),  # ZWJ
+        ("کوه", "کو\u200dه"),
+    ],
+)
+async def test_invisible_joiners_do_not_split_or_change_words(search_backend: SearchBackend, written: str, typed: str):
+    await search_backend.upsert([doc(1, f"{written} hour", language=None), doc(2, "River hour", language=None)])
+    assert ids(await find(search_backend, typed)) == [1]
+
+
+async def test_a_zero_width_space_separates_words(search_backend: SearchBackend):
+    await search_backend.upsert([doc(1, "night\u200bmarket", language=None), doc(2, "Night bus", language=None)])
+    assert ids(await find(search_backend, "market")) == [1]
+    assert sorted(ids(await find(search_backend, "night"))) == [1, 2]
+
+
+async def test_persian_and_arabic_digits_are_digits(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "گزارش سال ۱۴۰۲", language="fa"),  # Persian digits
+        doc(2, "تقرير ٢٠٢٤", language="ar"),  # Arabic-Indic digits
+        doc(3, "Report 1403", language="en"),
+    ])
+    for typed in ("1402", "۱۴۰۲", "١٤٠٢"):
+        assert ids(await find(search_backend, typed)) == [1]
+    assert ids(await find(search_backend, "2024")) == [2]
+    assert ids(await find(search_backend, "۱۴۰۳")) == [3]
+
+
+async def test_prefixes_typos_phrases_and_exclusions_across_spellings(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "کتاب کودکان", "قصه\u200cهای شب", language="fa"),
+        doc(2, "کیمیاگر", language="fa"),
+        doc(3, "کودکان کتاب می\u200cخوانند", language="fa"),
+    ])
+    assert sorted(ids(await find(search_backend, "كودكا"))) == [1, 3]  # a prefix, in Arabic letters
+    assert ids(await find(search_backend, "كيمياگار")) == [2]  # a typo, in Arabic letters
+    assert ids(await find(search_backend, '"كتاب كودكان"')) == [1]  # a phrase
+    assert ids(await find(search_backend, "كودكان -كتاب")) == []  # an exclusion
+    assert ids(await find(search_backend, "كودكان -شب")) == [3]
+    assert ids(await find(search_backend, "قصه\u200cهاي")) == [1]
+
+
+async def test_highlights_show_the_text_as_written(search_backend: SearchBackend):
+    await search_backend.upsert([
+        doc(1, "کتاب\u200cخانهٔ کودک", "كِتَابٌ برای كودكان و نوجوانان", language="fa"),
+    ])
+    (hit,) = (await find(search_backend, "كتاب كودكان")).hits
+    assert "<mark>کتاب</mark>\u200cخانهٔ" in hit.highlights["title"]  # the ZWNJ and hamza as written
+    assert "<mark>كِتَابٌ</mark>" in hit.highlights["description"]  # its diacritics inside the mark
+    assert "<mark>كودكان</mark>" in hit.highlights["description"]
+    assert "برای" in hit.highlights["description"]  # farsi yeh as written, not folded
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -13,6 +13,7 @@ from search.backend import (
     FACET_FIELDS, MAX_QUERY_CHARS, DocKind, FacetCount, InvalidCursor, SearchDocument, SearchFilter, SearchOrder,
     SearchQuery,
 )
+from search.cursor import micros
 from search.os_mapping import (
     LANGUAGE_ANALYZERS, MAPPING_VERSION, TEXT_ANALYZER, concrete_index_name, delete_actions, document_source,
     index_actions, index_body, index_version, iso, loading_index_body, swap_actions,
@@ -66,7 +67,8 @@ def test_index_body_analyzers_work_for_every_script() -> None:
         assert step in text["filter"]
     assert text["filter"].index("lowercase") < text["filter"].index("asciifolding")
     (char_filter,) = text["char_filter"]
-    assert analysis["char_filter"][char_filter] == {"type": "mapping", "mappings": ["\\u200C=>\\u0020"]}
+    rules = analysis["char_filter"][char_filter]["mappings"]
+    assert "\\u200C=>\\u0020" in rules and "\\u200D=>" in rules  # ZWNJ splits words, the joiner goes
 
 
 def test_index_body_field_types() -> None:
@@ -86,22 +88,28 @@ def test_index_body_field_types() -> None:
     assert props["program_title"] == {"type": "keyword", "index": False, "doc_values": False}
 
 
-def test_language_fields_use_built_in_analyzers() -> None:
-    props = index_body()["mappings"]["properties"]
-    for code, analyzer in (("en", "english"), ("fa", "persian"), ("ar", "arabic"), ("fr", "french"),
-                           ("de", "german"), ("es", "spanish")):
+def test_language_fields_stem_with_postgresqls_snowball_stemmers() -> None:
+    body = index_body()
+    props, analysis = body["mappings"]["properties"], body["settings"]["analysis"]
+    assert "fa" not in LANGUAGE_ANALYZERS  # no Persian stemmer in PostgreSQL: the base fields match Persian
+    for code, analyzer in (("en", "english"), ("ar", "arabic"), ("fr", "french"), ("de", "german"),
+                           ("es", "spanish")):
         assert LANGUAGE_ANALYZERS[code] == analyzer
-        assert props[f"title_{analyzer}"] == {"type": "text", "analyzer": analyzer}
-        assert props[f"description_{analyzer}"] == {"type": "text", "analyzer": analyzer}
+        assert props[f"title_{analyzer}"] == {"type": "text", "analyzer": f"cms_{analyzer}"}
+        assert props[f"description_{analyzer}"] == {"type": "text", "analyzer": f"cms_{analyzer}"}
+        assert analysis["analyzer"][f"cms_{analyzer}"]["filter"][-1] == f"{analyzer}_snowball"
+        assert analysis["filter"][f"{analyzer}_snowball"] == {"type": "snowball", "language": analyzer.capitalize()}
         assert f"title_{analyzer}^3" in ALL_FIELDS and f"description_{analyzer}" in ALL_FIELDS
         assert LANGUAGE_FIELDS[analyzer] == [f"title_{analyzer}^3", f"description_{analyzer}"]
         assert code in LANGUAGE_CODES[analyzer]
 
 
 def test_loading_body_turns_refresh_and_replicas_off_without_touching_the_live_one() -> None:
-    loading = loading_index_body()["settings"]["index"]
+    body = loading_index_body("cms")
+    loading = body["settings"]["index"]
     assert loading["refresh_interval"] == "-1" and loading["number_of_replicas"] == 0
-    assert loading["auto_expand_replicas"] == "false"
+    assert loading["auto_expand_replicas"] == "false" and loading["gc_deletes"] == "6h"
+    assert body["aliases"] == {"cms-rebuilding": {}}  # writers write there too while it loads
     live = index_body()["settings"]["index"]
     assert live["refresh_interval"] == "1s" and live["auto_expand_replicas"] == "0-1"
     assert live["number_of_shards"] == 1
@@ -130,7 +138,9 @@ def test_document_source() -> None:
     source = document_source(doc())
     assert source["doc_key"] == "episode:7" and source["kind"] == "episode" and source["id"] == 7
     assert source["language"] == "fa-IR" and source["language_primary"] == "fa"
-    assert source["title_persian"] == "Night <b>Jazz</b>" and source["description_persian"] == "A documentary"
+    assert not [key for key in source if key.startswith(("title_", "description_"))]  # no Persian stemmer
+    english = document_source(doc(language="en-GB"))
+    assert english["title_english"] == "Night <b>Jazz</b>" and english["description_english"] == "A documentary"
     assert source["program_id"] == "3" and source["tags"] == ["jazz", "live"]
     assert source["program_words"] == "Jazz Hour" and source["program_title"] == "Jazz Hour"
     assert document_source(doc(kind=DocKind.PROGRAM))["program_words"] == ""  # a program's title is its own
@@ -163,30 +173,38 @@ def test_iso_is_utc_with_milliseconds() -> None:
     assert iso(datetime(2025, 1, 1, 12, tzinfo=timezone(timedelta(hours=-2)))) == "2025-01-01T14:00:00.000+00:00"
 
 
-def test_index_actions_are_keyed_by_kind_and_id() -> None:
+def test_index_actions_are_keyed_by_kind_and_id_and_versioned_by_the_last_change() -> None:
     actions = index_actions([doc(), doc(kind=DocKind.PROGRAM, id=3)], "cms-search")
     assert [(a["_op_type"], a["_index"], a["_id"]) for a in actions] == [
         ("index", "cms-search", "episode:7"), ("index", "cms-search", "program:3"),
     ]
     assert actions[0]["_source"] == document_source(doc())
+    updated = doc().updated_at
+    assert actions[0]["version"] == micros(updated) and actions[0]["version_type"] == "external_gte"
 
 
-def test_delete_actions_deduplicate() -> None:
-    actions = delete_actions(DocKind.PROGRAM, [4, 5, 4], "cms-search")
+def test_delete_actions_deduplicate_and_are_versioned_by_their_time() -> None:
+    at = datetime(2025, 3, 5, tzinfo=timezone.utc)
+    actions = delete_actions(DocKind.PROGRAM, [4, 5, 4], "cms-search", at)
+    version = {"version": micros(at), "version_type": "external"}
     assert actions == [
-        {"_op_type": "delete", "_index": "cms-search", "_id": "program:4"},
-        {"_op_type": "delete", "_index": "cms-search", "_id": "program:5"},
+        {"_op_type": "delete", "_index": "cms-search", "_id": "program:4", **version},
+        {"_op_type": "delete", "_index": "cms-search", "_id": "program:5", **version},
     ]
 
 
 def test_swap_moves_the_alias_in_one_call() -> None:
     body = swap_actions("cms", "cms-v1-2", ["cms-v1-1"])
+    done = {"remove": {"index": "cms-v1-2", "alias": "cms-rebuilding"}}  # writers stop writing there twice
     assert body == {"actions": [
         {"remove": {"index": "cms-v1-1", "alias": "cms"}},
         {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}},
+        done,
     ]}
     first = swap_actions("cms", "cms-v1-2", [], drop_concrete=True)["actions"]
-    assert first == [{"remove_index": {"index": "cms"}}, {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}}]
+    assert first == [
+        {"remove_index": {"index": "cms"}}, {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}}, done,
+    ]
 
 
 # -- parsing the user's text -----------------------------------------------------------------------------------------
@@ -313,7 +331,7 @@ def test_every_word_must_match_and_or_gives_alternatives() -> None:
 def test_phrase_is_a_phrase_match() -> None:
     (must,) = search_body(query('"night train"'))["query"]["bool"]["must"]
     assert must == {"multi_match": {"query": "night train", "fields": ALL_FIELDS, "type": "phrase"}}
-    assert "title_persian^3" in ALL_FIELDS and "program_words^0.5" in ALL_FIELDS
+    assert "title_english^3" in ALL_FIELDS and "program_words^0.5" in ALL_FIELDS
 
 
 def test_title_matches_rank_first() -> None:
@@ -327,7 +345,7 @@ def test_title_matches_rank_first() -> None:
         ("jazz", "best_fields"), ("night train", "phrase"),
     ]  # positive words and phrases only
     assert all(field.startswith("title") and "^" not in field for w in words for field in w["multi_match"]["fields"])
-    assert "title_persian" in words[0]["multi_match"]["fields"]
+    assert "title_english" in words[0]["multi_match"]["fields"]
     by_date, by_relevance = (search_body(query("jazz", order=order))["query"]["bool"]["should"]
                              for order in (SearchOrder.DATE, SearchOrder.RELEVANCE))
     assert by_date == by_relevance  # the same scores in either order
