@@ -38,6 +38,11 @@ def _rotation(frame: av.VideoFrame | None) -> int:
     return (-round(counter_clockwise / 90) * 90) % 360
 
 
+def _codec(stream: Any) -> str:
+    """The codec as people name it ("mp3", "av1"), not the FFmpeg decoder that read it ("mp3float", "libdav1d")."""
+    return str(stream.codec_context.codec.canonical_name)
+
+
 def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
     """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable."""
     if kind == AssetKind.DOCUMENT:
@@ -60,13 +65,13 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
             if video is not None:
                 info.update(
                     width=video.codec_context.width, height=video.codec_context.height,
-                    video_codec=video.codec_context.name,
+                    video_codec=_codec(video),
                 )
                 if video.average_rate and kind == AssetKind.VIDEO:
                     info["frame_rate"] = round(float(video.average_rate), 3)
             if audio is not None:
                 info.update(
-                    audio_codec=audio.codec_context.name, audio_channels=audio.codec_context.channels,
+                    audio_codec=_codec(audio), audio_channels=audio.codec_context.channels,
                     sample_rate=audio.codec_context.sample_rate,
                 )
             first = _decode_first_frame(container, video or audio)

@@ -34,8 +34,10 @@ def _pictures(width: int, height: int, count: int, *, marker: bool = False) -> I
         yield picture
 
 
-def _add_audio(container: av.container.OutputContainer, *, rate: int, layout: str) -> av.AudioStream:
-    stream = container.add_stream("aac", rate=rate, layout=layout)
+def _add_audio(
+    container: av.container.OutputContainer, *, rate: int, layout: str, codec: str = "aac"
+) -> av.AudioStream:
+    stream = container.add_stream(codec, rate=rate, layout=layout)
     stream.codec_context.bit_rate = 96_000
     return stream
 
@@ -101,6 +103,15 @@ def make_audio(path: Path, *, seconds: float = 4.0, rate: int = 44_100, layout: 
     """An AAC-only .m4a, like a podcast upload."""
     with av.open(str(path), mode="w", format="ipod") as container:
         stream = _add_audio(container, rate=rate, layout=layout)
+        _write_audio(container, stream, seconds)
+    return path
+
+
+def make_mp3(path: Path, *, seconds: float = 3.0) -> Path:
+    """An MP3 (LAME), as a podcast feed's enclosure usually is; FFmpeg reads it with its `mp3float` decoder."""
+    with av.open(str(path), mode="w", format="mp3") as container:
+        stream = _add_audio(container, rate=44_100, layout="mono", codec="libmp3lame")
+        stream.codec_context.format = "fltp"  # LAME takes float planes too (its default is s32p)
         _write_audio(container, stream, seconds)
     return path
 
