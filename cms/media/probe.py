@@ -11,6 +11,7 @@ from typing import Any
 import av
 
 from cms.media.models import AssetKind
+from cms.media.transcode.images import ImageRejected, refuse_oversized
 from cms.media.transcode.source import ALLOWED_INPUT_FORMATS
 
 
@@ -47,6 +48,11 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
     """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable."""
     if kind == AssetKind.DOCUMENT:
         return {}
+    if kind == AssetKind.IMAGE:
+        try:  # the pixel limit first, from the header: FFmpeg would try to decode a 30000x30000 PNG
+            refuse_oversized(path)
+        except ImageRejected as exc:
+            raise ProbeFailed(exc.reason) from exc
     try:
         with av.open(str(path), mode="r", options=_SAFE_OPTIONS) as container:
             video = next(iter(container.streams.video), None)

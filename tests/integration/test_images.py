@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import struct
 import resource
-import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageCms
 
 from cms.media.transcode.images import ImageRejected, responsive_images
+from tests.support.media import png_header_only
 
 ORIENTATION = 0x0112
 
@@ -27,16 +26,6 @@ def _jpeg(path: Path, size: tuple[int, int], *, orientation: int | None = None) 
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     image.save(path, "JPEG", quality=95, exif=exif.tobytes(), icc_profile=icc, xmp=b"<x:xmpmeta secret='1'/>")
     return path
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG signature + IHDR declaring width x height, then a token IDAT: a bomb costs nothing to make."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def test_exif_orientation_applied_and_metadata_stripped(tmp_path: Path) -> None:
@@ -76,16 +65,24 @@ def test_large_original_gets_every_width_but_not_itself(tmp_path: Path) -> None:
     assert [(v.width, v.height) for v in result.variants] == [(640, 427), (1920, 1280), (2560, 1707)]
 
 
-@pytest.mark.parametrize("size", [(50_000, 50_000), (12_000, 9_000)])  # Pillow's error; Pillow's warning
+@pytest.mark.parametrize("size", [(50_000, 50_000), (12_000, 9_000)])  # past Pillow's error; past our 100 MP
 def test_pixel_bomb_is_refused_without_decoding(tmp_path: Path, size: tuple[int, int]) -> None:
     src = tmp_path / "bomb.png"
-    src.write_bytes(_png_header_only(*size))
+    src.write_bytes(png_header_only(*size))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    with pytest.raises(ImageRejected, match="too large"):
+    with pytest.raises(ImageRejected, match="too large .*at most 100 MP"):
         responsive_images(src, tmp_path / "out")
     # Decoding would touch gigabytes (50000^2 x 3 bytes); the refusal comes from the header alone.
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_under_our_limit_but_over_pillows_warning_is_not_refused_for_its_size(tmp_path: Path) -> None:
+    src = tmp_path / "95mp.png"
+    src.write_bytes(png_header_only(10_000, 9_500))  # 95 MP: Pillow warns past 89 MP, our limit is 100 MP
+    with pytest.raises(ImageRejected) as refused:
+        responsive_images(src, tmp_path / "out")
+    assert "too large" not in refused.value.reason  # refused for its token pixel data, not for its size
 
 
 def test_truncated_jpeg_is_refused(tmp_path: Path) -> None:

@@ -229,6 +229,19 @@ async def test_truncated_mp4_fails_with_a_reason_and_leaves_nothing(api: Api, se
     assert staging(settings) == [] and masters(settings) == []
 
 
+async def test_a_huge_valid_image_fails_as_too_large_with_the_limit(api: Api, settings: Settings) -> None:
+    """30000x30000: refused from its header for its size, before FFmpeg or Pillow try to decode it."""
+    episode = await make_episode(api)
+    done = await upload_direct(
+        api, episode, media.png_header_only(30_000, 30_000), filename="poster.png", content_type="image/png"
+    )
+    await drain(settings)
+    asset = await get_asset(api, done["id"])
+    assert asset["status"] == "FAILED", asset
+    assert "too large" in asset["failureReason"] and "at most 100 MP" in asset["failureReason"], asset
+    assert "Invalid data" not in asset["failureReason"]
+
+
 async def test_zero_bytes_is_refused_at_create(api: Api, settings: Settings) -> None:
     episode = await make_episode(api)
     result = await create_upload(api, filename="empty.mp4", size=0, episodeId=episode)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import struct
+import zlib
 from fractions import Fraction
 
 import av
@@ -84,6 +86,16 @@ def png_image(width: int = 64, height: int = 48) -> bytes:
     data = out.getvalue()
     assert data.startswith(PNG_SIGNATURE)
     return data
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid PNG signature + IHDR declaring width x height, then a token IDAT: a bomb costs nothing to make."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def sha256(data: bytes) -> str:

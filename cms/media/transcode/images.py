@@ -72,18 +72,41 @@ def responsive_images(
     return ImageResult(list(reversed(variants)), width, height)
 
 
+def too_large(width: int, height: int) -> str | None:
+    """Why an image of this size is refused, with the limit in the message; None when it is fine."""
+    if width * height > MAX_PIXELS:
+        return f"the image is too large ({width}x{height}; at most {MAX_PIXELS // 10**6} MP)"
+    return None
+
+
+def refuse_oversized(path: Path) -> None:
+    """ImageRejected when the header says the image is over MAX_PIXELS; nothing is decoded. Bytes Pillow cannot
+    read are left to the caller's own checks."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=_FORMATS) as opened:
+                size = opened.size
+    except Image.DecompressionBombError as exc:  # past twice Pillow's own limit: refused inside open()
+        raise ImageRejected(f"the image is too large (at most {MAX_PIXELS // 10**6} MP)") from exc
+    except (Image.UnidentifiedImageError, *_DECODE_ERRORS):
+        return
+    if reason := too_large(*size):
+        raise ImageRejected(reason)
+
+
 def _decode(path: Path) -> Image.Image:
     """Open, check, fully decode and normalise: an upright RGB/RGBA image with no metadata attached."""
     try:
         with warnings.catch_warnings():
-            # Pillow checks the header inside open(): it raises above twice its limit (~179 MP) and only warns
-            # above it (~89 MP); here that warning is a refusal too. catch_warnings is process-wide state in
-            # Python 3.11, so the explicit MAX_PIXELS check below is the guard that holds under threads.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow checks the header inside open(): it raises above twice its own limit (~179 MP) and warns
+            # above it (~89 MP). Our limit is MAX_PIXELS, checked explicitly below (catch_warnings is process-wide
+            # state in Python 3.11, so that check is the guard that holds under threads).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path, formats=_FORMATS) as opened:
                 width, height = opened.size  # from the header: nothing decoded yet
-                if width * height > MAX_PIXELS:
-                    raise ImageRejected(f"the image is too large ({width}x{height}; at most {MAX_PIXELS // 10**6} MP)")
+                if reason := too_large(width, height):
+                    raise ImageRejected(reason)
                 if getattr(opened, "is_animated", False):  # looks at the second frame only, never counts them all
                     raise ImageRejected("animated or multi-page images are not supported; upload a still image")
                 opened.load()  # a truncated file fails here, not half-way through the renditions
@@ -92,7 +115,7 @@ def _decode(path: Path) -> Image.Image:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"the image is too large (more than {Image.MAX_IMAGE_PIXELS // 1_000_000} MP)") from exc
+        raise ImageRejected(f"the image is too large (at most {MAX_PIXELS // 10**6} MP)") from exc
     except Image.UnidentifiedImageError as exc:
         raise ImageRejected("the file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)") from exc
     except _DECODE_ERRORS as exc:
