@@ -99,7 +99,17 @@ def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_dev_issuer:
         print("dev-token needs the development issuer: unset OIDC_ISSUER (and CMS_ENV must not be production)", file=sys.stderr)
         return 2
+    existed = DevIssuer.key_file(settings.data_dir).exists()
     issuer = DevIssuer(settings.data_dir, settings.dev_issuer_url)
+    # A server only accepts tokens signed by the key under its own data dir: say which one this is.
+    where = issuer.key_path.resolve()
+    if existed:
+        print(f"signed with the development key in {where}", file=sys.stderr)
+    else:
+        print(
+            f"created a new development key in {where}: only a server with CMS_DATA_DIR={settings.data_dir.resolve()}"
+            " accepts this token (set CMS_DATA_DIR to the server's data directory)", file=sys.stderr,
+        )
     subject = args.subject or f"dev-{args.role}"
     print(issuer.mint(subject, [args.role], audience=settings.oidc_audience, ttl=args.ttl, name=args.name or subject, email=args.email))
     return 0

@@ -23,10 +23,14 @@ _ALG = "RS256"
 class DevIssuer:
     def __init__(self, data_dir: Path, issuer: str) -> None:
         self.issuer = issuer.rstrip("/")
-        self.key_path = Path(data_dir) / "dev-issuer" / "key.json"
+        self.key_path = self.key_file(data_dir)
         self._key = _load_or_create_key(self.key_path)
         # The public half only: what the validator and the /jwks endpoint see.
         self._public = RSAKey.import_key(self._key.as_dict(private=False))
+
+    @staticmethod
+    def key_file(data_dir: Path) -> Path:
+        return Path(data_dir) / "dev-issuer" / "key.json"
 
     @property
     def kid(self) -> str:

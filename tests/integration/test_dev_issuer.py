@@ -144,6 +144,18 @@ async def fresh_database(pg_server: PgTarget) -> AsyncIterator[PgTarget]:
 # -- the development issuer --------------------------------------------------------
 
 
+def test_dev_token_says_which_key_signed_it(tmp_path):
+    """Run from another directory, a relative CMS_DATA_DIR names another key: the command says which one it used."""
+    data_dir = tmp_path / "elsewhere"
+    first = _cms("dev-token", "--role", "viewer", env=_env(data_dir))
+    key = (data_dir / "dev-issuer" / "key.json").resolve()
+    assert first.returncode == 0 and f"created a new development key in {key}" in first.stderr, first.stderr
+    assert f"CMS_DATA_DIR={data_dir.resolve()}" in first.stderr
+    again = _cms("dev-token", "--role", "viewer", env=_env(data_dir))
+    assert again.returncode == 0 and f"signed with the development key in {key}" in again.stderr, again.stderr
+    assert again.stdout.strip().count(".") == 2  # stdout is the token alone, for `$(cms dev-token)`
+
+
 async def test_dev_token_is_accepted_by_the_app(tmp_path, fresh_database):
     data_dir = tmp_path / "data"
     async with cms_server(data_dir, DATABASE_URL=_url(fresh_database)) as base:
