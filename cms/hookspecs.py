@@ -147,8 +147,8 @@ def cms_playback_urls(
     firstresult: the first non-None answer wins. `asset` is the asset as the API shows it, `renditions` its ready
     renditions, `principal` the caller (check permissions yourself), `base_url` the public base URL of the app, `settings`
     the app's settings (keep no state between apps: one process may run several).
-    The answer is a `cms.media.playback.Playback` (HLS master, poster and storyboard URLs and when they expire);
-    edge and CDN plugins use this to sign URLs. The built-in `edge` plugin answers with URLs to its signed route.
+    The answer is a `cms.media.playback.Playback` (HLS master, poster and storyboard URLs, an image asset's sizes,
+    and when they expire); edge and CDN plugins use this to sign URLs. The built-in `edge` plugin answers with URLs to its signed route.
     """
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cms.hookspecs import hookimpl
-from cms.media.playback import Playback
+from cms.media.playback import ImageUrl, Playback
 from cms.media.storage import open_storage_from_settings
 from cms.settings import Settings
 from plugins.edge.route import edge_routes
@@ -63,11 +63,16 @@ def cms_playback_urls(asset, renditions, principal, base_url: str, settings: Set
     expires = datetime.now(timezone.utc) + timedelta(seconds=settings.edge_url_seconds)
     by_kind = {r.kind.value: r for r in renditions if r.key}
 
+    def signed(key: str) -> str:
+        scope = key.rsplit("/", 1)[0] + "/"  # the folder: relative URIs inside inherit the token
+        return base_url + sign(keys, active, scope, key, expires)
+
     def url(kind: str) -> str | None:
         rendition = by_kind.get(kind)
-        if rendition is None:
-            return None
-        scope = rendition.key.rsplit("/", 1)[0] + "/"  # the folder: relative URIs inside inherit the token
-        return base_url + sign(keys, active, scope, rendition.key, expires)
+        return None if rendition is None else signed(rendition.key)
 
-    return Playback(hls_url=url("HLS_MASTER"), poster_url=url("POSTER"), storyboard_url=url("STORYBOARD"), expires_at=expires)
+    sizes = sorted((r for r in renditions if r.kind.value == "IMAGE" and r.key and r.width), key=lambda r: r.width)
+    return Playback(
+        hls_url=url("HLS_MASTER"), poster_url=url("POSTER"), storyboard_url=url("STORYBOARD"), expires_at=expires,
+        images=tuple(ImageUrl(width=r.width, height=r.height, url=signed(r.key)) for r in sizes),
+    )

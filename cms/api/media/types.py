@@ -73,7 +73,9 @@ class Asset(Node):
             return []
         return [Job.from_model(j) for j in await info.context.loaders.jobs_by_asset.load(self.pk)]
 
-    @strawberry.field(description="Signed URLs for players (HLS master, poster, storyboard), minted for this caller.")
+    @strawberry.field(
+        description="Signed URLs for players (HLS master, poster, storyboard) and image sizes, minted for this caller."
+    )
     async def playback(self, info: Info) -> Playback | None:
         plugins = info.context.plugins
         if plugins is None:
@@ -88,13 +90,30 @@ class Asset(Node):
         return Playback.from_domain(urls) if urls else None
 
 
+@strawberry.type(description="One size of an image asset: a signed WebP URL, enough for an `<img srcset>` entry.")
+class ImageUrl:
+    width: int
+    height: int
+    url: str
+
+
 @strawberry.type
 class Playback:
     hls_url: str | None
     poster_url: str | None
     storyboard_url: str | None
     expires_at: datetime
+    images: list[ImageUrl] = strawberry.field(
+        description="An image asset's sizes, narrowest first (empty for video and audio)."
+    )
+
+    @strawberry.field(description='The image sizes as an `<img srcset>` value: "url 320w, url 640w, ...".')
+    def srcset(self) -> str | None:
+        return ", ".join(f"{image.url} {image.width}w" for image in self.images) or None
 
     @classmethod
     def from_domain(cls, p: playback.Playback) -> "Playback":
-        return cls(hls_url=p.hls_url, poster_url=p.poster_url, storyboard_url=p.storyboard_url, expires_at=p.expires_at)
+        return cls(
+            hls_url=p.hls_url, poster_url=p.poster_url, storyboard_url=p.storyboard_url, expires_at=p.expires_at,
+            images=[ImageUrl(width=i.width, height=i.height, url=i.url) for i in p.images],
+        )
