@@ -162,6 +162,7 @@ class OpenSearchSearch:
     async def rebuild(
         self, batches: AsyncIterable[Sequence[SearchDocument]], progress: Callable[[int], None] | None = None
     ) -> int:
+        await self._drop_unfinished_rebuilds()
         new = concrete_index_name(self.alias, datetime.now(timezone.utc))
         await self._client.indices.create(index=new, body=loading_index_body(self.alias))
         written = 0
@@ -189,6 +190,18 @@ class OpenSearchSearch:
         for index in old:
             await self._drop(index)
         return written
+
+    async def _drop_unfinished_rebuilds(self) -> None:
+        """Indexes still under `-rebuilding` belong to a rebuild that died (killed before it could clean up): writers
+        would keep feeding them, and a second one under the alias would leave it without a write index. One rebuild
+        at a time: a new one replaces an unfinished one."""
+        try:
+            stale = await self._client.indices.get_alias(name=rebuilding_alias(self.alias))
+        except NotFoundError:
+            return
+        for index in sorted(stale):
+            log.warning("dropping search index %s left by an unfinished rebuild", index)
+            await self._drop(index)
 
     async def _aliased_indexes(self) -> list[str]:
         try:

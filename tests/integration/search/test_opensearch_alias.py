@@ -246,3 +246,18 @@ async def test_writes_without_refresh_show_after_the_next_one(
 async def batches_of(*groups: Sequence[SearchDocument]) -> AsyncIterator[Sequence[SearchDocument]]:
     for group in groups:
         yield group
+
+
+async def test_a_rebuild_replaces_one_that_died_while_loading(
+    backend: OpenSearchSearch, admin: AsyncOpenSearch, alias: str
+) -> None:
+    """A rebuild killed mid-load leaves its index under `-rebuilding`: writes go on, and the next rebuild drops it."""
+    await backend.upsert([doc(1)])
+    orphan = f"{alias}-v{MAPPING_VERSION}-20250101000000000000"
+    await admin.indices.create(index=orphan, body={"aliases": {f"{alias}-rebuilding": {}}})
+    await backend.upsert([doc(2)])  # still fine: written to the orphan too, harmlessly
+    assert await backend.rebuild(batches_of([doc(1), doc(2), doc(3)])) == 3
+    assert not await admin.indices.exists(index=orphan)
+    assert not await admin.indices.exists_alias(name=f"{alias}-rebuilding")
+    await backend.upsert([doc(4)])
+    assert await backend.count() == 4
