@@ -69,7 +69,10 @@ async def get_program(*, principal: Principal | None, id: int | None = None, slu
     query = visible_programs(principal)
     if id is not None:
         return await query.get_or_none(id=id)
-    return await query.get_or_none(slug=unicodedata.normalize("NFKC", slug.strip()).lower())
+    wanted = unicodedata.normalize("NFKC", slug.strip()).lower()
+    if len(wanted) > Program._meta.fields_map["slug"].max_length:  # no program has it (Tortoise would raise)
+        return None
+    return await query.get_or_none(slug=wanted)
 
 
 async def _editable(actor: Actor | None, program_id: int) -> tuple[Actor, Program]:

@@ -114,6 +114,12 @@ async def test_duplicate_explicit_program_slug_is_refused(api):
     assert await counts(api) == before
 
 
+async def test_a_slug_longer_than_any_is_simply_not_found(api):
+    await create_program(api, "News", slug="news")
+    response = await api.post("query($slug: String!) { program(slug: $slug) { id } }", {"slug": "n" * 100_000})
+    assert response.status_code == 200 and response.json() == {"data": {"program": None}}
+
+
 async def test_duplicate_explicit_slug_on_update_is_refused(api):
     await create_program(api, "News", slug="news")
     other = await create_program(api, "Sports", slug="sports")
