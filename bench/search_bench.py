@@ -1,6 +1,6 @@
-"""Search bench (issue 6): the PostgreSQL search backend's index build and query latency vs a plain ILIKE scan.
+"""Search bench (issues 6, 10): both search backends' index build and query latency, vs a plain ILIKE scan.
 
-    .venv/bin/python bench/search_bench.py [--episodes 100000 --programs 500 --repeat 20]
+    .venv/bin/python bench/search_bench.py [--episodes 100000 --programs 500 --repeat 20] [--no-opensearch]
 
 Steps: create a throw-away database cms_bench_<random> (dropped at the end), open it the way the app does
 (cms.db.open_database: migrations applied, Tortoise initialised), seed it with asyncpg COPY (programs in English,
@@ -10,7 +10,11 @@ scheduled programs), then:
 
   1. index build: search.reindex.reindex(PostgresSearch()), the code `cms reindex` runs -> documents per second;
      then VACUUM (ANALYZE) of the search tables until search_document is all-visible, what autovacuum does
-     shortly after (--no-vacuum skips it);
+     shortly after (--no-vacuum skips it); then the same for OpenSearch (bench/_opensearch.py; --no-opensearch
+     skips it): reindex(OpenSearchSearch(url, index=<unique alias>, refresh=False)) on OPENSEARCH_URL, else on a
+     node of our own started by the test suite's launcher (tests/support/opensearch.py) while the database is
+     seeded -> documents per second; then a wait for its background merges, and --opensearch-warmup untimed rounds
+     of every query through it (its freshly started JVM compiles the search code meanwhile);
   2. a fixed list of queries (QUERIES below: common / rare words, two words, phrase, prefix, typo, Persian, Arabic,
      French, filters, DATE order, a second page via cursor, empty queries, OR, exclusion, no match), each asked
      --repeat times as an anonymous caller (include_drafts=False, with facets, as the GraphQL API asks for the
@@ -21,13 +25,16 @@ scheduled programs), then:
          and totals statements concurrently);
        - the GraphQL `Search` operation (graphql/operations/Search.graphql) executed in-process by the app's
          Strawberry schema, anonymous (--no-graphql skips it);
-     interleaved (backend, baseline, GraphQL, the order rotated every round) after one warm-up of each;
+       - OpenSearchSearch.search() with the same SearchQuery (the second page from its own first page's cursor);
+     interleaved (backend, baseline, GraphQL, OpenSearch, the order rotated every round) after one warm-up of each;
   3. EXPLAIN (ANALYZE, BUFFERS) of the backend's statements for every query whose backend p95 misses 30 ms
      (captured from the tortoise.db_client DEBUG log: the exact SQL and parameters it sent).
 
-Prints a table (per query: matches, backend p50/p95, baseline p50/p95, ratio = baseline p95 / backend p95, GraphQL
-p50/p95) and the overall figures (all samples pooled) against the issue's targets on the PostgreSQL backend:
-p95 < 30 ms and >= 10x the baseline. Writes bench/results/search.json. Exits 0 whether or not the targets are met.
+Prints a table (per query: PostgreSQL and OpenSearch matches, PostgreSQL p50/p95, OpenSearch p50/p95, baseline
+p50/p95, ratio = baseline p95 / PostgreSQL p95, GraphQL p50/p95) and the overall figures (all samples pooled) against
+issue 6's targets on the PostgreSQL backend: p95 < 30 ms and >= 10x the baseline; then index build docs/s and overall
+p50/p95 per backend. Writes bench/results/search.json. Exits 0 whether or not the targets are met. The OpenSearch
+index (the alias and `<alias>*`) is deleted and our own node stopped at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from typing import Any
 
 import asyncpg
 from _common import ROOT, BENCH, add_database_args, bench_parser, in_throwaway_database, log, print_table, write_results
+import _opensearch
+from _opensearch import Node
 
 sys.path.insert(0, str(ROOT))
 from tests.support.sql import QueryCounter  # noqa: E402 - after the path is set
@@ -459,13 +468,19 @@ def stats(samples: list[float]) -> dict[str, float]:
 
 
 class Runner:
-    def __init__(self, backend, pool: asyncpg.Pool, schema, context_factory) -> None:
+    def __init__(self, backend, pool: asyncpg.Pool, schema, context_factory, opensearch=None) -> None:
         self.backend, self.pool, self.schema, self.context_factory = backend, pool, schema, context_factory
+        self.opensearch = opensearch  # OpenSearchSearch, or None without OpenSearch
         self.document = SEARCH_OPERATION.read_text()
 
     async def backend_once(self, q: Query, after: str | None):
         clock = time.perf_counter()
         page = await self.backend.search(search_query(q, dt.datetime.now(UTC), after))
+        return (time.perf_counter() - clock) * 1000, page
+
+    async def opensearch_once(self, q: Query, after: str | None):
+        clock = time.perf_counter()
+        page = await self.opensearch.search(search_query(q, dt.datetime.now(UTC), after))
         return (time.perf_counter() - clock) * 1000, page
 
     async def baseline_once(self, q: Query):
@@ -532,14 +547,17 @@ async def measure_one(runner: Runner, q: Query, repeat: int, with_graphql: bool)
     _, (base_rows, base_count) = await runner.baseline_once(q)
     gql = (await runner.graphql_once(q, gql_after))[1] if with_graphql else None
     estimate = None if page.exact_counts else await estimate_error(q, after, page)
-    samples: dict[str, list[float]] = {"backend": [], "baseline": [], "graphql": []}
-    kinds = ["backend", "baseline"] + (["graphql"] if with_graphql else [])
+    os_after, os_page, os_error = await opensearch_warm_up(runner, q)
+    samples: dict[str, list[float]] = {"backend": [], "baseline": [], "graphql": [], "opensearch": []}
+    kinds = ["backend", "baseline"] + (["graphql"] if with_graphql else []) + (["opensearch"] if os_page else [])
     for i in range(repeat):
         for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:  # rotate who goes first
             if kind == "backend":
                 ms, _ = await runner.backend_once(q, after)
             elif kind == "baseline":
                 ms, _ = await runner.baseline_once(q)
+            elif kind == "opensearch":
+                ms, _ = await runner.opensearch_once(q, os_after)
             else:
                 ms, _ = await runner.graphql_once(q, gql_after)
             samples[kind].append(ms)
@@ -555,15 +573,50 @@ async def measure_one(runner: Runner, q: Query, repeat: int, with_graphql: bool)
         "baseline": {**stats(samples["baseline"]), "total": base_count, "hits": len(base_rows)},
         "graphql": ({**stats(samples["graphql"]), "total": gql["totalCount"], "edges": len(gql["edges"])}
                     if with_graphql else None),
+        "opensearch": _opensearch.row(stats(samples["opensearch"]) if samples["opensearch"] else None, os_page,
+                                      os_error, page, page.total if page.exact_counts else estimate["exact_total"]),
         "samples_ms": samples,
     }
     row["ratio_p95"] = row["baseline"]["p95_ms"] / row["backend"]["p95_ms"]
-    g = row["graphql"]
+    g, o = row["graphql"], row["opensearch"]
     log(f"{q.key:10s} backend p50 {row['backend']['p50_ms']:6.1f} p95 {row['backend']['p95_ms']:6.1f} ms "
         f"({'' if page.exact_counts else '~'}{page.total} matches) | baseline p50 {row['baseline']['p50_ms']:6.1f} p95 {row['baseline']['p95_ms']:6.1f} ms "
         f"({base_count}) | {row['ratio_p95']:5.1f}x"
-        + (f" | graphql p50 {g['p50_ms']:6.1f} p95 {g['p95_ms']:6.1f} ms" if g else ""))
+        + (f" | graphql p50 {g['p50_ms']:6.1f} p95 {g['p95_ms']:6.1f} ms" if g else "")
+        + (_opensearch.log_part(o) if o else ""))
     return row
+
+
+async def warm_up_jvm(runner: Runner, rounds: int) -> dict[str, Any]:
+    """Every query through OpenSearch `rounds` times, untimed, before any measurement: a freshly started JVM runs
+    its search code interpreted until the JIT has compiled it (1.5-4x slower over the first ~100 searches on a
+    5,000-episode index), a node in service would not. A query that fails is left to measure_one to report."""
+    clock, calls = time.perf_counter(), 0
+    for _ in range(rounds):
+        for q in QUERIES:
+            try:
+                await runner.opensearch_once(q, None)
+                calls += 1
+            except Exception:  # noqa: BLE001 - reported by measure_one
+                pass
+    seconds = time.perf_counter() - clock
+    log(f"OpenSearch JVM warm-up: {calls} untimed searches ({rounds} rounds of the queries) in {seconds:.1f}s")
+    return {"rounds": rounds, "searches": calls, "seconds": round(seconds, 1)}
+
+
+async def opensearch_warm_up(runner: Runner, q: Query):
+    """(cursor for the second page, the warm-up's page, error): OpenSearch's first page gives its own cursor. A query
+    OpenSearch fails is recorded with its error and left out of its rounds; the other sides' figures stand."""
+    if runner.opensearch is None:
+        return None, None, None
+    try:
+        after = None
+        if q.second_page:
+            after = (await runner.opensearch_once(q, None))[1].hits[-1].cursor
+        return after, (await runner.opensearch_once(q, after))[1], None
+    except Exception as exc:  # noqa: BLE001 - reported in the table and the results
+        log(f"{q.key:10s} OpenSearch ERROR {type(exc).__name__}: {exc}")
+        return None, None, f"{type(exc).__name__}: {exc}"
 
 
 def plan_summary(plan: dict) -> dict[str, Any]:
@@ -666,11 +719,25 @@ async def explain_backend(runner: Runner, db_url: str, q: Query, after: str | No
 
 # --- main ----------------------------------------------------------------------------------------------------------
 
-async def bench(args: argparse.Namespace, db_url: str, tmp: Path) -> dict[str, Any]:
+async def timed_reindex(backend) -> dict[str, Any]:
+    """search.reindex.reindex(backend), the code `cms reindex` runs: documents per second of the rebuild."""
+    from search.reindex import reindex
+
+    progress = {"batches": 0}
+    clock = time.perf_counter()
+    result = await reindex(backend, on_progress=lambda n: progress.__setitem__("batches", progress["batches"] + 1))
+    wall = time.perf_counter() - clock
+    build = {"documents": result.documents, "rebuild_seconds": result.seconds, "docs_per_second": result.per_second,
+             "reindex_call_seconds": wall, "caught_up": result.caught_up, "batches": progress["batches"]}
+    log(f"reindex ({type(backend).__name__}): {result.documents} documents in {result.seconds:.1f}s = "
+        f"{result.per_second:,.0f} docs/s (whole reindex() call {wall:.1f}s, {result.caught_up} caught up)")
+    return build
+
+
+async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | None) -> dict[str, Any]:
     from cms import db
     from cms.settings import Settings
     from search.postgres import PostgresSearch
-    from search.reindex import reindex
 
     code = code_fingerprint()
     log(f"search code: HEAD {code['head']}, search sha256 {code['search_sha256']}, uncommitted "
@@ -684,16 +751,10 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path) -> dict[str, A
     now = dt.datetime.now(UTC)
     rng = random.Random(args.seed)
     seeded = await seed(db_url, rng, args.programs, args.episodes, now)
+    os_url = await asyncio.to_thread(node.wait) if node else None  # its start-up is over before any measurement
 
     backend = PostgresSearch()
-    progress = {"batches": 0}
-    clock = time.perf_counter()
-    result = await reindex(backend, on_progress=lambda n: progress.__setitem__("batches", progress["batches"] + 1))
-    wall = time.perf_counter() - clock
-    build = {"documents": result.documents, "rebuild_seconds": result.seconds, "docs_per_second": result.per_second,
-             "reindex_call_seconds": wall, "caught_up": result.caught_up, "batches": progress["batches"]}
-    log(f"reindex: {result.documents} documents in {result.seconds:.1f}s = {result.per_second:,.0f} docs/s "
-        f"(whole reindex() call {wall:.1f}s, {result.caught_up} caught up)")
+    build = await timed_reindex(backend)
 
     conn = await asyncpg.connect(db_url)
     try:
@@ -729,8 +790,13 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path) -> dict[str, A
         context_factory = anonymous_context
 
     pool = await asyncpg.create_pool(db_url, min_size=2, max_size=2)
+    os_backend, opensearch = None, None
     try:
-        runner = Runner(backend, pool, schema, context_factory)
+        if os_url:  # removed in `finally` below; _opensearch.build removes what it made when it fails
+            os_backend, opensearch = await _opensearch.build(os_url, _opensearch.unique_alias(), timed_reindex)
+        runner = Runner(backend, pool, schema, context_factory, os_backend)
+        if os_backend:
+            opensearch["jvm_warm_up"] = await warm_up_jvm(runner, args.opensearch_warmup)
         loadavg_before = os.getloadavg()[0]
         clock = time.perf_counter()
         rows = await measure(runner, args.repeat, not args.no_graphql)
@@ -745,9 +811,12 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path) -> dict[str, A
                 explains[q.key] = await explain_backend(runner, db_url, q, after)
     finally:
         await pool.close()
+        if os_backend:
+            await os_backend.close()
+            await _opensearch.drop(os_url, opensearch["alias"])
         await db.close_database()
     return {"code": code, "seeded": seeded, "build": build, "rows": rows, "explains": explains, "postgres": pg,
-            "measure_seconds": measure_seconds, "loadavg": [loadavg_before, loadavg_after]}
+            "opensearch": opensearch, "measure_seconds": measure_seconds, "loadavg": [loadavg_before, loadavg_after]}
 
 
 async def visibility(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -798,21 +867,29 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     failed = [r for r in out["rows"] if "error" in r]
     rows = [r for r in out["rows"] if "error" not in r]
     with_graphql = not args.no_graphql
-    header = (f"{'query':27} {'matches':>7} {'backend p50/p95 ms':>19} {'<30':>3} {'ILIKE':>6} "
-              f"{'baseline p50/p95 ms':>20} {'ratio':>7}" + (f" {'GraphQL p50/p95 ms':>19}" if with_graphql else ""))
+    with_os = out["opensearch"] is not None
+    header = (f"{'query':27} {'matches':>7}" + (f" {'OS matches':>10}" if with_os else "")
+              + f" {'PG p50/p95 ms':>19} {'<30':>3}" + (f" {'OS p50/p95 ms':>18}" if with_os else "")
+              + f" {'ILIKE':>6} {'baseline p50/p95 ms':>20} {'ratio':>7}"
+              + (f" {'GraphQL p50/p95 ms':>19}" if with_graphql else ""))
     lines = []
     for r in rows:
-        b, base = r["backend"], r["baseline"]
+        b, base, o = r["backend"], r["baseline"], r["opensearch"]
         matches = ("" if b["exact"] else "~") + str(b["total"])
-        line = (f"{r['key'] + ' ' + r['label']:27.27} {matches:>7} {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} "
-                f"{'ok' if b['p95_ms'] < TARGET_P95_MS else 'NO':>3} {base['total']:6d} {base['p50_ms']:10.1f} /"
-                f"{base['p95_ms']:7.1f} {r['ratio_p95']:6.1f}x")
+        line = f"{r['key'] + ' ' + r['label']:27.27} {matches:>7}"
+        if with_os:
+            line += f" {'ERROR':>10}" if "error" in o else f" {o['total']:8d} {'=' if o['same_total'] else '≠'}"
+        line += f" {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} {'ok' if b['p95_ms'] < TARGET_P95_MS else 'NO':>3}"
+        if with_os:
+            line += f" {'-':>18}" if "error" in o else f" {o['p50_ms']:9.1f} /{o['p95_ms']:7.1f}"
+        line += f" {base['total']:6d} {base['p50_ms']:10.1f} /{base['p95_ms']:7.1f} {r['ratio_p95']:6.1f}x"
         if with_graphql:
             g = r["graphql"]
             line += f" {g['p50_ms']:9.1f} /{g['p95_ms']:7.1f}"
         lines.append(line)
     lines += [f"{r['key'] + ' ' + r['label']:27.27} ERROR {r['error'][:150]}" for r in failed]
-    pooled = {kind: [ms for r in rows for ms in r["samples_ms"][kind]] for kind in ("backend", "baseline", "graphql")}
+    pooled = {kind: [ms for r in rows for ms in r["samples_ms"][kind]]
+              for kind in ("backend", "baseline", "graphql", "opensearch")}
     overall = {kind: stats(v) for kind, v in pooled.items() if v}
     overall_ratio = overall["baseline"]["p95_ms"] / overall["backend"]["p95_ms"]
     geo_ratio = math.exp(sum(math.log(r["ratio_p95"]) for r in rows) / len(rows))
@@ -821,9 +898,11 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     p95_ok = overall["backend"]["p95_ms"] < TARGET_P95_MS
     ratio_ok = overall_ratio >= TARGET_RATIO
     b, base = overall["backend"], overall["baseline"]
-    total_line = (f"{'overall (all samples)':27} {'':7} {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} "
-                  f"{'ok' if p95_ok else 'NO':>3} {'':6} {base['p50_ms']:10.1f} /{base['p95_ms']:7.1f} "
-                  f"{overall_ratio:6.1f}x")
+    total_line = (f"{'overall (all samples)':27} {'':7}" + (f" {'':10}" if with_os else "")
+                  + f" {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} {'ok' if p95_ok else 'NO':>3}"
+                  + (f" {overall['opensearch']['p50_ms']:9.1f} /{overall['opensearch']['p95_ms']:7.1f}"
+                     if "opensearch" in overall else f" {'-':>18}" if with_os else "")
+                  + f" {'':6} {base['p50_ms']:10.1f} /{base['p95_ms']:7.1f} {overall_ratio:6.1f}x")
     if with_graphql:
         total_line += f" {overall['graphql']['p50_ms']:9.1f} /{overall['graphql']['p95_ms']:7.1f}"
     build = out["build"]
@@ -836,12 +915,13 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
           f"{out['code']['search_sha256']} (HEAD {out['code']['head']}"
           f"{' + uncommitted changes' if out['code']['uncommitted'] else ''})")
     print_table(header, [*lines, "-" * len(header), total_line], [
-        "matches = the backend's total (public matches, stemming/prefix/typo aware; ~ = estimated from a sample, past "
-        "10,000 matches); ILIKE = the baseline's count(*).",
-        "backend = PostgresSearch.search() (anonymous, with facets); baseline = ILIKE '%word%' over title/description, "
+        "matches = the PostgreSQL backend's total (public matches, stemming/prefix/typo aware; ~ = estimated from a "
+        "sample, past 10,000 matches); ILIKE = the baseline's count(*).",
+        "PG = PostgresSearch.search() (anonymous, with facets); baseline = ILIKE '%word%' over title/description, "
         "same visibility and filters, ORDER BY date LIMIT 20 (+ OFFSET 20 for page2) + count(*), concurrently.",
-        "ratio = baseline p95 / backend p95. GraphQL = the Search operation executed in-process (schema.execute, "
-        "anonymous): backend + loading the items and facet programs.",
+        "ratio = baseline p95 / PG p95. GraphQL = the Search operation executed in-process (schema.execute, "
+        "anonymous): the PostgreSQL backend + loading the items and facet programs.",
+        *(_opensearch.footer(out["opensearch"], rows) if with_os else []),
         f"geometric mean of the per-query ratios: {geo_ratio:.1f}x; queries with backend p95 >= {TARGET_P95_MS:g} ms: "
         f"{', '.join(misses) or 'none'}; below {TARGET_RATIO:g}x: {', '.join(below_10x) or 'none'}",
         estimates_line(rows),
@@ -853,10 +933,35 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                + (f"; {len(failed)} queries FAILED and are left out: {', '.join(r['key'] for r in failed)}"
                   if failed else ""))
     print(verdict)
+    per_backend = {"postgres": backend_summary(build, overall["backend"], [r["backend"] for r in rows])}
+    if with_os:
+        per_backend["opensearch"] = backend_summary(
+            out["opensearch"]["build"], overall.get("opensearch"),
+            [r["opensearch"] for r in rows if "error" not in r["opensearch"]])
+    print("Per backend (index build: search.reindex.reindex, documents per second of the rebuild; latency: "
+          "search() calls, all samples pooled):")
+    for name, s in per_backend.items():
+        latency = "no samples" if s["p50_ms"] is None else (
+            f"overall p50 {s['p50_ms']:5.1f} ms, p95 {s['p95_ms']:5.1f} ms; {s['queries_under_target']}/{s['queries']} "
+            f"queries with p95 < {TARGET_P95_MS:g} ms")
+        print(f"  {'PostgreSQL' if name == 'postgres' else 'OpenSearch':10}  {s['docs_per_second']:7,.0f} docs/s "
+              f"({s['documents']:,} documents in {s['rebuild_seconds']:.1f}s); {latency}")
     print()
     return {"overall": overall, "overall_ratio_p95": overall_ratio, "geomean_ratio_p95": geo_ratio,
             "misses_p95": misses, "below_ratio": below_10x, "p95_target_met": p95_ok, "ratio_target_met": ratio_ok,
-            "failed": [r["key"] for r in failed], "verdict": verdict}
+            "failed": [r["key"] for r in failed], "verdict": verdict, "per_backend": per_backend,
+            "opensearch_totals_differ": [
+                {"key": r["key"], "postgres_exact": o["pg_exact_total"], "opensearch": o["total"]}
+                for r in rows if with_os and "error" not in (o := r["opensearch"]) and not o["same_total"]]}
+
+
+def backend_summary(build: dict[str, Any], overall: dict[str, float] | None,
+                    rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Index build docs/s, overall p50/p95 and queries under the p95 target of one backend."""
+    return {"docs_per_second": build["docs_per_second"], "documents": build["documents"],
+            "rebuild_seconds": build["rebuild_seconds"],
+            "p50_ms": overall["p50_ms"] if overall else None, "p95_ms": overall["p95_ms"] if overall else None,
+            "queries": len(rows), "queries_under_target": sum(r["p95_ms"] < TARGET_P95_MS for r in rows)}
 
 
 def main() -> int:
@@ -868,6 +973,12 @@ def main() -> int:
     parser.add_argument("--no-vacuum", action="store_true",
                         help="skip VACUUM (ANALYZE) of the search tables after the build (measure right after it)")
     parser.add_argument("--no-graphql", action="store_true", help="skip the in-process GraphQL figures")
+    parser.add_argument("--no-opensearch", action="store_true",
+                        help="skip the OpenSearch backend (else OPENSEARCH_URL, or a node started from the test "
+                             "suite's launcher)")
+    parser.add_argument("--opensearch-warmup", type=int, default=5, metavar="ROUNDS",
+                        help="untimed rounds of every query through OpenSearch before measuring, to let its JVM "
+                             "compile the search code (default 5)")
     parser.add_argument("--explain", action="append", default=[], metavar="KEY",
                         help="also EXPLAIN this query (key from the table; repeatable); misses are always explained")
     add_database_args(parser)
@@ -876,7 +987,12 @@ def main() -> int:
 
     def in_db(db_url: str, tmp: Path) -> int:
         (tmp / "data").mkdir()
-        out = asyncio.run(bench(args, db_url, tmp))
+        node = None if args.no_opensearch else Node().start()  # starts while the database is seeded
+        try:
+            out = asyncio.run(bench(args, db_url, tmp, node))
+        finally:
+            if node:
+                node.stop()
         summary = report(out, args)
         write_results(RESULTS, {
             "when": dt.datetime.now(UTC).isoformat(),
