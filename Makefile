@@ -7,10 +7,17 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 E2E := tests/e2e
 E2E_STAMP := $(E2E)/node_modules/.installed
+# The graphql-http server audit (tests/integration/test_graphql_http_audit.py), pinned by tests/audit/package-lock.json.
+AUDIT := tests/audit
+AUDIT_STAMP := $(AUDIT)/node_modules/.installed
+# GraphiQL's browser files (React, GraphiQL, its explorer), served by the app so GraphiQL works offline: the npm
+# tarballs' files checked against the hashes pinned in cms/http/graphiql.py, into a gitignored folder.
+GRAPHIQL_STATIC := cms/http/graphiql_static
+GRAPHIQL_STAMP := $(GRAPHIQL_STATIC)/.installed
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install e2e-deps services run test schema bench-api bench-edge bench-search clean
+.PHONY: install graphiql e2e-deps audit-deps services run test schema bench-api bench-edge bench-search clean
 
 install: $(STAMP)
 
@@ -36,14 +43,32 @@ $(E2E_STAMP): $(E2E)/package.json $(E2E)/package-lock.json
 
 e2e-deps: $(CHROMIUM) $(E2E_STAMP)
 
+$(AUDIT_STAMP): $(AUDIT)/package.json $(AUDIT)/package-lock.json
+	command -v npm >/dev/null || $(SUDO) $(APT_GET) install -y --no-install-recommends npm \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GET) install -y --no-install-recommends npm; }
+	cd $(AUDIT) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(AUDIT_STAMP)
+
+audit-deps: $(AUDIT_STAMP)
+
+$(GRAPHIQL_STAMP): cms/http/graphiql.py $(STAMP)
+	command -v npm >/dev/null || $(SUDO) $(APT_GET) install -y --no-install-recommends npm \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GET) install -y --no-install-recommends npm; }
+	$(BIN)/python -m cms.http.graphiql_install
+	touch $(GRAPHIQL_STAMP)
+
+graphiql: $(GRAPHIQL_STAMP)
+
+# GraphiQL's offline files are best effort here (npm may be missing): without them it loads them from a CDN.
 run: install
+	$(MAKE) graphiql || echo "GraphiQL's files not installed: GraphiQL will load them from a CDN"
 	$(BIN)/cms serve
 
 # PostgreSQL and Redis on loopback (Debian's, started when nothing answers), Java and Maven for OpenSearch/Keycloak.
 services:
 	bash .ci/services
 
-test: install e2e-deps services
+test: install graphiql e2e-deps audit-deps services
 	$(BIN)/pytest
 
 schema: install
@@ -60,4 +85,4 @@ bench-search: install
 	$(BIN)/python bench/search_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts
+	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC)

@@ -19,9 +19,14 @@ from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
 from cms.changefeed import ChangeFeed
 from cms.content.visibility import next_scheduled_change
 from cms.http.auth import BearerTokenBackend, on_auth_error
-from cms.http.graphql import graphql_endpoint
+from cms.http.concurrency import ConcurrencyLimitMiddleware
+from cms.http.cors import CORSMiddleware
+from cms.http.graphiql import graphiql_routes
+from cms.http.graphql import graphql_body_reader, graphql_endpoint
 from cms.http.public_cache import PublicQueryCache
+from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
+from cms.http.security_headers import SecurityHeadersMiddleware
 from cms.http.uploads import receive_upload
 from cms.api.schema import build_schema
 from cms.media.storage import open_storage_from_settings
@@ -66,6 +71,7 @@ def create_app(
         search = open_search_backend(settings)
 
     feed = ChangeFeed()
+    limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,6 +82,9 @@ def create_app(
             async with contextlib.AsyncExitStack() as stack:
                 await plugins.startup(settings)
                 stack.push_async_callback(plugins.shutdown)  # runs last, before the database closes
+                if limiter is not None:
+                    limiter.start()  # an embedded Redis is started here
+                    stack.push_async_callback(limiter.aclose)
                 await stack.enter_async_context(feed.running(resolved))
                 for service in background:
                     await stack.enter_async_context(service(settings))
@@ -94,13 +103,17 @@ def create_app(
         return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
 
     plugin_types = plugins.graphql_types()
-    schema = build_schema(query_types=plugin_types.query, mutation_types=plugin_types.mutation)
+    schema = build_schema(
+        query_types=plugin_types.query, mutation_types=plugin_types.mutation, cost_limit=settings.query_cost_limit,
+        charge=limiter.charge_graphql if limiter else None,
+    )
     gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator, schema=schema)
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(
             gql, feed=feed, ttl=settings.public_cache_seconds, max_entries=settings.public_cache_entries,
             next_change=next_scheduled_change,
         )
+    gql = graphql_body_reader(gql, limit=settings.max_body_bytes)  # outermost: the cache works on what it read
     routes = [
         Route("/health", health),
         Route("/ready", ready),
@@ -110,17 +123,26 @@ def create_app(
     ]
     if dev_issuer is not None:
         routes += _dev_issuer_routes(dev_issuer)
+    if settings.graphiql_enabled:
+        routes += graphiql_routes()
     routes += plugins.routes(settings)  # after the core routes: core paths win on a clash
 
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(validator), on_error=on_auth_error),
+        # Outside the concurrency limit, so its 503 still carries the security and CORS headers.
+        Middleware(SecurityHeadersMiddleware, https=settings.https),
+        Middleware(CORSMiddleware, origins=settings.cors_origins),
+        Middleware(ConcurrencyLimitMiddleware, limit=settings.http_limit_concurrency),
+        Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(validator, limiter), on_error=on_auth_error),
     ]
+    if limiter is not None:
+        middleware.append(Middleware(RateLimitMiddleware, limiter=limiter))  # after authentication: knows the caller
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.storage = storage
     app.state.plugins = plugins
     app.state.search = search
+    app.state.rate_limiter = limiter
     return app
 
 

@@ -35,8 +35,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True, server_header=False,
+        http=_http_protocol(settings), timeout_keep_alive=settings.http_timeout_keep_alive,
+    )
     return 0
+
+
+def _http_protocol(settings: Settings) -> type:
+    """uvicorn's httptools protocol with header/body timeouts, a header size limit and a connection cap, the open
+    files limit raised so the cap fits under it (cms/http/protocol.py)."""
+    from cms.http.protocol import ConnectionLimits, connection_cap, protocol_class, raise_open_files_limit
+
+    open_files = raise_open_files_limit()
+    limits = ConnectionLimits(
+        header_timeout=settings.http_header_timeout, body_timeout=settings.http_body_timeout,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_connections=connection_cap(settings.http_max_connections, open_files),
+    )
+    logging.getLogger("cms.http").info(
+        "HTTP limits: headers %.0f s / %d bytes, body idle %.0f s, keep-alive %d s, %d connections (open files %d), "
+        "%d requests in flight", limits.header_timeout, limits.max_header_bytes, limits.body_timeout,
+        settings.http_timeout_keep_alive, limits.max_connections, open_files, settings.http_limit_concurrency,
+    )
+    return protocol_class(limits)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Literal
 
+from limits import parse as parse_rate
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
@@ -22,6 +24,27 @@ def _parse_pairs(raw: str, what: str) -> dict[str, str]:
             raise ValueError(f"{what}: expected 'key:value' pairs separated by commas, got {item!r}")
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def _origin(raw: str) -> str:
+    """One CORS origin, as browsers send it: lower-case scheme and host, no default port, no path."""
+    text = raw.strip().rstrip("/")
+    if text == "*":
+        raise ValueError(
+            "CMS_CORS_ORIGINS: '*' is refused; list the exact origins (https://app.example.com,...) of your frontends"
+        )
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == -1 or parts.path \
+            or parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+        raise ValueError(f"CMS_CORS_ORIGINS: {raw.strip()!r} is not an origin like https://app.example.com[:port]")
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 class Settings(BaseSettings):
@@ -68,6 +91,8 @@ class Settings(BaseSettings):
 
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
+    # The largest GraphQL request body; uploads have their own limit (CMS_UPLOAD_MAX_BYTES).
+    max_body_bytes: int = Field(1024 * 1024, alias="CMS_MAX_BODY_BYTES", gt=0)
 
     opensearch_url: str | None = Field(None, alias="OPENSEARCH_URL")
     # Names the OpenSearch alias (and the prefix of its versioned indexes); one cluster can host several CMSes.
@@ -78,6 +103,27 @@ class Settings(BaseSettings):
     edge_url_seconds: int = Field(6 * 3600, alias="CMS_EDGE_URL_SECONDS")
 
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
+
+    # Rate limits (cms/http/ratelimit.py), in the `limits` library's syntax ("600/minute", "5/2 second"), per
+    # signed-in user (token subject) or, for anonymous callers, per client IP; failed authentications per IP.
+    # Reads are counted in query cost points (cms/api/cost.py), mutations per root field, uploads per
+    # createUpload field and per PUT /uploads/{id}.
+    rate_limit_enabled: bool = Field(True, alias="CMS_RATE_LIMIT_ENABLED")
+    rate_reads: str = Field("100000/minute", alias="CMS_RATE_READS")
+    rate_mutations: str = Field("300/minute", alias="CMS_RATE_MUTATIONS")
+    rate_uploads: str = Field("120/minute", alias="CMS_RATE_UPLOADS")
+    rate_auth_failures: str = Field("30/minute", alias="CMS_RATE_AUTH_FAILURES")
+    rate_limit_prefix: str = Field("cms:ratelimit", alias="CMS_RATE_LIMIT_PREFIX")  # Redis key prefix
+    query_cost_limit: int = Field(10_000, alias="CMS_QUERY_COST_LIMIT", gt=0)
+    # Browser origins (scheme://host[:port]) allowed to call /graphql and /uploads; exact origins only, `*` refused.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field((), alias="CMS_CORS_ORIGINS")
+    # `cms serve` against slow and idle clients (cms/http/protocol.py) and overload (cms/http/concurrency.py).
+    http_header_timeout: float = Field(10.0, alias="CMS_HTTP_HEADER_TIMEOUT", gt=0)
+    http_body_timeout: float = Field(30.0, alias="CMS_HTTP_BODY_TIMEOUT", gt=0)
+    http_timeout_keep_alive: int = Field(5, alias="CMS_HTTP_TIMEOUT_KEEP_ALIVE", gt=0)
+    http_max_header_bytes: int = Field(64 * 1024, alias="CMS_HTTP_MAX_HEADER_BYTES", ge=1024)
+    http_limit_concurrency: int = Field(1000, alias="CMS_HTTP_LIMIT_CONCURRENCY", ge=0)
+    http_max_connections: int = Field(10_000, alias="CMS_HTTP_MAX_CONNECTIONS", gt=0)
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
     plugins_disabled: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="CMS_PLUGINS_DISABLED")
@@ -87,6 +133,15 @@ class Settings(BaseSettings):
     def _plugin_names(cls, raw: object) -> object:
         if isinstance(raw, str):
             return frozenset(name.strip() for name in raw.split(",") if name.strip())
+        return raw
+
+    @field_validator("rate_reads", "rate_mutations", "rate_uploads", "rate_auth_failures")
+    @classmethod
+    def _rate(cls, raw: str) -> str:
+        try:
+            parse_rate(raw)  # the syntax is the library's: checked once, at start-up
+        except ValueError:
+            raise ValueError(f"expected a rate such as '600/minute' or '5/2 second', got {raw!r}") from None
         return raw
 
     @field_validator("oidc_role_map", mode="before")
@@ -111,6 +166,15 @@ class Settings(BaseSettings):
             return kinds
         return raw
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            raw = [part for part in raw.split(",") if part.strip()]
+        if isinstance(raw, (list, tuple)):
+            return tuple(dict.fromkeys(_origin(str(item)) for item in raw))
+        return raw
+
     @field_validator("oidc_issuer", "public_base_url", "s3_endpoint_url", mode="before")
     @classmethod
     def _strip_slash(cls, raw: object) -> object:
@@ -124,6 +188,16 @@ class Settings(BaseSettings):
             raise ValueError("CMS_ENV=production requires OIDC_ISSUER: the development issuer is refused")
         return self
 
+    @model_validator(mode="after")
+    def _cost_fits_the_read_budget(self) -> "Settings":
+        reads = parse_rate(self.rate_reads).amount
+        if self.rate_limit_enabled and self.query_cost_limit > reads:
+            raise ValueError(
+                f"CMS_QUERY_COST_LIMIT ({self.query_cost_limit}) is more than the whole read budget CMS_RATE_READS "
+                f"({self.rate_reads}): a query costing in between could never run"
+            )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -131,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def https(self) -> bool:
+        """Served over TLS: the public URL is https (HSTS is sent)."""
+        return (self.public_base_url or "").lower().startswith("https://")
 
     @property
     def uses_dev_issuer(self) -> bool:

@@ -66,6 +66,9 @@ def settings(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Se
         CMS_QUEUE_NAME=f"cms-test:{uuid.uuid4().hex[:12]}",
         # A long-lived public cache for the whole suite: any read that could be stale would show up as a failure.
         CMS_PUBLIC_CACHE_SECONDS=300,
+        # Rate limits off for the suite (all its callers share 127.0.0.1); tests/integration/test_rate_limits.py
+        # runs its own app with them on. The query cost limit stays on, at its default.
+        CMS_RATE_LIMIT_ENABLED=False,
     )
 
 

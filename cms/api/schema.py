@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
@@ -13,6 +13,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from cms.api.audit.types import AuditQuery
 from cms.api.content.mutations import ContentMutation
 from cms.api.content.queries import ContentQuery
+from cms.api.cost import Charge, QueryCost
 from cms.api.errors_masking import CorrelatedMaskErrors
 from cms.api.media.jobs import JobMutation, JobQuery
 from cms.api.media.renditions import ProgressSubscription
@@ -24,6 +25,7 @@ from cms.api.scalars import SCALAR_MAP
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2_000
+MAX_COST = 10_000  # CMS_QUERY_COST_LIMIT's default: see cms/api/cost.py for what a query costs
 # Built once: ValidationCache keys on the rule classes, so fresh classes per request would never hit it.
 _LIMIT_RULES = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIASES)]
 
@@ -48,13 +50,26 @@ def _merged(root: type, extra: Sequence[type]) -> type:
     return strawberry.type(type(root.__name__, (root, *extra), {})) if extra else root
 
 
+class _ValidationCache(ValidationCache):
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:  # refused before validation (QueryCost)
+            yield
+        else:
+            yield from super().on_validate()
+
+
 class _Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Logging happens in CorrelatedMaskErrors, with the correlation id and only for unexpected errors."""
 
 
-def build_schema(*, query_types: Sequence[type] = (), mutation_types: Sequence[type] = ()) -> strawberry.Schema:
-    """`query_types` / `mutation_types`: plugin Strawberry types whose fields are merged into the root types."""
+def build_schema(
+    *, query_types: Sequence[type] = (), mutation_types: Sequence[type] = (), cost_limit: int = MAX_COST,
+    charge: Charge | None = None,
+) -> strawberry.Schema:
+    """`query_types` / `mutation_types`: plugin Strawberry types whose fields are merged into the root types.
+    `cost_limit`: the most an operation may cost (cms/api/cost.py); `charge`: told each operation's cost before
+    it runs (the rate limiter), may refuse it."""
     return _Schema(
         query=_merged(Query, query_types),
         mutation=_merged(Mutation, mutation_types),
@@ -65,7 +80,8 @@ def build_schema(*, query_types: Sequence[type] = (), mutation_types: Sequence[t
             lambda: AddValidationRules(_LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: QueryCost(limit=cost_limit, charge=charge),  # before validation: refuses what costs too much
+            lambda: _ValidationCache(maxsize=256),
             CorrelatedMaskErrors,
         ],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -9,6 +11,9 @@ from starlette.responses import JSONResponse, Response
 from cms.auth.principal import Principal
 from cms.auth.tokens import TokenValidator
 from cms.errors import IdentityProviderUnavailable, Unauthenticated
+
+if TYPE_CHECKING:
+    from cms.http.ratelimit import RateLimiter
 
 
 class PrincipalUser(BaseUser):
@@ -25,27 +30,34 @@ class PrincipalUser(BaseUser):
 
 
 class _AuthFailed(AuthenticationError):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers
 
 
 class BearerTokenBackend(AuthenticationBackend):
-    def __init__(self, validator: TokenValidator) -> None:
+    """`limiter`: counts failed authentications per client IP; past its budget, tokens from that IP get 429."""
+
+    def __init__(self, validator: TokenValidator, limiter: RateLimiter | None = None) -> None:
         self.validator = validator
+        self.limiter = limiter
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
         if header is None:
             return None
+        if self.limiter is not None and (refusal := self.limiter.auth_blocked(conn.scope)) is not None:
+            raise _AuthFailed(429, refusal.message, refusal.headers())  # not even checked: no work for floods
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _AuthFailed(401, "invalid token")
         try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("invalid token")
             principal = await self.validator.validate(token.strip())
         except IdentityProviderUnavailable as exc:
             raise _AuthFailed(503, exc.message) from exc
         except Unauthenticated as exc:
+            if self.limiter is not None and (refusal := await self.limiter.auth_failed(conn.scope)) is not None:
+                raise _AuthFailed(429, refusal.message, refusal.headers()) from exc
             raise _AuthFailed(401, exc.message) from exc
         return AuthCredentials(sorted(principal.roles)), PrincipalUser(principal)
 
@@ -53,8 +65,12 @@ class BearerTokenBackend(AuthenticationBackend):
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     status = getattr(exc, "status", 401)
     message = getattr(exc, "message", "invalid token")
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {"Retry-After": "5"}
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}, status, headers)
+    if status == 429:
+        headers, code = getattr(exc, "headers", None) or {}, "RATE_LIMITED"
+    else:
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {"Retry-After": "5"}
+        code = "UNAUTHENTICATED"
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers)
 
 
 def principal_of(conn: HTTPConnection) -> Principal | None:

@@ -1,15 +1,22 @@
-"""The /graphql endpoint: Strawberry's ASGI view with our context (principal, loaders, correlation id)."""
+"""The /graphql endpoint: Strawberry's ASGI view with our context (principal, loaders, correlation id), speaking
+GraphQL over HTTP as the spec says (media types, request errors, 405 for a mutation over GET)."""
 
 from __future__ import annotations
 
 import json
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from cms.api.context import Context
@@ -17,13 +24,27 @@ from cms.api.schema import build_schema
 from cms.auth.tokens import TokenValidator
 from cms.errors import Unauthenticated
 from cms.http.auth import principal_of
+from cms.http import graphiql
+from cms.http.body import BufferedBody
+from cms.http.graphql_media import GRAPHQL_RESPONSE, JSON, content_type, error_response, media_type_of
 from cms.http.urls import public_base_url
+
+NOT_AN_OBJECT = 'The request body must be a JSON object such as {"query": "{ __typename }"}.'
+
+
+class _MethodNotAllowed(HTTPException):
+    def __init__(self, reason: str, allow: str) -> None:
+        super().__init__(405, reason)
+        self.allow = allow
 
 
 class GraphQLEndpoint(GraphQL):
     def __init__(self, schema, *, validator: TokenValidator, **options) -> None:
         super().__init__(schema, **options)
         self.validator = validator
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.render(request)  # GraphiQL from this server's own files (cms/http/graphiql.py)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Browsers cannot set headers on a WebSocket: a token may come in connection_init's payload instead,
@@ -57,6 +78,62 @@ class GraphQLEndpoint(GraphQL):
             # Nested past the interpreter's limit: the client's bad JSON (400), not a server error (500).
             raise json.JSONDecodeError("JSON nested too deeply", "", 0) from exc
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's, with the answer in the media type the client accepts and request errors as JSON."""
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope=scope, receive=receive)
+        media = media_type_of(scope)
+        request.state.graphql_media_type, request.state.graphql_status = media, None
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            allow = {"Allow": getattr(exc, "allow", "GET, POST")} if exc.status_code == 405 else None
+            response = error_response(exc.status_code, exc.reason, media_type=media, headers=allow)
+        else:
+            if response.media_type == JSON:  # not GraphiQL's page
+                response.headers["content-type"] = content_type(media)
+                response.status_code = request.state.graphql_status or response.status_code
+        await response(scope, receive, send)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """A JSON POST body must be one object (no batching) with well-typed parameters; 400 otherwise."""
+        media, _ = parse_content_type(request.content_type or "")
+        if request.method != "POST" or "application/json" not in media:
+            return await super().parse_http_body(request)
+        data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict):
+            raise HTTPException(400, NOT_AN_OBJECT)
+        for name, kind, what in (("query", str, "a string"), ("operationName", str, "a string"),
+                                 ("variables", dict, "an object"), ("extensions", dict, "an object")):
+            if data.get(name) is not None and not isinstance(data[name], kind):
+                raise HTTPException(400, f"The GraphQL request's `{name}` must be {what} or null, if provided.")
+        return GraphQLRequestData(
+            query=data.get("query"), variables=data.get("variables"), operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, *args: object, **kwargs: object
+    ) -> ExecutionResult:
+        """A mutation over GET is refused with 405 and `Allow: POST` (the spec; Strawberry says 400)."""
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+                raise _MethodNotAllowed(exc.reason, allow="POST") from exc
+            raise
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """With graphql-response+json, a request error (nothing executed) is a 4xx without `data`."""
+        response = await super().process_result(request, result)
+        if request.state.graphql_media_type == GRAPHQL_RESPONSE and _is_request_error(result):
+            response.pop("data", None)
+            request.state.graphql_status = 400
+        return response
+
 
 def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, schema=None) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
@@ -64,3 +141,17 @@ def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, schema=None) 
         schema or build_schema(), validator=validator, graphql_ide="graphiql" if graphiql else None,
         allow_queries_via_get=True, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
+
+
+def graphql_body_reader(app: ASGIApp, *, limit: int) -> BufferedBody:
+    """`app` (the endpoint, or the cache in front of it) behind the one body reader; refusals as GraphQL errors."""
+
+    def reject(scope: Scope, status: int, message: str) -> ASGIApp:
+        return error_response(status, message, media_type=media_type_of(scope))
+
+    return BufferedBody(app, limit=limit, reject=reject)
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation and variable-coercion errors: no data, and no error belongs to a field (a `path`)."""
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)

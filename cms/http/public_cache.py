@@ -28,9 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.changefeed import ChangeFeed
 from cms.http.auth import principal_of
+from cms.http.body import BODY_KEY
+from cms.http.graphql_media import media_type_of
 
 log = logging.getLogger("cms.http.cache")
-MAX_REQUEST_BYTES = 64 * 1024
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
@@ -57,21 +58,24 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
 
 
 def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
-    """(query, operationName, canonical variables) from a GET query string or a JSON POST body."""
+    """(query, operationName, canonical variables and extensions) from a GET query string or a JSON POST body;
+    None unless well formed, so the endpoint (never the cache) answers every malformed request."""
     try:
         if scope["method"] == "GET":
-            qs = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            qs = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             raw = {k: v[0] for k, v in qs.items()}
-            variables = json.loads(raw["variables"]) if raw.get("variables") else {}
+            raw.update({k: json.loads(raw[k]) for k in ("variables", "extensions") if raw.get(k)})
         else:
             raw = json.loads(body)
-            variables = raw.get("variables") or {}
         query, name = raw.get("query"), raw.get("operationName")
-        if not isinstance(query, str) or not isinstance(variables, dict) or not isinstance(name, (str, type(None))):
+        variables, extensions = raw.get("variables"), raw.get("extensions")
+        if not isinstance(query, str) or not isinstance(name, (str, type(None))):
             return None
-        return query, name, json.dumps(variables, sort_keys=True, separators=(",", ":"))
+        if not isinstance(variables, (dict, type(None))) or not isinstance(extensions, (dict, type(None))):
+            return None
+        return query, name, json.dumps([variables or {}, extensions or {}], sort_keys=True, separators=(",", ":"))
     except (ValueError, KeyError, UnicodeDecodeError, AttributeError, RecursionError):
-        return None  # not ours to judge: the GraphQL endpoint answers malformed requests
+        return None
 
 
 class PublicQueryCache:
@@ -88,24 +92,26 @@ class PublicQueryCache:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             return await self.app(scope, receive, send)
-        body, complete = await _read_body(receive) if scope["method"] == "POST" else (b"", True)
-        replay = _replaying(body, receive)
-        params = _params(scope, body) if complete else None
+        # The body as BufferedBody read it, whole; a POST that did not pass through it is never cached.
+        body = scope.get(BODY_KEY) if scope["method"] == "POST" else b""
+        params = _params(scope, body) if body is not None else None
         kind = _operation_type(params[0], params[1]) if params else None
         if kind == OperationType.MUTATION:
-            await self.app(scope, replay, send)
+            await self.app(scope, receive, send)
             self.feed.bump()  # committed by now: our own cached reads must not hide it
             return
         cacheable = kind == OperationType.QUERY and principal_of(_Conn(scope)) is None and not _wants_fresh(scope)
         if not cacheable or not self.feed.live:
-            return await self.app(scope, replay, send)
-        key = hashlib.sha256("\0".join(params[:1] + (params[1] or "", params[2])).encode()).hexdigest()
+            return await self.app(scope, receive, send)
+        # The media type is part of the answer (graphql-response+json or application/json), so part of the key.
+        parts = (params[0], params[1] or "", params[2], media_type_of(scope))
+        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         entry = self._entries.get(key)
         if entry and entry.generation == self.feed.generation and entry.expires > self._clock():
             self._entries.move_to_end(key)
             return await _send_entry(entry, send)
         generation, as_of = self.feed.generation, _utcnow()
-        captured = await _capture(self.app, scope, replay, send)
+        captured = await _capture(self.app, scope, receive, send)
         if captured is not None and generation == self.feed.generation:
             try:
                 horizon = await self._scheduled_change(generation, as_of)
@@ -154,29 +160,6 @@ class _Conn:
         self.scope = scope
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The request body when it is small enough to be a cacheable query; (prefix, False) when larger."""
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body") or len(body) > MAX_REQUEST_BYTES:
-            return body, not message.get("more_body")
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay if body else receive
-
-
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> tuple[int, list, bytes] | None:
     """Run the app, passing its response through; returns (status, headers, body) when worth caching."""
     start: Message | None = None
@@ -186,7 +169,9 @@ async def _capture(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
     async def tee(message: Message) -> None:
         nonlocal start, size
         if message["type"] == "http.response.start":
-            start = message
+            # A copy taken before sending: middleware outside may add headers to the message in place (CORS for
+            # this caller's origin, a request id), and those must not be stored and replayed to others.
+            start = {**message, "headers": list(message.get("headers", []))}
         elif message["type"] == "http.response.body":
             size += len(message.get("body", b""))
             if size <= MAX_RESPONSE_BYTES:

@@ -10,8 +10,9 @@ from tests.support.api import operation
 
 
 def nested_episodes_query(depth: int) -> str:
-    """episodes > edges > node > program > episodes > ... until `depth` fields deep, ending in `id`."""
-    cycle = ["episodes", "edges", "node", "program"]
+    """episodes > edges > node > program > episodes > ... until `depth` fields deep, ending in `id`. One episode
+    per page, so the query's cost (cms/api/cost.py) stays small and only its depth is at stake."""
+    cycle = ["episodes(first: 1)", "edges", "node", "program"]
     names = [cycle[i % len(cycle)] for i in range(depth - 1)]
     leaf = "id" if names[-1] in ("node", "program") else "__typename"
     return "{ " + " { ".join(names) + " { " + leaf + " }" + " }" * len(names)
@@ -42,9 +43,10 @@ async def test_depth_just_over_the_limit_is_refused_and_at_the_limit_runs(api):
 
 async def test_depth_hidden_in_fragments_is_refused(api):
     fragments = "\n".join(
-        f"fragment F{i} on Episode {{ program {{ episodes {{ edges {{ node {{ ...F{i + 1} }} }} }} }} }}" for i in range(12)
+        f"fragment F{i} on Episode {{ program {{ episodes(first: 1) {{ edges {{ node {{ ...F{i + 1} }} }} }} }} }}"
+        for i in range(12)
     )
-    query = "{ episodes { edges { node { ...F0 } } } }\n" + fragments + "\nfragment F12 on Episode { id }"
+    query = "{ episodes(first: 1) { edges { node { ...F0 } } } }\n" + fragments + "\nfragment F12 on Episode { id }"
     assert_refused(await api.post(query), "depth")
 
 

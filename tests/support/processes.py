@@ -38,6 +38,7 @@ def free_port() -> int:
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env["CMS_RATE_LIMIT_ENABLED"] = "false"  # children share one Redis (and 127.0.0.1); a test may turn it on
     env.update({k: str(v) for k, v in extra.items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env
