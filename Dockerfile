@@ -7,7 +7,13 @@ COPY search search
 COPY plugins plugins
 COPY migrations migrations
 COPY graphql graphql
-RUN pip install --no-cache-dir . && useradd --create-home cms
+# GraphiQL's browser files into the installed package (checked against pinned hashes), so it works offline; npm is
+# only needed for that step. Run from / so the installed package, not ./cms, is the one written to.
+RUN pip install --no-cache-dir . \
+ && apt-get update && apt-get install -y --no-install-recommends npm \
+ && cd / && python -m cms.http.graphiql_install \
+ && apt-get purge -y --auto-remove npm && rm -rf /var/lib/apt/lists/* /root/.npm \
+ && useradd --create-home cms
 USER cms
 ENV CMS_DATA_DIR=/home/cms/var
 EXPOSE 8000
