@@ -1,6 +1,6 @@
 """API throughput bench: the CMS GraphQL app vs a hand-written Starlette + asyncpg baseline.
 
-    .venv/bin/python bench/api_bench.py [--duration 10 --connections 16]
+    .venv/bin/python bench/api_bench.py [--duration 10 --connections 16 --rate-limit both|off|on --rounds 1]
 
 Scenarios (graphql/operations/):
   S1  EpisodeWithProgram: one episode by id with its program (ids cycle over 200 public episodes)
@@ -13,6 +13,11 @@ Servers measured (one at a time):
                       wrk repeats the same bodies, so it measures cache hits. Reported with its ratio against the
                       same targets, in its own rows marked "(cached)" (SQL target judged on a miss = the query path).
   baseline            bench/baseline_app.py.
+  ... + rate limits   (--rate-limit both, the default) each app row again with the rate limiter on
+                      (CMS_RATE_LIMIT_ENABLED=true, the embedded Redis, budgets too large to be met but charged like
+                      the defaults: S2 before it runs, S1 in batches; what is measured is the limiter's own work per
+                      request); "off" (the plain rows) has it off. The issue's limit:
+                      no more than 5 % fewer req/s with it on; a table compares on/off per scenario.
 
 Steps: create a throw-away database cms_bench_<random> (dropped at the end), `cms migrate` it, seed it with
 asyncpg (50 public programs, 5,000 public episodes plus drafts / future / hidden-program episodes that must not
@@ -304,7 +309,8 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
     """
     from cms.settings import Settings
 
-    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None)
+    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None,
+                  CMS_RATE_LIMIT_ENABLED=False)  # SQL counts: the limiter sends none
     default_ttl = Settings.model_fields["public_cache_seconds"].default
 
     url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=0), db_url)
@@ -346,6 +352,88 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
         server.should_exit = True
         await task
     return answers, sql, hits, default_ttl
+
+
+async def _asgi_post(app, payload: bytes) -> int:
+    """One POST /graphql straight into the ASGI app (no socket, no HTTP parsing): the response status."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/graphql", "raw_path": b"/graphql", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(payload)).encode()), (b"cache-control", b"no-cache")],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80), "state": {}}
+    messages = [{"type": "http.request", "body": payload, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def limiter_in_process(db_url: str, data_dir: Path, s1_bodies: list[dict], s2_body: dict, rounds: int,
+                             requests: int) -> list[dict]:
+    """The rate limiter's own CPU per request, free of the machine's other load: the same app built with the limiter
+    off and on (RATE_LIMIT_ON, embedded Redis), requests sent straight into each (no HTTP: the limiter's share looks
+    larger than over a socket), the two alternating for `rounds` rounds, the process's CPU time per request. Paths:
+    S1 (cost 9: charged in batches), S2 (cost 1,404: charged before it runs, one Redis call), and a request that
+    runs no query (what a public-cache hit costs the limiter: the middleware and a batched charge of 1)."""
+    from cms import db
+    from cms.app import create_app
+    from cms.db import PgTarget
+    from cms.http.ratelimit import RateLimitMiddleware
+    from cms.settings import Settings
+
+    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None,
+                  CMS_PUBLIC_CACHE_SECONDS=0)
+    on_settings = Settings(**common, **RATE_LIMIT_ON)
+    apps = {"off": create_app(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), target=PgTarget.from_url(db_url)),
+            "on": create_app(on_settings, target=PgTarget.from_url(db_url))}
+    apps["on"].state.rate_limiter.start()
+
+    async def no_query(scope, receive, send) -> None:  # stands for a public-cache hit
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-cache", b"HIT")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    bare = {"off": no_query, "on": RateLimitMiddleware(no_query, apps["on"].state.rate_limiter)}
+    paths = {"S1": ([json.dumps(b).encode() for b in s1_bodies], apps, requests),
+             "S2": ([json.dumps(s2_body).encode()], apps, max(5, requests // 50)),
+             "no query (cache hit)": ([b"{}"], bare, requests * 20)}
+    await db.open_database(on_settings, PgTarget.from_url(db_url))
+    rows = []
+    try:
+        for name, (payloads, targets, n) in paths.items():
+            cpu: dict[str, list[float]] = {"off": [], "on": []}
+            for mode in ("off", "on"):  # warm: caches, pool, Redis connection
+                for i in range(max(3, n // 10)):
+                    assert await _asgi_post(targets[mode], payloads[i % len(payloads)]) == 200
+            for round_ in range(rounds):
+                for mode in (("off", "on") if round_ % 2 == 0 else ("on", "off")):
+                    before = time.process_time()
+                    for i in range(n):
+                        await _asgi_post(targets[mode], payloads[i % len(payloads)])
+                    cpu[mode].append((time.process_time() - before) / n * 1e6)
+            off, on = sorted(cpu["off"])[rounds // 2], sorted(cpu["on"])[rounds // 2]
+            rows.append({"path": name, "requests_per_round": n, "cpu_us_off": off, "cpu_us_on": on,
+                         "ratio": on / off, "rounds_off": cpu["off"], "rounds_on": cpu["on"]})
+    finally:
+        await apps["on"].state.rate_limiter.aclose()
+        await db.close_database()
+    header = f"{'path':22} {'CPU us/req off':>14} {'CPU us/req on':>14} {'on/off':>7}"
+    print_table(header, [f"{r['path']:22} {r['cpu_us_off']:14.1f} {r['cpu_us_on']:14.1f} {r['ratio']:6.3f}x"
+                         for r in rows], [
+        f"In-process (ASGI calls, no HTTP), medians of {rounds} alternating rounds; this process's CPU time, Redis's "
+        "not included. The rate limiter's own work per request, free of other load on the machine.",
+    ])
+    return rows
 
 
 # --- servers and wrk ---------------------------------------------------------------------------------------------
@@ -404,7 +492,13 @@ def load(server: Server, bodies: dict[str, Path], args: argparse.Namespace) -> d
 # --- report ------------------------------------------------------------------------------------------------------
 
 APP_NOCACHE, APP_CACHED, BASELINE = "app (cache off)", "app (public cache)", "baseline"
-SERVERS = (APP_NOCACHE, APP_CACHED, BASELINE)
+RL = " +RL"  # the same server with the rate limiter on
+SERVERS = (APP_NOCACHE, APP_NOCACHE + RL, APP_CACHED, APP_CACHED + RL, BASELINE)
+# Limiter on with budgets no load here can meet: the rows measure the checks, not refusals. Reads: the default's
+# 0.1 % line (100 points: S2, 1,404, is charged before it runs, S1, 9, in batches), per second instead of minute.
+RATE_LIMIT_ON = {"CMS_RATE_LIMIT_ENABLED": "true", "CMS_RATE_READS": "100000/second",
+                 "CMS_RATE_MUTATIONS": "100000/second", "CMS_RATE_UPLOADS": "100000/second"}
+RATE_LIMIT_OFF = {"CMS_RATE_LIMIT_ENABLED": "false"}
 
 
 def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | None]],
@@ -415,11 +509,11 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
     for scenario in ("S1", "S2"):
         target = TARGETS[scenario]
         base_rps = results[BASELINE][scenario]["rps"]
-        for server in SERVERS:
+        for server in (s for s in SERVERS if s in results):
             r = results[server][scenario]
             ratio = r["rps"] / base_rps if base_rps else 0.0
-            n_sql = sql[server][scenario]
-            cached = server == APP_CACHED
+            n_sql = sql[server.removesuffix(RL)][scenario]
+            cached = server.startswith(APP_CACHED)
             if server == BASELINE:
                 want, verdict, judged_sql = "(baseline)", "", None
             else:
@@ -434,7 +528,7 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
                          "sql_per_request": n_sql, "sql_per_miss": sql_miss_cached[scenario] if cached else None,
                          "sql_judged": judged_sql, "ratio": ratio, "target": want, "verdict": verdict,
                          "errors": r["errors"]})
-    header = (f"{'scenario':8} {'server':18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
+    header = (f"{'scenario':8} {'server':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
               f"{'ratio':>6}  {'target':18} result")
     lines = []
     for row in rows:
@@ -442,7 +536,7 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
         if row["cached"]:
             sql_txt += f" ({'?' if row['sql_per_miss'] is None else row['sql_per_miss']})"
         cpu_txt = "?" if row["cpu_ms_per_request"] is None else f"{row['cpu_ms_per_request']:.2f}"
-        lines.append(f"{row['scenario']:8} {row['server']:18} {row['rps']:9.1f} {row['p50_ms']:8.2f} "
+        lines.append(f"{row['scenario']:8} {row['server']:22} {row['rps']:9.1f} {row['p50_ms']:8.2f} "
                      f"{row['p99_ms']:8.2f} {cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:18} "
                      f"{row['verdict']}" + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
     print_table(header, lines, [
@@ -454,7 +548,40 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
         "bodies, so nearly every request is a cache hit. Same targets, marked (cached); SQL/req = on a hit "
         "(on a miss, which the SQL target is judged on).",
         "SQL/req of the app: counted in-process with `Cache-Control: no-cache` on the cache-off app (the query path).",
+        f"{RL.strip()}: the same server with the rate limiter on (embedded Redis, unmeetable budgets); without it the "
+        "limiter is off.",
     ])
+    return rows
+
+
+def limiter_report(results: dict[str, dict[str, dict]]) -> list[dict]:
+    """Limiter on vs off, per scenario and cache mode: req/s and server CPU per request (the steadier figure on a
+    shared machine). The issue's limit: on >= 0.95x off in req/s."""
+    rows = []
+    for scenario in ("S1", "S2"):
+        for server in (APP_NOCACHE, APP_CACHED):
+            if server not in results or server + RL not in results:
+                continue
+            off, on = results[server][scenario], results[server + RL][scenario]
+            rps = on["rps"] / off["rps"] if off["rps"] else 0.0
+            cpu = (on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
+                   if on["cpu_ms_per_request"] and off["cpu_ms_per_request"] else None)
+            rows.append({"scenario": scenario, "server": server, "rps_off": off["rps"], "rps_on": on["rps"],
+                         "rps_ratio": rps, "cpu_ms_off": off["cpu_ms_per_request"],
+                         "cpu_ms_on": on["cpu_ms_per_request"], "cpu_ratio": cpu,
+                         "verdict": "PASS" if rps >= 0.95 else "FAIL"})
+    if rows:
+        header = (f"{'scenario':8} {'server':18} {'req/s off':>10} {'req/s on':>10} {'on/off':>7} "
+                  f"{'CPU ms off':>10} {'CPU ms on':>10} {'on/off':>7}  limiter (>= 0.95x req/s)")
+        lines = [f"{r['scenario']:8} {r['server']:18} {r['rps_off']:10.1f} {r['rps_on']:10.1f} {r['rps_ratio']:6.3f}x "
+                 f"{r['cpu_ms_off'] or 0:10.3f} {r['cpu_ms_on'] or 0:10.3f} "
+                 f"{'?' if r['cpu_ratio'] is None else format(r['cpu_ratio'], '6.3f') + 'x':>7}  {r['verdict']}"
+                 for r in rows]
+        print_table(header, lines, [
+            "on/off = with the rate limiter / without it, same cache mode, measured one after the other; req/s moves "
+            "with other load on a shared machine, CPU ms/request (the uvicorn process; Redis's own CPU not included) "
+            "much less.",
+        ])
     return rows
 
 
@@ -467,6 +594,15 @@ def main() -> int:
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server ('' to not pin)")
     parser.add_argument("--wrk-cpus", default="1", help="taskset CPU list for wrk ('' to not pin)")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--rate-limit", choices=("both", "off", "on"), default="both",
+                        help="run the app rows with the rate limiter off, on, or both one after the other "
+                             "(default both: the on/off table)")
+    parser.add_argument("--rate-limit-redis", metavar="URL", default=None,
+                        help="the Redis of the +RL servers (default: the embedded one, a redis-server child of the "
+                             "app and so pinned to its CPU); keys under cms-bench-ratelimit:")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="load each app server this many times (on/off order alternating); rows show the run "
+                             "with the median req/s (default 1)")
     add_database_args(parser)
     args = parser.parse_args()
 
@@ -513,6 +649,8 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
             f"({'x-cache: HIT' if h['hit'] else 'NOT a cache hit'}"
             + ("" if h["json_same_as_uncached"] is None else
                f", JSON {'same as' if h['json_same_as_uncached'] else 'DIFFERENT from'} uncached") + ")")
+    limiter_cpu = (asyncio.run(limiter_in_process(db_url, data_dir, s1_bodies, s2_body, 7, 300))
+                   if args.rate_limit == "both" else [])
     problems = sanity_check(app_answers, seeded)
     for p in problems:
         log(f"WARNING app answer: {p}")
@@ -544,19 +682,34 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
     #    cache answer (or not)? Then load it.
     app_cmd = uvicorn_cmd("--factory", "cms.app:app_from_env", "--no-access-log")
     recheck = reqs[:1] + [r for r in reqs if r[0] == "S2 first page"]
-    for key, name, server_env in ((APP_NOCACHE, "app-cache-off", {**env, "CMS_PUBLIC_CACHE_SECONDS": "0"}),
-                                  (APP_CACHED, "app-public-cache", env)):
-        with Server(name, app_cmd, server_env, args.server_cpus, tmp) as app:
-            again, _ = asyncio.run(fetch_all(app.url, recheck))
-            for label, ans in again.items():
-                if first_difference(ans, app_answers[label]):
-                    identical = False
-                    mismatches.append(f"{label}: uvicorn {key} differs from in-process app")
-            cache_probe[key] = asyncio.run(probe_cache(app.url, s2_body))
-            log(f"{key}: repeated S2 request answered with x-cache: {cache_probe[key]['x_cache'] or '(none)'}")
-            results[key] = load(app, body_files, args)
+    limiter = {"both": (False, True), "off": (False,), "on": (True,)}[args.rate_limit]
+    rl_on = {**RATE_LIMIT_ON, **({"REDIS_URL": args.rate_limit_redis, "CMS_RATE_LIMIT_PREFIX": "cms-bench-ratelimit:"}
+                                 if args.rate_limit_redis else {})}
+    servers = [(key + (RL if on else ""), name + ("-rl" if on else ""),
+                {**server_env, **(rl_on if on else RATE_LIMIT_OFF)})
+               for key, name, server_env in ((APP_NOCACHE, "app-cache-off", {**env, "CMS_PUBLIC_CACHE_SECONDS": "0"}),
+                                             (APP_CACHED, "app-public-cache", env))
+               for on in limiter]
+    runs: dict[str, list[dict]] = {}
+    for round_ in range(args.rounds):
+        # Later rounds reverse the order within each cache mode: limiter on first, then off.
+        order = servers if round_ % 2 == 0 or len(limiter) == 1 else [
+            servers[i + 1 - j] for i in range(0, len(servers), 2) for j in range(2)]
+        for key, name, server_env in order:
+            with Server(name, app_cmd, server_env, args.server_cpus, tmp) as app:
+                again, _ = asyncio.run(fetch_all(app.url, recheck))
+                for label, ans in again.items():
+                    if first_difference(ans, app_answers[label]):
+                        identical = False
+                        mismatches.append(f"{label}: uvicorn {key} differs from in-process app")
+                cache_probe[key] = asyncio.run(probe_cache(app.url, s2_body))
+                log(f"{key}: repeated S2 request answered with x-cache: {cache_probe[key]['x_cache'] or '(none)'}")
+                runs.setdefault(key, []).append(load(app, body_files, args))
+    for key, measured in runs.items():  # per scenario, the run with the median req/s (all runs in the JSON)
+        results[key] = {scenario: sorted((m[scenario] for m in measured), key=lambda r: r["rps"])[len(measured) // 2]
+                        for scenario in ("S1", "S2")}
 
-    sql = {APP_NOCACHE: {k: v["count"] for k, v in app_sql.items()},
+    sql = {APP_NOCACHE: {k: v["count"] for k, v in app_sql.items()},  # the same with the limiter on (no SQL)
            APP_CACHED: {k: v["count"] for k, v in hit_sql.items()},
            BASELINE: base_sql}
     sql_miss_cached = {k: v["count"] for k, v in app_sql.items()}  # a miss runs the query path
@@ -566,11 +719,16 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
           f"{'yes' if identical else 'NO'}; public cache TTL {default_ttl:g}s (default); "
           f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after (other processes skew results)")
     rows = report(results, sql, sql_miss_cached)
-    judged = [r for r in rows if r["server"] == APP_NOCACHE]
-    cached = [r for r in rows if r["server"] == APP_CACHED]
+    limiter_rows = limiter_report(results)
+    judged_on = APP_NOCACHE if APP_NOCACHE in results else APP_NOCACHE + RL
+    judged = [r for r in rows if r["server"] == judged_on]
+    cached = [r for r in rows if r["server"] == (APP_CACHED if APP_CACHED in results else APP_CACHED + RL)]
     print("Issue targets, judged on app (cache off): "
           + ", ".join(f"{r['scenario']} {r['verdict']}" for r in judged)
-          + "   |   app (public cache), same targets: " + ", ".join(f"{r['scenario']} {r['verdict']}" for r in cached))
+          + "   |   app (public cache), same targets: " + ", ".join(f"{r['scenario']} {r['verdict']}" for r in cached)
+          + ("   |   rate limiter on vs off (>= 0.95x req/s): " + ", ".join(
+              f"{r['scenario']} {'cache off' if r['server'] == APP_NOCACHE else 'cached'} {r['rps_ratio']:.3f}x "
+              f"{r['verdict']}" for r in limiter_rows) if limiter_rows else ""))
     print()
 
     write_results(RESULTS, {
@@ -579,7 +737,9 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
         "cpus": os.cpu_count(),
         "seed_rows": seeded["rows"],
         "public_cache_seconds": {APP_NOCACHE: 0, APP_CACHED: default_ttl},
-        "targets_judged_on": APP_NOCACHE,
+        "targets_judged_on": judged_on,
+        "rate_limit": {"mode": args.rate_limit, "on_env": RATE_LIMIT_ON, "on_vs_off": limiter_rows,
+                       "in_process_cpu": limiter_cpu},
         "json_identical": identical,
         "json_identical_compared": f"{APP_NOCACHE} (in-process, CMS_PUBLIC_CACHE_SECONDS=0) vs {BASELINE}",
         "mismatches": mismatches,
@@ -589,6 +749,7 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
         "cache_probe": cache_probe,
         "rows": rows,
         "wrk": results,
+        "app_runs": runs,
         "elapsed_s": round(time.monotonic() - started, 1),
     }, started)
     return 0
