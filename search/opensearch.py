@@ -30,7 +30,7 @@ from search.os_mapping import (
     LIVE_SETTINGS, MAPPING_VERSION, concrete_index_name, delete_actions, index_actions, index_body, index_version,
     loading_index_body, rebuilding_alias, swap_actions,
 )
-from search.os_page import empty_page, parse_response
+from search.os_page import decode_search_after, empty_page, parse_response
 from search.os_query import affix_words, known_words, parse_query, search_body, vocabulary_body
 
 log = logging.getLogger(__name__)
@@ -136,10 +136,12 @@ class OpenSearchSearch:
     # -- reads -----------------------------------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> SearchPage:
-        search_body(query)  # a bad cursor raises InvalidCursor before any request
+        if query.after is not None:
+            decode_search_after(query.after, query.order)  # a bad cursor raises InvalidCursor before any request
+        parsed = parse_query(query.text)
         try:
-            known = await self._known_words(affix_words(parse_query(query.text)))
-            response = await self._client.search(index=self.alias, body=search_body(query, known))
+            known = await self._known_words(affix_words(parsed))
+            response = await self._client.search(index=self.alias, body=search_body(query, known, parsed))
         except NotFoundError:
             return empty_page(query)  # nothing indexed yet
         return parse_response(response, query)

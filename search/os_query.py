@@ -295,10 +295,13 @@ def facet_aggs() -> dict[str, Any]:
     return {name: {"terms": {"field": FACET_SOURCES[name], "size": FACET_LIMIT}} for name in FACET_FIELDS}
 
 
-def search_body(query: SearchQuery, known: frozenset[str] = frozenset()) -> dict[str, Any]:
+def search_body(
+    query: SearchQuery, known: frozenset[str] = frozenset(), parsed: ParsedQuery | None = None
+) -> dict[str, Any]:
     """The whole `_search` body; raises InvalidCursor for a bad `after`. Fetches one hit more to learn has_next.
-    `known`: words the index holds (vocabulary_body), which match only as written."""
-    parsed = parse_query(query.text)
+    `known`: words the index holds (vocabulary_body), which match only as written; `parsed`: the query's text
+    already parsed, if the caller has it."""
+    parsed = parse_query(query.text) if parsed is None else parsed
     body: dict[str, Any] = {
         "query": build_query(parsed, query, known),
         "sort": SORTS[query.order],

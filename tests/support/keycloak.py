@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, cache_dir, free_port
 
 VERSION = "26.7.3"
 REALM_FILE = ROOT / "tests" / "keycloak" / "cms-realm.json"
@@ -42,10 +42,6 @@ START_TIMEOUT = 600.0  # generous: a busy 2-core machine, and the dev-mode build
 _DEV_MODE_BANNER = "Running the server in development mode"
 # A developer's shell may carry settings that would change the build or the server under test.
 _SCRUB = ("KC_", "KEYCLOAK_", "QUARKUS_", "JAVA_OPTS", "JAVA_ADD_OPENS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CMS_TEST_CACHE") or Path.home() / ".cache" / "cms-tests")
 
 
 def java_home() -> Path | None:

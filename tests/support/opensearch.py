@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, cache_dir, free_port
 
 POM = ROOT / "tests" / "opensearch" / "pom.xml"
 RUNNER = "org.codelibs.opensearch.runner.OpenSearchRunner"
@@ -37,10 +37,6 @@ network.host: 127.0.0.1
 transport.port: {transport_port}
 cluster.routing.allocation.disk.threshold_enabled: false
 """
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CMS_TEST_CACHE") or Path.home() / ".cache" / "cms-tests")
 
 
 def jars() -> Path:

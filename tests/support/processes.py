@@ -30,6 +30,11 @@ T = TypeVar("T")
 _SCRUB = ("CMS_", "DATABASE_URL", "REDIS_URL", "S3_", "AWS_", "OIDC_", "EDGE_", "OPENSEARCH_URL", "PUBLIC_BASE_URL")
 
 
+def cache_dir() -> Path:
+    """Where the suite keeps what it downloads once (OpenSearch's jars, Keycloak): CMS_TEST_CACHE or ~/.cache."""
+    return Path(os.environ.get("CMS_TEST_CACHE") or Path.home() / ".cache" / "cms-tests")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
