@@ -98,6 +98,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._awaiting_head = True  # the next bytes on the wire belong to a request's head
         self._head_bytes = 0
+        self._head_fields = 0  # request line and header bytes the parser has handed over
         self._body_active = False  # body bytes came since the last check
         self._body_seen = 0.0  # loop time of the last check that saw body bytes
 
@@ -131,7 +132,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- parser callbacks
 
+    def on_url(self, url: bytes) -> None:
+        self._head_fields += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_fields += len(name) + len(value)
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
+        # A whole head can arrive in one read and be parsed before data_received counts it: check what was parsed.
+        fields, self._head_fields = self._head_fields, 0
+        if fields > self.watch.limits.max_header_bytes:
+            log.warning("431: request head over %d bytes from %s", self.watch.limits.max_header_bytes, self.client)
+            self._refuse(_TOO_LARGE_431)
+            return
         self._awaiting_head = False
         self._head_bytes = 0
         self.watch.waiting.pop(self, None)
