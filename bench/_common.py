@@ -61,6 +61,7 @@ def write_results(path: Path, payload: dict[str, Any], started: float) -> None:
 
 # --- database ------------------------------------------------------------------------------------------------
 
+
 def with_db(url: str, name: str) -> str:
     """`url` with its database (path) replaced by `name`."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
@@ -84,13 +85,17 @@ async def drop_database(admin_url: str, name: str) -> None:
 
 def add_database_args(parser: argparse.ArgumentParser) -> None:
     """--pg-url and --keep-db, as read by `in_throwaway_database`."""
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-                        help="admin URL of the PostgreSQL server (default $BENCH_PG_URL or postgres@127.0.0.1:5432)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="admin URL of the PostgreSQL server (default $BENCH_PG_URL or postgres@127.0.0.1:5432)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
 
 
-def in_throwaway_database(args: argparse.Namespace, tmp_prefix: str, run: Callable[[str, Path], int], *,
-                          log_tmp: bool = False) -> int:
+def in_throwaway_database(
+    args: argparse.Namespace, tmp_prefix: str, run: Callable[[str, Path], int], *, log_tmp: bool = False
+) -> int:
     """Create cms_bench_<random> via args.pg_url and a temp dir, return run(db_url, tmp_dir).
 
     The database is dropped afterwards, even on failure, unless args.keep_db. Returns 2 (after a message on stderr)
@@ -117,6 +122,7 @@ def in_throwaway_database(args: argparse.Namespace, tmp_prefix: str, run: Callab
 
 # --- the cms CLI -----------------------------------------------------------------------------------------------
 
+
 def cms_cmd() -> list[str]:
     """The `cms` CLI next to this interpreter, else `python -m cms.cli`."""
     cli = Path(sys.executable).with_name("cms")
@@ -131,14 +137,16 @@ def cms_env(db_url: str, data_dir: Path, *, drop: Iterable[str] = ("OIDC_ISSUER"
 
 
 def migrate(db_url: str, data_dir: Path) -> None:
-    done = subprocess.run([*cms_cmd(), "migrate"], env=cms_env(db_url, data_dir), cwd=ROOT, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [*cms_cmd(), "migrate"], env=cms_env(db_url, data_dir), cwd=ROOT, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"cms migrate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     log(f"cms migrate: {done.stdout.strip()}")
 
 
 # --- processes -------------------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -178,8 +186,9 @@ class Server:
 
     def __enter__(self) -> Server:
         self._log = open(self.logfile, "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -211,14 +220,29 @@ def stop_process(proc: subprocess.Popen | None, sig: int) -> None:
 
 # --- wrk and py-spy --------------------------------------------------------------------------------------------
 
-def wrk_json(lua: Path, url: str, seconds: float, args: argparse.Namespace, env: Mapping[str, str], *,
-             latency: bool = False) -> dict[str, Any]:
+
+def wrk_json(
+    lua: Path, url: str, seconds: float, args: argparse.Namespace, env: Mapping[str, str], *, latency: bool = False
+) -> dict[str, Any]:
     """Run wrk on `url` for `seconds` (whole, at least 1) with args.threads threads and args.connections connections,
     pinned to args.wrk_cpus, and the Lua script `lua`, which prints its figures as one `BENCH_JSON {...}` line; return
     those figures. `env`: variables for the script, added to this environment; `latency`: wrk's --latency."""
-    cmd = [*pin(args.wrk_cpus), "wrk", "-t", str(args.threads), "-c", str(args.connections),
-           "-d", f"{max(1, round(seconds))}s", *(["--latency"] if latency else []), "--timeout", "10s", "-s", str(lua),
-           url]
+    cmd = [
+        *pin(args.wrk_cpus),
+        "wrk",
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        *(["--latency"] if latency else []),
+        "--timeout",
+        "10s",
+        "-s",
+        str(lua),
+        url,
+    ]
     done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if done.returncode != 0 or line is None:
@@ -240,12 +264,17 @@ def py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def py_spy_record(pid: int, out: Path, *options: str,
-                  formats: Mapping[str, list[str]] = PY_SPY_FORMATS) -> Iterator[None]:
+def py_spy_record(
+    pid: int, out: Path, *options: str, formats: Mapping[str, list[str]] = PY_SPY_FORMATS
+) -> Iterator[None]:
     """`py-spy record` attached to `pid` (given 1 s to attach) while the block runs, writing `out` in the format its
     suffix names in `formats`; stopped with SIGINT at the end (so it writes the file), killed after 30 s."""
-    spy = subprocess.Popen([py_spy(), "record", "--pid", str(pid), *options, "-o", str(out),
-                            *formats.get(out.suffix, [])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    spy = subprocess.Popen(
+        [py_spy(), "record", "--pid", str(pid), *options, "-o", str(out), *formats.get(out.suffix, [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(1.0)  # let py-spy attach
     try:
         yield

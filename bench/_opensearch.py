@@ -88,8 +88,12 @@ async def node_info(url: str) -> dict[str, Any]:
     finally:
         await admin.close()
     heaps = [n["jvm"]["mem"]["heap_max_in_bytes"] for n in heap["nodes"].values()]
-    return {"version": root["version"]["number"], "lucene": root["version"]["lucene_version"],
-            "nodes": len(heaps), "heap_max_mb": [round(h / 2**20) for h in heaps]}
+    return {
+        "version": root["version"]["number"],
+        "lucene": root["version"]["lucene_version"],
+        "nodes": len(heaps),
+        "heap_max_mb": [round(h / 2**20) for h in heaps],
+    }
 
 
 async def settle(url: str, alias: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -109,12 +113,19 @@ async def settle(url: str, alias: str, timeout: float = 120.0) -> dict[str, Any]
     finally:
         await admin.close()
     primaries = stats["_all"]["primaries"]
-    out = {"indices": indices, "documents": primaries["docs"]["count"],
-           "store_mb": primaries["store"]["size_in_bytes"] / 1e6, "segments": primaries["segments"]["count"],
-           "merges_waited_seconds": round(waited, 1), "merges_still_running": merging}
-    log(f"OpenSearch index {', '.join(indices)}: {out['documents']:,} documents, {out['store_mb']:.1f} MB, "
+    out = {
+        "indices": indices,
+        "documents": primaries["docs"]["count"],
+        "store_mb": primaries["store"]["size_in_bytes"] / 1e6,
+        "segments": primaries["segments"]["count"],
+        "merges_waited_seconds": round(waited, 1),
+        "merges_still_running": merging,
+    }
+    log(
+        f"OpenSearch index {', '.join(indices)}: {out['documents']:,} documents, {out['store_mb']:.1f} MB, "
         f"{out['segments']} segments; waited {waited:.1f}s for background merges"
-        + (f" ({merging} still running)" if merging else ""))
+        + (f" ({merging} still running)" if merging else "")
+    )
     return out
 
 
@@ -132,6 +143,7 @@ async def drop(url: str, alias: str) -> None:
 
 # --- building, and reading the figures -------------------------------------------------------------------------
 
+
 async def build(url: str, alias: str, timed_reindex: Callable[[Any], Awaitable[dict[str, Any]]]):
     """(OpenSearchSearch on `alias`, figures): the index built by `timed_reindex` (search_bench.py's: the code
     `cms reindex` runs, timed the same way for both backends), then its background merges waited for. On failure
@@ -141,8 +153,10 @@ async def build(url: str, alias: str, timed_reindex: Callable[[Any], Awaitable[d
     backend = OpenSearchSearch(url=url, index=alias, refresh=False)
     try:
         info = {"url": url, "alias": alias, "node": await node_info(url)}
-        log(f"OpenSearch {info['node']['version']} (Lucene {info['node']['lucene']}), {info['node']['nodes']} "
-            f"node(s), heap {'+'.join(map(str, info['node']['heap_max_mb']))} MB; alias {alias}")
+        log(
+            f"OpenSearch {info['node']['version']} (Lucene {info['node']['lucene']}), {info['node']['nodes']} "
+            f"node(s), heap {'+'.join(map(str, info['node']['heap_max_mb']))} MB; alias {alias}"
+        )
         info["build"] = await timed_reindex(backend)
         info["index"] = await settle(url, alias)
     except BaseException:
@@ -152,8 +166,9 @@ async def build(url: str, alias: str, timed_reindex: Callable[[Any], Awaitable[d
     return backend, info
 
 
-def row(timing: dict[str, float] | None, page, error: str | None, pg_page,
-        pg_exact_total: int) -> dict[str, Any] | None:
+def row(
+    timing: dict[str, float] | None, page, error: str | None, pg_page, pg_exact_total: int
+) -> dict[str, Any] | None:
     """A query's OpenSearch figures: `timing` (its latency statistics), its warm-up page's total against
     PostgreSQL's exact count, and how many of PostgreSQL's first-page hits are on its first page too."""
     if error:
@@ -162,19 +177,29 @@ def row(timing: dict[str, float] | None, page, error: str | None, pg_page,
         return None
     pg_ids = {(h.kind.value, h.id) for h in pg_page.hits}
     common = sum((h.kind.value, h.id) in pg_ids for h in page.hits)
-    return {**(timing or {}), "total": page.total, "exact": page.exact_counts, "hits": len(page.hits),
-            "has_next": page.has_next, "top": [f"{h.kind.value}:{h.id}" for h in page.hits[:5]],
-            "facets": {k: [(f.value, f.count) for f in v[:5]] for k, v in page.facets.items()},
-            "pg_exact_total": pg_exact_total, "same_total": page.total == pg_exact_total,
-            "first_page_common": common, "same_first_page": common == len(page.hits) == len(pg_page.hits)}
+    return {
+        **(timing or {}),
+        "total": page.total,
+        "exact": page.exact_counts,
+        "hits": len(page.hits),
+        "has_next": page.has_next,
+        "top": [f"{h.kind.value}:{h.id}" for h in page.hits[:5]],
+        "facets": {k: [(f.value, f.count) for f in v[:5]] for k, v in page.facets.items()},
+        "pg_exact_total": pg_exact_total,
+        "same_total": page.total == pg_exact_total,
+        "first_page_common": common,
+        "same_first_page": common == len(page.hits) == len(pg_page.hits),
+    }
 
 
 def log_part(o: dict[str, Any]) -> str:
     """OpenSearch's part of a query's log line."""
     if "error" in o:
         return f" | opensearch ERROR {o['error']}"
-    return (f" | opensearch p50 {o['p50_ms']:6.1f} p95 {o['p95_ms']:6.1f} ms ({o['total']} matches"
-            f"{'' if o['same_total'] else ', PostgreSQL counts ' + str(o['pg_exact_total'])})")
+    return (
+        f" | opensearch p50 {o['p50_ms']:6.1f} p95 {o['p95_ms']:6.1f} ms ({o['total']} matches"
+        f"{'' if o['same_total'] else ', PostgreSQL counts ' + str(o['pg_exact_total'])})"
+    )
 
 
 def footer(info: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:

@@ -51,8 +51,20 @@ from typing import Any
 import asyncpg
 import httpx
 from _common import (
-    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, in_throwaway_database, latency_ms, log, migrate,
-    print_table, uvicorn_cmd, wrk_json, write_results,
+    BENCH,
+    ROOT,
+    Server,
+    add_database_args,
+    bench_parser,
+    cms_env,
+    in_throwaway_database,
+    latency_ms,
+    log,
+    migrate,
+    print_table,
+    uvicorn_cmd,
+    write_results,
+    wrk_json,
 )
 
 RESULTS = BENCH / "results" / "api.json"
@@ -67,10 +79,11 @@ N_PUBLIC_EPISODES = 5_000
 N_USERS = 20
 S1_IDS = 200
 S2_FIRST = 100
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --- ids (same encoding as cms/api/ids.py; duplicated so the bench needs no app import for seeding) ----------
+
 
 def gid(type_name: str, pk: int) -> str:
     import base64
@@ -79,10 +92,15 @@ def gid(type_name: str, pk: int) -> str:
 
 
 def body(operation: str, variables: dict) -> dict:
-    return {"query": (OPERATIONS / f"{operation}.graphql").read_text(), "operationName": operation, "variables": variables}
+    return {
+        "query": (OPERATIONS / f"{operation}.graphql").read_text(),
+        "operationName": operation,
+        "variables": variables,
+    }
 
 
 # --- seed ----------------------------------------------------------------------------------------------------
+
 
 async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
     """Rows via COPY. Returns ids the scenarios and checks need."""
@@ -95,22 +113,63 @@ async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
             for i in range(1, N_USERS + 1)
         ]
         await conn.copy_records_to_table(
-            "cms_user", records=users,
+            "cms_user",
+            records=users,
             columns=["id", "subject", "display_name", "email", "roles", "created_at", "last_seen_at"],
         )
 
         programs = []
         for i in range(1, N_PROGRAMS + 1):
             created = base - dt.timedelta(days=400 - i, microseconds=rng.randrange(1_000_000))
-            programs.append((i, f"Program {i}", f"program-{i}", f"About program {i}.", "news", "en", ["tag"],
-                             "PUBLISHED", created + dt.timedelta(hours=1), created, created))
+            programs.append(
+                (
+                    i,
+                    f"Program {i}",
+                    f"program-{i}",
+                    f"About program {i}.",
+                    "news",
+                    "en",
+                    ["tag"],
+                    "PUBLISHED",
+                    created + dt.timedelta(hours=1),
+                    created,
+                    created,
+                )
+            )
         hidden_draft, hidden_future = N_PROGRAMS + 1, N_PROGRAMS + 2
         programs.append((hidden_draft, "Draft program", "draft-program", "", None, None, [], "DRAFT", None, base, base))
-        programs.append((hidden_future, "Future program", "future-program", "", None, None, [], "PUBLISHED",
-                         now + dt.timedelta(days=30), base, base))
-        await conn.copy_records_to_table("program", records=programs, columns=[
-            "id", "title", "slug", "description", "category", "language", "tags", "status", "publish_at",
-            "created_at", "updated_at"])
+        programs.append(
+            (
+                hidden_future,
+                "Future program",
+                "future-program",
+                "",
+                None,
+                None,
+                [],
+                "PUBLISHED",
+                now + dt.timedelta(days=30),
+                base,
+                base,
+            )
+        )
+        await conn.copy_records_to_table(
+            "program",
+            records=programs,
+            columns=[
+                "id",
+                "title",
+                "slug",
+                "description",
+                "category",
+                "language",
+                "tags",
+                "status",
+                "publish_at",
+                "created_at",
+                "updated_at",
+            ],
+        )
 
         # Episodes: every 27 slots, 4 are not public (draft, future, in a draft program, in a future program),
         # interleaved with public ones in created_at order. Every 50th shares the previous created_at (id breaks
@@ -131,13 +190,33 @@ async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
         public_ids, hidden_ids = [], []
         asset_id = comment_id = 0
         for (kind, created), eid in zip(slots, ids):
-            program_id = {"draft_program": hidden_draft, "future_program": hidden_future}.get(kind) \
-                or rng.randrange(1, N_PROGRAMS + 1)
+            program_id = {"draft_program": hidden_draft, "future_program": hidden_future}.get(kind) or rng.randrange(
+                1, N_PROGRAMS + 1
+            )
             status = "DRAFT" if kind == "draft" else "PUBLISHED"
-            publish_at = None if kind == "draft" else (
-                now + dt.timedelta(days=30) if kind == "future" else created + dt.timedelta(minutes=1))
-            episodes.append((eid, program_id, f"Episode {eid}", f"episode-{eid}", 1 + eid % 5, eid, f"Episode {eid}.",
-                             json.dumps({"n": eid}), status, publish_at, None, None, created, created))
+            publish_at = (
+                None
+                if kind == "draft"
+                else (now + dt.timedelta(days=30) if kind == "future" else created + dt.timedelta(minutes=1))
+            )
+            episodes.append(
+                (
+                    eid,
+                    program_id,
+                    f"Episode {eid}",
+                    f"episode-{eid}",
+                    1 + eid % 5,
+                    eid,
+                    f"Episode {eid}.",
+                    json.dumps({"n": eid}),
+                    status,
+                    publish_at,
+                    None,
+                    None,
+                    created,
+                    created,
+                )
+            )
             (public_ids if kind == "public" else hidden_ids).append(eid)
 
             def asset(kind_: str, status_: str, offset_s: int) -> None:
@@ -145,8 +224,20 @@ async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
                 asset_id += 1
                 at = created + dt.timedelta(seconds=offset_s)
                 ext, ctype = ("mp4", "video/mp4") if kind_ == "VIDEO" else ("jpg", "image/jpeg")
-                assets.append((asset_id, eid, kind_, f"e{eid}-{asset_id}.{ext}", ctype, 10_000_000 + asset_id,
-                               status_, "{}", at, at))
+                assets.append(
+                    (
+                        asset_id,
+                        eid,
+                        kind_,
+                        f"e{eid}-{asset_id}.{ext}",
+                        ctype,
+                        10_000_000 + asset_id,
+                        status_,
+                        "{}",
+                        at,
+                        at,
+                    )
+                )
 
             # Each episode has a READY video, with a few variations so that "main media" is exercised:
             # an older FAILED video (every 4th), a newer PROCESSING video (every 7th), a newer image (every 5th);
@@ -167,22 +258,66 @@ async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
                 comment_id += 1
                 at = created + dt.timedelta(minutes=5, seconds=comment_id % 600)
                 deleted = at + dt.timedelta(minutes=1) if comment_id % 10 == 0 else None
-                comments.append((comment_id, f"Comment {comment_id}", float(comment_id % 1800), None, deleted, at,
-                                 eid, rng.randrange(1, N_USERS + 1)))
-        await conn.copy_records_to_table("episode", records=episodes, columns=[
-            "id", "program_id", "title", "slug", "season", "number", "description", "metadata", "status",
-            "publish_at", "source", "external_id", "created_at", "updated_at"])
-        await conn.copy_records_to_table("asset", records=assets, columns=[
-            "id", "episode_id", "kind", "filename", "content_type", "size", "status", "probe", "created_at",
-            "updated_at"])
-        await conn.copy_records_to_table("comment", records=comments, columns=[
-            "id", "body", "timecode", "resolved_at", "deleted_at", "created_at", "episode_id", "author_id"])
+                comments.append(
+                    (
+                        comment_id,
+                        f"Comment {comment_id}",
+                        float(comment_id % 1800),
+                        None,
+                        deleted,
+                        at,
+                        eid,
+                        rng.randrange(1, N_USERS + 1),
+                    )
+                )
+        await conn.copy_records_to_table(
+            "episode",
+            records=episodes,
+            columns=[
+                "id",
+                "program_id",
+                "title",
+                "slug",
+                "season",
+                "number",
+                "description",
+                "metadata",
+                "status",
+                "publish_at",
+                "source",
+                "external_id",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "asset",
+            records=assets,
+            columns=[
+                "id",
+                "episode_id",
+                "kind",
+                "filename",
+                "content_type",
+                "size",
+                "status",
+                "probe",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "comment",
+            records=comments,
+            columns=["id", "body", "timecode", "resolved_at", "deleted_at", "created_at", "episode_id", "author_id"],
+        )
         for table in ("cms_user", "program", "episode", "asset", "comment"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         await conn.execute("ANALYZE")
-        counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in
-                  ("program", "episode", "asset", "comment", "cms_user")}
+        counts = {
+            t: await conn.fetchval(f"SELECT count(*) FROM {t}")
+            for t in ("program", "episode", "asset", "comment", "cms_user")
+        }
     finally:
         await conn.close()
     log(f"seeded {counts} ({len(public_ids)} public episodes)")
@@ -191,12 +326,17 @@ async def seed(db_url: str, rng: random.Random) -> dict[str, Any]:
 
 # --- requests used by the checks and the load ------------------------------------------------------------------
 
+
 def check_requests(seeded: dict, rng: random.Random) -> list[tuple[str, dict]]:
     """(label, body) pairs whose answers must be identical on both servers; S2 second page is added later."""
-    reqs = [(f"S1 public {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
-            for i in rng.sample(seeded["public_ids"], 10)]
-    reqs += [(f"S1 hidden {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
-             for i in rng.sample(seeded["hidden_ids"], 8)]
+    reqs = [
+        (f"S1 public {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
+        for i in rng.sample(seeded["public_ids"], 10)
+    ]
+    reqs += [
+        (f"S1 hidden {i}", body("EpisodeWithProgram", {"id": gid("Episode", i)}))
+        for i in rng.sample(seeded["hidden_ids"], 8)
+    ]
     reqs.append(("S1 missing", body("EpisodeWithProgram", {"id": gid("Episode", 10**9)})))
     reqs.append(("S2 first page", body("EpisodeFeed", {"first": S2_FIRST})))
     reqs.append(("S2 default size", body("EpisodeFeed", {})))
@@ -209,6 +349,7 @@ async def fetch_all(url: str, reqs: list[tuple[str, dict]]) -> tuple[dict[str, A
     answers: dict[str, Any] = {}
     sql: dict[str, int | None] = {}
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
         async def ask(label: str, payload: dict) -> Any:
             r = await client.post("/graphql", json=payload)
             answers[label] = {"status": r.status_code, "json": r.json()}
@@ -273,7 +414,6 @@ def sanity_check(answers: dict[str, Any], seeded: dict) -> list[str]:
 # --- the app in-process, to count its SQL ------------------------------------------------------------------------
 
 
-
 NO_CACHE = {"Cache-Control": "no-cache"}  # cms/http/public_cache.py: neither served from nor stored in the cache
 
 
@@ -309,8 +449,13 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
     """
     from cms.settings import Settings
 
-    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None,
-                  CMS_RATE_LIMIT_ENABLED=False)  # SQL counts: the limiter sends none
+    common = dict(
+        CMS_DATA_DIR=data_dir,
+        DATABASE_URL=db_url,
+        CMS_ENV="development",
+        OIDC_ISSUER=None,
+        CMS_RATE_LIMIT_ENABLED=False,
+    )  # SQL counts: the limiter sends none
     default_ttl = Settings.model_fields["public_cache_seconds"].default
 
     url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=0), db_url)
@@ -344,10 +489,17 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
                     if r.headers.get("x-cache") == "HIT" or time.monotonic() > deadline:
                         break
                     await asyncio.sleep(0.2)
-                same = None if label is None else first_difference(
-                    {"status": r.status_code, "json": r.json()}, answers[label]) is None
-                hits[name] = {"hit": r.headers.get("x-cache") == "HIT", "count": len(counter.statements),
-                              "statements": counter.statements, "json_same_as_uncached": same}
+                same = (
+                    None
+                    if label is None
+                    else first_difference({"status": r.status_code, "json": r.json()}, answers[label]) is None
+                )
+                hits[name] = {
+                    "hit": r.headers.get("x-cache") == "HIT",
+                    "count": len(counter.statements),
+                    "statements": counter.statements,
+                    "json_same_as_uncached": same,
+                }
     finally:
         server.should_exit = True
         await task
@@ -356,11 +508,26 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
 
 async def _asgi_post(app, payload: bytes) -> int:
     """One POST /graphql straight into the ASGI app (no socket, no HTTP parsing): the response status."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/graphql", "raw_path": b"/graphql", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(payload)).encode()), (b"cache-control", b"no-cache")],
-             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"cache-control", b"no-cache"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
     messages = [{"type": "http.request", "body": payload, "more_body": False}]
     status = 0
 
@@ -379,8 +546,9 @@ async def _asgi_post(app, payload: bytes) -> int:
     return status
 
 
-async def limiter_in_process(db_url: str, data_dir: Path, s1_bodies: list[dict], s2_body: dict, rounds: int,
-                             requests: int) -> list[dict]:
+async def limiter_in_process(
+    db_url: str, data_dir: Path, s1_bodies: list[dict], s2_body: dict, rounds: int, requests: int
+) -> list[dict]:
     """The rate limiter's own CPU per request, free of the machine's other load: the same app built with the limiter
     off and on (RATE_LIMIT_ON, embedded Redis), requests sent straight into each (no HTTP: the limiter's share looks
     larger than over a socket), the two alternating for `rounds` rounds, the process's CPU time per request. Paths:
@@ -392,11 +560,14 @@ async def limiter_in_process(db_url: str, data_dir: Path, s1_bodies: list[dict],
     from cms.http.ratelimit import RateLimitMiddleware
     from cms.settings import Settings
 
-    common = dict(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None,
-                  CMS_PUBLIC_CACHE_SECONDS=0)
+    common = dict(
+        CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None, CMS_PUBLIC_CACHE_SECONDS=0
+    )
     on_settings = Settings(**common, **RATE_LIMIT_ON)
-    apps = {"off": create_app(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), target=PgTarget.from_url(db_url)),
-            "on": create_app(on_settings, target=PgTarget.from_url(db_url))}
+    apps = {
+        "off": create_app(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), target=PgTarget.from_url(db_url)),
+        "on": create_app(on_settings, target=PgTarget.from_url(db_url)),
+    }
     apps["on"].state.rate_limiter.start()
 
     async def no_query(scope, receive, send) -> None:  # stands for a public-cache hit
@@ -404,9 +575,11 @@ async def limiter_in_process(db_url: str, data_dir: Path, s1_bodies: list[dict],
         await send({"type": "http.response.body", "body": b"{}"})
 
     bare = {"off": no_query, "on": RateLimitMiddleware(no_query, apps["on"].state.rate_limiter)}
-    paths = {"S1": ([json.dumps(b).encode() for b in s1_bodies], apps, requests),
-             "S2": ([json.dumps(s2_body).encode()], apps, max(5, requests // 50)),
-             "no query (cache hit)": ([b"{}"], bare, requests * 20)}
+    paths = {
+        "S1": ([json.dumps(b).encode() for b in s1_bodies], apps, requests),
+        "S2": ([json.dumps(s2_body).encode()], apps, max(5, requests // 50)),
+        "no query (cache hit)": ([b"{}"], bare, requests * 20),
+    }
     await db.open_database(on_settings, PgTarget.from_url(db_url))
     rows = []
     try:
@@ -416,27 +589,40 @@ async def limiter_in_process(db_url: str, data_dir: Path, s1_bodies: list[dict],
                 for i in range(max(3, n // 10)):
                     assert await _asgi_post(targets[mode], payloads[i % len(payloads)]) == 200
             for round_ in range(rounds):
-                for mode in (("off", "on") if round_ % 2 == 0 else ("on", "off")):
+                for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
                     before = time.process_time()
                     for i in range(n):
                         await _asgi_post(targets[mode], payloads[i % len(payloads)])
                     cpu[mode].append((time.process_time() - before) / n * 1e6)
             off, on = sorted(cpu["off"])[rounds // 2], sorted(cpu["on"])[rounds // 2]
-            rows.append({"path": name, "requests_per_round": n, "cpu_us_off": off, "cpu_us_on": on,
-                         "ratio": on / off, "rounds_off": cpu["off"], "rounds_on": cpu["on"]})
+            rows.append(
+                {
+                    "path": name,
+                    "requests_per_round": n,
+                    "cpu_us_off": off,
+                    "cpu_us_on": on,
+                    "ratio": on / off,
+                    "rounds_off": cpu["off"],
+                    "rounds_on": cpu["on"],
+                }
+            )
     finally:
         await apps["on"].state.rate_limiter.aclose()
         await db.close_database()
     header = f"{'path':22} {'CPU us/req off':>14} {'CPU us/req on':>14} {'on/off':>7}"
-    print_table(header, [f"{r['path']:22} {r['cpu_us_off']:14.1f} {r['cpu_us_on']:14.1f} {r['ratio']:6.3f}x"
-                         for r in rows], [
-        f"In-process (ASGI calls, no HTTP), medians of {rounds} alternating rounds; this process's CPU time, Redis's "
-        "not included. The rate limiter's own work per request, free of other load on the machine.",
-    ])
+    print_table(
+        header,
+        [f"{r['path']:22} {r['cpu_us_off']:14.1f} {r['cpu_us_on']:14.1f} {r['ratio']:6.3f}x" for r in rows],
+        [
+            f"In-process (ASGI calls, no HTTP), medians of {rounds} alternating rounds; this process's CPU time, Redis's "
+            "not included. The rate limiter's own work per request, free of other load on the machine.",
+        ],
+    )
     return rows
 
 
 # --- servers and wrk ---------------------------------------------------------------------------------------------
+
 
 def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace) -> dict:
     raw = wrk_json(LUA, f"{url}/graphql", seconds, args, {"WRK_BODY_FILE": str(body_file)})
@@ -445,7 +631,9 @@ def run_wrk(url: str, body_file: Path, seconds: float, args: argparse.Namespace)
         "requests": raw["requests"],
         "rps": raw["requests"] / (raw["duration_us"] / 1e6),
         **latency_ms(raw),
-        "errors": errors, "non_2xx": raw["err_status"], "raw": raw,
+        "errors": errors,
+        "non_2xx": raw["err_status"],
+        "raw": raw,
     }
 
 
@@ -482,9 +670,13 @@ def load(server: Server, bodies: dict[str, Path], args: argparse.Namespace) -> d
         cpu_after = cpu_seconds(server.pid)
         result["cpu_ms_per_request"] = (
             (cpu_after - cpu_before) * 1000 / result["requests"]
-            if cpu_before is not None and cpu_after is not None and result["requests"] else None)
-        log(f"{scenario} {server.name:8s} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
-            f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}")
+            if cpu_before is not None and cpu_after is not None and result["requests"]
+            else None
+        )
+        log(
+            f"{scenario} {server.name:8s} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:.2f} ms  "
+            f"p99 {result['p99_ms']:.2f} ms  errors {result['errors']}"
+        )
         out[scenario] = result
     return out
 
@@ -496,13 +688,18 @@ RL = " +RL"  # the same server with the rate limiter on
 SERVERS = (APP_NOCACHE, APP_NOCACHE + RL, APP_CACHED, APP_CACHED + RL, BASELINE)
 # Limiter on with budgets no load here can meet: the rows measure the checks, not refusals. Reads: the default's
 # 0.1 % line (100 points: S2, 1,404, is charged before it runs, S1, 9, in batches), per second instead of minute.
-RATE_LIMIT_ON = {"CMS_RATE_LIMIT_ENABLED": "true", "CMS_RATE_READS": "100000/second",
-                 "CMS_RATE_MUTATIONS": "100000/second", "CMS_RATE_UPLOADS": "100000/second"}
+RATE_LIMIT_ON = {
+    "CMS_RATE_LIMIT_ENABLED": "true",
+    "CMS_RATE_READS": "100000/second",
+    "CMS_RATE_MUTATIONS": "100000/second",
+    "CMS_RATE_UPLOADS": "100000/second",
+}
 RATE_LIMIT_OFF = {"CMS_RATE_LIMIT_ENABLED": "false"}
 
 
-def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | None]],
-           sql_miss_cached: dict[str, int | None]) -> list[dict]:
+def report(
+    results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | None]], sql_miss_cached: dict[str, int | None]
+) -> list[dict]:
     """One row per scenario and server. The issue's targets are judged on APP_NOCACHE; APP_CACHED is judged against
     the same targets in its own row, marked "cached" (its SQL target on a miss, which runs the query path)."""
     rows = []
@@ -520,37 +717,59 @@ def report(results: dict[str, dict[str, dict]], sql: dict[str, dict[str, int | N
                 judged_sql = sql_miss_cached[scenario] if cached else n_sql
                 want = f">= {target['ratio']}x" + (f", <= {target['max_sql']} SQL" if "max_sql" in target else "")
                 ok = ratio >= target["ratio"] and (
-                    "max_sql" not in target or (judged_sql is not None and judged_sql <= target["max_sql"]))
+                    "max_sql" not in target or (judged_sql is not None and judged_sql <= target["max_sql"])
+                )
                 ok = ok and r["errors"] == 0
                 verdict = ("PASS" if ok else "FAIL") + (" (cached)" if cached else "")
-            rows.append({"scenario": scenario, "server": server, "cached": cached, "rps": r["rps"],
-                         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "cpu_ms_per_request": r["cpu_ms_per_request"],
-                         "sql_per_request": n_sql, "sql_per_miss": sql_miss_cached[scenario] if cached else None,
-                         "sql_judged": judged_sql, "ratio": ratio, "target": want, "verdict": verdict,
-                         "errors": r["errors"]})
-    header = (f"{'scenario':8} {'server':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
-              f"{'ratio':>6}  {'target':18} result")
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "server": server,
+                    "cached": cached,
+                    "rps": r["rps"],
+                    "p50_ms": r["p50_ms"],
+                    "p99_ms": r["p99_ms"],
+                    "cpu_ms_per_request": r["cpu_ms_per_request"],
+                    "sql_per_request": n_sql,
+                    "sql_per_miss": sql_miss_cached[scenario] if cached else None,
+                    "sql_judged": judged_sql,
+                    "ratio": ratio,
+                    "target": want,
+                    "verdict": verdict,
+                    "errors": r["errors"],
+                }
+            )
+    header = (
+        f"{'scenario':8} {'server':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} {'SQL/req':>7} "
+        f"{'ratio':>6}  {'target':18} result"
+    )
     lines = []
     for row in rows:
         sql_txt = "?" if row["sql_per_request"] is None else str(row["sql_per_request"])
         if row["cached"]:
             sql_txt += f" ({'?' if row['sql_per_miss'] is None else row['sql_per_miss']})"
         cpu_txt = "?" if row["cpu_ms_per_request"] is None else f"{row['cpu_ms_per_request']:.2f}"
-        lines.append(f"{row['scenario']:8} {row['server']:22} {row['rps']:9.1f} {row['p50_ms']:8.2f} "
-                     f"{row['p99_ms']:8.2f} {cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:18} "
-                     f"{row['verdict']}" + (f"  ({row['errors']} wrk errors)" if row["errors"] else ""))
-    print_table(header, lines, [
-        "ratio = server req/s / baseline req/s. CPU ms/req = the uvicorn process's CPU time over the measured run / "
-        "requests (PostgreSQL's CPU not included).",
-        f"{APP_NOCACHE}: CMS_PUBLIC_CACHE_SECONDS=0, every request runs the query path; the issue's targets are "
-        "judged on these rows.",
-        f"{APP_CACHED}: the default public response cache (anonymous traffic in production); wrk repeats the same "
-        "bodies, so nearly every request is a cache hit. Same targets, marked (cached); SQL/req = on a hit "
-        "(on a miss, which the SQL target is judged on).",
-        "SQL/req of the app: counted in-process with `Cache-Control: no-cache` on the cache-off app (the query path).",
-        f"{RL.strip()}: the same server with the rate limiter on (embedded Redis, unmeetable budgets); without it the "
-        "limiter is off.",
-    ])
+        lines.append(
+            f"{row['scenario']:8} {row['server']:22} {row['rps']:9.1f} {row['p50_ms']:8.2f} "
+            f"{row['p99_ms']:8.2f} {cpu_txt:>10} {sql_txt:>7} {row['ratio']:5.2f}x  {row['target']:18} "
+            f"{row['verdict']}" + (f"  ({row['errors']} wrk errors)" if row["errors"] else "")
+        )
+    print_table(
+        header,
+        lines,
+        [
+            "ratio = server req/s / baseline req/s. CPU ms/req = the uvicorn process's CPU time over the measured run / "
+            "requests (PostgreSQL's CPU not included).",
+            f"{APP_NOCACHE}: CMS_PUBLIC_CACHE_SECONDS=0, every request runs the query path; the issue's targets are "
+            "judged on these rows.",
+            f"{APP_CACHED}: the default public response cache (anonymous traffic in production); wrk repeats the same "
+            "bodies, so nearly every request is a cache hit. Same targets, marked (cached); SQL/req = on a hit "
+            "(on a miss, which the SQL target is judged on).",
+            "SQL/req of the app: counted in-process with `Cache-Control: no-cache` on the cache-off app (the query path).",
+            f"{RL.strip()}: the same server with the rate limiter on (embedded Redis, unmeetable budgets); without it the "
+            "limiter is off.",
+        ],
+    )
     return rows
 
 
@@ -564,24 +783,44 @@ def limiter_report(results: dict[str, dict[str, dict]]) -> list[dict]:
                 continue
             off, on = results[server][scenario], results[server + RL][scenario]
             rps = on["rps"] / off["rps"] if off["rps"] else 0.0
-            cpu = (on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
-                   if on["cpu_ms_per_request"] and off["cpu_ms_per_request"] else None)
-            rows.append({"scenario": scenario, "server": server, "rps_off": off["rps"], "rps_on": on["rps"],
-                         "rps_ratio": rps, "cpu_ms_off": off["cpu_ms_per_request"],
-                         "cpu_ms_on": on["cpu_ms_per_request"], "cpu_ratio": cpu,
-                         "verdict": "PASS" if rps >= 0.95 else "FAIL"})
+            cpu = (
+                on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
+                if on["cpu_ms_per_request"] and off["cpu_ms_per_request"]
+                else None
+            )
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "server": server,
+                    "rps_off": off["rps"],
+                    "rps_on": on["rps"],
+                    "rps_ratio": rps,
+                    "cpu_ms_off": off["cpu_ms_per_request"],
+                    "cpu_ms_on": on["cpu_ms_per_request"],
+                    "cpu_ratio": cpu,
+                    "verdict": "PASS" if rps >= 0.95 else "FAIL",
+                }
+            )
     if rows:
-        header = (f"{'scenario':8} {'server':18} {'req/s off':>10} {'req/s on':>10} {'on/off':>7} "
-                  f"{'CPU ms off':>10} {'CPU ms on':>10} {'on/off':>7}  limiter (>= 0.95x req/s)")
-        lines = [f"{r['scenario']:8} {r['server']:18} {r['rps_off']:10.1f} {r['rps_on']:10.1f} {r['rps_ratio']:6.3f}x "
-                 f"{r['cpu_ms_off'] or 0:10.3f} {r['cpu_ms_on'] or 0:10.3f} "
-                 f"{'?' if r['cpu_ratio'] is None else format(r['cpu_ratio'], '6.3f') + 'x':>7}  {r['verdict']}"
-                 for r in rows]
-        print_table(header, lines, [
-            "on/off = with the rate limiter / without it, same cache mode, measured one after the other; req/s moves "
-            "with other load on a shared machine, CPU ms/request (the uvicorn process; Redis's own CPU not included) "
-            "much less.",
-        ])
+        header = (
+            f"{'scenario':8} {'server':18} {'req/s off':>10} {'req/s on':>10} {'on/off':>7} "
+            f"{'CPU ms off':>10} {'CPU ms on':>10} {'on/off':>7}  limiter (>= 0.95x req/s)"
+        )
+        lines = [
+            f"{r['scenario']:8} {r['server']:18} {r['rps_off']:10.1f} {r['rps_on']:10.1f} {r['rps_ratio']:6.3f}x "
+            f"{r['cpu_ms_off'] or 0:10.3f} {r['cpu_ms_on'] or 0:10.3f} "
+            f"{'?' if r['cpu_ratio'] is None else format(r['cpu_ratio'], '6.3f') + 'x':>7}  {r['verdict']}"
+            for r in rows
+        ]
+        print_table(
+            header,
+            lines,
+            [
+                "on/off = with the rate limiter / without it, same cache mode, measured one after the other; req/s moves "
+                "with other load on a shared machine, CPU ms/request (the uvicorn process; Redis's own CPU not included) "
+                "much less.",
+            ],
+        )
     return rows
 
 
@@ -594,21 +833,35 @@ def main() -> int:
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server ('' to not pin)")
     parser.add_argument("--wrk-cpus", default="1", help="taskset CPU list for wrk ('' to not pin)")
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--rate-limit", choices=("both", "off", "on"), default="both",
-                        help="run the app rows with the rate limiter off, on, or both one after the other "
-                             "(default both: the on/off table)")
-    parser.add_argument("--rate-limit-redis", metavar="URL", default=None,
-                        help="the Redis of the +RL servers (default: the embedded one, a redis-server child of the "
-                             "app and so pinned to its CPU); keys under cms-bench-ratelimit:")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="load each app server this many times (on/off order alternating); rows show the run "
-                             "with the median req/s (default 1)")
+    parser.add_argument(
+        "--rate-limit",
+        choices=("both", "off", "on"),
+        default="both",
+        help="run the app rows with the rate limiter off, on, or both one after the other "
+        "(default both: the on/off table)",
+    )
+    parser.add_argument(
+        "--rate-limit-redis",
+        metavar="URL",
+        default=None,
+        help="the Redis of the +RL servers (default: the embedded one, a redis-server child of the "
+        "app and so pinned to its CPU); keys under cms-bench-ratelimit:",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="load each app server this many times (on/off order alternating); rows show the run "
+        "with the median req/s (default 1)",
+    )
     add_database_args(parser)
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
-        print("ERROR: the load generator `wrk` is not installed. Install it (Debian/Ubuntu): apt-get install -y wrk",
-              file=sys.stderr)
+        print(
+            "ERROR: the load generator `wrk` is not installed. Install it (Debian/Ubuntu): apt-get install -y wrk",
+            file=sys.stderr,
+        )
         return 2
     if (os.cpu_count() or 1) < 2:
         args.server_cpus = args.wrk_cpus = ""
@@ -639,24 +892,35 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
     # 1. The app in-process: its answers to the checks (cache off), SQL per request (query path; cache hit).
     reqs = check_requests(seeded, rng)
     app_answers, app_sql, hit_sql, default_ttl = asyncio.run(
-        app_in_process(db_url, data_dir, reqs, s1_bodies[0], s2_body))
+        app_in_process(db_url, data_dir, reqs, s1_bodies[0], s2_body)
+    )
     for name in ("S1", "S2"):
         log(f"app SQL per request {name} (query path, cache off + Cache-Control: no-cache): {app_sql[name]['count']}")
         for stmt in app_sql[name]["statements"]:
             log(f"    {stmt[:220]}")
         h = hit_sql[name]
-        log(f"app SQL per request {name} (public cache {default_ttl:g}s, repeat): {h['count']} "
+        log(
+            f"app SQL per request {name} (public cache {default_ttl:g}s, repeat): {h['count']} "
             f"({'x-cache: HIT' if h['hit'] else 'NOT a cache hit'}"
-            + ("" if h["json_same_as_uncached"] is None else
-               f", JSON {'same as' if h['json_same_as_uncached'] else 'DIFFERENT from'} uncached") + ")")
-    limiter_cpu = (asyncio.run(limiter_in_process(db_url, data_dir, s1_bodies, s2_body, 7, 300))
-                   if args.rate_limit == "both" else [])
+            + (
+                ""
+                if h["json_same_as_uncached"] is None
+                else f", JSON {'same as' if h['json_same_as_uncached'] else 'DIFFERENT from'} uncached"
+            )
+            + ")"
+        )
+    limiter_cpu = (
+        asyncio.run(limiter_in_process(db_url, data_dir, s1_bodies, s2_body, 7, 300))
+        if args.rate_limit == "both"
+        else []
+    )
     problems = sanity_check(app_answers, seeded)
     for p in problems:
         log(f"WARNING app answer: {p}")
 
-    env = cms_env(db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "CMS_PUBLIC_CACHE_SECONDS"),
-                  BASELINE_DATABASE_URL=db_url)
+    env = cms_env(
+        db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "CMS_PUBLIC_CACHE_SECONDS"), BASELINE_DATABASE_URL=db_url
+    )
     results: dict[str, dict] = {}
     identical = True
     mismatches: list[str] = []
@@ -671,8 +935,10 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
             if diff:
                 identical = False
                 mismatches.append(f"{label}: {diff}")
-        log(f"app (cache off) vs baseline JSON on {len(app_answers)} requests (S1 public/hidden/missing, S2 pages 1-3 "
-            f"with cursors): {'IDENTICAL' if identical else 'DIFFERENT'}")
+        log(
+            f"app (cache off) vs baseline JSON on {len(app_answers)} requests (S1 public/hidden/missing, S2 pages 1-3 "
+            f"with cursors): {'IDENTICAL' if identical else 'DIFFERENT'}"
+        )
         for m in mismatches[:10]:
             log(f"    MISMATCH {m}")
         base_sql = {"S1": base_sql_headers[reqs[0][0]], "S2": base_sql_headers["S2 first page"]}
@@ -683,18 +949,30 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
     app_cmd = uvicorn_cmd("--factory", "cms.app:app_from_env", "--no-access-log")
     recheck = reqs[:1] + [r for r in reqs if r[0] == "S2 first page"]
     limiter = {"both": (False, True), "off": (False,), "on": (True,)}[args.rate_limit]
-    rl_on = {**RATE_LIMIT_ON, **({"REDIS_URL": args.rate_limit_redis, "CMS_RATE_LIMIT_PREFIX": "cms-bench-ratelimit:"}
-                                 if args.rate_limit_redis else {})}
-    servers = [(key + (RL if on else ""), name + ("-rl" if on else ""),
-                {**server_env, **(rl_on if on else RATE_LIMIT_OFF)})
-               for key, name, server_env in ((APP_NOCACHE, "app-cache-off", {**env, "CMS_PUBLIC_CACHE_SECONDS": "0"}),
-                                             (APP_CACHED, "app-public-cache", env))
-               for on in limiter]
+    rl_on = {
+        **RATE_LIMIT_ON,
+        **(
+            {"REDIS_URL": args.rate_limit_redis, "CMS_RATE_LIMIT_PREFIX": "cms-bench-ratelimit:"}
+            if args.rate_limit_redis
+            else {}
+        ),
+    }
+    servers = [
+        (key + (RL if on else ""), name + ("-rl" if on else ""), {**server_env, **(rl_on if on else RATE_LIMIT_OFF)})
+        for key, name, server_env in (
+            (APP_NOCACHE, "app-cache-off", {**env, "CMS_PUBLIC_CACHE_SECONDS": "0"}),
+            (APP_CACHED, "app-public-cache", env),
+        )
+        for on in limiter
+    ]
     runs: dict[str, list[dict]] = {}
     for round_ in range(args.rounds):
         # Later rounds reverse the order within each cache mode: limiter on first, then off.
-        order = servers if round_ % 2 == 0 or len(limiter) == 1 else [
-            servers[i + 1 - j] for i in range(0, len(servers), 2) for j in range(2)]
+        order = (
+            servers
+            if round_ % 2 == 0 or len(limiter) == 1
+            else [servers[i + 1 - j] for i in range(0, len(servers), 2) for j in range(2)]
+        )
         for key, name, server_env in order:
             with Server(name, app_cmd, server_env, args.server_cpus, tmp) as app:
                 again, _ = asyncio.run(fetch_all(app.url, recheck))
@@ -706,52 +984,76 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
                 log(f"{key}: repeated S2 request answered with x-cache: {cache_probe[key]['x_cache'] or '(none)'}")
                 runs.setdefault(key, []).append(load(app, body_files, args))
     for key, measured in runs.items():  # per scenario, the run with the median req/s (all runs in the JSON)
-        results[key] = {scenario: sorted((m[scenario] for m in measured), key=lambda r: r["rps"])[len(measured) // 2]
-                        for scenario in ("S1", "S2")}
+        results[key] = {
+            scenario: sorted((m[scenario] for m in measured), key=lambda r: r["rps"])[len(measured) // 2]
+            for scenario in ("S1", "S2")
+        }
 
-    sql = {APP_NOCACHE: {k: v["count"] for k, v in app_sql.items()},  # the same with the limiter on (no SQL)
-           APP_CACHED: {k: v["count"] for k, v in hit_sql.items()},
-           BASELINE: base_sql}
+    sql = {
+        APP_NOCACHE: {k: v["count"] for k, v in app_sql.items()},  # the same with the limiter on (no SQL)
+        APP_CACHED: {k: v["count"] for k, v in hit_sql.items()},
+        BASELINE: base_sql,
+    }
     sql_miss_cached = {k: v["count"] for k, v in app_sql.items()}  # a miss runs the query path
-    print(f"\nwrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g}s per run after "
-          f"{args.warmup:g}s warm-up; uvicorn 1 worker (CPU {args.server_cpus or 'any'}), wrk CPU {args.wrk_cpus or 'any'}; "
-          f"S1 cycles {S1_IDS} episode ids, S2 first={S2_FIRST}; JSON identical (app cache off vs baseline): "
-          f"{'yes' if identical else 'NO'}; public cache TTL {default_ttl:g}s (default); "
-          f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after (other processes skew results)")
+    print(
+        f"\nwrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g}s per run after "
+        f"{args.warmup:g}s warm-up; uvicorn 1 worker (CPU {args.server_cpus or 'any'}), wrk CPU {args.wrk_cpus or 'any'}; "
+        f"S1 cycles {S1_IDS} episode ids, S2 first={S2_FIRST}; JSON identical (app cache off vs baseline): "
+        f"{'yes' if identical else 'NO'}; public cache TTL {default_ttl:g}s (default); "
+        f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after (other processes skew results)"
+    )
     rows = report(results, sql, sql_miss_cached)
     limiter_rows = limiter_report(results)
     judged_on = APP_NOCACHE if APP_NOCACHE in results else APP_NOCACHE + RL
     judged = [r for r in rows if r["server"] == judged_on]
     cached = [r for r in rows if r["server"] == (APP_CACHED if APP_CACHED in results else APP_CACHED + RL)]
-    print("Issue targets, judged on app (cache off): "
-          + ", ".join(f"{r['scenario']} {r['verdict']}" for r in judged)
-          + "   |   app (public cache), same targets: " + ", ".join(f"{r['scenario']} {r['verdict']}" for r in cached)
-          + ("   |   rate limiter on vs off (>= 0.95x req/s): " + ", ".join(
-              f"{r['scenario']} {'cache off' if r['server'] == APP_NOCACHE else 'cached'} {r['rps_ratio']:.3f}x "
-              f"{r['verdict']}" for r in limiter_rows) if limiter_rows else ""))
+    print(
+        "Issue targets, judged on app (cache off): "
+        + ", ".join(f"{r['scenario']} {r['verdict']}" for r in judged)
+        + "   |   app (public cache), same targets: "
+        + ", ".join(f"{r['scenario']} {r['verdict']}" for r in cached)
+        + (
+            "   |   rate limiter on vs off (>= 0.95x req/s): "
+            + ", ".join(
+                f"{r['scenario']} {'cache off' if r['server'] == APP_NOCACHE else 'cached'} {r['rps_ratio']:.3f}x "
+                f"{r['verdict']}"
+                for r in limiter_rows
+            )
+            if limiter_rows
+            else ""
+        )
+    )
     print()
 
-    write_results(RESULTS, {
-        "when": dt.datetime.now(UTC).isoformat(),
-        "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
-        "cpus": os.cpu_count(),
-        "seed_rows": seeded["rows"],
-        "public_cache_seconds": {APP_NOCACHE: 0, APP_CACHED: default_ttl},
-        "targets_judged_on": judged_on,
-        "rate_limit": {"mode": args.rate_limit, "on_env": RATE_LIMIT_ON, "on_vs_off": limiter_rows,
-                       "in_process_cpu": limiter_cpu},
-        "json_identical": identical,
-        "json_identical_compared": f"{APP_NOCACHE} (in-process, CMS_PUBLIC_CACHE_SECONDS=0) vs {BASELINE}",
-        "mismatches": mismatches,
-        "app_sanity_problems": problems,
-        "app_sql_statements": {k: v["statements"] for k, v in app_sql.items()},
-        "app_sql_cache_hit": hit_sql,
-        "cache_probe": cache_probe,
-        "rows": rows,
-        "wrk": results,
-        "app_runs": runs,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    }, started)
+    write_results(
+        RESULTS,
+        {
+            "when": dt.datetime.now(UTC).isoformat(),
+            "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
+            "cpus": os.cpu_count(),
+            "seed_rows": seeded["rows"],
+            "public_cache_seconds": {APP_NOCACHE: 0, APP_CACHED: default_ttl},
+            "targets_judged_on": judged_on,
+            "rate_limit": {
+                "mode": args.rate_limit,
+                "on_env": RATE_LIMIT_ON,
+                "on_vs_off": limiter_rows,
+                "in_process_cpu": limiter_cpu,
+            },
+            "json_identical": identical,
+            "json_identical_compared": f"{APP_NOCACHE} (in-process, CMS_PUBLIC_CACHE_SECONDS=0) vs {BASELINE}",
+            "mismatches": mismatches,
+            "app_sanity_problems": problems,
+            "app_sql_statements": {k: v["statements"] for k, v in app_sql.items()},
+            "app_sql_cache_hit": hit_sql,
+            "cache_probe": cache_probe,
+            "rows": rows,
+            "wrk": results,
+            "app_runs": runs,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+        started,
+    )
     return 0
 
 

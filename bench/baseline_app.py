@@ -23,7 +23,8 @@ import base64
 import contextlib
 import json
 import os
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
@@ -78,6 +79,7 @@ S2_AFTER_SQL = _s2_sql(True)
 
 # --- ids and cursors, byte-compatible with cms/api/ids.py and cms/pagination.py ------------------------------
 
+
 def to_global_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
@@ -124,6 +126,7 @@ def _error(message: str) -> Response:
 
 # --- handlers -------------------------------------------------------------------------------------------------
 
+
 async def episode_with_program(pool: asyncpg.Pool, variables: dict) -> Response:
     pk = from_global_id(str(variables.get("id", "")), "Episode")
     if pk is None:
@@ -163,19 +166,25 @@ async def episode_feed(pool: asyncpg.Pool, variables: dict) -> Response:
     edges = []
     for r in items:
         a_id = r["a_id"]
-        edges.append({
-            "cursor": encode_cursor(r["created_at"], r["id"]),
-            "node": {
-                "id": to_global_id("Episode", r["id"]),
-                "title": r["title"],
-                "publishAt": _iso(r["publish_at"]),
-                "program": {"id": to_global_id("Program", r["p_id"]), "title": r["p_title"]},
-                "mediaAsset": None if a_id is None else {
-                    "id": to_global_id("Asset", a_id), "kind": r["a_kind"], "status": r["a_status"],
+        edges.append(
+            {
+                "cursor": encode_cursor(r["created_at"], r["id"]),
+                "node": {
+                    "id": to_global_id("Episode", r["id"]),
+                    "title": r["title"],
+                    "publishAt": _iso(r["publish_at"]),
+                    "program": {"id": to_global_id("Program", r["p_id"]), "title": r["p_title"]},
+                    "mediaAsset": None
+                    if a_id is None
+                    else {
+                        "id": to_global_id("Asset", a_id),
+                        "kind": r["a_kind"],
+                        "status": r["a_status"],
+                    },
+                    "commentCount": r["n"],
                 },
-                "commentCount": r["n"],
-            },
-        })
+            }
+        )
     page_info = {"hasNextPage": len(rows) > size, "endCursor": edges[-1]["cursor"] if edges else None}
     return _json({"data": {"episodes": {"edges": edges, "pageInfo": page_info}}}, queries)
 

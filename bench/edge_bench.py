@@ -56,8 +56,24 @@ from typing import Any
 import httpx
 import psutil
 from _common import (
-    BENCH, ROOT, Server, add_database_args, bench_parser, cms_env, free_port, in_throwaway_database, latency_ms, log,
-    migrate, pin, print_table, py_spy, py_spy_record, stop_process, wrk_json, write_results,
+    BENCH,
+    ROOT,
+    Server,
+    add_database_args,
+    bench_parser,
+    cms_env,
+    free_port,
+    in_throwaway_database,
+    latency_ms,
+    log,
+    migrate,
+    pin,
+    print_table,
+    py_spy,
+    py_spy_record,
+    stop_process,
+    write_results,
+    wrk_json,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -71,14 +87,17 @@ MIB = 1 << 20
 TARGET_RATIO = 0.5
 KID = "bench"
 HEADER_SLACK = 1024  # bytes of status line + headers per response, at most
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def find_nginx() -> str | None:
-    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
 
 
 # --- the object ----------------------------------------------------------------------------------------------
+
 
 async def _chunks(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as f:
@@ -154,8 +173,11 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.conf = tmp / "nginx.conf"
-        self.conf.write_text(NGINX_CONF.format(
-            user="user root;\n" if os.geteuid() == 0 else "", workers=workers, tmp=tmp, port=self.port, root=root))
+        self.conf.write_text(
+            NGINX_CONF.format(
+                user="user root;\n" if os.geteuid() == 0 else "", workers=workers, tmp=tmp, port=self.port, root=root
+            )
+        )
         self.cmd = [*pin(cpus), binary, "-e", str(tmp / "nginx-error.log"), "-p", str(tmp), "-c", str(self.conf)]
         self.tmp = tmp
         self.proc: subprocess.Popen[bytes] | None = None
@@ -174,7 +196,9 @@ class Nginx:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited ({self.proc.returncode}):\n{(self.tmp / 'nginx-error.log').read_text()}")
+                raise RuntimeError(
+                    f"nginx exited ({self.proc.returncode}):\n{(self.tmp / 'nginx-error.log').read_text()}"
+                )
             try:
                 httpx.get(self.url + "/", timeout=1)  # any answer (403/404 for the root) means it listens
                 return self
@@ -190,6 +214,7 @@ class Nginx:
 
 # --- checks, wrk, CPU ----------------------------------------------------------------------------------------
 
+
 def check_ranges(name: str, url: str, path: Path, range_bytes: int, size: int) -> list[str]:
     """A first, a last and a random range: 206, right Content-Range / Content-Length, the file's exact bytes."""
     problems = []
@@ -204,20 +229,30 @@ def check_ranges(name: str, url: str, path: Path, range_bytes: int, size: int) -
                 problems.append(f"{name} bytes={start}-{end}: status {r.status_code} (want 206): {r.text[:80]!r}")
                 continue
             if r.headers.get("content-range") != want:
-                problems.append(f"{name} bytes={start}-{end}: Content-Range {r.headers.get('content-range')!r}, want {want!r}")
+                problems.append(
+                    f"{name} bytes={start}-{end}: Content-Range {r.headers.get('content-range')!r}, want {want!r}"
+                )
             if r.headers.get("content-length") != str(range_bytes):
                 problems.append(f"{name} bytes={start}-{end}: Content-Length {r.headers.get('content-length')!r}")
-            if r.content != data[start:end + 1]:
+            if r.content != data[start : end + 1]:
                 problems.append(f"{name} bytes={start}-{end}: body differs from the file ({len(r.content)} bytes)")
-        log(f"{name}: 206 check on {len(starts)} ranges: {'OK' if not problems else 'FAILED'} "
+        log(
+            f"{name}: 206 check on {len(starts)} ranges: {'OK' if not problems else 'FAILED'} "
             f"(content-type {r.headers.get('content-type')}, etag {r.headers.get('etag')}, "
-            f"cache-control {r.headers.get('cache-control')})")
+            f"cache-control {r.headers.get('cache-control')})"
+        )
     return problems
 
 
 def run_wrk(url: str, size: int, range_bytes: int, seconds: float, args: Any, seed: int) -> dict[str, Any]:
-    raw = wrk_json(LUA, url, seconds, args,
-                   {"WRK_FILE_SIZE": str(size), "WRK_RANGE_BYTES": str(range_bytes), "WRK_SEED": str(seed)}, latency=True)
+    raw = wrk_json(
+        LUA,
+        url,
+        seconds,
+        args,
+        {"WRK_FILE_SIZE": str(size), "WRK_RANGE_BYTES": str(range_bytes), "WRK_SEED": str(seed)},
+        latency=True,
+    )
     seconds_ = raw["duration_us"] / 1e6
     return {
         "requests": raw["requests"],
@@ -247,26 +282,33 @@ def tree_cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def measure(name: str, server: Any, url: str, size: int, range_bytes: int, seconds: float, args: Any,
-            seed: int) -> dict[str, Any]:
+def measure(
+    name: str, server: Any, url: str, size: int, range_bytes: int, seconds: float, args: Any, seed: int
+) -> dict[str, Any]:
     cpu_before = tree_cpu_seconds(server.pid)
     result = run_wrk(url, size, range_bytes, seconds, args, seed)
     cpu_after = tree_cpu_seconds(server.pid)
     result["cpu_ms_per_request"] = (
         (cpu_after - cpu_before) * 1000 / result["requests"]
-        if cpu_before is not None and cpu_after is not None and result["requests"] else None)
+        if cpu_before is not None and cpu_after is not None and result["requests"]
+        else None
+    )
     problems = []
     if result["requests"] == 0:
         problems.append(f"{name}: wrk completed no request")
     if result["non_2xx"]:
         problems.append(f"{name}: {result['non_2xx']} of {result['requests']} responses were not 2xx/3xx")
     if not range_bytes <= result["bytes_per_response"] <= range_bytes + HEADER_SLACK:
-        problems.append(f"{name}: {result['bytes_per_response']:.0f} bytes per response, want {range_bytes} + headers "
-                        f"(full bodies instead of ranges?)")
+        problems.append(
+            f"{name}: {result['bytes_per_response']:.0f} bytes per response, want {range_bytes} + headers "
+            f"(full bodies instead of ranges?)"
+        )
     result["problems"] = problems
-    log(f"{name:5s} {result['rps']:8.1f} req/s  {result['mb_s']:8.1f} MB/s  p50 {result['p50_ms']:7.2f} ms  "
+    log(
+        f"{name:5s} {result['rps']:8.1f} req/s  {result['mb_s']:8.1f} MB/s  p50 {result['p50_ms']:7.2f} ms  "
         f"p99 {result['p99_ms']:7.2f} ms  cpu {result['cpu_ms_per_request'] or 0:.3f} ms/req  "
-        f"non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}")
+        f"non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
+    )
     return result
 
 
@@ -279,6 +321,7 @@ def profile(out: Path, server: Server, url: str, size: int, range_bytes: int, ar
 
 # --- main ----------------------------------------------------------------------------------------------------
 
+
 def main() -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--size-mib", type=int, default=50, help="size of the object in MiB (default 50)")
@@ -288,13 +331,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="measured runs per server, order alternating (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="uvicorn workers = nginx worker_processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers = nginx worker_processes (default 1)")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for both servers ('' to not pin)")
     parser.add_argument("--wrk-cpus", default="1", help="taskset CPU list for wrk ('' to not pin)")
     parser.add_argument("--seed", type=int, default=1, help="wrk range seed (default 1)")
-    parser.add_argument("--profile", type=Path, help="record one extra edge run with py-spy into this file "
-                        "(.svg flame graph, .txt collapsed stacks, .json speedscope)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record one extra edge run with py-spy into this file "
+        "(.svg flame graph, .txt collapsed stacks, .json speedscope)",
+    )
     add_database_args(parser)
     args = parser.parse_args()
     if args.profile and py_spy() is None:
@@ -306,8 +352,11 @@ def main() -> int:
     nginx = find_nginx()
     if nginx is None or shutil.which("wrk") is None:
         missing = " and ".join(n for n, ok in (("nginx", nginx), ("wrk", shutil.which("wrk"))) if not ok)
-        print(f"ERROR: {missing} not installed. Run: sh {SETUP.relative_to(ROOT)}  (Debian: nginx-light, wrk; root or "
-              f"sudo)", file=sys.stderr)
+        print(
+            f"ERROR: {missing} not installed. Run: sh {SETUP.relative_to(ROOT)}  (Debian: nginx-light, wrk; root or "
+            f"sudo)",
+            file=sys.stderr,
+        )
         return 2
     if (os.cpu_count() or 1) < 2:
         args.server_cpus = args.wrk_cpus = ""
@@ -334,17 +383,32 @@ def run(args: Any, nginx_bin: str, db_url: str, data_dir: Path, tmp: Path, start
     secret = secrets.token_urlsafe(32)
     keys = {KID: secret.encode()}
     edge_path = sign(keys, KID, scope, key, int(time.time()) + 7200)
-    env = cms_env(db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "EDGE_KEYS", "EDGE_ACTIVE_KID", "S3_ENDPOINT_URL"),
-                  EDGE_KEYS=f"{KID}:{secret}", EDGE_ACTIVE_KID=KID)
-    app_cmd = [sys.executable, "-m", "uvicorn", "--factory", "cms.app:app_from_env", "--workers", str(args.workers),
-               "--no-access-log"]
+    env = cms_env(
+        db_url,
+        data_dir,
+        drop=("OIDC_ISSUER", "REDIS_URL", "EDGE_KEYS", "EDGE_ACTIVE_KID", "S3_ENDPOINT_URL"),
+        EDGE_KEYS=f"{KID}:{secret}",
+        EDGE_ACTIVE_KID=KID,
+    )
+    app_cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "cms.app:app_from_env",
+        "--workers",
+        str(args.workers),
+        "--no-access-log",
+    ]
     nginx_version = subprocess.run([nginx_bin, "-v"], capture_output=True, text=True).stderr.strip()
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]
     results: dict[str, list[dict[str, Any]]] = {"nginx": [], "edge": []}
     problems: list[str] = []
 
-    with Server("edge", app_cmd, env, args.server_cpus, tmp) as app, \
-            Nginx(nginx_bin, path.parents[len(Path(key).parts) - 1], args.workers, args.server_cpus, tmp) as nginx:
+    with (
+        Server("edge", app_cmd, env, args.server_cpus, tmp) as app,
+        Nginx(nginx_bin, path.parents[len(Path(key).parts) - 1], args.workers, args.server_cpus, tmp) as nginx,
+    ):
         urls = {"edge": app.url + edge_path, "nginx": f"{nginx.url}/{key}"}
         servers = {"edge": app, "nginx": nginx}
         log(f"edge  {app.url}{edge_path[:60]}...  (uvicorn --workers {args.workers}, CPU {args.server_cpus or 'any'})")
@@ -366,8 +430,9 @@ def run(args: Any, nginx_bin: str, db_url: str, data_dir: Path, tmp: Path, start
         for round_no in range(args.rounds):
             order = ("nginx", "edge") if round_no % 2 == 0 else ("edge", "nginx")
             for name in order:
-                result = measure(name, servers[name], urls[name], size, range_bytes, args.duration, args,
-                                 args.seed + round_no)
+                result = measure(
+                    name, servers[name], urls[name], size, range_bytes, args.duration, args, args.seed + round_no
+                )
                 result["round"] = round_no + 1
                 results[name].append(result)
                 problems += result["problems"]
@@ -382,43 +447,60 @@ def run(args: Any, nginx_bin: str, db_url: str, data_dir: Path, tmp: Path, start
     cpu_ratio = med("edge", "cpu_ms_per_request") / med("nginx", "cpu_ms_per_request")
     verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
 
-    print(f"\n{args.size_mib} MiB object, random {args.range_kib} KiB ranges; wrk -t{args.threads} -c{args.connections} "
-          f"-d{args.duration}s --latency (CPU {args.wrk_cpus or 'any'}), {args.rounds} run(s) per server after "
-          f"{args.warmup}s warm-up; servers on CPU {args.server_cpus or 'any'}: uvicorn --workers {args.workers} / nginx "
-          f"worker_processes {args.workers}; {nginx_version}; 1-min load {args.loadavg_before} before, "
-          f"{os.getloadavg()[0]:.2f} after")
-    header = f"{'server':6s} {'req/s':>9s} {'MB/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/req':>10s} {'non-2xx':>8s}"
-    rows = [f"{name:6s} {med(name, 'rps'):9.1f} {med(name, 'mb_s'):9.1f} {med(name, 'p50_ms'):8.2f} "
-            f"{med(name, 'p99_ms'):8.2f} {med(name, 'cpu_ms_per_request'):10.3f} "
-            f"{sum(r['non_2xx'] for r in results[name]):8d}" for name in ("nginx", "edge")]
-    print_table(header + "   (medians)", rows, [
-        f"edge/nginx req/s: {ratio:.2f}x (per round: {', '.join(f'{r:.2f}' for r in ratios)})  "
-        f"target >= {TARGET_RATIO}x: {verdict}",
-        f"server CPU per request, edge/nginx: {cpu_ratio:.1f}x",
-    ])
+    print(
+        f"\n{args.size_mib} MiB object, random {args.range_kib} KiB ranges; wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s --latency (CPU {args.wrk_cpus or 'any'}), {args.rounds} run(s) per server after "
+        f"{args.warmup}s warm-up; servers on CPU {args.server_cpus or 'any'}: uvicorn --workers {args.workers} / nginx "
+        f"worker_processes {args.workers}; {nginx_version}; 1-min load {args.loadavg_before} before, "
+        f"{os.getloadavg()[0]:.2f} after"
+    )
+    header = (
+        f"{'server':6s} {'req/s':>9s} {'MB/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/req':>10s} {'non-2xx':>8s}"
+    )
+    rows = [
+        f"{name:6s} {med(name, 'rps'):9.1f} {med(name, 'mb_s'):9.1f} {med(name, 'p50_ms'):8.2f} "
+        f"{med(name, 'p99_ms'):8.2f} {med(name, 'cpu_ms_per_request'):10.3f} "
+        f"{sum(r['non_2xx'] for r in results[name]):8d}"
+        for name in ("nginx", "edge")
+    ]
+    print_table(
+        header + "   (medians)",
+        rows,
+        [
+            f"edge/nginx req/s: {ratio:.2f}x (per round: {', '.join(f'{r:.2f}' for r in ratios)})  "
+            f"target >= {TARGET_RATIO}x: {verdict}",
+            f"server CPU per request, edge/nginx: {cpu_ratio:.1f}x",
+        ],
+    )
     if profile_note:
         print(profile_note)
     for p in problems:
         print(f"CHECK FAILED: {p}", file=sys.stderr)
 
-    write_results(RESULTS, {
-        "when": dt.datetime.now(UTC).isoformat(),
-        "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
-        "cpus": os.cpu_count(),
-        "object": {"key": key, "size": size, "sha256": sha},
-        "nginx_version": nginx_version,
-        "wrk_version": wrk_version,
-        "results": results,
-        "medians": {name: {f: med(name, f) for f in ("rps", "mb_s", "p50_ms", "p99_ms", "cpu_ms_per_request")}
-                    for name in results},
-        "ratio_rps": ratio,
-        "ratio_per_round": ratios,
-        "ratio_cpu_per_request": cpu_ratio,
-        "target_ratio": TARGET_RATIO,
-        "verdict": verdict,
-        "problems": problems,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    }, started)
+    write_results(
+        RESULTS,
+        {
+            "when": dt.datetime.now(UTC).isoformat(),
+            "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
+            "cpus": os.cpu_count(),
+            "object": {"key": key, "size": size, "sha256": sha},
+            "nginx_version": nginx_version,
+            "wrk_version": wrk_version,
+            "results": results,
+            "medians": {
+                name: {f: med(name, f) for f in ("rps", "mb_s", "p50_ms", "p99_ms", "cpu_ms_per_request")}
+                for name in results
+            },
+            "ratio_rps": ratio,
+            "ratio_per_round": ratios,
+            "ratio_cpu_per_request": cpu_ratio,
+            "target_ratio": TARGET_RATIO,
+            "verdict": verdict,
+            "problems": problems,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+        started,
+    )
     return 1 if problems else 0
 
 

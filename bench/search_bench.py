@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from _common import ROOT, BENCH, add_database_args, bench_parser, in_throwaway_database, log, print_table, write_results
 import _opensearch
+import asyncpg
+from _common import BENCH, ROOT, add_database_args, bench_parser, in_throwaway_database, log, print_table, write_results
 from _opensearch import Node
 
 sys.path.insert(0, str(ROOT))
@@ -67,7 +67,7 @@ from tests.support.sql import QueryCounter  # noqa: E402 - after the path is set
 
 RESULTS = BENCH / "results" / "search.json"
 SEARCH_OPERATION = ROOT / "graphql" / "operations" / "Search.graphql"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TARGET_P95_MS = 30.0
 TARGET_RATIO = 10.0
 PAGE = 20
@@ -77,78 +77,64 @@ PAGE = 20
 # of made-up proper nouns (names, places) so the vocabulary is as large as real content's, phrases injected now and
 # then, and a few rare words injected into a fixed number of episodes.
 
-EN_STOP = "the of and in a to on with for from at by is its".split()
-EN_WORDS = """
-news world life story people time day night year week live home special report family city music water war food
-nature science sports culture art travel young old new great first last final inside behind secret lost journey
-road train history ship planet earth space climate change energy power money market economy election politics
-government law justice crime police court interview health medicine football doctor hospital ocean school education
-teacher student university book poetry documentary film cinema theatre dance jazz opera festival concert band song
-album singer guitar piano orchestra radio television series season episode part chapter archive portrait profile
-legend hero king queen empire village country nation border coast harbour bridge tower castle palace garden farm
-kitchen recipe cooking bread coffee tea wine street summer winter spring autumn rain snow storm fire light dark sun
-moon star sky wind sea lake valley animals birds horses wolves whales bees wildlife conservation research discovery
-invention technology computer internet robot machine engine car bicycle airport flight pilot soldier army battle
-revolution freedom peace memory dream voice silence truth question answer mystery adventure comedy drama tragedy
-romance friendship love death birth wedding funeral holiday tradition heritage museum gallery painter sculpture
-architecture photography fashion design craft workshop factory worker industry farmer harvest fishing hunting mining
-gold silver oil gas coal nuclear solar electric ancient modern future past present century decade generation youth
-elders grandmother mother father brother sister son daughter neighbour stranger community church mosque temple
-prayer faith island cricket tennis rugby basketball olympic champion match goal league cup coach player team stadium
-race marathon boxing debate talk panel guest host studio broadcast documentaries documented document documents
-investigation scandal trial verdict prison escape refugee migration exile return homecoming capital parliament
-minister protest strike union reform budget tax bank trade export import shipping port container children women
-hidden forest desert river mountain
-""".split()
-EN_PHRASES = ["climate change", "world cup", "silk road", "human rights", "cold war", "street food",
-              "public health", "space station"]
+EN_STOP = ["the", "of", "and", "in", "a", "to", "on", "with", "for", "from", "at", "by", "is", "its"]
+EN_WORDS = ["news", "world", "life", "story", "people", "time", "day", "night", "year", "week", "live", "home", "special", "report", "family", "city", "music", "water", "war", "food", "nature", "science", "sports", "culture", "art", "travel", "young", "old", "new", "great", "first", "last", "final", "inside", "behind", "secret", "lost", "journey", "road", "train", "history", "ship", "planet", "earth", "space", "climate", "change", "energy", "power", "money", "market", "economy", "election", "politics", "government", "law", "justice", "crime", "police", "court", "interview", "health", "medicine", "football", "doctor", "hospital", "ocean", "school", "education", "teacher", "student", "university", "book", "poetry", "documentary", "film", "cinema", "theatre", "dance", "jazz", "opera", "festival", "concert", "band", "song", "album", "singer", "guitar", "piano", "orchestra", "radio", "television", "series", "season", "episode", "part", "chapter", "archive", "portrait", "profile", "legend", "hero", "king", "queen", "empire", "village", "country", "nation", "border", "coast", "harbour", "bridge", "tower", "castle", "palace", "garden", "farm", "kitchen", "recipe", "cooking", "bread", "coffee", "tea", "wine", "street", "summer", "winter", "spring", "autumn", "rain", "snow", "storm", "fire", "light", "dark", "sun", "moon", "star", "sky", "wind", "sea", "lake", "valley", "animals", "birds", "horses", "wolves", "whales", "bees", "wildlife", "conservation", "research", "discovery", "invention", "technology", "computer", "internet", "robot", "machine", "engine", "car", "bicycle", "airport", "flight", "pilot", "soldier", "army", "battle", "revolution", "freedom", "peace", "memory", "dream", "voice", "silence", "truth", "question", "answer", "mystery", "adventure", "comedy", "drama", "tragedy", "romance", "friendship", "love", "death", "birth", "wedding", "funeral", "holiday", "tradition", "heritage", "museum", "gallery", "painter", "sculpture", "architecture", "photography", "fashion", "design", "craft", "workshop", "factory", "worker", "industry", "farmer", "harvest", "fishing", "hunting", "mining", "gold", "silver", "oil", "gas", "coal", "nuclear", "solar", "electric", "ancient", "modern", "future", "past", "present", "century", "decade", "generation", "youth", "elders", "grandmother", "mother", "father", "brother", "sister", "son", "daughter", "neighbour", "stranger", "community", "church", "mosque", "temple", "prayer", "faith", "island", "cricket", "tennis", "rugby", "basketball", "olympic", "champion", "match", "goal", "league", "cup", "coach", "player", "team", "stadium", "race", "marathon", "boxing", "debate", "talk", "panel", "guest", "host", "studio", "broadcast", "documentaries", "documented", "document", "documents", "investigation", "scandal", "trial", "verdict", "prison", "escape", "refugee", "migration", "exile", "return", "homecoming", "capital", "parliament", "minister", "protest", "strike", "union", "reform", "budget", "tax", "bank", "trade", "export", "import", "shipping", "port", "container", "children", "women", "hidden", "forest", "desert", "river", "mountain"]
+EN_PHRASES = [
+    "climate change",
+    "world cup",
+    "silk road",
+    "human rights",
+    "cold war",
+    "street food",
+    "public health",
+    "space station",
+]
 EN_TITLE_SUFFIXES = ["", "", "", " Tonight", " Weekly", " Stories", " Report", " Hour", " Live", " Today"]
 
-FR_STOP = "le la les de des du et en un une au aux dans pour sur avec par".split()
-FR_WORDS = """
-monde histoire vie ville musique famille nuit temps année jour semaine direct spécial reportage maison eau guerre
-cuisine nature science sport football culture art voyage océan montagne rivière île forêt désert entretien
-documentaire enfants femmes jeunes nouveau grand dernier premier secret caché perdu route train navire planète
-terre espace climat énergie argent marché économie élection politique gouvernement président loi justice police
-santé médecine médecin hôpital école éducation étudiant université livre poésie film cinéma théâtre danse festival
-concert jazz opéra chanson album chanteur piano orchestre radio télévision série saison épisode portrait légende
-héros roi reine empire village pays frontière côte port pont tour château palais jardin ferme recette pain café
-vin rue paris lyon marseille bordeaux afrique europe amour paix mémoire révolution république liberté travail
-ouvrier industrie agriculture mer soleil pluie hiver été printemps automne fête tradition patrimoine artisan
-peintre musée exposition photographie enquête témoignage débat magazine journal actualité société jeunesse
-écologie animaux oiseaux chevaux fleuve lac documentaires documents
-""".split()
+FR_STOP = ["le", "la", "les", "de", "des", "du", "et", "en", "un", "une", "au", "aux", "dans", "pour", "sur", "avec", "par"]
+FR_WORDS = ["monde", "histoire", "vie", "ville", "musique", "famille", "nuit", "temps", "année", "jour", "semaine", "direct", "spécial", "reportage", "maison", "eau", "guerre", "cuisine", "nature", "science", "sport", "football", "culture", "art", "voyage", "océan", "montagne", "rivière", "île", "forêt", "désert", "entretien", "documentaire", "enfants", "femmes", "jeunes", "nouveau", "grand", "dernier", "premier", "secret", "caché", "perdu", "route", "train", "navire", "planète", "terre", "espace", "climat", "énergie", "argent", "marché", "économie", "élection", "politique", "gouvernement", "président", "loi", "justice", "police", "santé", "médecine", "médecin", "hôpital", "école", "éducation", "étudiant", "université", "livre", "poésie", "film", "cinéma", "théâtre", "danse", "festival", "concert", "jazz", "opéra", "chanson", "album", "chanteur", "piano", "orchestre", "radio", "télévision", "série", "saison", "épisode", "portrait", "légende", "héros", "roi", "reine", "empire", "village", "pays", "frontière", "côte", "port", "pont", "tour", "château", "palais", "jardin", "ferme", "recette", "pain", "café", "vin", "rue", "paris", "lyon", "marseille", "bordeaux", "afrique", "europe", "amour", "paix", "mémoire", "révolution", "république", "liberté", "travail", "ouvrier", "industrie", "agriculture", "mer", "soleil", "pluie", "hiver", "été", "printemps", "automne", "fête", "tradition", "patrimoine", "artisan", "peintre", "musée", "exposition", "photographie", "enquête", "témoignage", "débat", "magazine", "journal", "actualité", "société", "jeunesse", "écologie", "animaux", "oiseaux", "chevaux", "fleuve", "lac", "documentaires", "documents"]
 FR_PHRASES = ["changement climatique", "coupe du monde", "droits de l'homme", "tour de france"]
 
-FA_STOP = "و در از به با که این را برای".split()
-FA_WORDS = """
-ایران تهران اصفهان شیراز تبریز مشهد فرهنگ موسیقی سنتی تاریخ خبر اخبار گزارش ورزش فوتبال فیلم سینما مستند کودک
-کودکان داستان شهر روستا زندگی هنر علم سفر آشپزی طبیعت جنگ صلح مردم جهان روز شب کتاب شعر شاعر بازار خانه خانواده
-زن زنان جوان جوانان آب کوه دریا باغ گفتگو برنامه ویژه امروز نوروز سال نو اقتصاد سیاست آموزش دانشگاه پزشکی سلامت
-تئاتر نقاشی معماری مسجد کاروانسرا جاده ابریشم بیابان جنگل رود باران برف بهار تابستان پاییز زمستان غذا نان چای فرش
-صنایع دستی کشاورزی ماهی خلیج فارس تاریخی باستان شاهنامه فردوسی حافظ سعدی مولانا خیام آواز ساز تار کمانچه دف
-""".split()
+FA_STOP = ["و", "در", "از", "به", "با", "که", "این", "را", "برای"]
+FA_WORDS = ["ایران", "تهران", "اصفهان", "شیراز", "تبریز", "مشهد", "فرهنگ", "موسیقی", "سنتی", "تاریخ", "خبر", "اخبار", "گزارش", "ورزش", "فوتبال", "فیلم", "سینما", "مستند", "کودک", "کودکان", "داستان", "شهر", "روستا", "زندگی", "هنر", "علم", "سفر", "آشپزی", "طبیعت", "جنگ", "صلح", "مردم", "جهان", "روز", "شب", "کتاب", "شعر", "شاعر", "بازار", "خانه", "خانواده", "زن", "زنان", "جوان", "جوانان", "آب", "کوه", "دریا", "باغ", "گفتگو", "برنامه", "ویژه", "امروز", "نوروز", "سال", "نو", "اقتصاد", "سیاست", "آموزش", "دانشگاه", "پزشکی", "سلامت", "تئاتر", "نقاشی", "معماری", "مسجد", "کاروانسرا", "جاده", "ابریشم", "بیابان", "جنگل", "رود", "باران", "برف", "بهار", "تابستان", "پاییز", "زمستان", "غذا", "نان", "چای", "فرش", "صنایع", "دستی", "کشاورزی", "ماهی", "خلیج", "فارس", "تاریخی", "باستان", "شاهنامه", "فردوسی", "حافظ", "سعدی", "مولانا", "خیام", "آواز", "ساز", "تار", "کمانچه", "دف"]
 FA_PHRASES = ["جاده ابریشم", "موسیقی سنتی", "خلیج فارس"]
 
-AR_STOP = "في من على إلى مع عن هذا التي و".split()
-AR_WORDS = """
-الأخبار أخبار ثقافة تاريخ مدينة رياضة كرة القدم موسيقى فيلم وثائقي حوار العالم اقتصاد سياسة علوم طبيعة رحلة مطبخ
-أطفال قصة بحر جبل صحراء القاهرة بيروت دمشق بغداد الرباط تونس عمان الخليج النيل الحياة الناس الأسرة المرأة الشباب
-التعليم الجامعة الصحة الطب الفن الشعر الأدب الكتاب المسرح السينما الغناء التراث الحضارة الآثار الإسلامية العربية
-القديمة الحديثة السوق الزراعة الماء المناخ الطاقة النفط الحرب السلام الانتخابات الحكومة البرلمان القانون العدالة
-برنامج حلقة خاص تقرير مباشر أسبوع يوم ليلة شهر رمضان العيد الطعام الخبز القهوة الشاي الخيل الجمال الصيد الأحمر
-المتوسط
-""".split()
+AR_STOP = ["في", "من", "على", "إلى", "مع", "عن", "هذا", "التي", "و"]
+AR_WORDS = ["الأخبار", "أخبار", "ثقافة", "تاريخ", "مدينة", "رياضة", "كرة", "القدم", "موسيقى", "فيلم", "وثائقي", "حوار", "العالم", "اقتصاد", "سياسة", "علوم", "طبيعة", "رحلة", "مطبخ", "أطفال", "قصة", "بحر", "جبل", "صحراء", "القاهرة", "بيروت", "دمشق", "بغداد", "الرباط", "تونس", "عمان", "الخليج", "النيل", "الحياة", "الناس", "الأسرة", "المرأة", "الشباب", "التعليم", "الجامعة", "الصحة", "الطب", "الفن", "الشعر", "الأدب", "الكتاب", "المسرح", "السينما", "الغناء", "التراث", "الحضارة", "الآثار", "الإسلامية", "العربية", "القديمة", "الحديثة", "السوق", "الزراعة", "الماء", "المناخ", "الطاقة", "النفط", "الحرب", "السلام", "الانتخابات", "الحكومة", "البرلمان", "القانون", "العدالة", "برنامج", "حلقة", "خاص", "تقرير", "مباشر", "أسبوع", "يوم", "ليلة", "شهر", "رمضان", "العيد", "الطعام", "الخبز", "القهوة", "الشاي", "الخيل", "الجمال", "الصيد", "الأحمر", "المتوسط"]
 AR_PHRASES = ["كرة القدم", "البحر الأحمر", "نهر النيل"]
 
-LATIN_SYLLABLES = ("ka lo ri ven tal mor sa bel dri an ko zu pe nia gor li sha tem vo rin da mi el os tar qui ber "
-                   "fen ha jo ul ix ren cas tor vi na").split()
-ARABIC_SCRIPT_SYLLABLES = "به را مان سا لی دو کا نو زا ری تو مه شی پا گل دا نی هر بو فر".split()
+LATIN_SYLLABLES = ["ka", "lo", "ri", "ven", "tal", "mor", "sa", "bel", "dri", "an", "ko", "zu", "pe", "nia", "gor", "li", "sha", "tem", "vo", "rin", "da", "mi", "el", "os", "tar", "qui", "ber", "fen", "ha", "jo", "ul", "ix", "ren", "cas", "tor", "vi", "na"]
+ARABIC_SCRIPT_SYLLABLES = ["به", "را", "مان", "سا", "لی", "دو", "کا", "نو", "زا", "ری", "تو", "مه", "شی", "پا", "گل", "دا", "نی", "هر", "بو", "فر"]
 
-CATEGORIES = {"news": 20, "documentary": 15, "culture": 12, "sports": 10, "music": 10, "talk": 8, "kids": 7,
-              "drama": 7, "science": 6, "food": 5}
-TAGS = ["interview", "live", "weekly", "archive", "investigative", "family", "travel", "politics", "history",
-        "science", "football", "jazz", "cooking", "nature", "youth"]
+CATEGORIES = {
+    "news": 20,
+    "documentary": 15,
+    "culture": 12,
+    "sports": 10,
+    "music": 10,
+    "talk": 8,
+    "kids": 7,
+    "drama": 7,
+    "science": 6,
+    "food": 5,
+}
+TAGS = [
+    "interview",
+    "live",
+    "weekly",
+    "archive",
+    "investigative",
+    "family",
+    "travel",
+    "politics",
+    "history",
+    "science",
+    "football",
+    "jazz",
+    "cooking",
+    "nature",
+    "youth",
+]
 LANGUAGES = {"en": 60, "en-GB": 5, "fa": 6, "fa-IR": 6, "ar": 10, "fr": 10, None: 3}
 # Injected into exactly this many episodes each (some of them not public): selective queries.
 RARE_WORDS = {"zanzibar": 40, "timbuktu": 12}
@@ -185,8 +171,10 @@ def lexicons(rng: random.Random, n_names: int) -> dict[str, Lexicon]:
     arabic_script = made_up_names(rng, ARABIC_SCRIPT_SYLLABLES, n_names // 4, False)
     out = {}
     for lang, stop, words, phrases, names in (
-        ("en", EN_STOP, EN_WORDS, EN_PHRASES, latin), ("fr", FR_STOP, FR_WORDS, FR_PHRASES, latin),
-        ("fa", FA_STOP, FA_WORDS, FA_PHRASES, arabic_script), ("ar", AR_STOP, AR_WORDS, AR_PHRASES, arabic_script),
+        ("en", EN_STOP, EN_WORDS, EN_PHRASES, latin),
+        ("fr", FR_STOP, FR_WORDS, FR_PHRASES, latin),
+        ("fa", FA_STOP, FA_WORDS, FA_PHRASES, arabic_script),
+        ("ar", AR_STOP, AR_WORDS, AR_PHRASES, arabic_script),
     ):
         content = list(dict.fromkeys(words))
         content_weights = [1.0 / (rank + 8) for rank in range(len(content))]
@@ -222,6 +210,7 @@ def text(rng: random.Random, lex: Lexicon, n_words: int, n_names: int, phrase_p:
 
 # --- seed ----------------------------------------------------------------------------------------------------------
 
+
 async def seed(db_url: str, rng: random.Random, n_programs: int, n_episodes: int, now: dt.datetime) -> dict[str, Any]:
     """Programs and episodes via COPY. Returns counts and what the queries need (dates)."""
     clock = time.perf_counter()
@@ -231,7 +220,7 @@ async def seed(db_url: str, rng: random.Random, n_programs: int, n_episodes: int
     for pid in range(1, n_programs + 1):
         language = rng.choices(list(LANGUAGES), weights=list(LANGUAGES.values()))[0]
         lx = lex[lexicon_of(language)]
-        content = lx.words[len(lx.stop):]
+        content = lx.words[len(lx.stop) :]
         title = " ".join(w.capitalize() if w.isascii() else w for w in rng.sample(content[:150], rng.randint(1, 3)))
         if lexicon_of(language) == "en":
             title += rng.choice(EN_TITLE_SUFFIXES)
@@ -246,8 +235,9 @@ async def seed(db_url: str, rng: random.Random, n_programs: int, n_episodes: int
         category = rng.choices(list(CATEGORIES), weights=list(CATEGORIES.values()))[0]
         tags = sorted(rng.sample(TAGS, rng.randint(1, 3)))
         description = text(rng, lx, rng.randint(20, 60), rng.randint(0, 2), 0.1, True)
-        programs.append((pid, title, f"program-{pid}", description, category, language, tags, status, publish_at,
-                         created, created))
+        programs.append(
+            (pid, title, f"program-{pid}", description, category, language, tags, status, publish_at, created, created)
+        )
         program_info[pid] = {"created": created, "status": status, "publish_at": publish_at, "language": language}
 
     weights = [min(rng.paretovariate(1.3), 25.0) for _ in range(n_programs)]
@@ -277,40 +267,99 @@ async def seed(db_url: str, rng: random.Random, n_programs: int, n_episodes: int
         elif roll < 0.12:
             status, publish_at = "PUBLISHED", now + dt.timedelta(hours=rng.randint(1, 24 * 30))
         else:
-            status, publish_at = "PUBLISHED", min(created + dt.timedelta(minutes=rng.randint(0, 600)),
-                                                  now - dt.timedelta(minutes=1))
-        public = (status == "PUBLISHED" and publish_at <= now and info["status"] == "PUBLISHED"
-                  and info["publish_at"] is not None and info["publish_at"] <= now)
+            status, publish_at = (
+                "PUBLISHED",
+                min(created + dt.timedelta(minutes=rng.randint(0, 600)), now - dt.timedelta(minutes=1)),
+            )
+        public = (
+            status == "PUBLISHED"
+            and publish_at <= now
+            and info["status"] == "PUBLISHED"
+            and info["publish_at"] is not None
+            and info["publish_at"] <= now
+        )
         visible += public
-        episodes.append((eid, pid, title[:300], f"episode-{eid}", 1 + (number - 1) // 50, number, description, "{}",
-                         status, publish_at, None, None, created, created))
+        episodes.append(
+            (
+                eid,
+                pid,
+                title[:300],
+                f"episode-{eid}",
+                1 + (number - 1) // 50,
+                number,
+                description,
+                "{}",
+                status,
+                publish_at,
+                None,
+                None,
+                created,
+                created,
+            )
+        )
     generated = time.perf_counter() - clock
 
     conn = await asyncpg.connect(db_url)
     try:
-        await conn.copy_records_to_table("program", records=programs, columns=[
-            "id", "title", "slug", "description", "category", "language", "tags", "status", "publish_at",
-            "created_at", "updated_at"])
-        await conn.copy_records_to_table("episode", records=episodes, columns=[
-            "id", "program_id", "title", "slug", "season", "number", "description", "metadata", "status",
-            "publish_at", "source", "external_id", "created_at", "updated_at"])
+        await conn.copy_records_to_table(
+            "program",
+            records=programs,
+            columns=[
+                "id",
+                "title",
+                "slug",
+                "description",
+                "category",
+                "language",
+                "tags",
+                "status",
+                "publish_at",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "episode",
+            records=episodes,
+            columns=[
+                "id",
+                "program_id",
+                "title",
+                "slug",
+                "season",
+                "number",
+                "description",
+                "metadata",
+                "status",
+                "publish_at",
+                "source",
+                "external_id",
+                "created_at",
+                "updated_at",
+            ],
+        )
         for table in ("program", "episode"):
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         await conn.execute("VACUUM (ANALYZE) program, episode")
         counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("program", "episode")}
         by_status = await conn.fetch(
-            "SELECT status, publish_at > now() AS scheduled, count(*) AS n FROM episode GROUP BY 1, 2 ORDER BY 1, 2")
+            "SELECT status, publish_at > now() AS scheduled, count(*) AS n FROM episode GROUP BY 1, 2 ORDER BY 1, 2"
+        )
         text_mb = await conn.fetchval(
-            "SELECT (sum(octet_length(title) + octet_length(description)) / 1e6)::float8 FROM episode")
+            "SELECT (sum(octet_length(title) + octet_length(description)) / 1e6)::float8 FROM episode"
+        )
     finally:
         await conn.close()
     statuses = {f"{r['status']}{' (scheduled)' if r['scheduled'] else ''}": r["n"] for r in by_status}
-    log(f"seeded {counts} in {time.perf_counter() - clock:.1f}s (text generated in {generated:.1f}s); episodes "
-        f"{statuses}; {visible} public episodes; {text_mb:.1f} MB of episode title+description")
+    log(
+        f"seeded {counts} in {time.perf_counter() - clock:.1f}s (text generated in {generated:.1f}s); episodes "
+        f"{statuses}; {visible} public episodes; {text_mb:.1f} MB of episode title+description"
+    )
     return {"rows": counts, "episode_status": statuses, "public_episodes": visible, "episode_text_mb": text_mb}
 
 
 # --- queries -------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Query:
@@ -363,7 +412,10 @@ def domain_filter(q: Query, now: dt.datetime):
     from search.backend import DocKind, SearchFilter
 
     return SearchFilter(
-        kinds=tuple(DocKind(k) for k in q.kinds), categories=q.categories, languages=q.languages, tags=q.tags,
+        kinds=tuple(DocKind(k) for k in q.kinds),
+        categories=q.categories,
+        languages=q.languages,
+        tags=q.tags,
         date_from=now - dt.timedelta(days=q.since_days) if q.since_days else None,
     )
 
@@ -371,8 +423,16 @@ def domain_filter(q: Query, now: dt.datetime):
 def search_query(q: Query, now: dt.datetime, after: str | None):
     from search.backend import SearchOrder, SearchQuery
 
-    return SearchQuery(text=q.text, now=now, filter=domain_filter(q, now), order=SearchOrder(q.order), first=PAGE,
-                       after=after, include_drafts=False, with_facets=True)
+    return SearchQuery(
+        text=q.text,
+        now=now,
+        filter=domain_filter(q, now),
+        order=SearchOrder(q.order),
+        first=PAGE,
+        after=after,
+        include_drafts=False,
+        with_facets=True,
+    )
 
 
 def graphql_variables(q: Query, now: dt.datetime, after: str | None) -> dict[str, Any]:
@@ -407,6 +467,7 @@ def baseline_sql(q: Query, now: dt.datetime) -> tuple[str, str, list[Any]]:
         def match(word: str) -> str:
             pattern = p(f"%{word}%")
             return f"({alias}.title ILIKE {pattern} OR {alias}.description ILIKE {pattern})"
+
         out = [match(w) for w in q.all_of]
         if q.any_of:
             out.append("(" + " OR ".join(match(w) for w in q.any_of) + ")")
@@ -427,22 +488,29 @@ def baseline_sql(q: Query, now: dt.datetime) -> tuple[str, str, list[Any]]:
         where = [visible, "e.status = 'PUBLISHED' AND e.publish_at <= $1", *text_conditions("e"), *program_filters]
         if date_from:
             where.append(f"coalesce(e.publish_at, e.created_at) >= {date_from}")
-        branches.append("SELECT 'episode' AS kind, e.id, e.title, coalesce(e.publish_at, e.created_at) AS date "
-                        "FROM episode e JOIN program p ON p.id = e.program_id WHERE " + " AND ".join(where))
+        branches.append(
+            "SELECT 'episode' AS kind, e.id, e.title, coalesce(e.publish_at, e.created_at) AS date "
+            "FROM episode e JOIN program p ON p.id = e.program_id WHERE " + " AND ".join(where)
+        )
     if not q.kinds or "program" in q.kinds:
         where = [visible, *text_conditions("p"), *program_filters]
         if date_from:
             where.append(f"coalesce(p.publish_at, p.created_at) >= {date_from}")
-        branches.append("SELECT 'program' AS kind, p.id, p.title, coalesce(p.publish_at, p.created_at) AS date "
-                        "FROM program p WHERE " + " AND ".join(where))
+        branches.append(
+            "SELECT 'program' AS kind, p.id, p.title, coalesce(p.publish_at, p.created_at) AS date "
+            "FROM program p WHERE " + " AND ".join(where)
+        )
     hits = " UNION ALL ".join(branches)
     offset = PAGE if q.second_page else 0
-    page_sql = f"SELECT kind, id, title, date FROM ({hits}) AS h ORDER BY date DESC, id DESC LIMIT {PAGE} OFFSET {offset}"
+    page_sql = (
+        f"SELECT kind, id, title, date FROM ({hits}) AS h ORDER BY date DESC, id DESC LIMIT {PAGE} OFFSET {offset}"
+    )
     count_sql = f"SELECT count(*) FROM ({hits}) AS h"
     return page_sql, count_sql, params
 
 
 # --- measuring -----------------------------------------------------------------------------------------------------
+
 
 class StatementLog(QueryCounter):
     """The (SQL, parameters) Tortoise sends: tests/support/sql.py's QueryCounter, keeping the parameters too."""
@@ -463,8 +531,14 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def stats(samples: list[float]) -> dict[str, float]:
-    return {"n": len(samples), "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
-            "min_ms": min(samples), "max_ms": max(samples), "mean_ms": sum(samples) / len(samples)}
+    return {
+        "n": len(samples),
+        "p50_ms": percentile(samples, 50),
+        "p95_ms": percentile(samples, 95),
+        "min_ms": min(samples),
+        "max_ms": max(samples),
+        "mean_ms": sum(samples) / len(samples),
+    }
 
 
 class Runner:
@@ -496,8 +570,12 @@ class Runner:
 
     async def graphql_once(self, q: Query, after: str | None):
         clock = time.perf_counter()
-        result = await self.schema.execute(self.document, variable_values=graphql_variables(q, dt.datetime.now(UTC), after),
-                                           context_value=self.context_factory(), operation_name="Search")
+        result = await self.schema.execute(
+            self.document,
+            variable_values=graphql_variables(q, dt.datetime.now(UTC), after),
+            context_value=self.context_factory(),
+            operation_name="Search",
+        )
         elapsed = (time.perf_counter() - clock) * 1000
         if result.errors:
             raise RuntimeError(f"GraphQL errors for {q.key}: {result.errors}")
@@ -513,8 +591,15 @@ async def measure(runner: Runner, repeat: int, with_graphql: bool) -> list[dict[
         except Exception as exc:  # noqa: BLE001 - reported in the table and the results
             error = f"{type(exc).__name__}: {exc}"
             log(f"{q.key:10s} ERROR {error}")
-            rows.append({"key": q.key, "label": q.label, "text": q.text, "error": error,
-                         "traceback": traceback.format_exc().splitlines()[-12:]})
+            rows.append(
+                {
+                    "key": q.key,
+                    "label": q.label,
+                    "text": q.text,
+                    "error": error,
+                    "traceback": traceback.format_exc().splitlines()[-12:],
+                }
+            )
     return rows
 
 
@@ -551,7 +636,7 @@ async def measure_one(runner: Runner, q: Query, repeat: int, with_graphql: bool)
     samples: dict[str, list[float]] = {"backend": [], "baseline": [], "graphql": [], "opensearch": []}
     kinds = ["backend", "baseline"] + (["graphql"] if with_graphql else []) + (["opensearch"] if os_page else [])
     for i in range(repeat):
-        for kind in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:  # rotate who goes first
+        for kind in kinds[i % len(kinds) :] + kinds[: i % len(kinds)]:  # rotate who goes first
             if kind == "backend":
                 ms, _ = await runner.backend_once(q, after)
             elif kind == "baseline":
@@ -562,28 +647,56 @@ async def measure_one(runner: Runner, q: Query, repeat: int, with_graphql: bool)
                 ms, _ = await runner.graphql_once(q, gql_after)
             samples[kind].append(ms)
     row = {
-        "key": q.key, "label": q.label, "text": q.text, "order": q.order, "second_page": q.second_page,
-        "filter": {k: v for k, v in (("categories", q.categories), ("languages", q.languages),
-                                     ("kinds", q.kinds), ("tags", q.tags), ("since_days", q.since_days)) if v},
-        "backend": {**stats(samples["backend"]), "total": page.total, "exact": page.exact_counts,
-                    "hits": len(page.hits),
-                    "has_next": page.has_next, "top": [f"{h.kind.value}:{h.id}" for h in page.hits[:5]],
-                    "facets": {k: [(f.value, f.count) for f in v[:5]] for k, v in page.facets.items()},
-                    "estimate": estimate},
+        "key": q.key,
+        "label": q.label,
+        "text": q.text,
+        "order": q.order,
+        "second_page": q.second_page,
+        "filter": {
+            k: v
+            for k, v in (
+                ("categories", q.categories),
+                ("languages", q.languages),
+                ("kinds", q.kinds),
+                ("tags", q.tags),
+                ("since_days", q.since_days),
+            )
+            if v
+        },
+        "backend": {
+            **stats(samples["backend"]),
+            "total": page.total,
+            "exact": page.exact_counts,
+            "hits": len(page.hits),
+            "has_next": page.has_next,
+            "top": [f"{h.kind.value}:{h.id}" for h in page.hits[:5]],
+            "facets": {k: [(f.value, f.count) for f in v[:5]] for k, v in page.facets.items()},
+            "estimate": estimate,
+        },
         "baseline": {**stats(samples["baseline"]), "total": base_count, "hits": len(base_rows)},
-        "graphql": ({**stats(samples["graphql"]), "total": gql["totalCount"], "edges": len(gql["edges"])}
-                    if with_graphql else None),
-        "opensearch": _opensearch.row(stats(samples["opensearch"]) if samples["opensearch"] else None, os_page,
-                                      os_error, page, page.total if page.exact_counts else estimate["exact_total"]),
+        "graphql": (
+            {**stats(samples["graphql"]), "total": gql["totalCount"], "edges": len(gql["edges"])}
+            if with_graphql
+            else None
+        ),
+        "opensearch": _opensearch.row(
+            stats(samples["opensearch"]) if samples["opensearch"] else None,
+            os_page,
+            os_error,
+            page,
+            page.total if page.exact_counts else estimate["exact_total"],
+        ),
         "samples_ms": samples,
     }
     row["ratio_p95"] = row["baseline"]["p95_ms"] / row["backend"]["p95_ms"]
     g, o = row["graphql"], row["opensearch"]
-    log(f"{q.key:10s} backend p50 {row['backend']['p50_ms']:6.1f} p95 {row['backend']['p95_ms']:6.1f} ms "
+    log(
+        f"{q.key:10s} backend p50 {row['backend']['p50_ms']:6.1f} p95 {row['backend']['p95_ms']:6.1f} ms "
         f"({'' if page.exact_counts else '~'}{page.total} matches) | baseline p50 {row['baseline']['p50_ms']:6.1f} p95 {row['baseline']['p95_ms']:6.1f} ms "
         f"({base_count}) | {row['ratio_p95']:5.1f}x"
         + (f" | graphql p50 {g['p50_ms']:6.1f} p95 {g['p95_ms']:6.1f} ms" if g else "")
-        + (_opensearch.log_part(o) if o else ""))
+        + (_opensearch.log_part(o) if o else "")
+    )
     return row
 
 
@@ -647,16 +760,19 @@ def plan_summary(plan: dict) -> dict[str, Any]:
         for key in ("Relation Name", "Index Name", "CTE Name"):
             if key in node:
                 what += f" {node[key]}"
-        nodes.append({"node": what, "self_ms": round(max(own, 0.0), 2), "rows": node.get("Actual Rows"),
-                      "loops": loops})
+        nodes.append(
+            {"node": what, "self_ms": round(max(own, 0.0), 2), "rows": node.get("Actual Rows"), "loops": loops}
+        )
         return total
 
     collect(plan["Plan"])
     walk(plan["Plan"])
     top = plan["Plan"]
     return {
-        "execution_ms": plan.get("Execution Time"), "planning_ms": plan.get("Planning Time"),
-        "shared_hit": top.get("Shared Hit Blocks"), "shared_read": top.get("Shared Read Blocks"),
+        "execution_ms": plan.get("Execution Time"),
+        "planning_ms": plan.get("Planning Time"),
+        "shared_hit": top.get("Shared Hit Blocks"),
+        "shared_read": top.get("Shared Read Blocks"),
         "temp_written": top.get("Temp Written Blocks"),
         "top_nodes": sorted(nodes, key=lambda n: -n["self_ms"])[:5],
     }
@@ -671,11 +787,13 @@ def statement_kind(sql: str) -> str:
     ranks_or_pages = "ORDER BY" in sql and "LIMIT" in sql
     counts = "GROUPING" in sql or "count(*)" in sql
     return {(True, True): "page+totals", (True, False): "page", (False, True): "totals"}.get(
-        (ranks_or_pages, counts), "other")
+        (ranks_or_pages, counts), "other"
+    )
 
 
 def code_fingerprint() -> dict[str, Any]:
     """Which search code was measured: HEAD, uncommitted changes under search/ and migrations/, a hash of them."""
+
     def git(*argv: str) -> str:
         done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else "?"
@@ -684,9 +802,11 @@ def code_fingerprint() -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return {"head": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": git("status", "--porcelain", "--", "search", "migrations").splitlines(),
-            "search_sha256": digest.hexdigest()[:12]}
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": git("status", "--porcelain", "--", "search", "migrations").splitlines(),
+        "search_sha256": digest.hexdigest()[:12],
+    }
 
 
 async def explain_backend(runner: Runner, db_url: str, q: Query, after: str | None) -> list[dict[str, Any]]:
@@ -703,21 +823,33 @@ async def explain_backend(runner: Runner, db_url: str, q: Query, after: str | No
             raw = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *values)
             plan = json.loads(raw)[0]
             text_plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *values)
-            out.append({"statement": kind, "sql": sql, "params": [str(v)[:200] for v in values],
-                        "summary": plan_summary(plan), "plan_text": [r[0] for r in text_plan]})
+            out.append(
+                {
+                    "statement": kind,
+                    "sql": sql,
+                    "params": [str(v)[:200] for v in values],
+                    "summary": plan_summary(plan),
+                    "plan_text": [r[0] for r in text_plan],
+                }
+            )
     finally:
         await conn.close()
     log(f"EXPLAIN {q.key}: one search() call took {wall:.1f} ms, {len(out)} statements")
     for item in out:
         s = item["summary"]
-        log(f"    {item['statement']:9s} execution {s['execution_ms']:.1f} ms (planning {s['planning_ms']:.1f}), "
-            f"shared hit {s['shared_hit']} read {s['shared_read']}, temp written {s['temp_written']}")
+        log(
+            f"    {item['statement']:9s} execution {s['execution_ms']:.1f} ms (planning {s['planning_ms']:.1f}), "
+            f"shared hit {s['shared_hit']} read {s['shared_read']}, temp written {s['temp_written']}"
+        )
         for node in s["top_nodes"][:3]:
-            log(f"        {node['self_ms']:8.2f} ms self (x loops)  {node['node']} (rows {node['rows']} x {node['loops']} loops)")
+            log(
+                f"        {node['self_ms']:8.2f} ms self (x loops)  {node['node']} (rows {node['rows']} x {node['loops']} loops)"
+            )
     return out
 
 
 # --- main ----------------------------------------------------------------------------------------------------------
+
 
 async def timed_reindex(backend) -> dict[str, Any]:
     """search.reindex.reindex(backend), the code `cms reindex` runs: documents per second of the rebuild."""
@@ -727,10 +859,18 @@ async def timed_reindex(backend) -> dict[str, Any]:
     clock = time.perf_counter()
     result = await reindex(backend, on_progress=lambda n: progress.__setitem__("batches", progress["batches"] + 1))
     wall = time.perf_counter() - clock
-    build = {"documents": result.documents, "rebuild_seconds": result.seconds, "docs_per_second": result.per_second,
-             "reindex_call_seconds": wall, "caught_up": result.caught_up, "batches": progress["batches"]}
-    log(f"reindex ({type(backend).__name__}): {result.documents} documents in {result.seconds:.1f}s = "
-        f"{result.per_second:,.0f} docs/s (whole reindex() call {wall:.1f}s, {result.caught_up} caught up)")
+    build = {
+        "documents": result.documents,
+        "rebuild_seconds": result.seconds,
+        "docs_per_second": result.per_second,
+        "reindex_call_seconds": wall,
+        "caught_up": result.caught_up,
+        "batches": progress["batches"],
+    }
+    log(
+        f"reindex ({type(backend).__name__}): {result.documents} documents in {result.seconds:.1f}s = "
+        f"{result.per_second:,.0f} docs/s (whole reindex() call {wall:.1f}s, {result.caught_up} caught up)"
+    )
     return build
 
 
@@ -740,10 +880,18 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | N
     from search.postgres import PostgresSearch
 
     code = code_fingerprint()
-    log(f"search code: HEAD {code['head']}, search sha256 {code['search_sha256']}, uncommitted "
-        f"{', '.join(line.split()[-1] for line in code['uncommitted']) or 'none'}")
-    settings = Settings(database_url=db_url, data_dir=tmp / "data", env="development", oidc_issuer=None,
-                        opensearch_url=None, redis_url=None)
+    log(
+        f"search code: HEAD {code['head']}, search sha256 {code['search_sha256']}, uncommitted "
+        f"{', '.join(line.split()[-1] for line in code['uncommitted']) or 'none'}"
+    )
+    settings = Settings(
+        database_url=db_url,
+        data_dir=tmp / "data",
+        env="development",
+        oidc_issuer=None,
+        opensearch_url=None,
+        redis_url=None,
+    )
     target = db.PgTarget.from_url(db_url)
     clock = time.perf_counter()
     await db.open_database(settings, target)
@@ -763,16 +911,23 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | N
         build["visibility"] = await visibility(conn)
         build["sizes_mb"] = {
             name: await conn.fetchval(f"SELECT pg_total_relation_size('{name}') / 1e6::float8")
-            for name in ("search_document", "idx_search_document_vector", "search_term", "search_term_trigram",
-                         "episode")
+            for name in (
+                "search_document",
+                "idx_search_document_vector",
+                "search_term",
+                "search_term_trigram",
+                "episode",
+            )
         }
         build["vocabulary_terms"] = await conn.fetchval("SELECT count(*) FROM search_term")
         build["configs"] = [r[0] for r in await conn.fetch("SELECT config FROM search_config ORDER BY 1")]
         pg = {k: await conn.fetchval(f"SHOW {k}") for k in ("server_version", "shared_buffers", "work_mem", "jit")}
     finally:
         await conn.close()
-    log(f"index sizes (MB): {', '.join(f'{k} {v:.1f}' for k, v in build['sizes_mb'].items())}; "
-        f"{build['vocabulary_terms']} vocabulary terms; configs {build['configs']}; server {pg}")
+    log(
+        f"index sizes (MB): {', '.join(f'{k} {v:.1f}' for k, v in build['sizes_mb'].items())}; "
+        f"{build['vocabulary_terms']} vocabulary terms; configs {build['configs']}; server {pg}"
+    )
 
     schema, context_factory = None, None
     if not args.no_graphql:
@@ -784,8 +939,14 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | N
         storage = LocalStorage(tmp / "data" / "storage")
 
         def anonymous_context() -> Context:
-            return Context(principal=None, request_id="search-bench", settings=settings, storage=storage,
-                           base_url="http://bench.invalid", search=backend)
+            return Context(
+                principal=None,
+                request_id="search-bench",
+                settings=settings,
+                storage=storage,
+                base_url="http://bench.invalid",
+                search=backend,
+            )
 
         context_factory = anonymous_context
 
@@ -815,8 +976,17 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | N
             await os_backend.close()
             await _opensearch.drop(os_url, opensearch["alias"])
         await db.close_database()
-    return {"code": code, "seeded": seeded, "build": build, "rows": rows, "explains": explains, "postgres": pg,
-            "opensearch": opensearch, "measure_seconds": measure_seconds, "loadavg": [loadavg_before, loadavg_after]}
+    return {
+        "code": code,
+        "seeded": seeded,
+        "build": build,
+        "rows": rows,
+        "explains": explains,
+        "postgres": pg,
+        "opensearch": opensearch,
+        "measure_seconds": measure_seconds,
+        "loadavg": [loadavg_before, loadavg_after],
+    }
 
 
 async def visibility(conn: asyncpg.Connection) -> dict[str, Any]:
@@ -843,13 +1013,18 @@ async def vacuum_search_tables(conn: asyncpg.Connection, attempts: int = 10) -> 
         holders = await conn.fetch(
             "SELECT pid, backend_type, state, backend_xmin::text AS xmin, left(query, 80) AS query "
             "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)")
-        log(f"VACUUM left {seen['relallvisible']}/{seen['relpages']} pages of search_document all-visible; "
-            f"snapshots open in this database: {[dict(h) for h in holders]}; retrying")
+            "AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)"
+        )
+        log(
+            f"VACUUM left {seen['relallvisible']}/{seen['relpages']} pages of search_document all-visible; "
+            f"snapshots open in this database: {[dict(h) for h in holders]}; retrying"
+        )
         runs[-1]["holders"] = [dict(h) for h in holders]
         await asyncio.sleep(1)
-    log(f"VACUUM (ANALYZE) of the search tables: {len(runs)} run(s), {sum(r['seconds'] for r in runs):.1f}s, "
-        f"{runs[-1]['relallvisible']}/{runs[-1]['relpages']} pages all-visible")
+    log(
+        f"VACUUM (ANALYZE) of the search tables: {len(runs)} run(s), {sum(r['seconds'] for r in runs):.1f}s, "
+        f"{runs[-1]['relallvisible']}/{runs[-1]['relpages']} pages all-visible"
+    )
     return {"runs": runs}
 
 
@@ -857,10 +1032,12 @@ def estimates_line(rows: list[dict[str, Any]]) -> str:
     estimated = [r["backend"]["estimate"] for r in rows if r["backend"].get("estimate")]
     if not estimated:
         return "every total was counted exactly"
-    return (f"{len(estimated)} estimated totals: off by at most {max(e['total_error_pct'] for e in estimated):.1f} % "
-            f"from the exact count (category facets with 500+ matches: "
-            f"{max(e['category_error_pct'] for e in estimated):.1f} %); same hits as with exact counting: "
-            f"{sum(e['same_hits'] for e in estimated)}/{len(estimated)}")
+    return (
+        f"{len(estimated)} estimated totals: off by at most {max(e['total_error_pct'] for e in estimated):.1f} % "
+        f"from the exact count (category facets with 500+ matches: "
+        f"{max(e['category_error_pct'] for e in estimated):.1f} %); same hits as with exact counting: "
+        f"{sum(e['same_hits'] for e in estimated)}/{len(estimated)}"
+    )
 
 
 def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -868,10 +1045,14 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     rows = [r for r in out["rows"] if "error" not in r]
     with_graphql = not args.no_graphql
     with_os = out["opensearch"] is not None
-    header = (f"{'query':27} {'matches':>7}" + (f" {'OS matches':>10}" if with_os else "")
-              + f" {'PG p50/p95 ms':>19} {'<30':>3}" + (f" {'OS p50/p95 ms':>18}" if with_os else "")
-              + f" {'ILIKE':>6} {'baseline p50/p95 ms':>20} {'ratio':>7}"
-              + (f" {'GraphQL p50/p95 ms':>19}" if with_graphql else ""))
+    header = (
+        f"{'query':27} {'matches':>7}"
+        + (f" {'OS matches':>10}" if with_os else "")
+        + f" {'PG p50/p95 ms':>19} {'<30':>3}"
+        + (f" {'OS p50/p95 ms':>18}" if with_os else "")
+        + f" {'ILIKE':>6} {'baseline p50/p95 ms':>20} {'ratio':>7}"
+        + (f" {'GraphQL p50/p95 ms':>19}" if with_graphql else "")
+    )
     lines = []
     for r in rows:
         b, base, o = r["backend"], r["baseline"], r["opensearch"]
@@ -888,8 +1069,10 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             line += f" {g['p50_ms']:9.1f} /{g['p95_ms']:7.1f}"
         lines.append(line)
     lines += [f"{r['key'] + ' ' + r['label']:27.27} ERROR {r['error'][:150]}" for r in failed]
-    pooled = {kind: [ms for r in rows for ms in r["samples_ms"][kind]]
-              for kind in ("backend", "baseline", "graphql", "opensearch")}
+    pooled = {
+        kind: [ms for r in rows for ms in r["samples_ms"][kind]]
+        for kind in ("backend", "baseline", "graphql", "opensearch")
+    }
     overall = {kind: stats(v) for kind, v in pooled.items() if v}
     overall_ratio = overall["baseline"]["p95_ms"] / overall["backend"]["p95_ms"]
     geo_ratio = math.exp(sum(math.log(r["ratio_p95"]) for r in rows) / len(rows))
@@ -898,70 +1081,113 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     p95_ok = overall["backend"]["p95_ms"] < TARGET_P95_MS
     ratio_ok = overall_ratio >= TARGET_RATIO
     b, base = overall["backend"], overall["baseline"]
-    total_line = (f"{'overall (all samples)':27} {'':7}" + (f" {'':10}" if with_os else "")
-                  + f" {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} {'ok' if p95_ok else 'NO':>3}"
-                  + (f" {overall['opensearch']['p50_ms']:9.1f} /{overall['opensearch']['p95_ms']:7.1f}"
-                     if "opensearch" in overall else f" {'-':>18}" if with_os else "")
-                  + f" {'':6} {base['p50_ms']:10.1f} /{base['p95_ms']:7.1f} {overall_ratio:6.1f}x")
+    total_line = (
+        f"{'overall (all samples)':27} {'':7}"
+        + (f" {'':10}" if with_os else "")
+        + f" {b['p50_ms']:9.1f} /{b['p95_ms']:7.1f} {'ok' if p95_ok else 'NO':>3}"
+        + (
+            f" {overall['opensearch']['p50_ms']:9.1f} /{overall['opensearch']['p95_ms']:7.1f}"
+            if "opensearch" in overall
+            else f" {'-':>18}"
+            if with_os
+            else ""
+        )
+        + f" {'':6} {base['p50_ms']:10.1f} /{base['p95_ms']:7.1f} {overall_ratio:6.1f}x"
+    )
     if with_graphql:
         total_line += f" {overall['graphql']['p50_ms']:9.1f} /{overall['graphql']['p95_ms']:7.1f}"
     build = out["build"]
     seeded = out["seeded"]
-    print(f"\n{seeded['rows']['episode']:,} episodes ({seeded['public_episodes']:,} public), "
-          f"{seeded['rows']['program']} programs; index build (search.reindex.reindex, PostgresSearch): "
-          f"{build['documents']:,} documents in {build['rebuild_seconds']:.1f}s = {build['docs_per_second']:,.0f} docs/s; "
-          f"{args.repeat} timed runs per query and side after 1 warm-up, interleaved; 1-min load average "
-          f"{out['loadavg'][0]:.2f} before, {out['loadavg'][1]:.2f} after (other processes skew timings); search code "
-          f"{out['code']['search_sha256']} (HEAD {out['code']['head']}"
-          f"{' + uncommitted changes' if out['code']['uncommitted'] else ''})")
-    print_table(header, [*lines, "-" * len(header), total_line], [
-        "matches = the PostgreSQL backend's total (public matches, stemming/prefix/typo aware; ~ = estimated from a "
-        "sample, past 10,000 matches); ILIKE = the baseline's count(*).",
-        "PG = PostgresSearch.search() (anonymous, with facets); baseline = ILIKE '%word%' over title/description, "
-        "same visibility and filters, ORDER BY date LIMIT 20 (+ OFFSET 20 for page2) + count(*), concurrently.",
-        "ratio = baseline p95 / PG p95. GraphQL = the Search operation executed in-process (schema.execute, "
-        "anonymous): the PostgreSQL backend + loading the items and facet programs.",
-        *(_opensearch.footer(out["opensearch"], rows) if with_os else []),
-        f"geometric mean of the per-query ratios: {geo_ratio:.1f}x; queries with backend p95 >= {TARGET_P95_MS:g} ms: "
-        f"{', '.join(misses) or 'none'}; below {TARGET_RATIO:g}x: {', '.join(below_10x) or 'none'}",
-        estimates_line(rows),
-    ])
-    verdict = (f"Targets (PostgreSQL backend): overall p95 {b['p95_ms']:.1f} ms < {TARGET_P95_MS:g} ms "
-               f"{'PASS' if p95_ok else 'FAIL'}; overall p95 ratio {overall_ratio:.1f}x >= {TARGET_RATIO:g}x "
-               f"{'PASS' if ratio_ok else 'FAIL'}; per query: {len(rows) - len(misses)}/{len(rows)} under "
-               f"{TARGET_P95_MS:g} ms, {len(rows) - len(below_10x)}/{len(rows)} at >= {TARGET_RATIO:g}x"
-               + (f"; {len(failed)} queries FAILED and are left out: {', '.join(r['key'] for r in failed)}"
-                  if failed else ""))
+    print(
+        f"\n{seeded['rows']['episode']:,} episodes ({seeded['public_episodes']:,} public), "
+        f"{seeded['rows']['program']} programs; index build (search.reindex.reindex, PostgresSearch): "
+        f"{build['documents']:,} documents in {build['rebuild_seconds']:.1f}s = {build['docs_per_second']:,.0f} docs/s; "
+        f"{args.repeat} timed runs per query and side after 1 warm-up, interleaved; 1-min load average "
+        f"{out['loadavg'][0]:.2f} before, {out['loadavg'][1]:.2f} after (other processes skew timings); search code "
+        f"{out['code']['search_sha256']} (HEAD {out['code']['head']}"
+        f"{' + uncommitted changes' if out['code']['uncommitted'] else ''})"
+    )
+    print_table(
+        header,
+        [*lines, "-" * len(header), total_line],
+        [
+            "matches = the PostgreSQL backend's total (public matches, stemming/prefix/typo aware; ~ = estimated from a "
+            "sample, past 10,000 matches); ILIKE = the baseline's count(*).",
+            "PG = PostgresSearch.search() (anonymous, with facets); baseline = ILIKE '%word%' over title/description, "
+            "same visibility and filters, ORDER BY date LIMIT 20 (+ OFFSET 20 for page2) + count(*), concurrently.",
+            "ratio = baseline p95 / PG p95. GraphQL = the Search operation executed in-process (schema.execute, "
+            "anonymous): the PostgreSQL backend + loading the items and facet programs.",
+            *(_opensearch.footer(out["opensearch"], rows) if with_os else []),
+            f"geometric mean of the per-query ratios: {geo_ratio:.1f}x; queries with backend p95 >= {TARGET_P95_MS:g} ms: "
+            f"{', '.join(misses) or 'none'}; below {TARGET_RATIO:g}x: {', '.join(below_10x) or 'none'}",
+            estimates_line(rows),
+        ],
+    )
+    verdict = (
+        f"Targets (PostgreSQL backend): overall p95 {b['p95_ms']:.1f} ms < {TARGET_P95_MS:g} ms "
+        f"{'PASS' if p95_ok else 'FAIL'}; overall p95 ratio {overall_ratio:.1f}x >= {TARGET_RATIO:g}x "
+        f"{'PASS' if ratio_ok else 'FAIL'}; per query: {len(rows) - len(misses)}/{len(rows)} under "
+        f"{TARGET_P95_MS:g} ms, {len(rows) - len(below_10x)}/{len(rows)} at >= {TARGET_RATIO:g}x"
+        + (f"; {len(failed)} queries FAILED and are left out: {', '.join(r['key'] for r in failed)}" if failed else "")
+    )
     print(verdict)
     per_backend = {"postgres": backend_summary(build, overall["backend"], [r["backend"] for r in rows])}
     if with_os:
         per_backend["opensearch"] = backend_summary(
-            out["opensearch"]["build"], overall.get("opensearch"),
-            [r["opensearch"] for r in rows if "error" not in r["opensearch"]])
-    print("Per backend (index build: search.reindex.reindex, documents per second of the rebuild; latency: "
-          "search() calls, all samples pooled):")
+            out["opensearch"]["build"],
+            overall.get("opensearch"),
+            [r["opensearch"] for r in rows if "error" not in r["opensearch"]],
+        )
+    print(
+        "Per backend (index build: search.reindex.reindex, documents per second of the rebuild; latency: "
+        "search() calls, all samples pooled):"
+    )
     for name, s in per_backend.items():
-        latency = "no samples" if s["p50_ms"] is None else (
-            f"overall p50 {s['p50_ms']:5.1f} ms, p95 {s['p95_ms']:5.1f} ms; {s['queries_under_target']}/{s['queries']} "
-            f"queries with p95 < {TARGET_P95_MS:g} ms")
-        print(f"  {'PostgreSQL' if name == 'postgres' else 'OpenSearch':10}  {s['docs_per_second']:7,.0f} docs/s "
-              f"({s['documents']:,} documents in {s['rebuild_seconds']:.1f}s); {latency}")
+        latency = (
+            "no samples"
+            if s["p50_ms"] is None
+            else (
+                f"overall p50 {s['p50_ms']:5.1f} ms, p95 {s['p95_ms']:5.1f} ms; {s['queries_under_target']}/{s['queries']} "
+                f"queries with p95 < {TARGET_P95_MS:g} ms"
+            )
+        )
+        print(
+            f"  {'PostgreSQL' if name == 'postgres' else 'OpenSearch':10}  {s['docs_per_second']:7,.0f} docs/s "
+            f"({s['documents']:,} documents in {s['rebuild_seconds']:.1f}s); {latency}"
+        )
     print()
-    return {"overall": overall, "overall_ratio_p95": overall_ratio, "geomean_ratio_p95": geo_ratio,
-            "misses_p95": misses, "below_ratio": below_10x, "p95_target_met": p95_ok, "ratio_target_met": ratio_ok,
-            "failed": [r["key"] for r in failed], "verdict": verdict, "per_backend": per_backend,
-            "opensearch_totals_differ": [
-                {"key": r["key"], "postgres_exact": o["pg_exact_total"], "opensearch": o["total"]}
-                for r in rows if with_os and "error" not in (o := r["opensearch"]) and not o["same_total"]]}
+    return {
+        "overall": overall,
+        "overall_ratio_p95": overall_ratio,
+        "geomean_ratio_p95": geo_ratio,
+        "misses_p95": misses,
+        "below_ratio": below_10x,
+        "p95_target_met": p95_ok,
+        "ratio_target_met": ratio_ok,
+        "failed": [r["key"] for r in failed],
+        "verdict": verdict,
+        "per_backend": per_backend,
+        "opensearch_totals_differ": [
+            {"key": r["key"], "postgres_exact": o["pg_exact_total"], "opensearch": o["total"]}
+            for r in rows
+            if with_os and "error" not in (o := r["opensearch"]) and not o["same_total"]
+        ],
+    }
 
 
-def backend_summary(build: dict[str, Any], overall: dict[str, float] | None,
-                    rows: list[dict[str, Any]]) -> dict[str, Any]:
+def backend_summary(
+    build: dict[str, Any], overall: dict[str, float] | None, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Index build docs/s, overall p50/p95 and queries under the p95 target of one backend."""
-    return {"docs_per_second": build["docs_per_second"], "documents": build["documents"],
-            "rebuild_seconds": build["rebuild_seconds"],
-            "p50_ms": overall["p50_ms"] if overall else None, "p95_ms": overall["p95_ms"] if overall else None,
-            "queries": len(rows), "queries_under_target": sum(r["p95_ms"] < TARGET_P95_MS for r in rows)}
+    return {
+        "docs_per_second": build["docs_per_second"],
+        "documents": build["documents"],
+        "rebuild_seconds": build["rebuild_seconds"],
+        "p50_ms": overall["p50_ms"] if overall else None,
+        "p95_ms": overall["p95_ms"] if overall else None,
+        "queries": len(rows),
+        "queries_under_target": sum(r["p95_ms"] < TARGET_P95_MS for r in rows),
+    }
 
 
 def main() -> int:
@@ -970,17 +1196,32 @@ def main() -> int:
     parser.add_argument("--programs", type=int, default=500, help="programs to seed (default 500)")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per query and side (default 20)")
     parser.add_argument("--seed", type=int, default=6, help="RNG seed of the content (default 6)")
-    parser.add_argument("--no-vacuum", action="store_true",
-                        help="skip VACUUM (ANALYZE) of the search tables after the build (measure right after it)")
+    parser.add_argument(
+        "--no-vacuum",
+        action="store_true",
+        help="skip VACUUM (ANALYZE) of the search tables after the build (measure right after it)",
+    )
     parser.add_argument("--no-graphql", action="store_true", help="skip the in-process GraphQL figures")
-    parser.add_argument("--no-opensearch", action="store_true",
-                        help="skip the OpenSearch backend (else OPENSEARCH_URL, or a node started from the test "
-                             "suite's launcher)")
-    parser.add_argument("--opensearch-warmup", type=int, default=5, metavar="ROUNDS",
-                        help="untimed rounds of every query through OpenSearch before measuring, to let its JVM "
-                             "compile the search code (default 5)")
-    parser.add_argument("--explain", action="append", default=[], metavar="KEY",
-                        help="also EXPLAIN this query (key from the table; repeatable); misses are always explained")
+    parser.add_argument(
+        "--no-opensearch",
+        action="store_true",
+        help="skip the OpenSearch backend (else OPENSEARCH_URL, or a node started from the test suite's launcher)",
+    )
+    parser.add_argument(
+        "--opensearch-warmup",
+        type=int,
+        default=5,
+        metavar="ROUNDS",
+        help="untimed rounds of every query through OpenSearch before measuring, to let its JVM "
+        "compile the search code (default 5)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also EXPLAIN this query (key from the table; repeatable); misses are always explained",
+    )
     add_database_args(parser)
     args = parser.parse_args()
     started = time.monotonic()
@@ -994,15 +1235,19 @@ def main() -> int:
             if node:
                 node.stop()
         summary = report(out, args)
-        write_results(RESULTS, {
-            "when": dt.datetime.now(UTC).isoformat(),
-            "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
-            "cpus": os.cpu_count(),
-            "targets": {"p95_ms": TARGET_P95_MS, "ratio": TARGET_RATIO},
-            **summary,
-            **out,
-            "elapsed_s": round(time.monotonic() - started, 1),
-        }, started)
+        write_results(
+            RESULTS,
+            {
+                "when": dt.datetime.now(UTC).isoformat(),
+                "config": {k: v for k, v in vars(args).items() if k != "pg_url"},
+                "cpus": os.cpu_count(),
+                "targets": {"p95_ms": TARGET_P95_MS, "ratio": TARGET_RATIO},
+                **summary,
+                **out,
+                "elapsed_s": round(time.monotonic() - started, 1),
+            },
+            started,
+        )
         return 0
 
     return in_throwaway_database(args, "cms-search-bench-", in_db)

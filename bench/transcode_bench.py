@@ -74,6 +74,7 @@ FFMPEG, ISOLATED, IN_PROCESS = "ffmpeg CLI", "pipeline (isolated)", "pipeline (i
 
 # --- source -----------------------------------------------------------------------------------------------------
 
+
 def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A smooth-to-fine random texture (uint8), built from noise at several scales upsampled with swscale."""
     total = np.zeros((height, width), dtype=np.float32)
@@ -97,9 +98,18 @@ class _Scene:
         self.u = (_texture(rng, self.tex_h // 2, self.tex_w // 2).astype(np.int16) // 3 + 85).astype(np.uint8)
         self.v = (_texture(rng, self.tex_h // 2, self.tex_w // 2).astype(np.int16) // 3 + 85).astype(np.uint8)
         size = height // 5 // 2 * 2
-        self.blocks = [(_texture(rng, size, size), int(rng.integers(60, 200)), int(rng.integers(60, 200)),
-                        float(rng.uniform(4, 14)), float(rng.uniform(-6, 6)), int(rng.integers(0, width)),
-                        int(rng.integers(0, height - size))) for _ in range(3)]
+        self.blocks = [
+            (
+                _texture(rng, size, size),
+                int(rng.integers(60, 200)),
+                int(rng.integers(60, 200)),
+                float(rng.uniform(4, 14)),
+                float(rng.uniform(-6, 6)),
+                int(rng.integers(0, width)),
+                int(rng.integers(0, height - size)),
+            )
+            for _ in range(3)
+        ]
 
     def picture(self, index: int, grain: np.ndarray) -> np.ndarray:
         t = index / 30
@@ -108,24 +118,24 @@ class _Scene:
         x = int(span - abs(travel % (2 * span) - span)) // 2 * 2  # back and forth
         y = int(56 + 48 * math.sin(1.3 * t)) // 2 * 2
         w, h = self.width, self.height
-        luma = self.y[y:y + h, x:x + w].astype(np.int16)
+        luma = self.y[y : y + h, x : x + w].astype(np.int16)
         for tex, u, v, dx, dy, x0, y0 in self.blocks:
             size = tex.shape[0]
             bx = int(x0 + dx * index) % (w - size) // 2 * 2
             by = int(y0 + dy * index) % (h - size) // 2 * 2
-            luma[by:by + size, bx:bx + size] = tex
+            luma[by : by + size, bx : bx + size] = tex
         luma += grain
         planes = np.empty((h * 3 // 2, w), dtype=np.uint8)
         planes[:h] = luma.clip(16, 235)
         chroma = planes[h:].reshape(2, h // 2, w // 2)
-        chroma[0] = self.u[y // 2:(y + h) // 2, x // 2:(x + w) // 2]
-        chroma[1] = self.v[y // 2:(y + h) // 2, x // 2:(x + w) // 2]
+        chroma[0] = self.u[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
+        chroma[1] = self.v[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
         for tex, u, v, dx, dy, x0, y0 in self.blocks:
             size = tex.shape[0]
             bx = int(x0 + dx * index) % (w - size) // 2 * 2
             by = int(y0 + dy * index) % (h - size) // 2 * 2
-            chroma[0, by // 2:(by + size) // 2, bx // 2:(bx + size) // 2] = u
-            chroma[1, by // 2:(by + size) // 2, bx // 2:(bx + size) // 2] = v
+            chroma[0, by // 2 : (by + size) // 2, bx // 2 : (bx + size) // 2] = u
+            chroma[1, by // 2 : (by + size) // 2, bx // 2 : (bx + size) // 2] = v
         return planes
 
 
@@ -138,9 +148,17 @@ def make_source(path: Path, seconds: float, width: int = 1920, height: int = 108
     frames = int(seconds * fps)
     rate, chunk = 44_100, 1024
     with av.open(str(partial), mode="w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=fps, options={
-            "preset": "veryfast", "crf": "20", "profile": "high", "g": str(fps), "bf": "2",
-        })
+        video = container.add_stream(
+            "libx264",
+            rate=fps,
+            options={
+                "preset": "veryfast",
+                "crf": "20",
+                "profile": "high",
+                "g": str(fps),
+                "bf": "2",
+            },
+        )
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.thread_type = "FRAME"
         video.codec_context.time_base = Fraction(1, fps)
@@ -171,30 +189,81 @@ def make_source(path: Path, seconds: float, width: int = 1920, height: int = 108
 
 # --- the two sides ----------------------------------------------------------------------------------------------
 
+
 def ffmpeg_command(ffmpeg: str, src: Path, out: Path, plan: list[RungPlan], frame_rate: float) -> list[str]:
     """One ffmpeg process for the whole ladder, with the pipeline's settings (see the module docstring)."""
     gop = gop_frames(frame_rate, DEFAULT_SETTINGS.gop_seconds)
     split = f"[0:v]split={len(plan)}" + "".join(f"[s{i}]" for i in range(len(plan)))
     scales = [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,format=yuv420p[v{i}]" for i, r in enumerate(plan)]
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(src),
-           "-filter_complex", ";".join([split, *scales])]
+    cmd = [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(src),
+        "-filter_complex",
+        ";".join([split, *scales]),
+    ]
     for i, rung in enumerate(plan):
         cmd += ["-map", f"[v{i}]", f"-maxrate:v:{i}", str(rung.maxrate), f"-bufsize:v:{i}", str(rung.bufsize)]
     cmd += [
-        "-map", "0:a:0",
-        "-c:v", "libx264", "-profile:v", "high", "-preset:v", DEFAULT_SETTINGS.preset,
-        "-crf:v", str(DEFAULT_SETTINGS.crf), "-pix_fmt:v", "yuv420p",
-        "-g:v", str(gop), "-keyint_min:v", str(gop), "-sc_threshold:v", "0", "-forced-idr:v", "1",
-        "-x264-params:v", "scenecut=0:open_gop=0",
-        "-force_key_frames:v", f"expr:gte(t,n_forced*{DEFAULT_SETTINGS.gop_seconds:g})",
-        "-c:a", "aac", "-profile:a", "aac_low", "-b:a", str(DEFAULT_SETTINGS.audio_bitrate), "-ac", "2",
-        "-ar", str(DEFAULT_SETTINGS.audio_sample_rate),
-        "-f", "hls", "-hls_time", f"{DEFAULT_SETTINGS.segment_seconds:g}", "-hls_playlist_type", "vod",
-        "-hls_list_size", "0", "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
-        "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(out / "%v" / "seg_%05d.m4s"),
-        "-master_pl_name", "master.m3u8",
-        "-var_stream_map", " ".join(["a:0,agroup:aac,name:audio"]
-                                    + [f"v:{i},agroup:aac,name:{r.name}" for i, r in enumerate(plan)]),
+        "-map",
+        "0:a:0",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-preset:v",
+        DEFAULT_SETTINGS.preset,
+        "-crf:v",
+        str(DEFAULT_SETTINGS.crf),
+        "-pix_fmt:v",
+        "yuv420p",
+        "-g:v",
+        str(gop),
+        "-keyint_min:v",
+        str(gop),
+        "-sc_threshold:v",
+        "0",
+        "-forced-idr:v",
+        "1",
+        "-x264-params:v",
+        "scenecut=0:open_gop=0",
+        "-force_key_frames:v",
+        f"expr:gte(t,n_forced*{DEFAULT_SETTINGS.gop_seconds:g})",
+        "-c:a",
+        "aac",
+        "-profile:a",
+        "aac_low",
+        "-b:a",
+        str(DEFAULT_SETTINGS.audio_bitrate),
+        "-ac",
+        "2",
+        "-ar",
+        str(DEFAULT_SETTINGS.audio_sample_rate),
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{DEFAULT_SETTINGS.segment_seconds:g}",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_list_size",
+        "0",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-hls_segment_filename",
+        str(out / "%v" / "seg_%05d.m4s"),
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        " ".join(["a:0,agroup:aac,name:audio"] + [f"v:{i},agroup:aac,name:{r.name}" for i, r in enumerate(plan)]),
         str(out / "%v" / "index.m3u8"),
     ]
     return cmd
@@ -214,12 +283,18 @@ def run_ffmpeg(cmd: list[str]) -> dict[str, Any]:
 def task_dict(src: Path, out: Path, probe: dict[str, Any]) -> dict[str, Any]:
     """cms/media/processing.py `_task` for this source, Capabilities() defaults (libx264, CPU decode)."""
     return {
-        "task": "video", "src": str(src), "out_dir": str(out), "timeout": 3600.0,
+        "task": "video",
+        "src": str(src),
+        "out_dir": str(out),
+        "timeout": 3600.0,
         "input_format": probe.get("format") or None,
-        "width": probe.get("width") or 0, "height": probe.get("height") or 0,
-        "frame_rate": probe.get("frame_rate") or 25.0, "rotation": probe.get("rotation") or 0,
+        "width": probe.get("width") or 0,
+        "height": probe.get("height") or 0,
+        "frame_rate": probe.get("frame_rate") or 25.0,
+        "rotation": probe.get("rotation") or 0,
         "duration": probe.get("duration") or 0.0,
-        "video_encoder": "libx264", "hw_decode": False,
+        "video_encoder": "libx264",
+        "hw_decode": False,
     }
 
 
@@ -238,8 +313,9 @@ def run_isolated_pipeline(src: Path, out: Path, probe: dict[str, Any]) -> dict[s
                 except psutil.Error:
                     pass
 
-    asyncio.run(run_isolated(task_dict(src, out, probe), timeout=3600, memory_limit_bytes=MEMORY_LIMIT,
-                             on_progress=progress))
+    asyncio.run(
+        run_isolated(task_dict(src, out, probe), timeout=3600, memory_limit_bytes=MEMORY_LIMIT, on_progress=progress)
+    )
     total = time.monotonic() - started
     row = {"wall": marks.get("ladder", total), "child_total": total}
     if "ladder_cpu" in marks:
@@ -272,12 +348,15 @@ def measure(name: str, run) -> dict[str, Any]:
     out = run()
     busy1, elapsed = _busy_cpu_seconds(), time.monotonic() - t0
     self1, child1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = sum(getattr(b, f) - getattr(a, f) for a, b in ((self0, self1), (child0, child1)) for f in ("ru_utime", "ru_stime"))
+    cpu = sum(
+        getattr(b, f) - getattr(a, f) for a, b in ((self0, self1), (child0, child1)) for f in ("ru_utime", "ru_stime")
+    )
     others = max(0.0, (busy1 - busy0 - cpu) / elapsed)
     return {"variant": name, "cpu": cpu, "load_before": load, "others_cpus": others, **out}
 
 
 # --- outputs ----------------------------------------------------------------------------------------------------
+
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
@@ -301,7 +380,7 @@ def x264_info(rung_dir: Path) -> tuple[str, dict[str, str]]:
         data = path.read_bytes()
         at = data.find(b"x264 - core ")
         if at >= 0:
-            text = data[at:at + 4096].split(b"\x00", 1)[0].decode(errors="replace")
+            text = data[at : at + 4096].split(b"\x00", 1)[0].decode(errors="replace")
             version = text.split(" - H.264")[0].replace("x264 - ", "")
             options = dict(item.split("=", 1) for item in text.split("options: ", 1)[-1].split() if "=" in item)
             return version, options
@@ -309,6 +388,7 @@ def x264_info(rung_dir: Path) -> tuple[str, dict[str, str]]:
 
 
 # --- driver -----------------------------------------------------------------------------------------------------
+
 
 def wait_for_load(max_load: float, max_wait: float) -> float:
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", flush=True)
@@ -329,8 +409,24 @@ def profile_pipeline(src: Path, out: Path, target: Path) -> None:
         log("py-spy not found next to the interpreter (.venv/bin/pip install py-spy): no profile")
         return
     fmt = "raw" if target.suffix == ".txt" else "speedscope" if target.suffix == ".json" else "flamegraph"
-    cmd = [str(spy), "record", "--native", "--threads", "--rate", "200", "--format", fmt, "-o", str(target), "--",
-           sys.executable, str(Path(__file__).resolve()), "--pipeline-once", str(src), str(out)]
+    cmd = [
+        str(spy),
+        "record",
+        "--native",
+        "--threads",
+        "--rate",
+        "200",
+        "--format",
+        fmt,
+        "-o",
+        str(target),
+        "--",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--pipeline-once",
+        str(src),
+        str(out),
+    ]
     log("profiling one in-process pipeline run: " + " ".join(cmd))
     subprocess.run(cmd, check=True, capture_output=True)
     log(f"wrote {target}")
@@ -345,8 +441,12 @@ def main() -> int:
     parser.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-min load below this (1.5)")
     parser.add_argument("--load-wait", type=float, default=180.0, help="longest wait for the load, s (180)")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "cms-transcode-bench")
-    parser.add_argument("--profile", type=Path, help="also record one in-process pipeline run with py-spy "
-                        "(.svg flamegraph, .json speedscope, .txt raw collapsed stacks)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="also record one in-process pipeline run with py-spy "
+        "(.svg flamegraph, .json speedscope, .txt raw collapsed stacks)",
+    )
     parser.add_argument("--pipeline-once", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -360,8 +460,11 @@ def main() -> int:
     started = time.monotonic()
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        print("ERROR: the `ffmpeg` command line is not installed; install Debian's package first:\n"
-              "    apt-get update && apt-get install -y ffmpeg", file=sys.stderr)
+        print(
+            "ERROR: the `ffmpeg` command line is not installed; install Debian's package first:\n"
+            "    apt-get update && apt-get install -y ffmpeg",
+            file=sys.stderr,
+        )
         return 2
     ffmpeg_version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
 
@@ -377,12 +480,18 @@ def main() -> int:
     probe = probe_file(src, AssetKind.VIDEO)
     duration = float(probe["duration"])
     plan = plan_ladder(probe["width"], probe["height"], probe["frame_rate"], probe["rotation"])
-    log(f"source: {probe['width']}x{probe['height']} {probe['frame_rate']} fps {duration:.2f} s "
+    log(
+        f"source: {probe['width']}x{probe['height']} {probe['frame_rate']} fps {duration:.2f} s "
         f"{probe.get('bitrate', 0) / 1e6:.1f} Mbit/s {probe['video_codec']}+{probe.get('audio_codec')}, "
-        f"{src.stat().st_size / 2**20:.1f} MiB")
-    log("ladder: " + ", ".join(f"{r.name} {r.width}x{r.height} max {r.maxrate // 1000}k/buf {r.bufsize // 1000}k"
-                               for r in plan))
-    log(f"ffmpeg: {ffmpeg_version}; PyAV {av.__version__}, libavcodec {'.'.join(map(str, av.library_versions['libavcodec']))}")
+        f"{src.stat().st_size / 2**20:.1f} MiB"
+    )
+    log(
+        "ladder: "
+        + ", ".join(f"{r.name} {r.width}x{r.height} max {r.maxrate // 1000}k/buf {r.bufsize // 1000}k" for r in plan)
+    )
+    log(
+        f"ffmpeg: {ffmpeg_version}; PyAV {av.__version__}, libavcodec {'.'.join(map(str, av.library_versions['libavcodec']))}"
+    )
     log(f"CPUs: {os.cpu_count()}")
 
     work = Path(tempfile.mkdtemp(prefix="cms-transcode-bench-"))
@@ -410,16 +519,18 @@ def main() -> int:
             row["child_cpu"] = row["cpu"]
             row["cpu"] = row.get("ladder_cpu", row["cpu"])  # the ladder's share; the artwork's after it
             extra = f"  (child total {row['child_total']:.1f} s, {row['child_cpu']:.1f} s CPU with artwork)"
-        log(f"run {index + 1} {variant:<22} wall {row['wall']:6.1f} s  cpu {row['cpu']:6.1f} s  "
+        log(
+            f"run {index + 1} {variant:<22} wall {row['wall']:6.1f} s  cpu {row['cpu']:6.1f} s  "
             f"{duration / row['wall']:.2f}x realtime  load {row['load_before']:.2f}  others {row['others_cpus']:.2f} CPUs  "
-            f"out {sum(row['bytes'].values()) / 2**20:.1f} MiB{extra}")
+            f"out {sum(row['bytes'].values()) / 2**20:.1f} MiB{extra}"
+        )
         return row
 
     wait_for_load(args.max_load, args.load_wait)
     rows: list[dict[str, Any]] = []
     try:
         for index in range(args.runs):
-            order = variants[index % len(variants):] + variants[:index % len(variants)]  # alternate who goes first
+            order = variants[index % len(variants) :] + variants[: index % len(variants)]  # alternate who goes first
             for variant in order:
                 rows.append(one(variant, index))
         if args.profile:
@@ -432,41 +543,59 @@ def main() -> int:
     for variant in variants:
         mine = [r for r in rows if r["variant"] == variant]
         summary[variant] = {
-            "wall": statistics.median(r["wall"] for r in mine), "cpu": statistics.median(r["cpu"] for r in mine),
+            "wall": statistics.median(r["wall"] for r in mine),
+            "cpu": statistics.median(r["cpu"] for r in mine),
             "walls": [round(r["wall"], 2) for r in mine],
             "others_cpus": statistics.mean(r["others_cpus"] for r in mine),
             "child_total": statistics.median(r["child_total"] for r in mine) if "child_total" in mine[0] else None,
             "child_cpu": statistics.median(r["child_cpu"] for r in mine) if "child_cpu" in mine[0] else None,
-            "bytes": mine[-1]["bytes"], "segments": mine[-1]["segments"], "resolutions": mine[-1]["resolutions"],
-            "master": mine[-1]["master"], "x264": mine[-1]["x264"],
+            "bytes": mine[-1]["bytes"],
+            "segments": mine[-1]["segments"],
+            "resolutions": mine[-1]["resolutions"],
+            "master": mine[-1]["master"],
+            "x264": mine[-1]["x264"],
         }
     base = summary[FFMPEG]
-    header = (f"{'variant':<22} {'wall s':>7} {'runs (wall s)':>13} {'x realtime':>10} {'CPU s':>6} {'CPU/wall':>8} "
-              f"{'others':>6} {'video MiB':>9} {'audio KiB':>9} {'wall ratio':>10} {'per round':>11} {'CPU ratio':>9}  target")
+    header = (
+        f"{'variant':<22} {'wall s':>7} {'runs (wall s)':>13} {'x realtime':>10} {'CPU s':>6} {'CPU/wall':>8} "
+        f"{'others':>6} {'video MiB':>9} {'audio KiB':>9} {'wall ratio':>10} {'per round':>11} {'CPU ratio':>9}  target"
+    )
     table = []
     for variant, s in summary.items():
         video_mib = sum(v for k, v in s["bytes"].items() if k != "audio") / 2**20
         ratio = s["wall"] / base["wall"]
         # Each round's pipeline run against that round's ffmpeg run (runs next to each other see similar load).
-        rounds = [r["wall"] / f["wall"] for r, f in zip((r for r in rows if r["variant"] == variant),
-                                                         (r for r in rows if r["variant"] == FFMPEG))]
-        s.update(ratio=ratio, realtime=duration / s["wall"], round_ratios=[round(x, 3) for x in rounds],
-                 cpu_ratio=s["cpu"] / base["cpu"])
+        rounds = [
+            r["wall"] / f["wall"]
+            for r, f in zip((r for r in rows if r["variant"] == variant), (r for r in rows if r["variant"] == FFMPEG))
+        ]
+        s.update(
+            ratio=ratio,
+            realtime=duration / s["wall"],
+            round_ratios=[round(x, 3) for x in rounds],
+            cpu_ratio=s["cpu"] / base["cpu"],
+        )
         verdict = "(baseline)" if variant == FFMPEG else f"<= {TARGET}x {'PASS' if ratio <= TARGET else 'FAIL'}"
         s["verdict"] = verdict
         runs = "/".join(f"{w:.1f}" for w in s["walls"])
-        table.append(f"{variant:<22} {s['wall']:>7.2f} {runs:>13} {duration / s['wall']:>10.2f} {s['cpu']:>6.1f} "
-                     f"{s['cpu'] / s['wall']:>8.2f} {s['others_cpus']:>6.2f} {video_mib:>9.2f} "
-                     f"{s['bytes']['audio'] / 1024:>9.0f} {ratio:>9.2f}x {'/'.join(f'{x:.2f}' for x in rounds):>11} "
-                     f"{s['cpu_ratio']:>8.2f}x  {verdict}")
-    footer = [f"source {duration:.2f} s 1080p30; ladder {', '.join(f'{r.name} {r.width}x{r.height}' for r in plan)}; "
-              f"{args.runs} runs each, alternating; medians",
-              f"CPU s = user+sys of the process and its threads/children; others = CPUs the rest of the machine "
-              f"used meanwhile (of {os.cpu_count()}); 0 = no contention"]
+        table.append(
+            f"{variant:<22} {s['wall']:>7.2f} {runs:>13} {duration / s['wall']:>10.2f} {s['cpu']:>6.1f} "
+            f"{s['cpu'] / s['wall']:>8.2f} {s['others_cpus']:>6.2f} {video_mib:>9.2f} "
+            f"{s['bytes']['audio'] / 1024:>9.0f} {ratio:>9.2f}x {'/'.join(f'{x:.2f}' for x in rounds):>11} "
+            f"{s['cpu_ratio']:>8.2f}x  {verdict}"
+        )
+    footer = [
+        f"source {duration:.2f} s 1080p30; ladder {', '.join(f'{r.name} {r.width}x{r.height}' for r in plan)}; "
+        f"{args.runs} runs each, alternating; medians",
+        f"CPU s = user+sys of the process and its threads/children; others = CPUs the rest of the machine "
+        f"used meanwhile (of {os.cpu_count()}); 0 = no contention",
+    ]
     if summary.get(ISOLATED, {}).get("child_total"):
-        footer.append(f"pipeline (isolated): wall and CPU until the child reports the ladder done; with the artwork "
-                      f"(poster, thumbnails, storyboard) the child takes {summary[ISOLATED]['child_total']:.2f} s, "
-                      f"{summary[ISOLATED]['child_cpu']:.1f} s CPU")
+        footer.append(
+            f"pipeline (isolated): wall and CPU until the child reports the ladder done; with the artwork "
+            f"(poster, thumbnails, storyboard) the child takes {summary[ISOLATED]['child_total']:.2f} s, "
+            f"{summary[ISOLATED]['child_cpu']:.1f} s CPU"
+        )
     print("\nTranscode ladder: worker pipeline vs ffmpeg CLI")
     print_table(header, table, footer)  # the column names, underlined
 
@@ -475,7 +604,11 @@ def main() -> int:
     print(f"  {'variant':<22} " + " ".join(f"{n:>12}" for n in names) + "   resolutions in master.m3u8")
     for variant, s in summary.items():
         cells = [f"{s['bytes'][n] / 1024:>7.0f}/{s['segments'].get(n, '-'):>4}" for n in names]
-        print(f"  {variant:<22} " + " ".join(f"{c:>12}" for c in cells) + f"   {' '.join(s['resolutions']) or 'NO MASTER'}")
+        print(
+            f"  {variant:<22} "
+            + " ".join(f"{c:>12}" for c in cells)
+            + f"   {' '.join(s['resolutions']) or 'NO MASTER'}"
+        )
 
     (ref_version, ref_opts) = summary[FFMPEG]["x264"]
     print(f"\nx264 ({plan[min(1, len(plan) - 1)].name} stream SEI): {FFMPEG}: {ref_version}")
@@ -483,18 +616,37 @@ def main() -> int:
         if variant == FFMPEG:
             continue
         version, opts = s["x264"]
-        diff = {k: (ref_opts.get(k), opts.get(k)) for k in sorted(set(ref_opts) | set(opts)) if ref_opts.get(k) != opts.get(k)}
-        print(f"  {variant}: {version}; options differing (ffmpeg -> pipeline): "
-              + (", ".join(f"{k} {a}->{b}" for k, (a, b) in diff.items()) or "none"))
-    verdicts = [f"{v}: {s['ratio']:.2f}x {s['verdict'].split()[-1]} (CPU {s['cpu_ratio']:.2f}x)"
-                for v, s in summary.items() if v != FFMPEG]
+        diff = {
+            k: (ref_opts.get(k), opts.get(k))
+            for k in sorted(set(ref_opts) | set(opts))
+            if ref_opts.get(k) != opts.get(k)
+        }
+        print(
+            f"  {variant}: {version}; options differing (ffmpeg -> pipeline): "
+            + (", ".join(f"{k} {a}->{b}" for k, (a, b) in diff.items()) or "none")
+        )
+    verdicts = [
+        f"{v}: {s['ratio']:.2f}x {s['verdict'].split()[-1]} (CPU {s['cpu_ratio']:.2f}x)"
+        for v, s in summary.items()
+        if v != FFMPEG
+    ]
     print("\nSummary (target pipeline <= 1.15x ffmpeg CLI wall time): " + "; ".join(verdicts) + "\n")
 
-    write_results(RESULTS, {
-        "source": {"path": str(src), "probe": probe}, "ffmpeg": ffmpeg_version, "pyav": av.__version__,
-        "ladder": [r.__dict__ for r in plan], "target": TARGET, "ffmpeg_command": cmd_shown,
-        "runs": rows, "summary": summary, "cpus": os.cpu_count(),
-    }, started)
+    write_results(
+        RESULTS,
+        {
+            "source": {"path": str(src), "probe": probe},
+            "ffmpeg": ffmpeg_version,
+            "pyav": av.__version__,
+            "ladder": [r.__dict__ for r in plan],
+            "target": TARGET,
+            "ffmpeg_command": cmd_shown,
+            "runs": rows,
+            "summary": summary,
+            "cpus": os.cpu_count(),
+        },
+        started,
+    )
     return 0
 
 

@@ -47,8 +47,22 @@ from pathlib import Path
 import httpx
 import psutil
 from _common import (
-    BENCH, PY_SPY_FORMATS, ROOT, Server, add_database_args, bench_parser, cms_cmd, cms_env, in_throwaway_database, log,
-    migrate, print_table, py_spy, py_spy_record, uvicorn_cmd, write_results,
+    BENCH,
+    PY_SPY_FORMATS,
+    ROOT,
+    Server,
+    add_database_args,
+    bench_parser,
+    cms_cmd,
+    cms_env,
+    in_throwaway_database,
+    log,
+    migrate,
+    print_table,
+    py_spy,
+    py_spy_record,
+    uvicorn_cmd,
+    write_results,
 )
 
 RESULTS = BENCH / "results" / "upload.json"
@@ -58,11 +72,11 @@ CHUNK = MIB
 TARGET_RATIO = 0.8
 TARGET_RSS_MIB = 64.0
 RSS_INTERVAL_S = 0.05
-UTC = dt.timezone.utc
-
+UTC = dt.UTC
 
 
 # --- the body: a real MP4 head, padded with a repeated random block ----------------------------------------------
+
 
 def small_mp4() -> bytes:
     """A tiny real MP4 (PyAV): 24 frames of 64x64 video."""
@@ -108,6 +122,7 @@ class Body:
 
 # --- RSS -------------------------------------------------------------------------------------------------------
 
+
 class RssSampler:
     """Samples one process's RSS every RSS_INTERVAL_S in a thread; `before` is taken when it starts."""
 
@@ -127,7 +142,7 @@ class RssSampler:
         while not self._stop.wait(RSS_INTERVAL_S):
             self._sample()
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -162,7 +177,9 @@ def gql(client: httpx.Client, query: str, variables: dict, field: str, typename:
 
 
 def dev_token(env: dict[str, str]) -> str:
-    done = subprocess.run([*cms_cmd(), "dev-token", "--role", "editor"], env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [*cms_cmd(), "dev-token", "--role", "editor"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"cms dev-token failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout.strip().splitlines()[-1]
@@ -173,14 +190,30 @@ class Api:
         self.server = server
         self.client = httpx.Client(base_url=server.url, timeout=300, headers={"Authorization": f"Bearer {token}"})
         program = gql(self.client, CREATE_PROGRAM, {"input": {"title": "Upload bench"}}, "createProgram", "Program")
-        episode = gql(self.client, CREATE_EPISODE, {"input": {"programId": program["id"], "title": "Upload bench"}},
-                      "createEpisode", "Episode")
+        episode = gql(
+            self.client,
+            CREATE_EPISODE,
+            {"input": {"programId": program["id"], "title": "Upload bench"}},
+            "createEpisode",
+            "Episode",
+        )
         self.episode_id = episode["id"]
 
     def ticket(self, size: int) -> str:
-        upload = gql(self.client, CREATE_UPLOAD, {"input": {
-            "filename": "bench.mp4", "size": size, "contentType": "video/mp4", "episodeId": self.episode_id,
-        }}, "createUpload", "Upload")
+        upload = gql(
+            self.client,
+            CREATE_UPLOAD,
+            {
+                "input": {
+                    "filename": "bench.mp4",
+                    "size": size,
+                    "contentType": "video/mp4",
+                    "episodeId": self.episode_id,
+                }
+            },
+            "createUpload",
+            "Upload",
+        )
         if upload["method"] != "DIRECT":
             raise RuntimeError(f"expected a DIRECT upload, got {upload['method']}")
         return f"/uploads/{upload['id']}"  # the ticket's url names the public base URL; the path is what matters
@@ -188,8 +221,18 @@ class Api:
 
 # --- one upload ----------------------------------------------------------------------------------------------------
 
-def upload(kind: str, server: Server, client: httpx.Client, body: Body, size: int, *, api: Api | None = None,
-           fsync: bool = False, label: str | None = None) -> dict:
+
+def upload(
+    kind: str,
+    server: Server,
+    client: httpx.Client,
+    body: Body,
+    size: int,
+    *,
+    api: Api | None = None,
+    fsync: bool = False,
+    label: str | None = None,
+) -> dict:
     """PUT `size` bytes of the body to one server; returns timing, RSS and the server's answer."""
     name = f"{secrets.token_hex(8)}.bin"
     path = api.ticket(size) if api else f"/sink/{name}" + ("?fsync=1" if fsync else "")
@@ -212,13 +255,25 @@ def upload(kind: str, server: Server, client: httpx.Client, body: Body, size: in
             raise RuntimeError(f"api sha256 {answer.get('sha256')} != body sha256 {body.sha256}")
     elif answer.get("size") != size:
         raise RuntimeError(f"sink stored {answer.get('size')} bytes, sent {size}")
-    row = {"server": label or kind, "bytes": size, "seconds": elapsed, "mib_s": size / MIB / elapsed,
-           "rss_before_mib": rss.before / MIB, "rss_peak_mib": rss.peak / MIB, "rss_growth_mib": rss.growth_mib,
-           "rss_samples": rss.samples, "server_cpu_user_s": cpu_user, "server_cpu_sys_s": cpu_sys, "answer": answer}
-    log(f"{row['server']:10s} {size / MIB:7.0f} MiB in {elapsed:6.2f}s = {row['mib_s']:7.1f} MiB/s   "
+    row = {
+        "server": label or kind,
+        "bytes": size,
+        "seconds": elapsed,
+        "mib_s": size / MIB / elapsed,
+        "rss_before_mib": rss.before / MIB,
+        "rss_peak_mib": rss.peak / MIB,
+        "rss_growth_mib": rss.growth_mib,
+        "rss_samples": rss.samples,
+        "server_cpu_user_s": cpu_user,
+        "server_cpu_sys_s": cpu_sys,
+        "answer": answer,
+    }
+    log(
+        f"{row['server']:10s} {size / MIB:7.0f} MiB in {elapsed:6.2f}s = {row['mib_s']:7.1f} MiB/s   "
         f"server CPU {cpu_user:5.2f}s user {cpu_sys:5.2f}s sys   "
         f"RSS {rss.before / MIB:6.1f} -> peak {rss.peak / MIB:6.1f} MiB (+{rss.growth_mib:.1f})"
-        + (f"   {answer['chunks']} body chunks, max {answer['max_chunk'] // 1024} KiB" if "chunks" in answer else ""))
+        + (f"   {answer['chunks']} body chunks, max {answer['max_chunk'] // 1024} KiB" if "chunks" in answer else "")
+    )
     return row
 
 
@@ -234,12 +289,15 @@ def clean(*dirs: Path) -> None:
 
 # --- report ------------------------------------------------------------------------------------------------------
 
+
 def summarize(rows: list[dict]) -> dict:
-    return {"median_mib_s": statistics.median(r["mib_s"] for r in rows),
-            "runs_mib_s": [round(r["mib_s"], 1) for r in rows],
-            "median_seconds": statistics.median(r["seconds"] for r in rows),
-            "median_server_cpu_s": statistics.median(r["server_cpu_user_s"] + r["server_cpu_sys_s"] for r in rows),
-            "max_rss_growth_mib": max(r["rss_growth_mib"] for r in rows)}
+    return {
+        "median_mib_s": statistics.median(r["mib_s"] for r in rows),
+        "runs_mib_s": [round(r["mib_s"], 1) for r in rows],
+        "median_seconds": statistics.median(r["seconds"] for r in rows),
+        "median_server_cpu_s": statistics.median(r["server_cpu_user_s"] + r["server_cpu_sys_s"] for r in rows),
+        "max_rss_growth_mib": max(r["rss_growth_mib"] for r in rows),
+    }
 
 
 def report(summary: dict[str, dict]) -> list[dict]:
@@ -254,14 +312,18 @@ def report(summary: dict[str, dict]) -> list[dict]:
         else:
             target, verdict = "(baseline)" if name == "sink" else "(diagnostic)", ""
         lines.append({"server": name, **s, "ratio": ratio, "target": target, "verdict": verdict})
-    header = (f"{'server':11} {'MiB/s':>8} {'runs (MiB/s)':20} {'wall s':>6} {'CPU s':>6} {'ratio':>6} {'peak RSS +MiB':>13}  "
-              f"{'target':28} result")
+    header = (
+        f"{'server':11} {'MiB/s':>8} {'runs (MiB/s)':20} {'wall s':>6} {'CPU s':>6} {'ratio':>6} {'peak RSS +MiB':>13}  "
+        f"{'target':28} result"
+    )
     table = []
     for row in lines:
         runs = ", ".join(f"{v:.0f}" for v in row["runs_mib_s"])
-        table.append(f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:20} {row['median_seconds']:6.2f} "
-                     f"{row['median_server_cpu_s']:6.2f} "
-                     f"{row['ratio']:5.2f}x {row['max_rss_growth_mib']:13.1f}  {row['target']:28} {row['verdict']}")
+        table.append(
+            f"{row['server']:11} {row['median_mib_s']:8.1f} {runs:20} {row['median_seconds']:6.2f} "
+            f"{row['median_server_cpu_s']:6.2f} "
+            f"{row['ratio']:5.2f}x {row['max_rss_growth_mib']:13.1f}  {row['target']:28} {row['verdict']}"
+        )
     print_table(header, table)
     return lines
 
@@ -274,8 +336,11 @@ def main() -> int:
     parser.add_argument("--fsync-sink", action="store_true", help="also measure the sink with fsync (diagnostic row)")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for both servers ('' to not pin)")
     parser.add_argument("--client-cpus", default="1", help="CPU list for this process, the client ('' to not pin)")
-    parser.add_argument("--profile", type=Path, help="record one extra API upload with py-spy into this file "
-                        "(.svg flame graph, .txt raw collapsed stacks)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record one extra API upload with py-spy into this file (.svg flame graph, .txt raw collapsed stacks)",
+    )
     add_database_args(parser)
     args = parser.parse_args()
 
@@ -290,8 +355,9 @@ def main() -> int:
     args.loadavg_before = round(os.getloadavg()[0], 2)
     started = time.monotonic()
     # tempfile's default dir: the sink's files and the API's CMS_DATA_DIR share it, so the same disk.
-    return in_throwaway_database(args, "cms-upload-bench-", lambda db_url, tmp: run(args, db_url, tmp, started),
-                                 log_tmp=True)
+    return in_throwaway_database(
+        args, "cms-upload-bench-", lambda db_url, tmp: run(args, db_url, tmp, started), log_tmp=True
+    )
 
 
 def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int:
@@ -305,14 +371,21 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
         raise RuntimeError(f"only {free / MIB:.0f} MiB free in {tmp}; need about {3 * size / MIB:.0f}")
 
     migrate(db_url, data_dir)
-    env = cms_env(db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "PUBLIC_BASE_URL"), SINK_DIR=str(sink_dir),
-                  CMS_UPLOAD_MAX_BYTES=str(max(size, 20 * 1024**3)))
+    env = cms_env(
+        db_url,
+        data_dir,
+        drop=("OIDC_ISSUER", "REDIS_URL", "PUBLIC_BASE_URL"),
+        SINK_DIR=str(sink_dir),
+        CMS_UPLOAD_MAX_BYTES=str(max(size, 20 * 1024**3)),
+    )
     token = dev_token(env)  # before the API starts: both use the same dev issuer key under CMS_DATA_DIR
 
     t = time.monotonic()
     body = Body(size)
-    log(f"body: {size / MIB:.0f} MiB = {len(body.head)} byte PyAV MP4 + repeated 1 MiB random block, "
-        f"sha256 {body.sha256[:16]}... ({time.monotonic() - t:.1f}s)")
+    log(
+        f"body: {size / MIB:.0f} MiB = {len(body.head)} byte PyAV MP4 + repeated 1 MiB random block, "
+        f"sha256 {body.sha256[:16]}... ({time.monotonic() - t:.1f}s)"
+    )
 
     rows: dict[str, list[dict]] = {"sink": [], "api": []}
     if args.fsync_sink:
@@ -320,12 +393,16 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
     profile_note = None
     sink_cmd = uvicorn_cmd("--app-dir", str(BENCH), "raw_sink:app")
     api_cmd = [*cms_cmd(), "serve", "--no-worker"]
-    with Server("sink", sink_cmd, env, args.server_cpus, tmp) as sink_srv, \
-            Server("api", api_cmd, env, args.server_cpus, tmp) as api_srv, \
-            httpx.Client(base_url=sink_srv.url, timeout=300) as sink_client:
+    with (
+        Server("sink", sink_cmd, env, args.server_cpus, tmp) as sink_srv,
+        Server("api", api_cmd, env, args.server_cpus, tmp) as api_srv,
+        httpx.Client(base_url=sink_srv.url, timeout=300) as sink_client,
+    ):
         api = Api(api_srv, token)
-        rss_start = {"sink": psutil.Process(sink_srv.pid).memory_info().rss / MIB,
-                     "api": psutil.Process(api_srv.pid).memory_info().rss / MIB}
+        rss_start = {
+            "sink": psutil.Process(sink_srv.pid).memory_info().rss / MIB,
+            "api": psutil.Process(api_srv.pid).memory_info().rss / MIB,
+        }
 
         def one(kind: str, n: int) -> dict:
             if kind == "api":
@@ -346,34 +423,42 @@ def run(args: argparse.Namespace, db_url: str, tmp: Path, started: float) -> int
         if args.profile:
             profile_note = profile(args.profile, api_srv, api, body, size)
             clean(sink_dir, staging_dir)
-        rss_end = {"sink": psutil.Process(sink_srv.pid).memory_info().rss / MIB,
-                   "api": psutil.Process(api_srv.pid).memory_info().rss / MIB}
+        rss_end = {
+            "sink": psutil.Process(sink_srv.pid).memory_info().rss / MIB,
+            "api": psutil.Process(api_srv.pid).memory_info().rss / MIB,
+        }
         api.client.close()
 
     summary = {kind: summarize(r) for kind, r in rows.items()}
     pinning = f"servers on CPU {args.server_cpus or 'any'}, client on CPU {args.client_cpus or 'any'}"
-    print(f"\n{args.runs} x {args.size_mib} MiB per server after a {args.warmup_mib} MiB warm-up, alternating; "
-          f"1 MiB chunks with Content-Length via httpx; uvicorn 1 worker, log level warning; {pinning}; "
-          f"RSS sampled every {RSS_INTERVAL_S * 1000:.0f} ms (growth = peak during upload - just before); "
-          f"CPU s = server process user+sys CPU per upload (less noisy than wall time on a shared machine). "
-          f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after")
+    print(
+        f"\n{args.runs} x {args.size_mib} MiB per server after a {args.warmup_mib} MiB warm-up, alternating; "
+        f"1 MiB chunks with Content-Length via httpx; uvicorn 1 worker, log level warning; {pinning}; "
+        f"RSS sampled every {RSS_INTERVAL_S * 1000:.0f} ms (growth = peak during upload - just before); "
+        f"CPU s = server process user+sys CPU per upload (less noisy than wall time on a shared machine). "
+        f"1-min load average {args.loadavg_before} before, {os.getloadavg()[0]:.2f} after"
+    )
     lines = report(summary)
     if profile_note:
         print(profile_note)
 
-    write_results(RESULTS, {
-        "when": dt.datetime.now(UTC).isoformat(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "pg_url"},
-        "cpus": os.cpu_count(),
-        "targets": {"ratio": TARGET_RATIO, "rss_growth_mib": TARGET_RSS_MIB},
-        "body": {"bytes": size, "mp4_head_bytes": len(body.head), "sha256": body.sha256},
-        "rows": lines,
-        "runs": rows,
-        "rss_mib_at_start": rss_start,
-        "rss_mib_at_end": rss_end,
-        "profile": str(args.profile) if args.profile else None,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    }, started)
+    write_results(
+        RESULTS,
+        {
+            "when": dt.datetime.now(UTC).isoformat(),
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "pg_url"},
+            "cpus": os.cpu_count(),
+            "targets": {"ratio": TARGET_RATIO, "rss_growth_mib": TARGET_RSS_MIB},
+            "body": {"bytes": size, "mp4_head_bytes": len(body.head), "sha256": body.sha256},
+            "rows": lines,
+            "runs": rows,
+            "rss_mib_at_start": rss_start,
+            "rss_mib_at_end": rss_end,
+            "profile": str(args.profile) if args.profile else None,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        },
+        started,
+    )
     return 0
 
 
@@ -382,6 +467,7 @@ def profile(out: Path, server: Server, api: Api, body: Body, size: int) -> str:
     with py_spy_record(server.pid, out, "--rate", "200", "--threads", formats={".txt": PY_SPY_FORMATS[".txt"]}):
         row = upload("api", server, api.client, body, size, api=api, label="api+py-spy")
     return f"py-spy profile of one extra API upload ({row['mib_s']:.0f} MiB/s under the profiler): {out}"
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from cms import db
+from cms.api.schema import build_schema
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
 from cms.changefeed import ChangeFeed
 from cms.content.visibility import next_scheduled_change
@@ -28,12 +29,11 @@ from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.security_headers import SecurityHeadersMiddleware
 from cms.http.uploads import receive_upload
-from cms.api.schema import build_schema
 from cms.media.storage import open_storage_from_settings
 from cms.plugins import PluginHost
+from cms.settings import DEV_ISSUER_PATH, Settings
 from search.backend import SearchBackend
 from search.factory import open_search_backend
-from cms.settings import DEV_ISSUER_PATH, Settings
 
 log = logging.getLogger("cms.app")
 
@@ -45,8 +45,12 @@ def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
     else:
         dev, issuer, keys = None, settings.oidc_issuer, RemoteJWKS(settings.oidc_issuer)
     validator = TokenValidator(
-        issuer=issuer, audience=settings.oidc_audience, keys=keys, roles_claim=settings.oidc_roles_claim,
-        role_map=settings.oidc_role_map, leeway=settings.oidc_leeway_seconds,
+        issuer=issuer,
+        audience=settings.oidc_audience,
+        keys=keys,
+        roles_claim=settings.oidc_roles_claim,
+        role_map=settings.oidc_role_map,
+        leeway=settings.oidc_leeway_seconds,
     )
     return validator, dev
 
@@ -104,13 +108,18 @@ def create_app(
 
     plugin_types = plugins.graphql_types()
     schema = build_schema(
-        query_types=plugin_types.query, mutation_types=plugin_types.mutation, cost_limit=settings.query_cost_limit,
+        query_types=plugin_types.query,
+        mutation_types=plugin_types.mutation,
+        cost_limit=settings.query_cost_limit,
         charge=limiter.charge_graphql if limiter else None,
     )
     gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator, schema=schema)
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(
-            gql, feed=feed, ttl=settings.public_cache_seconds, max_entries=settings.public_cache_entries,
+            gql,
+            feed=feed,
+            ttl=settings.public_cache_seconds,
+            max_entries=settings.public_cache_entries,
             next_change=next_scheduled_change,
         )
     gql = graphql_body_reader(gql, limit=settings.max_body_bytes)  # outermost: the cache works on what it read

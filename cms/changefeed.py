@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -50,7 +50,7 @@ class ChangeFeed:
             await asyncio.sleep(self._reconnect_seconds)
 
     @contextlib.asynccontextmanager
-    async def running(self, target: PgTarget) -> AsyncIterator["ChangeFeed"]:
+    async def running(self, target: PgTarget) -> AsyncIterator[ChangeFeed]:
         self.target = target
         self._task = asyncio.create_task(self._run())
         try:

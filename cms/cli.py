@@ -36,8 +36,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True, server_header=False,
-        http=_http_protocol(settings), timeout_keep_alive=settings.http_timeout_keep_alive,
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        server_header=False,
+        http=_http_protocol(settings),
+        timeout_keep_alive=settings.http_timeout_keep_alive,
     )
     return 0
 
@@ -49,14 +55,21 @@ def _http_protocol(settings: Settings) -> type:
 
     open_files = raise_open_files_limit()
     limits = ConnectionLimits(
-        header_timeout=settings.http_header_timeout, body_timeout=settings.http_body_timeout,
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
         max_header_bytes=settings.http_max_header_bytes,
         max_connections=connection_cap(settings.http_max_connections, open_files),
     )
     logging.getLogger("cms.http").info(
         "HTTP limits: headers %.0f s / %d bytes, body idle %.0f s, keep-alive %d s, %d connections (open files %d), "
-        "%d requests in flight", limits.header_timeout, limits.max_header_bytes, limits.body_timeout,
-        settings.http_timeout_keep_alive, limits.max_connections, open_files, settings.http_limit_concurrency,
+        "%d requests in flight",
+        limits.header_timeout,
+        limits.max_header_bytes,
+        limits.body_timeout,
+        settings.http_timeout_keep_alive,
+        limits.max_connections,
+        open_files,
+        settings.http_limit_concurrency,
     )
     return protocol_class(limits)
 
@@ -100,7 +113,8 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
             with Progress(*columns, disable=args.quiet) as progress:
                 task = progress.add_task(f"indexing into {backend.name}", total=None)
                 result = await reindex(
-                    backend, on_total=lambda n: progress.update(task, total=n),
+                    backend,
+                    on_total=lambda n: progress.update(task, total=n),
                     on_progress=lambda n: progress.advance(task, n),
                 )
         finally:
@@ -119,7 +133,10 @@ def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     from cms.auth import DevIssuer
 
     if not settings.uses_dev_issuer:
-        print("dev-token needs the development issuer: unset OIDC_ISSUER (and CMS_ENV must not be production)", file=sys.stderr)
+        print(
+            "dev-token needs the development issuer: unset OIDC_ISSUER (and CMS_ENV must not be production)",
+            file=sys.stderr,
+        )
         return 2
     existed = DevIssuer.key_file(settings.data_dir).exists()
     issuer = DevIssuer(settings.data_dir, settings.dev_issuer_url)
@@ -130,10 +147,20 @@ def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(
             f"created a new development key in {where}: only a server with CMS_DATA_DIR={settings.data_dir.resolve()}"
-            " accepts this token (set CMS_DATA_DIR to the server's data directory)", file=sys.stderr,
+            " accepts this token (set CMS_DATA_DIR to the server's data directory)",
+            file=sys.stderr,
         )
     subject = args.subject or f"dev-{args.role}"
-    print(issuer.mint(subject, [args.role], audience=settings.oidc_audience, ttl=args.ttl, name=args.name or subject, email=args.email))
+    print(
+        issuer.mint(
+            subject,
+            [args.role],
+            audience=settings.oidc_audience,
+            ttl=args.ttl,
+            name=args.name or subject,
+            email=args.email,
+        )
+    )
     return 0
 
 

@@ -38,7 +38,7 @@ class PgTarget:
     database: str
 
     @classmethod
-    def from_url(cls, url: str) -> "PgTarget":
+    def from_url(cls, url: str) -> PgTarget:
         parts = urlsplit(url)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError(f"DATABASE_URL must be a postgres:// URL, got scheme {parts.scheme!r}")
@@ -52,7 +52,7 @@ class PgTarget:
             database=unquote(parts.path.lstrip("/")) or "postgres",
         )
 
-    def with_database(self, database: str) -> "PgTarget":
+    def with_database(self, database: str) -> PgTarget:
         return PgTarget(self.host, self.port, self.user, self.password, database)
 
     async def connect(self) -> asyncpg.Connection:

@@ -12,9 +12,9 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
-from collections.abc import Callable, Container, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import pluggy
 from starlette.routing import BaseRoute
@@ -221,7 +221,13 @@ class PluginHost:
         return list(reversed(self.call_with_names(hook_name, **kwargs)))  # pluggy calls the last registered first
 
     def named_registrations(
-        self, hook_name: str, *, noun: str, values: str, max_chars: int, problem: Callable[[Any], str | None],
+        self,
+        hook_name: str,
+        *,
+        noun: str,
+        values: str,
+        max_chars: int,
+        problem: Callable[[Any], str | None],
         reserved: Container[str] = (),
     ) -> dict[str, Any]:
         """Merge hook results that are dicts of named things (job kinds, ingest sources) in registration order.
@@ -238,12 +244,16 @@ class PluginHost:
             for name, value in result.items():
                 if not isinstance(name, str) or not name.strip() or len(name) > max_chars:
                     self.report(
-                        plugin, hook_name, f"{name!r} is not {article} {noun} name (1 to {max_chars} characters); skipped"
+                        plugin,
+                        hook_name,
+                        f"{name!r} is not {article} {noun} name (1 to {max_chars} characters); skipped",
                     )
                 elif name in reserved:
                     self.report(plugin, hook_name, f"{noun} {name!r} is a core kind; the plugin's is ignored")
                 elif name in owners:
-                    self.report(plugin, hook_name, f"{noun} {name!r} is already provided by plugin {owners[name]}; ignored")
+                    self.report(
+                        plugin, hook_name, f"{noun} {name!r} is already provided by plugin {owners[name]}; ignored"
+                    )
                 elif (reason := problem(value)) is not None:
                     self.report(plugin, hook_name, f"{noun} {name!r}: {value!r} {reason}; skipped")
                 else:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from typing import Literal
 
 from limits import parse as parse_rate
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 CMS_ROLES = ("admin", "editor", "viewer")
 DEV_ISSUER_PATH = "/auth/dev"
@@ -38,8 +37,16 @@ def _origin(raw: str) -> str:
         port = parts.port
     except ValueError:
         port = -1
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == -1 or parts.path \
-            or parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or port == -1
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or parts.password is not None
+    ):
         raise ValueError(f"CMS_CORS_ORIGINS: {raw.strip()!r} is not an origin like https://app.example.com[:port]")
     scheme, host = parts.scheme.lower(), parts.hostname.lower()
     host = f"[{host}]" if ":" in host else host
@@ -183,13 +190,13 @@ class Settings(BaseSettings):
         return raw
 
     @model_validator(mode="after")
-    def _production_needs_issuer(self) -> "Settings":
+    def _production_needs_issuer(self) -> Settings:
         if self.env == "production" and not self.oidc_issuer:
             raise ValueError("CMS_ENV=production requires OIDC_ISSUER: the development issuer is refused")
         return self
 
     @model_validator(mode="after")
-    def _cost_fits_the_read_budget(self) -> "Settings":
+    def _cost_fits_the_read_budget(self) -> Settings:
         reads = parse_rate(self.rate_reads).amount
         if self.rate_limit_enabled and self.query_cost_limit > reads:
             raise ValueError(

@@ -18,7 +18,7 @@ committed before that, and every scan that starts after its publish time sees it
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cms.content.models import Episode, Program
@@ -36,7 +36,7 @@ _PG_STAMP = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'  # the same text as stamp() below, m
 
 
 def stamp(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def live_key(kind: str, id: int, publish_at: datetime) -> str:
@@ -64,8 +64,10 @@ async def announce_if_live(deps: JobDeps, *, kind: str, id: int) -> None:
     if item is None or not is_public(item):
         return
     job = await jobstore.enqueue(
-        KIND, {"kind": kind, "id": item.id, "publish_at": stamp(item.publish_at)},
-        dedupe_key=live_key(kind, item.id, item.publish_at), max_attempts=deps.settings.job_max_attempts,
+        KIND,
+        {"kind": kind, "id": item.id, "publish_at": stamp(item.publish_at)},
+        dedupe_key=live_key(kind, item.id, item.publish_at),
+        max_attempts=deps.settings.job_max_attempts,
     )
     # Now rather than on a later dispatch round; claiming it makes this a no-op when it ran or runs elsewhere,
     # and a failure here is retried by the job machinery like any job's.

@@ -29,14 +29,20 @@ RUN_JOB = "run_job"
 async def relay_outbox(*, max_attempts: int, batch: int = 200) -> int:
     """Turn unrelayed outbox events into job rows, in one transaction per batch; returns events relayed."""
     async with in_transaction() as conn:
-        events = await OutboxEvent.filter(relayed_at__isnull=True).order_by("id").limit(batch).select_for_update(
-            skip_locked=True
-        ).using_db(conn)
+        events = (
+            await OutboxEvent.filter(relayed_at__isnull=True)
+            .order_by("id")
+            .limit(batch)
+            .select_for_update(skip_locked=True)
+            .using_db(conn)
+        )
         if not events:
             return 0
         jobs = [
             NewJob(
-                kind=kind, payload={**event.payload, "event": event.kind}, dedupe_key=f"event:{event.id}:{kind}",
+                kind=kind,
+                payload={**event.payload, "event": event.kind},
+                dedupe_key=f"event:{event.id}:{kind}",
                 asset_id=event.payload.get("asset_id") if kind in ASSET_JOBS else None,
             )
             for event in events
@@ -53,7 +59,9 @@ async def enqueue_due(redis: ArqRedis, *, requeue_after: timedelta, queue_name: 
     jobs = await jobstore.due_for_enqueue(requeue_after=requeue_after)
     for job in jobs:
         # A fresh arq id per hand-over: PostgreSQL, not Redis, decides whether the job still needs to run.
-        await redis.enqueue_job(RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue_name)
+        await redis.enqueue_job(
+            RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue_name
+        )
         await jobstore.mark_enqueued(job.id)
     return len(jobs)
 
@@ -72,7 +80,12 @@ async def dispatch_once(
 
 
 async def run_dispatcher(
-    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, poll_seconds: float,
+    redis: ArqRedis,
+    *,
+    max_attempts: int,
+    requeue_after: timedelta,
+    queue_name: str,
+    poll_seconds: float,
     deps: JobDeps | None = None,
 ) -> None:
     """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round."""

@@ -14,10 +14,10 @@ import hashlib
 import inspect
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cms.actors import Actor
 from cms.auth.principal import Principal
@@ -44,9 +44,15 @@ def sources(host: PluginHost | None) -> dict[str, Any]:
     if host is None:
         return {}
     return host.named_registrations(
-        "cms_ingest_sources", noun="ingest source", values="sources", max_chars=SOURCE_MAX,
-        problem=lambda source: None if callable(getattr(source, "discover", None))
-        and callable(getattr(source, "fetch", None)) else "has no discover() and fetch()",
+        "cms_ingest_sources",
+        noun="ingest source",
+        values="sources",
+        max_chars=SOURCE_MAX,
+        problem=lambda source: (
+            None
+            if callable(getattr(source, "discover", None)) and callable(getattr(source, "fetch", None))
+            else "has no discover() and fetch()"
+        ),
     )
 
 
@@ -103,8 +109,10 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
             continue
         try:
             await jobstore.enqueue(
-                ITEM, {"source": kind, "program_id": program_id, "item": dict(item)},
-                dedupe_key=item_key(kind, external_id), max_attempts=deps.settings.job_max_attempts,
+                ITEM,
+                {"source": kind, "program_id": program_id, "item": dict(item)},
+                dedupe_key=item_key(kind, external_id),
+                max_attempts=deps.settings.job_max_attempts,
             )
         except DomainError as exc:  # an item that is not JSON
             log.warning("ingest source %s: item %s skipped: %s", kind, external_id, exc)
@@ -138,7 +146,11 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
         filename = item.get("filename") if isinstance(item.get("filename"), str) else None  # None: the file's name
         try:
             await create_asset_from_file(
-                actor=actor, storage=deps.storage, path=path, episode_id=episode.id, filename=filename,
+                actor=actor,
+                storage=deps.storage,
+                path=path,
+                episode_id=episode.id,
+                filename=filename,
                 max_size=deps.settings.upload_max_bytes,
             )
         except DomainError as exc:  # too large, a bad file name: the same file would be refused again

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Awaitable, Callable
 
 from cms.media.uploads import expire_uploads
 from jobs import announce
@@ -44,6 +44,7 @@ async def run_maintenance(deps: JobDeps, *, every: timedelta = timedelta(minutes
 async def run_announcements(deps: JobDeps, *, every: timedelta = announce.SCAN_EVERY) -> None:
     """Scheduled publications are announced within `every` (plus a dispatch round) of their publish time."""
     await run_periodically(
-        lambda: announce.announce_due(max_attempts=deps.settings.job_max_attempts), every=every,
+        lambda: announce.announce_due(max_attempts=deps.settings.job_max_attempts),
+        every=every,
         name="announcement scan",
     )

@@ -11,7 +11,9 @@ from jobs.runner import JobDeps, PermanentJobError
 async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
     try:
         await intake.persist_asset(
-            storage=deps.storage, asset_id=payload["asset_id"], upload_id=payload["upload_id"],
+            storage=deps.storage,
+            asset_id=payload["asset_id"],
+            upload_id=payload["upload_id"],
             allowed_kinds=deps.settings.upload_allowed_kinds,
         )
     except intake.IntakeRefused as exc:

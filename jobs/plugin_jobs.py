@@ -14,8 +14,8 @@ import dataclasses
 import inspect
 import logging
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from arq.cron import CronJob
 from arq.worker import Retry
@@ -63,7 +63,11 @@ def merge_job_kinds(core: Mapping[str, JobKind], host: PluginHost) -> Mapping[st
 
     The result looks core kinds up in `core` at call time, so a kind replaced there later (tests do) is seen."""
     functions = host.named_registrations(
-        "cms_job_kinds", noun="job kind", values="job functions", max_chars=KIND_MAX, reserved=core,
+        "cms_job_kinds",
+        noun="job kind",
+        values="job functions",
+        max_chars=KIND_MAX,
+        reserved=core,
         problem=lambda function: None if callable(function) else "is not callable",
     )
     added = {kind: adapt(kind, function) for kind, function in functions.items()}
@@ -84,7 +88,11 @@ def cron_jobs(host: PluginHost, *, reserved: Iterable[str] = ()) -> list[CronJob
             if not isinstance(item, CronJob):
                 host.report(plugin, hook, f"{item!r} is not an arq.cron.cron(...) object; skipped")
             elif item.name in taken:
-                host.report(plugin, hook, f"cron job name {item.name!r} is already taken; pass cron(..., name='<plugin>.<verb>')")
+                host.report(
+                    plugin,
+                    hook,
+                    f"cron job name {item.name!r} is already taken; pass cron(..., name='<plugin>.<verb>')",
+                )
             else:
                 taken.add(item.name)
                 found.append(dataclasses.replace(item, coroutine=_isolated(plugin, item), next_run=None))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from cms.jobstore import service as jobstore
 from cms.jobstore.models import Job, JobStatus
@@ -67,7 +68,7 @@ async def run_job(job_id: int, *, deps: JobDeps, kinds: dict[str, JobKind]) -> s
     except PermanentJobError as exc:
         error = str(exc) or type(exc).__name__
         status = await jobstore.fail(job, error, retryable=False)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         error = f"timed out after {kind.timeout.total_seconds():.0f} s"
         status = await jobstore.fail(job, error)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job row

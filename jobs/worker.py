@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 
 from arq.worker import Worker, func
 
@@ -26,8 +27,14 @@ from search.factory import open_search_backend
 
 
 def build_worker(
-    settings: Settings, *, owns_database: bool, handle_signals: bool = True, burst: bool = False,
-    plugins: PluginHost | None = None, owns_plugins: bool | None = None, search: SearchBackend | None = None,
+    settings: Settings,
+    *,
+    owns_database: bool,
+    handle_signals: bool = True,
+    burst: bool = False,
+    plugins: PluginHost | None = None,
+    owns_plugins: bool | None = None,
+    search: SearchBackend | None = None,
 ) -> Worker:
     """`owns_database`: open and close the database here (standalone) or reuse the host's (inside the API).
     `plugins`: the plugin host (default: the installed plugins, loaded now); its job kinds join the core kinds and
@@ -51,8 +58,11 @@ def build_worker(
             ctx["plugins_started"] = True
         capabilities = await asyncio.to_thread(detect, try_gpu=settings.try_gpu)
         ctx["deps"] = deps = JobDeps(
-            settings=settings, storage=open_storage_from_settings(settings), capabilities=capabilities,
-            plugins=host, search=search if search is not None else open_search_backend(settings),
+            settings=settings,
+            storage=open_storage_from_settings(settings),
+            capabilities=capabilities,
+            plugins=host,
+            search=search if search is not None else open_search_backend(settings),
             ingest_sources=sources,
         )
         # What plugin cron functions find in their ctx (arq adds job_id, job_try, enqueue_time, score, redis).
@@ -61,9 +71,12 @@ def build_worker(
         ctx["announcements"] = asyncio.create_task(run_announcements(deps))
         ctx["dispatcher"] = asyncio.create_task(
             run_dispatcher(
-                ctx["redis"], max_attempts=settings.job_max_attempts,
-                requeue_after=timedelta(seconds=settings.job_requeue_seconds), queue_name=settings.queue_name,
-                poll_seconds=settings.job_poll_seconds, deps=ctx["deps"],
+                ctx["redis"],
+                max_attempts=settings.job_max_attempts,
+                requeue_after=timedelta(seconds=settings.job_requeue_seconds),
+                queue_name=settings.queue_name,
+                poll_seconds=settings.job_poll_seconds,
+                deps=ctx["deps"],
             )
         )
 

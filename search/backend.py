@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import AsyncIterable, Callable, Protocol, Sequence
+from typing import Protocol
 
 MAX_QUERY_CHARS = 512  # longer queries are cut here (never refused): a 10 kB paste still gets an answer
 FACET_FIELDS = ("category", "language", "program")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from search.backend import InvalidCursor, SearchOrder
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_CHARS = 1024
 
 
@@ -49,7 +49,7 @@ def decode_cursor(cursor: str, backend: str, order: SearchOrder, shape: tuple[ty
 def micros(moment: datetime) -> int:
     """Microseconds since the epoch: exact for every datetime PostgreSQL stores (naive ones taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 

@@ -3,8 +3,9 @@ to the index. Reads rows as plain values (no model objects) so a full rebuild st
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from typing import Any, AsyncIterator, Iterable
+from typing import Any
 
 from tortoise.queryset import QuerySet
 
@@ -12,10 +13,26 @@ from cms.content.models import Episode, Program, PublishStatus
 from search.backend import DocKind, SearchDocument
 
 _PROGRAM_FIELDS = (
-    "id", "title", "description", "tags", "category", "language", "status", "publish_at", "created_at", "updated_at",
+    "id",
+    "title",
+    "description",
+    "tags",
+    "category",
+    "language",
+    "status",
+    "publish_at",
+    "created_at",
+    "updated_at",
 )
 _EPISODE_FIELDS = (
-    "id", "program_id", "title", "description", "status", "publish_at", "created_at", "updated_at",
+    "id",
+    "program_id",
+    "title",
+    "description",
+    "status",
+    "publish_at",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -28,21 +45,37 @@ def _public_from(*rows: dict[str, Any]) -> datetime | None:
 
 def program_document(row: dict[str, Any]) -> SearchDocument:
     return SearchDocument(
-        kind=DocKind.PROGRAM, id=row["id"], title=row["title"], description=row["description"] or "",
-        tags=tuple(row["tags"] or ()), category=row["category"], language=row["language"],
-        program_id=row["id"], program_title=row["title"], public_from=_public_from(row),
-        date=row["publish_at"] or row["created_at"], updated_at=row["updated_at"],
+        kind=DocKind.PROGRAM,
+        id=row["id"],
+        title=row["title"],
+        description=row["description"] or "",
+        tags=tuple(row["tags"] or ()),
+        category=row["category"],
+        language=row["language"],
+        program_id=row["id"],
+        program_title=row["title"],
+        public_from=_public_from(row),
+        date=row["publish_at"] or row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocument:
     """Episodes inherit their program's tags, category and language: that is what a viewer filters them by."""
     return SearchDocument(
-        kind=DocKind.EPISODE, id=row["id"], title=row["title"], description=row["description"] or "",
-        tags=tuple(program["tags"] or ()), category=program["category"], language=program["language"],
-        program_id=program["id"], program_title=program["title"], public_from=_public_from(row, program),
+        kind=DocKind.EPISODE,
+        id=row["id"],
+        title=row["title"],
+        description=row["description"] or "",
+        tags=tuple(program["tags"] or ()),
+        category=program["category"],
+        language=program["language"],
+        program_id=program["id"],
+        program_title=program["title"],
+        public_from=_public_from(row, program),
         # The document changes with its program too: its version (search.os_mapping) must move on either edit.
-        date=row["publish_at"] or row["created_at"], updated_at=max(row["updated_at"], program["updated_at"]),
+        date=row["publish_at"] or row["created_at"],
+        updated_at=max(row["updated_at"], program["updated_at"]),
     )
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
-from typing import Any, AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, TransportError
@@ -27,8 +28,16 @@ from opensearchpy.helpers import BulkIndexError, async_bulk
 
 from search.backend import DocKind, SearchDocument, SearchPage, SearchQuery
 from search.os_mapping import (
-    LIVE_SETTINGS, MAPPING_VERSION, concrete_index_name, delete_actions, index_actions, index_body, index_version,
-    loading_index_body, rebuilding_alias, swap_actions,
+    LIVE_SETTINGS,
+    MAPPING_VERSION,
+    concrete_index_name,
+    delete_actions,
+    index_actions,
+    index_body,
+    index_version,
+    loading_index_body,
+    rebuilding_alias,
+    swap_actions,
 )
 from search.os_page import decode_search_after, empty_page, parse_response
 from search.os_query import affix_words, known_words, parse_query, search_body, vocabulary_body
@@ -53,8 +62,15 @@ class OpenSearchSearch:
     def __init__(self, url: str, index: str, *, refresh: bool = True, client: Any | None = None) -> None:
         self.alias = index
         self._refresh = "wait_for" if refresh else "false"
-        self._client = client if client is not None else AsyncOpenSearch(
-            hosts=[url], timeout=30, max_retries=2, retry_on_timeout=True,
+        self._client = (
+            client
+            if client is not None
+            else AsyncOpenSearch(
+                hosts=[url],
+                timeout=30,
+                max_retries=2,
+                retry_on_timeout=True,
+            )
         )
         self._alias_known = False  # set once the alias was seen or made; reset when a write finds it gone
         self._create_lock = asyncio.Lock()
@@ -79,13 +95,18 @@ class OpenSearchSearch:
     async def delete(self, kind: DocKind, ids: Sequence[int]) -> None:
         if not ids or not await self._alias_exists():
             return  # nothing indexed yet: nothing to remove (and no index created just for that)
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         await self._write_to_rebuild(delete_actions(kind, ids, rebuilding_alias(self.alias), at))
         await self._bulk(delete_actions(kind, ids, self.alias, at), require_alias=True, ignore_status=(404, 409))
 
     async def _bulk(self, actions: list[dict[str, Any]], **params: Any) -> None:
         await async_bulk(
-            self._client, actions, chunk_size=BULK_CHUNK, max_retries=3, refresh=self._refresh, **params,
+            self._client,
+            actions,
+            chunk_size=BULK_CHUNK,
+            max_retries=3,
+            refresh=self._refresh,
+            **params,
         )
 
     async def _write_to_rebuild(self, actions: list[dict[str, Any]]) -> None:
@@ -96,7 +117,11 @@ class OpenSearchSearch:
         if not await self._client.indices.exists_alias(name=rebuilding_alias(self.alias)):
             return
         await async_bulk(
-            self._client, actions, chunk_size=BULK_CHUNK, max_retries=3, require_alias=True,
+            self._client,
+            actions,
+            chunk_size=BULK_CHUNK,
+            max_retries=3,
+            require_alias=True,
             ignore_status=(404, 409),
         )
 
@@ -109,7 +134,9 @@ class OpenSearchSearch:
                 if version is not None and version < MAPPING_VERSION:
                     log.warning(
                         "search index %s has mapping version %d, this code expects %d: run `cms reindex`",
-                        index, version, MAPPING_VERSION,
+                        index,
+                        version,
+                        MAPPING_VERSION,
                     )
         return self._alias_known
 
@@ -121,7 +148,7 @@ class OpenSearchSearch:
         async with self._create_lock:
             if await self._alias_exists():
                 return
-            name = concrete_index_name(self.alias, datetime.now(timezone.utc))
+            name = concrete_index_name(self.alias, datetime.now(UTC))
             body = {**index_body(), "aliases": {self.alias: {"is_write_index": True}}}
             try:
                 await self._client.indices.create(index=name, body=body)
@@ -165,7 +192,7 @@ class OpenSearchSearch:
         self, batches: AsyncIterable[Sequence[SearchDocument]], progress: Callable[[int], None] | None = None
     ) -> int:
         await self._drop_unfinished_rebuilds()
-        new = concrete_index_name(self.alias, datetime.now(timezone.utc))
+        new = concrete_index_name(self.alias, datetime.now(UTC))
         await self._client.indices.create(index=new, body=loading_index_body(self.alias))
         written = 0
         try:

@@ -12,8 +12,9 @@ search the base fields and all language fields together, so any language matches
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from search.backend import DocKind, SearchDocument
 from search.cursor import micros
@@ -56,7 +57,10 @@ LANGUAGE_FIELD_PREFIXES = ("title", "description")  # tags are short labels: the
 # Settings while a rebuild bulk-loads a fresh index, and the live ones it gets before the alias moves to it. A
 # delete's tombstone (gc_deletes) must outlive the whole load: it is what refuses the rebuild's older copy.
 LOADING_SETTINGS: dict[str, Any] = {
-    "refresh_interval": "-1", "number_of_replicas": 0, "auto_expand_replicas": "false", "gc_deletes": "6h",
+    "refresh_interval": "-1",
+    "number_of_replicas": 0,
+    "auto_expand_replicas": "false",
+    "gc_deletes": "6h",
 }
 LIVE_SETTINGS: dict[str, Any] = {"refresh_interval": "1s", "auto_expand_replicas": "0-1", "gc_deletes": "60s"}
 
@@ -84,7 +88,9 @@ def _stemming_analysis() -> tuple[dict[str, Any], dict[str, Any]]:
         filters[f"{language}_stop"] = {"type": "stop", "stopwords": f"_{language}_"}
         filters[f"{language}_snowball"] = {"type": "snowball", "language": language.capitalize()}
         analyzers[stemming_analyzer(language)] = {
-            "type": "custom", "char_filter": [CHAR_FILTER], "tokenizer": "standard",
+            "type": "custom",
+            "char_filter": [CHAR_FILTER],
+            "tokenizer": "standard",
             "filter": [*_NORMALISING_FILTERS, f"{language}_stop", f"{language}_snowball"],
         }
     return analyzers, filters
@@ -163,7 +169,7 @@ def loading_index_body(alias: str) -> dict[str, Any]:
 
 def concrete_index_name(alias: str, at: datetime) -> str:
     """`<alias>-v<version>-<UTC timestamp>`; microseconds keep two rebuilds in one second apart."""
-    stamp = at.astimezone(timezone.utc) if at.tzinfo else at
+    stamp = at.astimezone(UTC) if at.tzinfo else at
     return f"{alias}-v{MAPPING_VERSION}-{stamp:%Y%m%d%H%M%S%f}"
 
 
@@ -172,13 +178,13 @@ def index_version(alias: str, index: str) -> int | None:
     prefix = f"{alias}-v"
     if not index.startswith(prefix):
         return None
-    version, _, stamp = index[len(prefix):].partition("-")
+    version, _, stamp = index[len(prefix) :].partition("-")
     return int(version) if version.isdigit() and stamp.isdigit() else None
 
 
 def iso(moment: datetime) -> str:
     """An instant as OpenSearch stores it (millisecond precision, UTC); naive datetimes are taken as UTC."""
-    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.isoformat(timespec="milliseconds")
 
 
@@ -229,8 +235,12 @@ def index_actions(documents: Iterable[SearchDocument], index: str) -> list[dict[
     later edit is refused (409) wherever the newer one was written first, so writers and a rebuild may race."""
     return [
         {
-            "_op_type": "index", "_index": index, "_id": doc.key, "_source": document_source(doc),
-            "version": micros(doc.updated_at), "version_type": "external_gte",
+            "_op_type": "index",
+            "_index": index,
+            "_id": doc.key,
+            "_source": document_source(doc),
+            "version": micros(doc.updated_at),
+            "version_type": "external_gte",
         }
         for doc in documents
     ]

@@ -11,14 +11,23 @@ import math
 from typing import Any
 
 from search.backend import (
-    FACET_FIELDS, DocKind, FacetCount, InvalidCursor, SearchHit, SearchOrder, SearchPage, SearchQuery, empty_facets,
+    FACET_FIELDS,
+    DocKind,
+    FacetCount,
+    InvalidCursor,
+    SearchHit,
+    SearchOrder,
+    SearchPage,
+    SearchQuery,
+    empty_facets,
     page_size,
 )
 from search.cursor import decode_cursor, encode_cursor
 
 BACKEND = "opensearch"  # names the backend in cursors
 CURSOR_SHAPES: dict[SearchOrder, tuple[type, ...]] = {
-    SearchOrder.RELEVANCE: (float, int, int, str), SearchOrder.DATE: (int, int, str),
+    SearchOrder.RELEVANCE: (float, int, int, str),
+    SearchOrder.DATE: (int, int, str),
 }
 HIGHLIGHT_FIELDS = ("title", "description")
 HIGHLIGHT_SEPARATOR = " … "
@@ -56,11 +65,15 @@ def _hit(raw: dict[str, Any], order: SearchOrder) -> SearchHit:
     kind, _, id = str(raw.get("_id", "")).partition(":")
     highlights = {
         field: HIGHLIGHT_SEPARATOR.join(fragments)
-        for field, fragments in (raw.get("highlight") or {}).items() if field in HIGHLIGHT_FIELDS and fragments
+        for field, fragments in (raw.get("highlight") or {}).items()
+        if field in HIGHLIGHT_FIELDS and fragments
     }
     return SearchHit(
-        kind=DocKind(source.get("kind", kind)), id=int(source.get("id", id)), score=float(raw.get("_score") or 0.0),
-        cursor=encode_search_after(order, raw["sort"]), highlights=highlights,
+        kind=DocKind(source.get("kind", kind)),
+        id=int(source.get("id", id)),
+        score=float(raw.get("_score") or 0.0),
+        cursor=encode_search_after(order, raw["sort"]),
+        highlights=highlights,
     )
 
 

@@ -15,11 +15,19 @@ there ("war" is a German stop word, not an English one).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from search.backend import (
-    FACET_FIELDS, FACET_LIMIT, MAX_QUERY_CHARS, MIN_PREFIX_CHARS, DocKind, SearchOrder, SearchQuery, page_size,
+    FACET_FIELDS,
+    FACET_LIMIT,
+    MAX_QUERY_CHARS,
+    MIN_PREFIX_CHARS,
+    DocKind,
+    SearchOrder,
+    SearchQuery,
+    page_size,
 )
 from search.os_mapping import FIELD_BOOSTS, LANGUAGE_ANALYZERS, iso, language_fields
 from search.os_page import decode_search_after
@@ -72,7 +80,8 @@ TITLE_FIELDS = [
 ]
 # analyzer -> the primary language subtags whose documents it analyses
 LANGUAGE_CODES = {
-    analyzer: sorted(code for code, name in LANGUAGE_ANALYZERS.items() if name == analyzer) for analyzer in LANGUAGE_FIELDS
+    analyzer: sorted(code for code, name in LANGUAGE_ANALYZERS.items() if name == analyzer)
+    for analyzer in LANGUAGE_FIELDS
 }
 
 
@@ -128,7 +137,7 @@ def _items(text: str) -> list[tuple[Clause, bool] | object]:
         if text[i] == '"':
             end = text.find('"', i + 1)
             end = n if end < 0 else end
-            clause = Clause(" ".join(text[i + 1:end].split()), phrase=True)
+            clause = Clause(" ".join(text[i + 1 : end].split()), phrase=True)
             i = end + 1
         else:
             start = i
@@ -158,9 +167,9 @@ def parse_query(text: object) -> ParsedQuery:
         elif not negative and terms < MAX_TERMS:
             terms += 1
             alternatives[-1][0].append(clause)
-    return ParsedQuery(tuple(
-        Alternative(tuple(clauses), tuple(negated)) for clauses, negated in alternatives if clauses or negated
-    ))
+    return ParsedQuery(
+        tuple(Alternative(tuple(clauses), tuple(negated)) for clauses, negated in alternatives if clauses or negated)
+    )
 
 
 def _exact(clause: Clause, **extra: Any) -> dict[str, Any]:
@@ -171,15 +180,18 @@ def _exact(clause: Clause, **extra: Any) -> dict[str, Any]:
 def _word(clause: Clause) -> dict[str, Any]:
     """A word as written: in the base fields, or in the stemmed fields of a document's own language, where a stop
     word of that language matches anything (zero terms -> all) and so drops out, for that document only."""
+
     def match(fields: list[str], **extra: Any) -> dict[str, Any]:
         spec = {"query": clause.text, "fields": fields, "type": "best_fields", "operator": "and"}
         return {"multi_match": {**spec, **extra}}
 
     by_language = [
-        {"bool": {
-            "filter": [{"terms": {"language_primary": LANGUAGE_CODES[analyzer]}}],
-            "must": [match(fields, zero_terms_query="all")],
-        }}
+        {
+            "bool": {
+                "filter": [{"terms": {"language_primary": LANGUAGE_CODES[analyzer]}}],
+                "must": [match(fields, zero_terms_query="all")],
+            }
+        }
         for analyzer, fields in LANGUAGE_FIELDS.items()
     ]
     return {"dis_max": {"queries": [match(BASE_FIELDS), *by_language], "boost": 2}}
@@ -187,10 +199,14 @@ def _word(clause: Clause) -> dict[str, Any]:
 
 def affix_words(parsed: ParsedQuery) -> list[str]:
     """The words that may get prefix and typo variants, if the index does not know them (vocabulary_body)."""
-    return sorted({
-        clause.text for alternative in parsed.alternatives for clause in alternative.clauses
-        if not clause.phrase and MIN_PREFIX_CHARS <= len(clause.text) <= MAX_AFFIX_CHARS
-    })
+    return sorted(
+        {
+            clause.text
+            for alternative in parsed.alternatives
+            for clause in alternative.clauses
+            if not clause.phrase and MIN_PREFIX_CHARS <= len(clause.text) <= MAX_AFFIX_CHARS
+        }
+    )
 
 
 def vocabulary_body(words: Sequence[str]) -> dict[str, Any]:
@@ -214,14 +230,31 @@ def clause_query(clause: Clause, known: frozenset[str] = frozenset()) -> dict[st
     should = [_word(clause)]
     size = len(clause.text)
     if MIN_PREFIX_CHARS <= size <= MAX_AFFIX_CHARS:
-        should.append({"multi_match": {
-            "query": clause.text, "fields": BASE_FIELDS, "type": "bool_prefix", "operator": "and",
-        }})
+        should.append(
+            {
+                "multi_match": {
+                    "query": clause.text,
+                    "fields": BASE_FIELDS,
+                    "type": "bool_prefix",
+                    "operator": "and",
+                }
+            }
+        )
     if size <= MAX_AFFIX_CHARS and fuzzy_candidate(clause.text):
-        should.append({"multi_match": {
-            "query": clause.text, "fields": BASE_FIELDS, "type": "best_fields", "operator": "and",
-            "fuzziness": "AUTO", "prefix_length": 0, "max_expansions": FUZZY_EXPANSIONS, "boost": 0.5,
-        }})
+        should.append(
+            {
+                "multi_match": {
+                    "query": clause.text,
+                    "fields": BASE_FIELDS,
+                    "type": "best_fields",
+                    "operator": "and",
+                    "fuzziness": "AUTO",
+                    "prefix_length": 0,
+                    "max_expansions": FUZZY_EXPANSIONS,
+                    "boost": 0.5,
+                }
+            }
+        )
     return should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
 
 
@@ -266,12 +299,19 @@ def title_tier(parsed: ParsedQuery) -> dict[str, Any] | None:
     if not clauses:
         return None
     words = [
-        {"multi_match": {"query": clause.text, "fields": TITLE_FIELDS,
-                         "type": "phrase" if clause.phrase else "best_fields", "operator": "or"}}
+        {
+            "multi_match": {
+                "query": clause.text,
+                "fields": TITLE_FIELDS,
+                "type": "phrase" if clause.phrase else "best_fields",
+                "operator": "or",
+            }
+        }
         for clause in clauses
     ]
-    return {"constant_score": {"filter": {"bool": {"should": words, "minimum_should_match": 1}},
-                               "boost": TITLE_TIER_BOOST}}
+    return {
+        "constant_score": {"filter": {"bool": {"should": words, "minimum_should_match": 1}}, "boost": TITLE_TIER_BOOST}
+    }
 
 
 def build_query(parsed: ParsedQuery, query: SearchQuery, known: frozenset[str] = frozenset()) -> dict[str, Any]:

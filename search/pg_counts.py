@@ -50,8 +50,13 @@ class Counts:
 
 
 async def count_matches(
-    db: BaseDBAsyncClient, where: list[str], values: list, *, with_facets: bool,
-    exact_limit: int = EXACT_LIMIT, sample_budget: int = SAMPLE_BUDGET,
+    db: BaseDBAsyncClient,
+    where: list[str],
+    values: list,
+    *,
+    with_facets: bool,
+    exact_limit: int = EXACT_LIMIT,
+    sample_budget: int = SAMPLE_BUDGET,
 ) -> Counts:
     """Total and facets of the rows `where` selects (its parameters in `values`)."""
     coarser = [level for level in SAMPLE_LEVELS if level >= PROBE_LEVEL]

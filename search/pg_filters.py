@@ -6,7 +6,7 @@ of both, not every `history` match). Empty queries filter on the columns instead
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from search.backend import DocKind, SearchDocument, SearchFilter
 from search.pg_query import quote

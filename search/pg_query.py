@@ -144,9 +144,7 @@ def term_query(term: Term, forms: Forms, *, per_config: bool = True) -> str | No
     configurations a stem belongs to (for ts_rank, which would count those lexemes as words)."""
     if _drops_out(forms):
         return None
-    alternatives = {
-        _only_in(text, configs if per_config else None) for text, (_, configs) in _sequences(forms).items()
-    }
+    alternatives = {_only_in(text, configs if per_config else None) for text, (_, configs) in _sequences(forms).items()}
     if not term.negated and not term.phrase:
         if forms.prefix:
             alternatives.add(quote(forms.prefix) + ":*")

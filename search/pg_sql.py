@@ -34,9 +34,7 @@ def _field(column: str, weight: str) -> str:
 
 _VECTOR = f" || {_GAP} || ".join(
     _field(column, weight)
-    for column, weight in (
-        ("title_words", "A"), ("tags_text", "B"), ("description_words", "C"), ("program_words", "D")
-    )
+    for column, weight in (("title_words", "A"), ("tags_text", "B"), ("description_words", "C"), ("program_words", "D"))
 ) + (
     " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # filters, samples
     # the title tier's marks (search.pg_query.TITLE_MARK); a word too long to be worth one gets none
@@ -190,9 +188,7 @@ def conditions(
 
 def escaped(column: str) -> str:
     """HTML-escape a column in SQL before ts_headline sees it, so a document cannot inject markup."""
-    return (
-        f"replace(replace(replace(replace({column}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;')"
-    )
+    return f"replace(replace(replace(replace({column}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;')"
 
 
 _ORDER = "rank DESC, date DESC, id DESC, kind DESC"
@@ -214,8 +210,10 @@ def totals(where: list[str], *, with_facets: bool, limit_param: str) -> str:
     the total, and when asked the most frequent values of each facet. Counting (category, language, program)
     combinations first is one hash over the matches instead of three; the grouping sets then run over a few thousand
     rows at most."""
-    source = (f"(SELECT d.category, d.lang, d.program_id FROM search_document d WHERE {' AND '.join(where)}"
-              f" LIMIT {limit_param}) AS m")
+    source = (
+        f"(SELECT d.category, d.lang, d.program_id FROM search_document d WHERE {' AND '.join(where)}"
+        f" LIMIT {limit_param}) AS m"
+    )
     if not with_facets:
         return f"SELECT 'total'::text AS field, NULL::text AS value, count(*) AS n FROM {source}"
     grouping = "GROUPING(category, lang, program_id)"
@@ -246,7 +244,13 @@ def _tier(params: Params, where: list[str], *, rank_of: str, bonus: float, after
 
 
 def text_page(
-    params: Params, where: list[str], *, rank_param: str, title_param: str | None, ranked: bool, after: list | None,
+    params: Params,
+    where: list[str],
+    *,
+    rank_param: str,
+    title_param: str | None,
+    ranked: bool,
+    after: list | None,
     limit: int,
 ) -> str:
     """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
@@ -298,10 +302,10 @@ WITH p AS ({page}
 )
 SELECT q.kind, q.id, q.date, q.rank,
        CASE WHEN q.ord <= {n} THEN {score} END AS score,
-       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped('COALESCE(t.title_norm, t.title)')},
+       CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig, {escaped("COALESCE(t.title_norm, t.title)")},
                                                {rank_param}::tsquery, '{HEADLINE_TITLE}') END AS title_hl,
        CASE WHEN q.ord <= {n} THEN ts_headline(q.config::regconfig,
-                                               {escaped('COALESCE(t.description_norm, t.description)')},
+                                               {escaped("COALESCE(t.description_norm, t.description)")},
                                                {rank_param}::tsquery, '{HEADLINE_DESCRIPTION}') END AS description_hl,
        CASE WHEN q.ord <= {n} AND t.title_norm IS NOT NULL THEN t.title END AS title_source,
        CASE WHEN q.ord <= {n} AND t.description_norm IS NOT NULL THEN t.description END AS description_source

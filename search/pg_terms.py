@@ -50,9 +50,7 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
         }
         for index in prefixes:
             word = single_word(forms[index])
-            forms[index].expansions = sorted(
-                {lexeme for w in following[(index, word)] for lexeme in lexemes[w]}
-            )
+            forms[index].expansions = sorted({lexeme for w in following[(index, word)] for lexeme in lexemes[w]})
         for term_forms in forms:
             if term_forms.suggestions:
                 term_forms.expansions = sorted(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -46,7 +46,11 @@ from search.pg_terms import words_tsquery
 from search.text import normalise, primary_subtag, safe_text
 
 TABLES = (
-    "search_document", "search_document_text", "search_term_trigram", "search_term", "search_config"
+    "search_document",
+    "search_document_text",
+    "search_term_trigram",
+    "search_term",
+    "search_config",
 )  # all this backend writes
 BATCH_SIZE = 500  # documents per INSERT statement
 # Text past these lengths is neither indexed nor highlighted: a tsvector has a 1 MB limit (and positions stop at
@@ -161,12 +165,21 @@ class PostgresSearch:
         # Two connections: the page and the counts overlap.
         (_, hits), counts = await asyncio.gather(
             db.execute_query(page_sql, params.values),
-            count_matches(db, count_where, count_params.values, with_facets=query.with_facets,
-                          exact_limit=self._exact_limit, sample_budget=self._sample_budget),
+            count_matches(
+                db,
+                count_where,
+                count_params.values,
+                with_facets=query.with_facets,
+                exact_limit=self._exact_limit,
+                sample_budget=self._sample_budget,
+            ),
         )
         return SearchPage(
-            hits=[_hit(row, order) for row in hits[:limit]], total=counts.total, has_next=len(hits) > limit,
-            facets=counts.facets, exact_counts=counts.exact,
+            hits=[_hit(row, order) for row in hits[:limit]],
+            total=counts.total,
+            has_next=len(hits) > limit,
+            facets=counts.facets,
+            exact_counts=counts.exact,
         )
 
 
@@ -193,14 +206,23 @@ def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[
         config = ts_config(doc.language, available)
         title, description = safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT]
         values = (
-            DocKind(doc.kind).value, doc.id, title, description,
-            json.dumps([safe_text(tag) for tag in doc.tags]), normalise(safe_text(" ; ".join(doc.tags))[:MAX_TITLE]),
-            safe_text(doc.category) or None, primary_subtag(safe_text(doc.language)), doc.program_id,
+            DocKind(doc.kind).value,
+            doc.id,
+            title,
+            description,
+            json.dumps([safe_text(tag) for tag in doc.tags]),
+            normalise(safe_text(" ; ".join(doc.tags))[:MAX_TITLE]),
+            safe_text(doc.category) or None,
+            primary_subtag(safe_text(doc.language)),
+            doc.program_id,
             # a program's own title is its title
             normalise(safe_text(doc.program_title)[:MAX_TITLE]) if doc.kind == DocKind.EPISODE else "",
-            doc.public_from, doc.date, config,
+            doc.public_from,
+            doc.date,
+            config,
             json.dumps(document_lexemes(doc) + sample_lexemes(doc.key) + [config_lexeme(config)]),
-            _folded(title), _folded(description),
+            _folded(title),
+            _folded(description),
         )
         for column, value in zip(columns, values):
             column.append(value)
@@ -226,6 +248,9 @@ def _hit(row, order: SearchOrder) -> SearchHit:
         if headline and "<mark>" in headline and (snippet := restore(headline, row[f"{field}_source"])):
             highlights[field] = snippet
     return SearchHit(
-        kind=DocKind(row["kind"]), id=int(row["id"]), score=float(row["score"] or 0.0),
-        cursor=encode_cursor("postgres", order, key), highlights=highlights,
+        kind=DocKind(row["kind"]),
+        id=int(row["id"]),
+        score=float(row["score"] or 0.0),
+        cursor=encode_cursor("postgres", order, key),
+        highlights=highlights,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
@@ -51,11 +51,14 @@ _DELETES = {"program.delete": DocKind.PROGRAM, "episode.delete": DocKind.EPISODE
 
 
 async def reindex(
-    backend: SearchBackend, *, on_total: Callable[[int], None] = lambda n: None,
-    on_progress: Callable[[int], None] | None = None, batch: int = 1000,
+    backend: SearchBackend,
+    *,
+    on_total: Callable[[int], None] = lambda n: None,
+    on_progress: Callable[[int], None] | None = None,
+    batch: int = 1000,
 ) -> ReindexResult:
     """Rebuild, then catch up: rows changed while it ran are written again, rows deleted meanwhile removed."""
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(UTC), time.perf_counter()
     on_total(await documents.count_all())
     written = await backend.rebuild(documents.all_documents(batch=batch), on_progress)
     seconds = time.perf_counter() - clock

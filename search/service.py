@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Awaitable, Callable, Sequence
 
 from cms.actors import require_admin
 from cms.auth.principal import Principal
@@ -15,34 +15,59 @@ from cms.events import OutboxEvent
 from cms.jobstore.models import Job, JobStatus
 from cms.pagination import clamp_first
 from search.backend import (
-    DocKind, InvalidCursor, SearchBackend, SearchFilter, SearchHit, SearchOrder, SearchPage, SearchQuery,
+    DocKind,
+    InvalidCursor,
+    SearchBackend,
+    SearchFilter,
+    SearchHit,
+    SearchOrder,
+    SearchPage,
+    SearchQuery,
 )
 
 # Content events that change what the index holds, and the job kind that applies them (jobs/search_index.py).
 INDEX_EVENTS = tuple(
-    f"{noun}.{verb}" for noun in ("program", "episode") for verb in ("create", "update", "delete", "publish", "unpublish")
+    f"{noun}.{verb}"
+    for noun in ("program", "episode")
+    for verb in ("create", "update", "delete", "publish", "unpublish")
 )
 INDEX_JOB = "index_content"
 _PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 async def search(
-    *, backend: SearchBackend, principal: Principal | None, text: str, filter: SearchFilter, order: SearchOrder,
-    first: int | None, after: str | None, include_drafts: bool = False, with_facets: bool = True,
+    *,
+    backend: SearchBackend,
+    principal: Principal | None,
+    text: str,
+    filter: SearchFilter,
+    order: SearchOrder,
+    first: int | None,
+    after: str | None,
+    include_drafts: bool = False,
+    with_facets: bool = True,
 ) -> SearchPage:
     """Anonymous callers and viewers only ever get published items whose time has come; editors may ask for drafts.
     Tags match lower-cased; dates without a zone are taken as UTC."""
     if include_drafts and not sees_drafts(principal):
         raise Forbidden("only editors may include drafts")
     filter = replace(
-        filter, tags=tuple(tag.lower() for tag in filter.tags), date_from=aware(filter.date_from),
+        filter,
+        tags=tuple(tag.lower() for tag in filter.tags),
+        date_from=aware(filter.date_from),
         date_to=aware(filter.date_to),
     )
     if filter.date_from and filter.date_to and filter.date_from >= filter.date_to:
         raise Invalid({"filter.publishedBefore": "must be later than publishedAfter"})
     query = SearchQuery(
-        text=text, now=now(), filter=filter, order=order, first=clamp_first(first), after=after,
-        include_drafts=include_drafts, with_facets=with_facets,
+        text=text,
+        now=now(),
+        filter=filter,
+        order=order,
+        first=clamp_first(first),
+        after=after,
+        include_drafts=include_drafts,
+        with_facets=with_facets,
     )
     try:
         return await backend.search(query)
@@ -51,8 +76,12 @@ async def search(
 
 
 async def visible_items(
-    hits: Sequence[SearchHit], *, principal: Principal | None, include_drafts: bool,
-    load_program: Callable[[int], Awaitable[Program | None]], load_episode: Callable[[int], Awaitable[Episode | None]],
+    hits: Sequence[SearchHit],
+    *,
+    principal: Principal | None,
+    include_drafts: bool,
+    load_program: Callable[[int], Awaitable[Program | None]],
+    load_episode: Callable[[int], Awaitable[Episode | None]],
 ) -> list[tuple[SearchHit, Program | Episode]]:
     """The hits' items, in order, each with its hit. The index may lag a moment behind PostgreSQL: an item deleted
     or unpublished since is dropped here, so a stale index never shows the public a draft. The loaders are called
@@ -89,12 +118,15 @@ async def status(*, backend: SearchBackend, principal: Principal | None) -> Sear
     unrelayed = OutboxEvent.filter(relayed_at__isnull=True, kind__in=INDEX_EVENTS)
     pending = Job.filter(kind=INDEX_JOB, status__in=_PENDING)
     oldest = [
-        row for query in (unrelayed, pending)
+        row
+        for query in (unrelayed, pending)
         for row in await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
     ]
     lag = (now() - min(oldest)).total_seconds() if oldest else 0.0
     return SearchStatus(
-        backend=backend.name, documents=await backend.count(),
-        pending_changes=await unrelayed.count() + await pending.count(), lag_seconds=max(lag, 0.0),
+        backend=backend.name,
+        documents=await backend.count(),
+        pending_changes=await unrelayed.count() + await pending.count(),
+        lag_seconds=max(lag, 0.0),
         failed_jobs=await Job.filter(kind=INDEX_JOB, status=JobStatus.DEAD).count(),
     )

@@ -18,7 +18,9 @@ from collections.abc import Iterable
 # Lucene's ArabicNormalizer: hamza forms of alef -> alef, alef maksura -> yeh, teh marbuta -> heh; tatweel and the
 # harakat (tanween, short vowels, shadda, sukun) removed.
 ARABIC_FOLDS: dict[str, str] = {
-    "\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627",  # آ أ إ -> ا
+    "\u0622": "\u0627",
+    "\u0623": "\u0627",
+    "\u0625": "\u0627",  # آ أ إ -> ا
     "\u0649": "\u064a",  # ى alef maksura -> ي
     "\u0629": "\u0647",  # ة teh marbuta -> ه
     "\u0640": "",  # tatweel
@@ -27,9 +29,11 @@ ARABIC_FOLDS: dict[str, str] = {
 # Lucene's PersianNormalizer: farsi yeh and yeh barree -> yeh, keheh -> kaf, heh with yeh above and heh goal -> heh,
 # hamza above removed (heh + hamza).
 PERSIAN_FOLDS: dict[str, str] = {
-    "\u06cc": "\u064a", "\u06d2": "\u064a",  # ی ے -> ي
+    "\u06cc": "\u064a",
+    "\u06d2": "\u064a",  # ی ے -> ي
     "\u06a9": "\u0643",  # ک -> ك
-    "\u06c0": "\u0647", "\u06c1": "\u0647",  # ۀ ہ -> ه
+    "\u06c0": "\u0647",
+    "\u06c1": "\u0647",  # ۀ ہ -> ه
     "\u0654": "",  # hamza above
 }
 # Before words are split (OpenSearch: a mapping char filter). Persian writes the zero-width non-joiner inside words
@@ -37,8 +41,12 @@ PERSIAN_FOLDS: dict[str, str] = {
 # only shape or hyphenate (joiner, word joiner, soft hyphen, BOM) and the superscript alef (a diacritic Lucene
 # keeps) are removed. Lucene's tokenizer keeps all of these but ZWSP inside words.
 CHAR_FILTER_FOLDS: dict[str, str] = {
-    "\u200c": " ", "\u200b": " ",  # ZWNJ, zero-width space
-    "\u200d": "", "\u2060": "", "\u00ad": "", "\ufeff": "",  # ZWJ, word joiner, soft hyphen, BOM (ZWNBSP)
+    "\u200c": " ",
+    "\u200b": " ",  # ZWNJ, zero-width space
+    "\u200d": "",
+    "\u2060": "",
+    "\u00ad": "",
+    "\ufeff": "",  # ZWJ, word joiner, soft hyphen, BOM (ZWNBSP)
     "\u0670": "",  # superscript (dagger) alef
 }
 FOLDS: dict[str, str] = {**CHAR_FILTER_FOLDS, **ARABIC_FOLDS, **PERSIAN_FOLDS}
@@ -55,7 +63,7 @@ def safe_text(value: str | None) -> str:
 
 
 def primary_subtag(language: str | None) -> str | None:
-    """"fa-IR" -> "fa", "EN_us" -> "en"; None for a missing or blank tag. What language filters and facets use."""
+    """ "fa-IR" -> "fa", "EN_us" -> "en"; None for a missing or blank tag. What language filters and facets use."""
     if not language:
         return None
     primary = language.strip().replace("_", "-").split("-", 1)[0].lower()

@@ -7,7 +7,7 @@ their trigrams in plain tables (btree-indexed) and scores candidates here. One c
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from search.backend import MIN_FUZZY_CHARS
 
@@ -51,7 +51,10 @@ def fuzzy_candidate(word: str) -> bool:
 
 
 def best_matches(
-    count: int, candidates: Iterable[tuple[str, int, int]], *, threshold: float = SIMILARITY_THRESHOLD,
+    count: int,
+    candidates: Iterable[tuple[str, int, int]],
+    *,
+    threshold: float = SIMILARITY_THRESHOLD,
     limit: int = MAX_SUGGESTIONS,
 ) -> list[str]:
     """The closest of `candidates` (term, its trigram count, trigrams shared with the query word, as the vocabulary

@@ -61,7 +61,9 @@ def opensearch_url() -> Iterator[str]:
 def settings(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # Redis is shared with other runs: a queue name of our own, and never a FLUSHALL.
     return Settings(
-        CMS_DATA_DIR=tmp_path_factory.mktemp("data"), OIDC_ISSUER=issuer.url, OIDC_AUDIENCE="cms",
+        CMS_DATA_DIR=tmp_path_factory.mktemp("data"),
+        OIDC_ISSUER=issuer.url,
+        OIDC_AUDIENCE="cms",
         REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379"),
         CMS_QUEUE_NAME=f"cms-test:{uuid.uuid4().hex[:12]}",
         # A long-lived public cache for the whole suite: any read that could be stale would show up as a failure.

@@ -20,15 +20,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import (
-    DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLInterfaceType,
-    GraphQLList, GraphQLNamedType, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, InlineFragmentNode, IntValueNode,
-    OperationDefinitionNode, SelectionSetNode, VariableNode, get_named_type,
-)
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
 from cms.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
 
 _PAGING_ARGS = ("first", "last")
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
@@ -46,7 +60,9 @@ Charge = Callable[[str, Estimate], Awaitable[str | None]]
 
 
 def estimate(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None = None,
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None = None,
     variables: Mapping[str, Any] | None = None,
 ) -> Estimate:
     """The cost of the operation `operation_name` (or the document's only one); 0 when there is none."""
@@ -75,8 +91,13 @@ class QueryCost(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
-            found = _estimate_cached(context.schema._schema, context.graphql_document, context.query,
-                                     context.operation_name, context.variables or {})
+            found = _estimate_cached(
+                context.schema._schema,
+                context.graphql_document,
+                context.query,
+                context.operation_name,
+                context.variables or {},
+            )
             if found.cost > self.limit:
                 context.pre_execution_errors = [too_costly(found.cost, self.limit)]
             elif self.charge is not None:
@@ -90,7 +111,11 @@ _estimates: dict[tuple, Estimate] = {}
 
 
 def _estimate_cached(
-    schema: GraphQLSchema, document: DocumentNode, query: str | None, name: str | None, variables: Mapping[str, Any],
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str | None,
+    name: str | None,
+    variables: Mapping[str, Any],
 ) -> Estimate:
     """`estimate`, remembered per (schema, query text, operation, integer variables): only integers can be page
     sizes, so the other variables (ids, filters) share an entry."""

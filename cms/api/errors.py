@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import strawberry
 
@@ -50,7 +51,9 @@ def as_error(exc: DomainError, *, input_arg: str | None = "input") -> Error:
         return ValidationError(message="invalid input", fields=fields)
     if isinstance(exc, Conflict):
         field = exc.field or "input"
-        return ValidationError(message=exc.message, fields=[FieldError(path=_path(field, input_arg), message=exc.message)])
+        return ValidationError(
+            message=exc.message, fields=[FieldError(path=_path(field, input_arg), message=exc.message)]
+        )
     if isinstance(exc, NotFound):
         return NotFoundError(message=exc.message)
     if isinstance(exc, Forbidden):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -40,11 +39,17 @@ class CorrelatedMaskErrors(MaskErrors):
             extensions = {"code": _CODES.get(type(original), "BAD_REQUEST")}
             if isinstance(original, Invalid):
                 extensions["fields"] = original.problems
-            return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions)
+            return GraphQLError(
+                original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions
+            )
         if _unstorable_text(original):
             return GraphQLError(
                 "text arguments must not contain NUL characters or unpaired surrogates",
-                error.nodes, error.source, error.positions, error.path, extensions={"code": "BAD_USER_INPUT"},
+                error.nodes,
+                error.source,
+                error.positions,
+                error.path,
+                extensions={"code": "BAD_USER_INPUT"},
             )
         if not _is_unexpected(error):
             return error
@@ -52,6 +57,9 @@ class CorrelatedMaskErrors(MaskErrors):
         log.error("unexpected error in %s [request %s]", error.path, request_id, exc_info=original)
         return GraphQLError(
             f"Unexpected error; quote correlation id {request_id} when reporting it.",
-            error.nodes, error.source, error.positions, error.path,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": request_id},
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -30,7 +31,9 @@ def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V | None
 
 @dataclass
 class Loaders:
-    program_by_id: DataLoader[int, Program | None] = field(default_factory=lambda: _by_key(lambda ids: programs.programs_by_ids(ids=ids)))
+    program_by_id: DataLoader[int, Program | None] = field(
+        default_factory=lambda: _by_key(lambda ids: programs.programs_by_ids(ids=ids))
+    )
     episode_by_id: DataLoader[int, Episode | None] = field(
         default_factory=lambda: _by_key(lambda ids: episodes.episodes_by_ids(ids=ids))
     )

@@ -12,6 +12,7 @@ from typing import NewType
 
 import dateutil.parser
 import strawberry
+
 from graphql import GraphQLError
 
 BigInt = NewType("BigInt", int)

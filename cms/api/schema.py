@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import strawberry
-from strawberry.schema.config import StrawberryConfig
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.config import StrawberryConfig
 
 from cms.api.audit.types import AuditQuery
 from cms.api.content.mutations import ContentMutation
@@ -19,8 +19,8 @@ from cms.api.media.jobs import JobMutation, JobQuery
 from cms.api.media.renditions import ProgressSubscription
 from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
-from cms.api.search.queries import SearchQuery
 from cms.api.scalars import SCALAR_MAP
+from cms.api.search.queries import SearchQuery
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -64,7 +64,10 @@ class _Schema(strawberry.Schema):
 
 
 def build_schema(
-    *, query_types: Sequence[type] = (), mutation_types: Sequence[type] = (), cost_limit: int = MAX_COST,
+    *,
+    query_types: Sequence[type] = (),
+    mutation_types: Sequence[type] = (),
+    cost_limit: int = MAX_COST,
     charge: Charge | None = None,
 ) -> strawberry.Schema:
     """`query_types` / `mutation_types`: plugin Strawberry types whose fields are merged into the root types.

@@ -9,9 +9,9 @@ from typing import Any
 
 from tortoise.models import Model
 
+from cms.actors import Actor, require_admin
 from cms.audit.models import AuditEntry
 from cms.auth.principal import Principal
-from cms.actors import Actor, require_admin
 from cms.pagination import Ordering, Page, paginate
 
 _ORDER = Ordering("AT_DESC", "at", descending=True)

@@ -10,8 +10,8 @@ from tortoise.transactions import in_transaction
 
 from cms.actors import Actor, require_editor, require_signed_in
 from cms.audit import service as audit
-from cms.changes import record_change
 from cms.auth.principal import Principal
+from cms.changes import record_change
 from cms.content import validation as v
 from cms.content.episodes import visible_episodes
 from cms.content.models import Comment
@@ -78,7 +78,9 @@ async def add_comment(
         comment = await Comment.create(
             author=actor.user, body=body, timecode=timecode, parent_id=parent_id, **target.filter()
         )
-        await record_change(actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment))
+        await record_change(
+            actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment)
+        )
     return comment
 
 
@@ -100,7 +102,9 @@ async def resolve_comment(*, actor: Actor | None, id: int) -> Comment:
     comment.resolved_at, comment.resolved_by = now(), actor.user
     async with in_transaction():
         await comment.save(update_fields=["resolved_at", "resolved_by_id"])
-        await record_change(actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment))
+        await record_change(
+            actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment)
+        )
     return comment
 
 
@@ -115,7 +119,9 @@ async def delete_comment(*, actor: Actor | None, id: int) -> int:
     comment.deleted_at, comment.body = now(), ""
     async with in_transaction():
         await comment.save(update_fields=["deleted_at", "body"])
-        await record_change(actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment))
+        await record_change(
+            actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment)
+        )
     return id
 
 

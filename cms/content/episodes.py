@@ -143,9 +143,9 @@ async def episode_from_source(
 
 def _item_changes(item: Mapping, external_id: str) -> dict[str, Any]:
     title = item.get("title") if isinstance(item.get("title"), str) and item["title"].strip() else external_id
-    changes: dict[str, Any] = {"title": title.strip()[:v.TITLE_MAX]}
+    changes: dict[str, Any] = {"title": title.strip()[: v.TITLE_MAX]}
     if isinstance(item.get("description"), str):
-        changes["description"] = item["description"][:v.DESCRIPTION_MAX]
+        changes["description"] = item["description"][: v.DESCRIPTION_MAX]
     if isinstance(item.get("url"), str):
         changes["metadata"] = {"ingest": {"url": item["url"]}}
     return changes

@@ -12,8 +12,8 @@ from tortoise.transactions import in_transaction
 from cms.actors import Actor, require_editor
 from cms.audit.service import snapshot
 from cms.auth.principal import Principal
-from cms.content import validation as v
 from cms.changes import record_deletions
+from cms.content import validation as v
 from cms.content.models import Episode, Program, PublishStatus
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
 from cms.content.visibility import aware, public_q, sees_drafts

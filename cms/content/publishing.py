@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
@@ -11,13 +11,13 @@ from cms.content.models import Episode, Program, PublishStatus
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def aware(value: datetime | None) -> datetime | None:
     """Client datetimes without a zone are taken as UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -49,7 +49,10 @@ async def next_scheduled_change(after: datetime) -> datetime | None:
     than `after`."""
     upcoming: list[datetime] = []
     for model in (Program, Episode):
-        upcoming += await model.filter(status=PublishStatus.PUBLISHED, publish_at__gt=after).order_by(
-            "publish_at"
-        ).limit(1).values_list("publish_at", flat=True)
+        upcoming += (
+            await model.filter(status=PublishStatus.PUBLISHED, publish_at__gt=after)
+            .order_by("publish_at")
+            .limit(1)
+            .values_list("publish_at", flat=True)
+        )
     return min(upcoming, default=None)

@@ -27,8 +27,10 @@ class ConcurrencyLimitMiddleware:
         self.in_flight = 0
         self._last_log = 0.0
         self._refused_headers = [
-            (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(_BODY)).encode()),
-            (b"retry-after", str(retry_after).encode()), (b"cache-control", b"no-store"),
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(_BODY)).encode()),
+            (b"retry-after", str(retry_after).encode()),
+            (b"cache-control", b"no-store"),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -24,14 +24,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # What Apollo Client, urql, graphql-ws/graphql-sse clients and our own admin send on cross-origin requests.
 ALLOW_HEADERS = (
-    "accept", "authorization", "content-type", "apollo-require-preflight", "x-apollo-operation-name",
-    "apollographql-client-name", "apollographql-client-version", "x-request-id", "x-csrf-token",
-    "graphql-client-name", "graphql-client-version", "cache-control",
+    "accept",
+    "authorization",
+    "content-type",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-request-id",
+    "x-csrf-token",
+    "graphql-client-name",
+    "graphql-client-version",
+    "cache-control",
 )
 # What browser code may read from our responses: correlation id, rate-limit and overload answers, upload validators.
 EXPOSE_HEADERS = (
-    "x-request-id", "retry-after", "ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
-    "ratelimit-reset", "etag", "location",
+    "x-request-id",
+    "retry-after",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "etag",
+    "location",
 )
 MAX_AGE_SECONDS = 600
 # Path prefix -> methods a browser may use on it.
@@ -40,14 +56,20 @@ DEFAULT_PATHS: Mapping[str, tuple[str, ...]] = {"/graphql": ("GET", "POST"), "/u
 
 class CORSMiddleware:
     def __init__(
-        self, app: ASGIApp, *, origins: Iterable[str], paths: Mapping[str, tuple[str, ...]] = DEFAULT_PATHS,
+        self,
+        app: ASGIApp,
+        *,
+        origins: Iterable[str],
+        paths: Mapping[str, tuple[str, ...]] = DEFAULT_PATHS,
         max_age: int = MAX_AGE_SECONDS,
     ) -> None:
         self.app = app
         self.origins = frozenset(origins)
         self.paths = dict(paths)
-        self._simple = [(b"access-control-allow-credentials", b"true"),
-                        (b"access-control-expose-headers", ", ".join(EXPOSE_HEADERS).encode())]
+        self._simple = [
+            (b"access-control-allow-credentials", b"true"),
+            (b"access-control-expose-headers", ", ".join(EXPOSE_HEADERS).encode()),
+        ]
         self._preflight = {
             prefix: {
                 "access-control-allow-methods": ", ".join(methods),
@@ -93,8 +115,11 @@ class CORSMiddleware:
         vary = b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
         if origin is None:
             body = b"origin not allowed\n"
-            raw = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-                   (b"vary", vary)]
+            raw = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"vary", vary),
+            ]
             await send({"type": "http.response.start", "status": 403, "headers": raw})
             await send({"type": "http.response.body", "body": body})
             return

@@ -39,18 +39,32 @@ class Asset:
 
 
 ASSETS = {
-    "react": Asset("react@18.2.0", "umd/react.production.min.js",
-                   "sha384-tMH8h3BGESGckSAVGZ82T9n90ztNXxvdwvdM6UoR56cYcf+0iGXBliJ29D+wZ/x8"),
-    "react-dom": Asset("react-dom@18.2.0", "umd/react-dom.production.min.js",
-                       "sha384-bm7MnzvK++ykSwVJ2tynSE5TRdN+xL418osEVF2DE/L/gfWHj91J2Sphe582B1Bh"),
-    "graphiql.css": Asset("graphiql@3.8.3", "graphiql.min.css",
-                          "sha384-Mq3vbRBY71jfjQAt/DcjxUIYY33ksal4cgdRt9U/hNPvHBCaT2JfJ/PTRiPKf0aM"),
-    "graphiql": Asset("graphiql@3.8.3", "graphiql.min.js",
-                      "sha384-HbRVEFG0JGJZeAHCJ9Xm2+tpknBQ7QZmNlO/DgZtkZ0aJSypT96YYGRNod99l9Ie"),
-    "explorer.css": Asset("@graphiql/plugin-explorer@1.0.2", "dist/style.css",
-                          "sha384-5DFJlDPW2tSATRbM8kzoP1j194jexLswuNmClWoRr2Q0x7R68JIQzPHZ02Faktwi"),
-    "explorer": Asset("@graphiql/plugin-explorer@1.0.2", "dist/index.umd.js",
-                      "sha384-2oonKe47vfHIZnmB6ZZ10vl7T0Y+qrHQF2cmNTaFDuPshpKqpUMGMc9jgj9MLDZ9"),
+    "react": Asset(
+        "react@18.2.0",
+        "umd/react.production.min.js",
+        "sha384-tMH8h3BGESGckSAVGZ82T9n90ztNXxvdwvdM6UoR56cYcf+0iGXBliJ29D+wZ/x8",
+    ),
+    "react-dom": Asset(
+        "react-dom@18.2.0",
+        "umd/react-dom.production.min.js",
+        "sha384-bm7MnzvK++ykSwVJ2tynSE5TRdN+xL418osEVF2DE/L/gfWHj91J2Sphe582B1Bh",
+    ),
+    "graphiql.css": Asset(
+        "graphiql@3.8.3", "graphiql.min.css", "sha384-Mq3vbRBY71jfjQAt/DcjxUIYY33ksal4cgdRt9U/hNPvHBCaT2JfJ/PTRiPKf0aM"
+    ),
+    "graphiql": Asset(
+        "graphiql@3.8.3", "graphiql.min.js", "sha384-HbRVEFG0JGJZeAHCJ9Xm2+tpknBQ7QZmNlO/DgZtkZ0aJSypT96YYGRNod99l9Ie"
+    ),
+    "explorer.css": Asset(
+        "@graphiql/plugin-explorer@1.0.2",
+        "dist/style.css",
+        "sha384-5DFJlDPW2tSATRbM8kzoP1j194jexLswuNmClWoRr2Q0x7R68JIQzPHZ02Faktwi",
+    ),
+    "explorer": Asset(
+        "@graphiql/plugin-explorer@1.0.2",
+        "dist/index.umd.js",
+        "sha384-2oonKe47vfHIZnmB6ZZ10vl7T0Y+qrHQF2cmNTaFDuPshpKqpUMGMc9jgj9MLDZ9",
+    ),
 }
 _MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -75,13 +89,24 @@ function App() {
 ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(App));
 """
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
-CSP = "; ".join([
-    "default-src 'self'", f"script-src 'self' 'sha256-{_SCRIPT_HASH}'", "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
-    "form-action 'none'", "frame-ancestors 'none'",
-])
-_FAVICON = ("data:image/svg+xml,<svg xmlns=%22http://www.w3.org/2000/svg%22 viewBox=%220 0 100 100%22>"
-            "<text y=%22.9em%22 font-size=%2280%22>%F0%9F%8D%93</text></svg>")
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        f"script-src 'self' 'sha256-{_SCRIPT_HASH}'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+_FAVICON = (
+    "data:image/svg+xml,<svg xmlns=%22http://www.w3.org/2000/svg%22 viewBox=%220 0 100 100%22>"
+    "<text y=%22.9em%22 font-size=%2280%22>%F0%9F%8D%93</text></svg>"
+)
 
 
 def installed() -> bool:
@@ -127,8 +152,11 @@ def render(request: Request) -> Response:
     if not installed():
         if not _warned:
             _warned = True
-            log.warning("GraphiQL files are not installed in %s (run `make graphiql`): GraphiQL loads them from a "
-                        "CDN and is blank without internet access", STATIC_DIR)
+            log.warning(
+                "GraphiQL files are not installed in %s (run `make graphiql`): GraphiQL loads them from a "
+                "CDN and is blank without internet access",
+                STATIC_DIR,
+            )
         return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
     base = request.scope.get("root_path", "").rstrip("/")
     return HTMLResponse(page_html(base), headers={"content-security-policy": CSP, "cache-control": "no-store"})

@@ -27,8 +27,12 @@ def _pack(packages: list[str], into: Path) -> dict[str, Path]:
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("npm is needed to install GraphiQL's files (Debian: apt-get install npm)")
-    out = subprocess.run([npm, "pack", "--silent", "--pack-destination", str(into), *packages],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [npm, "pack", "--silent", "--pack-destination", str(into), *packages],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(f"npm pack failed:\n{out.stderr}")
     tarballs = [into / line.strip() for line in out.stdout.splitlines() if line.strip().endswith(".tgz")]

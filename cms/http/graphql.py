@@ -23,8 +23,8 @@ from cms.api.context import Context
 from cms.api.schema import build_schema
 from cms.auth.tokens import TokenValidator
 from cms.errors import Unauthenticated
-from cms.http.auth import principal_of
 from cms.http import graphiql
+from cms.http.auth import principal_of
 from cms.http.body import BufferedBody
 from cms.http.graphql_media import GRAPHQL_RESPONSE, JSON, content_type, error_response, media_type_of
 from cms.http.urls import public_base_url
@@ -66,9 +66,13 @@ class GraphQLEndpoint(GraphQL):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = request.app.state
         return Context(
-            principal=principal_of(request), request_id=request.scope["state"]["request_id"],
-            settings=state.settings, storage=state.storage, base_url=public_base_url(state.settings, request),
-            plugins=getattr(state, "plugins", None), search=getattr(state, "search", None),
+            principal=principal_of(request),
+            request_id=request.scope["state"]["request_id"],
+            settings=state.settings,
+            storage=state.storage,
+            base_url=public_base_url(state.settings, request),
+            plugins=getattr(state, "plugins", None),
+            search=getattr(state, "search", None),
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -96,9 +100,7 @@ class GraphQLEndpoint(GraphQL):
                 response.status_code = request.state.graphql_status or response.status_code
         await response(scope, receive, send)
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """A JSON POST body must be one object (no batching) with well-typed parameters; 400 otherwise."""
         media, _ = parse_content_type(request.content_type or "")
         if request.method != "POST" or "application/json" not in media:
@@ -106,12 +108,18 @@ class GraphQLEndpoint(GraphQL):
         data = self.parse_json(await request.get_body())
         if not isinstance(data, dict):
             raise HTTPException(400, NOT_AN_OBJECT)
-        for name, kind, what in (("query", str, "a string"), ("operationName", str, "a string"),
-                                 ("variables", dict, "an object"), ("extensions", dict, "an object")):
+        for name, kind, what in (
+            ("query", str, "a string"),
+            ("operationName", str, "a string"),
+            ("variables", dict, "an object"),
+            ("extensions", dict, "an object"),
+        ):
             if data.get(name) is not None and not isinstance(data[name], kind):
                 raise HTTPException(400, f"The GraphQL request's `{name}` must be {what} or null, if provided.")
         return GraphQLRequestData(
-            query=data.get("query"), variables=data.get("variables"), operation_name=data.get("operationName"),
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
         )
 
@@ -138,8 +146,11 @@ class GraphQLEndpoint(GraphQL):
 def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, schema=None) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
     return GraphQLEndpoint(
-        schema or build_schema(), validator=validator, graphql_ide="graphiql" if graphiql else None,
-        allow_queries_via_get=True, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        schema or build_schema(),
+        validator=validator,
+        graphql_ide="graphiql" if graphiql else None,
+        allow_queries_via_get=True,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
 

@@ -16,7 +16,10 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 _LEGACY = (JSON, "application/*", "*/*")
 _CODES = {
-    400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
@@ -49,9 +52,7 @@ def content_type(media_type: str) -> str:
     return f"{media_type}; charset=utf-8" if media_type == GRAPHQL_RESPONSE else media_type
 
 
-def error_response(
-    status: int, message: str, *, media_type: str, headers: Mapping[str, str] | None = None
-) -> Response:
+def error_response(status: int, message: str, *, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
     """A request error as the spec shapes it: `errors` only, never `data` (nothing was executed)."""
     error = {"message": message, "extensions": {"code": _CODES.get(status, "BAD_REQUEST")}}
     body = json.dumps({"errors": [error]}, ensure_ascii=False, separators=(",", ":"))

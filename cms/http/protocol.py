@@ -47,8 +47,10 @@ class ConnectionLimits:
 
 def _response(status: int, reason: str, body: str) -> bytes:
     data = body.encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            f"content-length: {len(data)}\r\nconnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(data)}\r\nconnection: close\r\n\r\n"
+    )
     return head.encode() + data
 
 
@@ -93,8 +95,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     watch: ClassVar[_Watch] = _Watch(ConnectionLimits())
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._awaiting_head = True  # the next bytes on the wire belong to a request's head
         self._head_bytes = 0

@@ -17,12 +17,11 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from graphql import OperationType, parse
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,7 @@ from cms.changefeed import ChangeFeed
 from cms.http.auth import principal_of
 from cms.http.body import BODY_KEY
 from cms.http.graphql_media import media_type_of
+from graphql import OperationType, parse
 
 log = logging.getLogger("cms.http.cache")
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
@@ -80,8 +80,14 @@ def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
 
 class PublicQueryCache:
     def __init__(
-        self, app: ASGIApp, *, feed: ChangeFeed, ttl: float, max_entries: int,
-        next_change: Callable[[datetime], Awaitable[datetime | None]], clock: Callable[[], float] = time.monotonic,
+        self,
+        app: ASGIApp,
+        *,
+        feed: ChangeFeed,
+        ttl: float,
+        max_entries: int,
+        next_change: Callable[[datetime], Awaitable[datetime | None]],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app, self.feed, self.ttl, self.max_entries = app, feed, ttl, max_entries
         self._next_change, self._clock = next_change, clock
@@ -125,8 +131,11 @@ class PublicQueryCache:
     async def _scheduled_change(self, generation: int, as_of: datetime) -> datetime | None:
         """The first scheduled publish after `as_of` (the response reflects everything up to then)."""
         cached = self._horizon
-        if cached is not None and cached[0] == generation and cached[1] <= as_of and (
-            cached[2] is None or cached[2] > as_of
+        if (
+            cached is not None
+            and cached[0] == generation
+            and cached[1] <= as_of
+            and (cached[2] is None or cached[2] > as_of)
         ):
             return cached[2]
         at = await self._next_change(as_of)
@@ -150,7 +159,7 @@ def _wants_fresh(scope: Scope) -> bool:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Conn:

@@ -77,14 +77,18 @@ class Refusal:
     def message(self) -> str:
         over = ", more than the whole budget" if self.cost > self.budget.item.amount else ""
         note = f"; this request costs {self.cost}{over}" if self.cost > 1 else ""
-        return (f"rate limit exceeded: {self.budget.name} per {self.per} ({self.budget.describe()}{note}); "
-                f"retry in {self.retry_after} s")
+        return (
+            f"rate limit exceeded: {self.budget.name} per {self.per} ({self.budget.describe()}{note}); "
+            f"retry in {self.retry_after} s"
+        )
 
     def headers(self) -> dict[str, str]:
         item = self.budget.item
         return {
-            "Retry-After": str(self.retry_after), "RateLimit-Limit": str(item.amount),
-            "RateLimit-Remaining": str(max(self.remaining, 0)), "RateLimit-Reset": str(self.retry_after),
+            "Retry-After": str(self.retry_after),
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(max(self.remaining, 0)),
+            "RateLimit-Reset": str(self.retry_after),
             "RateLimit-Policy": f"{item.amount};w={item.get_expiry()}",
         }
 
@@ -166,8 +170,12 @@ class RateLimiter:
         """Connect lazily (the first hit opens the connection); an embedded Redis is started here."""
         if self._strategy is None:
             self._storage = RedisStorage(
-                storage_uri(self.settings), implementation="redispy", key_prefix=self.settings.rate_limit_prefix,
-                wrap_exceptions=True, socket_timeout=2.0, socket_connect_timeout=2.0,
+                storage_uri(self.settings),
+                implementation="redispy",
+                key_prefix=self.settings.rate_limit_prefix,
+                wrap_exceptions=True,
+                socket_timeout=2.0,
+                socket_connect_timeout=2.0,
             )
             self._strategy = SlidingWindowCounterRateLimiter(self._storage)
 
@@ -328,8 +336,17 @@ class RateLimitMiddleware:
 
 
 async def _respond(send: Send, refusal: Refusal, body: bytes, extra: dict[str, str] | None = None) -> None:
-    headers = {**refusal.headers(), **(extra or {}), "Content-Type": "application/json",
-               "Content-Length": str(len(body))}
-    await send({"type": "http.response.start", "status": 429,
-                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]})
+    headers = {
+        **refusal.headers(),
+        **(extra or {}),
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

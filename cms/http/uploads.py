@@ -26,8 +26,12 @@ async def receive_upload(request: Request) -> JSONResponse:
         upload_id = uuid.UUID(request.path_params["upload_id"])
         length = request.headers.get("content-length")
         upload = await uploads.receive_direct(
-            principal=principal, storage=request.app.state.storage, settings=request.app.state.settings,
-            upload_id=upload_id, chunks=request.stream(), content_length=int(length) if length else None,
+            principal=principal,
+            storage=request.app.state.storage,
+            settings=request.app.state.settings,
+            upload_id=upload_id,
+            chunks=request.stream(),
+            content_length=int(length) if length else None,
         )
     except ValueError:
         return JSONResponse({"error": "malformed upload id or Content-Length"}, 400)

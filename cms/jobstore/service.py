@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
@@ -27,7 +27,7 @@ DEDUPE_KEY_MAX = Job._meta.fields_map["dedupe_key"].max_length
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -60,7 +60,12 @@ _NEW_JOB_VALUES = (
 
 
 async def _insert(
-    kind: str, payload: str, dedupe_key: str, max_attempts: int, *, asset_id: int | None = None,
+    kind: str,
+    payload: str,
+    dedupe_key: str,
+    max_attempts: int,
+    *,
+    asset_id: int | None = None,
     run_after: datetime | None = None,
 ) -> None:
     """A QUEUED job row, unless one with `dedupe_key` exists (whatever its state)."""
@@ -96,7 +101,11 @@ class PermanentFailure(Exception):
 
 
 async def enqueue(
-    kind: str, payload: dict | None = None, *, dedupe_key: str | None = None, run_after: datetime | None = None,
+    kind: str,
+    payload: dict | None = None,
+    *,
+    dedupe_key: str | None = None,
+    run_after: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Job:
     """Queue a job of `kind` (a core kind such as "ingest_poll", or one a plugin registered with cms_job_kinds).
@@ -112,7 +121,9 @@ async def enqueue(
     problems: dict[str, str] = {}
     if not isinstance(kind, str) or not kind.strip() or len(kind) > KIND_MAX:
         problems["kind"] = f"must be a name of 1 to {KIND_MAX} characters"
-    if dedupe_key is not None and (not isinstance(dedupe_key, str) or not dedupe_key or len(dedupe_key) > DEDUPE_KEY_MAX):
+    if dedupe_key is not None and (
+        not isinstance(dedupe_key, str) or not dedupe_key or len(dedupe_key) > DEDUPE_KEY_MAX
+    ):
         problems["dedupeKey"] = f"must be a string of 1 to {DEDUPE_KEY_MAX} characters"
     if max_attempts < 1:
         problems["maxAttempts"] = "must be at least 1"
@@ -127,7 +138,7 @@ async def enqueue(
     if problems:
         raise Invalid(problems)
     if run_after is not None and run_after.tzinfo is None:
-        run_after = run_after.replace(tzinfo=timezone.utc)
+        run_after = run_after.replace(tzinfo=UTC)
     key = dedupe_key or f"enqueue:{uuid.uuid4().hex}"
     await _insert(kind, encoded, key, max_attempts, run_after=run_after)
     return await Job.get(dedupe_key=key)
@@ -192,7 +203,9 @@ async def reclaim_expired_leases() -> list[Job]:
     now = _now()
     reclaimed: list[Job] = []
     async with in_transaction():
-        for job in await Job.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).select_for_update(skip_locked=True):
+        for job in await Job.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).select_for_update(
+            skip_locked=True
+        ):
             dead = job.attempts >= job.max_attempts
             job.status = JobStatus.DEAD if dead else JobStatus.QUEUED
             job.last_error = "worker lost: lease expired before the job finished"

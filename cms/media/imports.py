@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
 from tortoise.transactions import in_transaction
 
 from cms import events
@@ -18,8 +19,14 @@ from cms.media.sniff import sniff_file
 from cms.media.storage import Area, ObjectTooLarge, Storage, file_chunks
 from cms.media.uploads import clean_filename
 
+
 async def create_asset_from_file(
-    *, actor: Actor | None, storage: Storage, path: Path, episode_id: int, filename: str | None = None,
+    *,
+    actor: Actor | None,
+    storage: Storage,
+    path: Path,
+    episode_id: int,
+    filename: str | None = None,
     max_size: int | None = None,
 ) -> Asset:
     """Make an episode's asset from a local file, as a completed upload would: the bytes go to staging, and the
@@ -42,23 +49,36 @@ async def create_asset_from_file(
         written = await storage.write(Area.STAGING, staging_key, file_chunks(path), max_size=max_size)
     except ObjectTooLarge as exc:
         raise TooLarge(f"the file is larger than {max_size} bytes") from exc
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         async with in_transaction():
             asset = await Asset.create(
-                kind=found.kind if found else AssetKind.DOCUMENT, filename=name,
-                content_type=found.mime if found else "application/octet-stream", size=written.size,
-                episode_id=episode_id, created_by=actor.user, probe={}, status=AssetStatus.PROCESSING,
+                kind=found.kind if found else AssetKind.DOCUMENT,
+                filename=name,
+                content_type=found.mime if found else "application/octet-stream",
+                size=written.size,
+                episode_id=episode_id,
+                created_by=actor.user,
+                probe={},
+                status=AssetStatus.PROCESSING,
             )
             await Upload.create(
-                id=upload_id, asset=asset, created_by=actor.user, method=UploadMethod.DIRECT,
-                status=UploadStatus.COMPLETED, staging_key=staging_key, declared_size=written.size,
-                received_sha256=written.sha256, expires_at=now, completed_at=now,
+                id=upload_id,
+                asset=asset,
+                created_by=actor.user,
+                method=UploadMethod.DIRECT,
+                status=UploadStatus.COMPLETED,
+                staging_key=staging_key,
+                declared_size=written.size,
+                received_sha256=written.sha256,
+                expires_at=now,
+                completed_at=now,
             )
             await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload_id))
-            await record_change(actor=actor, action="asset.import", entity=asset, before=None, after=audit.snapshot(asset))
+            await record_change(
+                actor=actor, action="asset.import", entity=asset, before=None, after=audit.snapshot(asset)
+            )
     except Exception:  # nothing recorded: the staged bytes would only wait for the staging cleanup
         await storage.delete(Area.STAGING, staging_key)
         raise
     return asset
-

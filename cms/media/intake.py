@@ -11,8 +11,8 @@ import contextlib
 import hashlib
 import logging
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from tortoise.transactions import in_transaction
 
@@ -68,7 +68,7 @@ async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str
         probe = await asyncio.wait_for(asyncio.to_thread(probe_file, path, found.kind), PROBE_TIMEOUT_SECONDS)
     except ProbeFailed as exc:
         raise IntakeRefused(str(exc)) from exc
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise IntakeRefused("the file took too long to read; it may be damaged") from exc
     return found.kind, found.mime, probe
 
@@ -110,8 +110,10 @@ async def _mark_persisted(asset: Asset, upload: Upload) -> None:
         updated = await Asset.filter(
             id=asset.id, status__in=[AssetStatus.PROCESSING, AssetStatus.FAILED], stage="persist"
         ).update(
-            status=AssetStatus.READY if ready else AssetStatus.PROCESSING, failure_reason=None,
-            stage=None if ready else "queued", progress=100 if ready else 0,
+            status=AssetStatus.READY if ready else AssetStatus.PROCESSING,
+            failure_reason=None,
+            stage=None if ready else "queued",
+            progress=100 if ready else 0,
         )
         if updated and upload.cover_for_program_id:
             await Program.filter(id=upload.cover_for_program_id).update(cover_asset_id=asset.id)

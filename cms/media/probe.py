@@ -70,14 +70,16 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
                 info["bitrate"] = int(container.bit_rate)
             if video is not None:
                 info.update(
-                    width=video.codec_context.width, height=video.codec_context.height,
+                    width=video.codec_context.width,
+                    height=video.codec_context.height,
                     video_codec=_codec(video),
                 )
                 if video.average_rate and kind == AssetKind.VIDEO:
                     info["frame_rate"] = round(float(video.average_rate), 3)
             if audio is not None:
                 info.update(
-                    audio_codec=_codec(audio), audio_channels=audio.codec_context.channels,
+                    audio_codec=_codec(audio),
+                    audio_channels=audio.codec_context.channels,
                     sample_rate=audio.codec_context.sample_rate,
                 )
             first = _decode_first_frame(container, video or audio)

@@ -22,8 +22,8 @@ from cms.media.models import Asset, AssetKind, AssetStatus
 from cms.media.renditions import playable, rendition_rows
 from cms.media.storage import Area, Storage, file_chunks, master_key
 from cms.media.transcode.capabilities import Capabilities
-from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
 from cms.media.transcode.images import DEFAULT_WIDTHS
+from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
 from cms.media.transcode.ladder import DEFAULT_LADDER, DEFAULT_SETTINGS, ladder_fingerprint
 
 PROGRESS_EVERY_SECONDS = 0.5
@@ -63,12 +63,18 @@ def _progress_writer(asset_id: int, stage: str):
 def _task(asset: Asset, path: Path, out: Path, capabilities: Capabilities, limits: ProcessingLimits) -> dict[str, Any]:
     probe = asset.probe or {}
     return {
-        "task": asset.kind.value.lower(), "src": str(path), "out_dir": str(out), "timeout": limits.timeout_seconds,
+        "task": asset.kind.value.lower(),
+        "src": str(path),
+        "out_dir": str(out),
+        "timeout": limits.timeout_seconds,
         "input_format": probe.get("format") or None,
-        "width": probe.get("width") or 0, "height": probe.get("height") or 0,
-        "frame_rate": probe.get("frame_rate") or 25.0, "rotation": probe.get("rotation") or 0,
+        "width": probe.get("width") or 0,
+        "height": probe.get("height") or 0,
+        "frame_rate": probe.get("frame_rate") or 25.0,
+        "rotation": probe.get("rotation") or 0,
         "duration": probe.get("duration") or 0.0,
-        "video_encoder": capabilities.video_encoder, "hw_decode": capabilities.hw_decode,
+        "video_encoder": capabilities.video_encoder,
+        "hw_decode": capabilities.hw_decode,
     }
 
 
@@ -96,8 +102,10 @@ async def process_asset(
             out = Path(tmp)
             try:
                 result = await run_isolated(
-                    _task(asset, path, out, capabilities, limits), timeout=limits.timeout_seconds,
-                    memory_limit_bytes=limits.memory_bytes, on_progress=_progress_writer(asset.id, stage),
+                    _task(asset, path, out, capabilities, limits),
+                    timeout=limits.timeout_seconds,
+                    memory_limit_bytes=limits.memory_bytes,
+                    on_progress=_progress_writer(asset.id, stage),
                 )
             except IsolatedTaskFailed as exc:
                 raise IntakeRefused(str(exc)) from exc
@@ -115,8 +123,10 @@ async def _finish(asset: Asset, *, rows: list) -> None:
         for row in rows:
             row.asset_id = asset.id
             await row.save()
-        updated = await Asset.filter(id=asset.id).exclude(status=AssetStatus.READY).update(
-            status=AssetStatus.READY, stage=None, progress=100, failure_reason=None
+        updated = (
+            await Asset.filter(id=asset.id)
+            .exclude(status=AssetStatus.READY)
+            .update(status=AssetStatus.READY, stage=None, progress=100, failure_reason=None)
         )
         if updated:
             await events.record("asset.ready", asset_id=asset.id)

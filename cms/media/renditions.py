@@ -11,24 +11,41 @@ READY, FAILED = RenditionStatus.READY, RenditionStatus.FAILED
 
 def _variant(prefix: str, v: dict[str, Any]) -> Rendition:
     return Rendition(
-        kind=RenditionKind.HLS_VARIANT, name=v["name"], status=READY if v["ok"] else FAILED,
-        key=f"{prefix}/hls/{v['playlist']}" if v["ok"] else None, width=v["width"], height=v["height"],
-        bitrate=v["average_bandwidth"] or None, peak_bitrate=v["bandwidth"] or None, codecs=v["codecs"] or None,
-        frame_rate=v["frame_rate"] or None, size=v["size_bytes"], error=v.get("error"),
+        kind=RenditionKind.HLS_VARIANT,
+        name=v["name"],
+        status=READY if v["ok"] else FAILED,
+        key=f"{prefix}/hls/{v['playlist']}" if v["ok"] else None,
+        width=v["width"],
+        height=v["height"],
+        bitrate=v["average_bandwidth"] or None,
+        peak_bitrate=v["bandwidth"] or None,
+        codecs=v["codecs"] or None,
+        frame_rate=v["frame_rate"] or None,
+        size=v["size_bytes"],
+        error=v.get("error"),
     )
 
 
 def _audio(prefix: str, a: dict[str, Any]) -> Rendition:
     return Rendition(
-        kind=RenditionKind.HLS_VARIANT, name="audio", status=READY, key=f"{prefix}/hls/{a['playlist']}",
-        bitrate=a["average_bandwidth"], peak_bitrate=a["bandwidth"], codecs=a["codecs"], size=a["size_bytes"],
+        kind=RenditionKind.HLS_VARIANT,
+        name="audio",
+        status=READY,
+        key=f"{prefix}/hls/{a['playlist']}",
+        bitrate=a["average_bandwidth"],
+        peak_bitrate=a["bandwidth"],
+        codecs=a["codecs"],
+        size=a["size_bytes"],
     )
 
 
 def _master(prefix: str, master: str | None, error: str | None = None) -> Rendition:
     return Rendition(
-        kind=RenditionKind.HLS_MASTER, name="master", status=READY if master else FAILED,
-        key=f"{prefix}/hls/{master}" if master else None, error=error,
+        kind=RenditionKind.HLS_MASTER,
+        name="master",
+        status=READY if master else FAILED,
+        key=f"{prefix}/hls/{master}" if master else None,
+        error=error,
     )
 
 
@@ -37,8 +54,12 @@ def _artwork(prefix: str, name: str, made: dict[str, Any], key: str) -> Renditio
     if "error" in made:
         return Rendition(kind=kind, name=name, status=FAILED, error=made["error"])
     return Rendition(
-        kind=kind, name=name, status=READY, key=f"{prefix}/{key}",
-        width=made.get("width") or made.get("tile_width"), height=made.get("height") or made.get("tile_height"),
+        kind=kind,
+        name=name,
+        status=READY,
+        key=f"{prefix}/{key}",
+        width=made.get("width") or made.get("tile_width"),
+        height=made.get("height") or made.get("tile_height"),
     )
 
 
@@ -63,8 +84,13 @@ def rendition_rows(asset: Asset, result: dict[str, Any], prefix: str) -> list[Re
     if "image" in result:
         rows += [
             Rendition(
-                kind=RenditionKind.IMAGE, name=f"{v['width']}w", status=READY, key=f"{prefix}/images/{v['filename']}",
-                width=v["width"], height=v["height"], size=v["size_bytes"],
+                kind=RenditionKind.IMAGE,
+                name=f"{v['width']}w",
+                status=READY,
+                key=f"{prefix}/images/{v['filename']}",
+                width=v["width"],
+                height=v["height"],
+                size=v["size_bytes"],
             )
             for v in result["image"]["variants"]
         ]

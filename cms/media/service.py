@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from cms.auth.principal import Principal
 from cms.content.episodes import visible_episodes
@@ -75,7 +75,9 @@ async def watch_progress(*, principal: Principal | None, id: int, interval: floa
         row = await Asset.get_or_none(id=id).values("status", "progress", "stage", "failure_reason")
         if row is None:
             return
-        current = Progress(id, AssetStatus(row["status"]), round(row["progress"], 1), row["stage"], row["failure_reason"])
+        current = Progress(
+            id, AssetStatus(row["status"]), round(row["progress"], 1), row["stage"], row["failure_reason"]
+        )
         if current != last:
             yield current
             last = current

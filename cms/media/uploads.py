@@ -4,17 +4,17 @@ claim check (persist job) through the outbox, in the same transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
 from cms import events
 from cms.actors import Actor, require_editor
 from cms.audit import service as audit
-from cms.changes import record_change
 from cms.auth.principal import Principal
+from cms.changes import record_change
 from cms.content.models import Episode, Program
 from cms.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload, UploadMethod, UploadStatus
@@ -49,7 +49,7 @@ class UploadTicket:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def clean_filename(problems: dict[str, str], name: str) -> str:
@@ -79,7 +79,9 @@ async def _validate(request: UploadRequest, settings: Settings) -> tuple[str, As
         problems["size"] = "must be at least 1 byte"
     elif request.size > settings.upload_max_bytes:
         problems["size"] = f"must be at most {settings.upload_max_bytes} bytes"
-    if request.sha256 is not None and (len(request.sha256) != 64 or not all(c in "0123456789abcdef" for c in request.sha256)):
+    if request.sha256 is not None and (
+        len(request.sha256) != 64 or not all(c in "0123456789abcdef" for c in request.sha256)
+    ):
         problems["sha256"] = "must be 64 lower-case hex digits"
     if (request.episode_id is None) == (request.cover_for_program_id is None):
         problems["episodeId"] = "give exactly one of episodeId or programId (for a cover image)"
@@ -108,7 +110,9 @@ async def create_upload(
     ticket_extra: dict = {}
     multipart_id = None
     if method == UploadMethod.PRESIGNED_POST:
-        post = await storage.presigned_post(staging_key, max_size=request.size, content_type=None, expires_in=expires_in)
+        post = await storage.presigned_post(
+            staging_key, max_size=request.size, content_type=None, expires_in=expires_in
+        )
         ticket_extra = {"url": post["url"], "fields": post["fields"]}
     elif method == UploadMethod.MULTIPART:
         multipart_id = await storage.create_multipart(staging_key, content_type=None)
@@ -117,18 +121,32 @@ async def create_upload(
         ticket_extra = {"url": direct_url.replace("{id}", str(upload_id))}
     async with in_transaction():
         asset = await Asset.create(
-            kind=kind, filename=filename, content_type=request.content_type or "application/octet-stream",
-            size=request.size, episode_id=request.episode_id, created_by=actor.user, probe={},
+            kind=kind,
+            filename=filename,
+            content_type=request.content_type or "application/octet-stream",
+            size=request.size,
+            episode_id=request.episode_id,
+            created_by=actor.user,
+            probe={},
         )
         upload = await Upload.create(
-            id=upload_id, asset=asset, created_by=actor.user, method=method, staging_key=staging_key,
-            declared_size=request.size, declared_sha256=request.sha256, multipart_upload_id=multipart_id,
-            cover_for_program_id=request.cover_for_program_id, expires_at=_now() + timedelta(seconds=expires_in),
+            id=upload_id,
+            asset=asset,
+            created_by=actor.user,
+            method=method,
+            staging_key=staging_key,
+            declared_size=request.size,
+            declared_sha256=request.sha256,
+            multipart_upload_id=multipart_id,
+            cover_for_program_id=request.cover_for_program_id,
+            expires_at=_now() + timedelta(seconds=expires_in),
         )
         await record_change(actor=actor, action="upload.create", entity=asset, before=None, after=audit.snapshot(asset))
     ticket = UploadTicket(upload=upload, asset=asset, **ticket_extra)
     if method == UploadMethod.MULTIPART:
-        ticket.part_urls = await part_urls(storage=storage, upload=upload, part_size=settings.multipart_part_bytes, expires_in=expires_in)
+        ticket.part_urls = await part_urls(
+            storage=storage, upload=upload, part_size=settings.multipart_part_bytes, expires_in=expires_in
+        )
     return ticket
 
 
@@ -149,13 +167,20 @@ async def _owned(principal: Principal | None, upload_id: uuid.UUID) -> Upload:
     return upload
 
 
-async def missing_parts(*, principal: Principal | None, storage: Storage, settings: Settings, upload_id: uuid.UUID) -> tuple[Upload, list[tuple[int, str]]]:
+async def missing_parts(
+    *, principal: Principal | None, storage: Storage, settings: Settings, upload_id: uuid.UUID
+) -> tuple[Upload, list[tuple[int, str]]]:
     """For resuming a multipart upload: presigned URLs for the parts the bucket does not have yet."""
     upload = await _owned(principal, upload_id)
     if upload.method != UploadMethod.MULTIPART or upload.status != UploadStatus.PENDING:
         raise Invalid({"id": "only pending multipart uploads have parts to resume"})
     have = {number for number, _etag, _size in await storage.list_parts(upload.staging_key, upload.multipart_upload_id)}
-    urls = await part_urls(storage=storage, upload=upload, part_size=settings.multipart_part_bytes, expires_in=settings.upload_expiry_seconds)
+    urls = await part_urls(
+        storage=storage,
+        upload=upload,
+        part_size=settings.multipart_part_bytes,
+        expires_in=settings.upload_expiry_seconds,
+    )
     return upload, [(n, url) for n, url in urls if n not in have]
 
 
@@ -176,8 +201,13 @@ async def _sniffed_stream(chunks: AsyncIterable[bytes], allowed: list[str]) -> A
 
 
 async def receive_direct(
-    *, principal: Principal | None, storage: Storage, settings: Settings, upload_id: uuid.UUID,
-    chunks: AsyncIterable[bytes], content_length: int | None,
+    *,
+    principal: Principal | None,
+    storage: Storage,
+    settings: Settings,
+    upload_id: uuid.UUID,
+    chunks: AsyncIterable[bytes],
+    content_length: int | None,
 ) -> Upload:
     upload = await _owned(principal, upload_id)
     if upload.method != UploadMethod.DIRECT:
@@ -188,7 +218,9 @@ async def receive_direct(
         raise TooLarge(f"declared {upload.declared_size} bytes, request has {content_length}")
     try:
         result = await storage.write(
-            Area.STAGING, upload.staging_key, _sniffed_stream(chunks, settings.upload_allowed_kinds),
+            Area.STAGING,
+            upload.staging_key,
+            _sniffed_stream(chunks, settings.upload_allowed_kinds),
             max_size=upload.declared_size,
         )
     except ObjectTooLarge as exc:
@@ -212,7 +244,9 @@ async def _verify_bucket_object(storage: Storage, upload: Upload) -> None:
             raise Invalid({"id": "no data has been uploaded yet"})
         if [p[0] for p in parts] != list(range(1, len(parts) + 1)) or sum(p[2] for p in parts) != upload.declared_size:
             raise Invalid({"id": "parts are missing: upload the remaining parts (see missingParts) and complete again"})
-        await storage.complete_multipart(upload.staging_key, upload.multipart_upload_id, [(n, etag) for n, etag, _ in parts])
+        await storage.complete_multipart(
+            upload.staging_key, upload.multipart_upload_id, [(n, etag) for n, etag, _ in parts]
+        )
     info = await storage.stat(Area.STAGING, upload.staging_key)
     if info is None:
         raise Invalid({"id": "no data has been uploaded yet"})
@@ -248,7 +282,9 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
         asset.status = AssetStatus.PROCESSING
         await asset.save(update_fields=["status", "updated_at"])
         await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload.id))
-        await record_change(actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset))
+        await record_change(
+            actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset)
+        )
     return asset
 
 
@@ -262,9 +298,9 @@ async def expire_uploads(*, storage: Storage, grace: timedelta = timedelta(0)) -
             await storage.abort_multipart(upload.staging_key, upload.multipart_upload_id)
         await storage.delete(Area.STAGING, upload.staging_key)
         async with in_transaction():
-            changed = await Upload.filter(id=upload.id, status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED]).update(
-                status=UploadStatus.EXPIRED
-            )
+            changed = await Upload.filter(
+                id=upload.id, status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED]
+            ).update(status=UploadStatus.EXPIRED)
             if changed:
                 await Asset.filter(id=upload.asset_id, status=AssetStatus.UPLOADING).update(
                     status=AssetStatus.FAILED, failure_reason="the upload was not completed before it expired"

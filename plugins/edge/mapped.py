@@ -26,8 +26,11 @@ WINDOW = 4 * 1024 * 1024  # bytes mapped (and sent) per body message on the loca
 # while the socket write copies from them. MADV_POPULATE_READ is Linux >= 5.14 (Python names it from 3.13 on);
 # elsewhere, or when the kernel refuses it, WILLNEED starts readahead instead.
 _POPULATE: list[int] = [
-    advice for advice in (getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None),
-                          getattr(mmap, "MADV_WILLNEED", None))
+    advice
+    for advice in (
+        getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None),
+        getattr(mmap, "MADV_WILLNEED", None),
+    )
     if advice is not None
 ]
 
@@ -36,8 +39,12 @@ def serves_local_files(storage: Storage) -> bool:
     """A plain LocalStorage: its objects are its files, so they can be mapped instead of read through ``read()``.
     A subclass that overrides how objects are found or read keeps going through its own methods."""
     cls = type(storage)
-    return (isinstance(storage, LocalStorage) and cls.stat is LocalStorage.stat and cls.read is LocalStorage.read
-            and cls.local_path is LocalStorage.local_path)
+    return (
+        isinstance(storage, LocalStorage)
+        and cls.stat is LocalStorage.stat
+        and cls.read is LocalStorage.read
+        and cls.local_path is LocalStorage.local_path
+    )
 
 
 def _populate(mapped: mmap.mmap) -> None:
@@ -58,7 +65,7 @@ def _map_window(fd: int, start: int, length: int) -> memoryview:
     aligned = start - start % mmap.ALLOCATIONGRANULARITY
     mapped = mmap.mmap(fd, start + length - aligned, offset=aligned, access=mmap.ACCESS_READ)
     _populate(mapped)
-    return memoryview(mapped)[start - aligned:]
+    return memoryview(mapped)[start - aligned :]
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -71,8 +78,16 @@ class MappedFileResponse(Response):
     """Sends [start, end) of a file as memoryviews of mmap windows. The first window is mapped before the status
     line (a failing file is still a clean 503); `fd` (owned, closed when done) is only kept for longer bodies."""
 
-    def __init__(self, fd: int | None, first: memoryview, start: int, end: int, key: str, status_code: int,
-                 headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        fd: int | None,
+        first: memoryview,
+        start: int,
+        end: int,
+        key: str,
+        status_code: int,
+        headers: Mapping[str, str],
+    ) -> None:
         self.fd, self.first, self.start, self.end, self.key = fd, first, start, end, key
         self.status_code = status_code
         self.background = None

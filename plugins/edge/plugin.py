@@ -9,7 +9,7 @@ import functools
 import json
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cms.hookspecs import hookimpl
@@ -60,7 +60,7 @@ def cms_routes(settings: Settings):
 @hookimpl
 def cms_playback_urls(asset, renditions, principal, base_url: str, settings: Settings) -> Playback | None:
     keys, active = keys_from(settings)
-    expires = datetime.now(timezone.utc) + timedelta(seconds=settings.edge_url_seconds)
+    expires = datetime.now(UTC) + timedelta(seconds=settings.edge_url_seconds)
     by_kind = {r.kind.value: r for r in renditions if r.key}
 
     def signed(key: str) -> str:
@@ -73,6 +73,9 @@ def cms_playback_urls(asset, renditions, principal, base_url: str, settings: Set
 
     sizes = sorted((r for r in renditions if r.kind.value == "IMAGE" and r.key and r.width), key=lambda r: r.width)
     return Playback(
-        hls_url=url("HLS_MASTER"), poster_url=url("POSTER"), storyboard_url=url("STORYBOARD"), expires_at=expires,
+        hls_url=url("HLS_MASTER"),
+        poster_url=url("POSTER"),
+        storyboard_url=url("STORYBOARD"),
+        expires_at=expires,
         images=tuple(ImageUrl(width=r.width, height=r.height, url=signed(r.key)) for r in sizes),
     )

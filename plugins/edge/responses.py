@@ -114,7 +114,11 @@ class Body:
 
 
 def plan_response(
-    method: str, key: str, if_none_match: str | None, range_header: str | None, if_range: str | None,
+    method: str,
+    key: str,
+    if_none_match: str | None,
+    range_header: str | None,
+    if_range: str | None,
     info: ObjectInfo,
 ) -> Response | Body:
     """Everything decided from the object's metadata and the request headers (pure, no I/O): a headers-only

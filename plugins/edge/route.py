@@ -63,9 +63,7 @@ async def _stream(first: bytes | None, chunks: AsyncIterator[bytes], key: str) -
             log.exception("edge: storage read failed mid-stream for %s", key)
 
 
-def edge_routes(
-    *, storage: Storage, keys: Mapping[str, bytes], clock: Callable[[], float] = time.time
-) -> list[Route]:
+def edge_routes(*, storage: Storage, keys: Mapping[str, bytes], clock: Callable[[], float] = time.time) -> list[Route]:
     """Routes serving ``GET``/``HEAD``/``OPTIONS`` on ``/edge/{kid}/{expires}/{scope}/{signature}/{path}``."""
     local = storage if serves_local_files(storage) else None
 
@@ -84,8 +82,13 @@ def edge_routes(
 
     async def _serve(request: Request, key: str) -> Response:
         decide = functools.partial(
-            plan_response, request.method, key, request.headers.get("if-none-match"), request.headers.get("range"),
-            request.headers.get("if-range"))
+            plan_response,
+            request.method,
+            key,
+            request.headers.get("if-none-match"),
+            request.headers.get("range"),
+            request.headers.get("if-range"),
+        )
         if local is not None:  # one thread hop: open, fstat, decide, map the first window
             try:
                 done = await run_undoable(functools.partial(open_and_map, local, key, decide), close_mapped)

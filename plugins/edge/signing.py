@@ -211,7 +211,7 @@ def split_edge_path(raw_path: str) -> tuple[str, str, str, str, str]:
     at = raw_path.find(marker)
     if at < 0:
         raise EdgeRefused()
-    parts = raw_path[at + len(marker):].split("/", 4)
+    parts = raw_path[at + len(marker) :].split("/", 4)
     if len(parts) != 5:
         raise EdgeRefused()
     kid, expires, scope_b64, signature, path = parts

@@ -48,7 +48,7 @@ class PageServer:
         self.origin = f"http://localhost:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="e2e-page-server", daemon=True)
 
-    def __enter__(self) -> "PageServer":
+    def __enter__(self) -> PageServer:
         self._thread.start()
         return self
 
@@ -89,4 +89,3 @@ def artifacts() -> Path:
     """Where screenshots go: tests/artifacts/e2e/ (gitignored), kept after the run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-

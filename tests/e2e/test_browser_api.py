@@ -39,8 +39,12 @@ FETCH = """async ([url, token]) => {
 async def server(
     pg_server: PgTarget, settings: Settings, page_server: PageServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Served]:
-    async with cms_serve(pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("browser"),
-                         env={"CMS_CORS_ORIGINS": page_server.origin}) as served:
+    async with cms_serve(
+        pg_server,
+        redis_url=str(settings.redis_url),
+        log_dir=tmp_path_factory.mktemp("browser"),
+        env={"CMS_CORS_ORIGINS": page_server.origin},
+    ) as served:
         yield served
 
 
@@ -77,8 +81,13 @@ async def test_graphiql_renders_and_runs_a_query_offline(browser: Browser, serve
             text = await page.locator(".graphiql-response").inner_text()
             return text if '"totalCount"' in text else ""
 
-        text = await eventually(result, what="GraphiQL to show the query's result", attempts=100, delay=0.2,
-                                detail=lambda: "\n".join(problems + requested))
+        text = await eventually(
+            result,
+            what="GraphiQL to show the query's result",
+            attempts=100,
+            delay=0.2,
+            detail=lambda: "\n".join(problems + requested),
+        )
         await page.screenshot(path=str(artifacts / "graphiql-offline.png"))
     finally:
         await context.close()

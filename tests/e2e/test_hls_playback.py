@@ -124,8 +124,9 @@ def _fatal(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [error for error in state["errors"] if error["fatal"]]
 
 
-async def test_hls_js_plays_the_signed_master_and_switches_rungs(api, settings, live_server, page_server, player,
-                                                                artifacts, tmp_path):
+async def test_hls_js_plays_the_signed_master_and_switches_rungs(
+    api, settings, live_server, page_server, player, artifacts, tmp_path
+):
     page, seen = player
     master_url = await _signed_master_url(api, settings, tmp_path, SECONDS)
     assert master_url.startswith(live_server.url + "/edge/"), master_url
@@ -137,12 +138,14 @@ async def test_hls_js_plays_the_signed_master_and_switches_rungs(api, settings, 
     try:
         state = await _wait_for(page, seen, "MSE support check", lambda s: s["hlsVersion"] is not None)
         assert state["hlsSupported"] and state["mse"] == {"h264": True, "aac": True}, (
-            f"chromium lacks H.264/AAC in Media Source Extensions: {state['mse']}")
+            f"chromium lacks H.264/AAC in Media Source Extensions: {state['mse']}"
+        )
 
         # Starts on the lowest rung (startLevel 0), then the test forces the top one for the next fragment.
         # hls.js's own bandwidth estimate may already have moved up by then, so only the first fragment is pinned.
-        state = await _wait_for(page, seen, "playback past 1 s",
-                                lambda s: _fatal(s) or (s["playing"] and s["currentTime"] > 1.0))
+        state = await _wait_for(
+            page, seen, "playback past 1 s", lambda s: _fatal(s) or (s["playing"] and s["currentTime"] > 1.0)
+        )
         assert not _fatal(state), state["errors"]
         main_fragments = [fragment for fragment in state["fragsLoaded"] if fragment["type"] == "main"]
         assert main_fragments and main_fragments[0]["level"] == 0, state
@@ -150,9 +153,18 @@ async def test_hls_js_plays_the_signed_master_and_switches_rungs(api, settings, 
         top = await page.evaluate("() => (window.hls.nextLevel = window.hls.levels.length - 1)")
 
         state = await _wait_for(
-            page, seen, "currentTime past 6.2 s, segments from two rungs and the top rung on screen",
-            lambda s: _fatal(s) or (s["currentTime"] > 2.0 and len(seen.folders_with_segments(folders)) >= 2
-                                    and top in s["switched"] and s["currentTime"] > 6.2),
+            page,
+            seen,
+            "currentTime past 6.2 s, segments from two rungs and the top rung on screen",
+            lambda s: (
+                _fatal(s)
+                or (
+                    s["currentTime"] > 2.0
+                    and len(seen.folders_with_segments(folders)) >= 2
+                    and top in s["switched"]
+                    and s["currentTime"] > 6.2
+                )
+            ),
         )
     finally:
         await page.screenshot(path=shot)

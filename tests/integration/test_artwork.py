@@ -132,7 +132,7 @@ def _check_storyboard(out_dir: Path, result, duration: float, max_sheet_height: 
         assert end > start
         assert (w, h) == (result.tile_width, result.tile_height)
         sheet_w, sheet_h = sizes[name]
-        assert 0 <= x and x + w <= sheet_w and 0 <= y and y + h <= sheet_h
+        assert x >= 0 and x + w <= sheet_w and y >= 0 and y + h <= sheet_h
     assert {cue[2] for cue in cues} == set(result.sheets)
     return cues
 
@@ -149,8 +149,14 @@ def test_storyboard_vtt_indexes_one_sheet(clips: dict[str, Path], tmp_path: Path
 def test_storyboard_splits_into_sheets(clips: dict[str, Path], tmp_path: Path, kind: str, max_height: int) -> None:
     rotation = 90 if kind == "portrait" else 0
     result = storyboard(
-        clips[kind], tmp_path, input_format="mp4", rotation=rotation, duration=SECONDS,
-        interval=0.4, columns=4, max_sheet_height=max_height,
+        clips[kind],
+        tmp_path,
+        input_format="mp4",
+        rotation=rotation,
+        duration=SECONDS,
+        interval=0.4,
+        columns=4,
+        max_sheet_height=max_height,
     )
     assert result.count == 15
     assert len(result.sheets) == 2  # two rows of four fit a sheet: 8 + 7 tiles
@@ -192,6 +198,10 @@ def test_truncated_file_is_refused(clips: dict[str, Path], tmp_path: Path) -> No
 def test_deadline_stops_the_work(clips: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ArtworkFailed, match="too long"):
         storyboard(
-            clips["landscape"], tmp_path, input_format="mp4", rotation=0, duration=SECONDS,
+            clips["landscape"],
+            tmp_path,
+            input_format="mp4",
+            rotation=0,
+            duration=SECONDS,
             deadline=time.monotonic() - 1,
         )

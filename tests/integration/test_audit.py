@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.support.api import operation
 
@@ -35,11 +35,11 @@ def _assert_when(entry: dict, start: datetime) -> None:
     at = datetime.fromisoformat(entry["at"])
     assert at.tzinfo is not None
     # Same machine's clock; the slack only guards against rounding, it times nothing.
-    assert start - timedelta(seconds=5) <= at <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert start - timedelta(seconds=5) <= at <= datetime.now(UTC) + timedelta(seconds=5)
 
 
 async def test_every_mutation_kind_is_audited(api):
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     editor = await _me(api, "editor")
     viewer = await _me(api, "viewer")
 
@@ -55,7 +55,9 @@ async def test_every_mutation_kind_is_audited(api):
     await _mutate(api, "PublishEpisode", {"id": eid})
     await _mutate(api, "UnpublishEpisode", {"id": eid})
     await _mutate(api, "PublishEpisode", {"id": eid})
-    comment = await _mutate(api, "AddComment", {"input": {"targetId": eid, "body": "nice", "timecode": 4.5}}, role="viewer")
+    comment = await _mutate(
+        api, "AddComment", {"input": {"targetId": eid, "body": "nice", "timecode": 4.5}}, role="viewer"
+    )
     cid = comment["id"]
     await _mutate(api, "ResolveComment", {"id": cid})
     await _mutate(api, "DeleteComment", {"id": cid}, role="viewer")
@@ -128,7 +130,10 @@ async def test_only_admins_read_the_audit_trail(api):
     entry_id = (await _audit(api))[0]["id"]
     for role in (None, "viewer", "editor"):
         assert (await api.data(operation("Node"), {"id": entry_id}, role=role))["node"] is None
-    assert (await api.data(operation("Node"), {"id": entry_id}, role="admin"))["node"] == {"__typename": "AuditEntry", "id": entry_id}
+    assert (await api.data(operation("Node"), {"id": entry_id}, role="admin"))["node"] == {
+        "__typename": "AuditEntry",
+        "id": entry_id,
+    }
 
 
 async def test_filter_by_entity_and_action(api):
@@ -185,15 +190,30 @@ async def test_failed_mutations_write_no_audit_entry_and_no_row(api):
         ("CreateProgram", {"input": {"title": "Dup", "slug": "kept"}}, "editor", "ValidationError"),
         ("CreateProgram", {"input": {"title": "Bad", "language": "not a language"}}, "editor", "ValidationError"),
         ("CreateProgram", {"input": {"title": "Nope"}}, "viewer", "ForbiddenError"),
-        ("UpdateProgram", {"id": program["id"], "input": {"title": "Renamed", "language": "!!"}}, "editor", "ValidationError"),
+        (
+            "UpdateProgram",
+            {"id": program["id"], "input": {"title": "Renamed", "language": "!!"}},
+            "editor",
+            "ValidationError",
+        ),
         ("UpdateProgram", {"id": program["id"], "input": {"title": "Renamed"}}, "viewer", "ForbiddenError"),
-        ("UpdateEpisode", {"id": episode["id"], "input": {"title": "Renamed", "number": -1}}, "editor", "ValidationError"),
+        (
+            "UpdateEpisode",
+            {"id": episode["id"], "input": {"title": "Renamed", "number": -1}},
+            "editor",
+            "ValidationError",
+        ),
         ("CreateEpisode", {"input": {"programId": program["id"], "title": ""}}, "editor", "ValidationError"),
         ("PublishProgram", {"id": program["id"]}, "viewer", "ForbiddenError"),
         ("DeleteProgram", {"id": program["id"]}, "viewer", "ForbiddenError"),
         ("DeleteEpisode", {"id": "RXBpc29kZTo5OTk5OTk"}, "editor", "NotFoundError"),
         ("AddComment", {"input": {"targetId": episode["id"], "body": "draft"}}, "viewer", "NotFoundError"),
-        ("AddComment", {"input": {"targetId": episode["id"], "body": "x", "timecode": -1}}, "editor", "ValidationError"),
+        (
+            "AddComment",
+            {"input": {"targetId": episode["id"], "body": "x", "timecode": -1}},
+            "editor",
+            "ValidationError",
+        ),
     ]
     for name, variables, role, typename in failures:
         result = await _mutate(api, name, variables, role=role)

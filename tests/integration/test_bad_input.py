@@ -39,7 +39,9 @@ async def post_raw(api: Api, query: str, variables: dict[str, Any], *, role: str
     token = api.token(role)
     if token:
         headers["authorization"] = f"Bearer {token}"
-    response = await api.client.post("/graphql", content=json.dumps({"query": query, "variables": variables}), headers=headers)
+    response = await api.client.post(
+        "/graphql", content=json.dumps({"query": query, "variables": variables}), headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -70,7 +72,9 @@ def cursor(payload: object) -> str:
 # -- titles ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("title", ["", "   \t\n ", "x" * 10_000, "a\u0000b"], ids=["empty", "whitespace", "10kB", "nul"])
+@pytest.mark.parametrize(
+    "title", ["", "   \t\n ", "x" * 10_000, "a\u0000b"], ids=["empty", "whitespace", "10kB", "nul"]
+)
 async def test_bad_program_title_is_refused(api, title):
     result = (await api.data(CREATE_PROGRAM, {"input": {"title": title}}, role="editor"))["createProgram"]
     assert_validation_error(result, ["input", "title"])
@@ -81,7 +85,7 @@ async def test_bad_program_title_is_refused(api, title):
 async def test_bad_episode_title_is_refused(api, title):
     program = await create_program(api)
     before = await counts(api)
-    result = (await api.data(CREATE_EPISODE, {"input": {"programId": program["id"], "title": title}}, role="editor"))
+    result = await api.data(CREATE_EPISODE, {"input": {"programId": program["id"], "title": title}}, role="editor")
     assert_validation_error(result["createEpisode"], ["input", "title"])
     assert await counts(api) == before
 
@@ -89,7 +93,7 @@ async def test_bad_episode_title_is_refused(api, title):
 async def test_bad_title_on_update_leaves_program_unchanged(api):
     program = await create_program(api, "Keep Me")
     before = await counts(api)
-    result = (await api.data(UPDATE_PROGRAM, {"id": program["id"], "input": {"title": "   "}}, role="editor"))
+    result = await api.data(UPDATE_PROGRAM, {"id": program["id"], "input": {"title": "   "}}, role="editor")
     assert_validation_error(result["updateProgram"], ["input", "title"])
     assert await counts(api) == before
     data = await api.data("query($id: ID!) { program(id: $id) { title } }", {"id": program["id"]}, role="editor")
@@ -109,7 +113,7 @@ async def test_duplicate_explicit_program_slug_is_refused(api):
     await create_program(api, "News", slug="news")
     before = await counts(api)
     for slug in ("news", " NEWS "):
-        result = (await api.data(CREATE_PROGRAM, {"input": {"title": "Other", "slug": slug}}, role="editor"))
+        result = await api.data(CREATE_PROGRAM, {"input": {"title": "Other", "slug": slug}}, role="editor")
         assert_validation_error(result["createProgram"], ["input", "slug"])
     assert await counts(api) == before
 
@@ -124,14 +128,18 @@ async def test_duplicate_explicit_slug_on_update_is_refused(api):
     await create_program(api, "News", slug="news")
     other = await create_program(api, "Sports", slug="sports")
     before = await counts(api)
-    result = (await api.data(UPDATE_PROGRAM, {"id": other["id"], "input": {"slug": "news"}}, role="editor"))
+    result = await api.data(UPDATE_PROGRAM, {"id": other["id"], "input": {"slug": "news"}}, role="editor")
     assert_validation_error(result["updateProgram"], ["input", "slug"])
     assert await counts(api) == before
     data = await api.data("query($id: ID!) { program(id: $id) { slug } }", {"id": other["id"]}, role="editor")
     assert data["program"]["slug"] == "sports"
 
 
-@pytest.mark.parametrize("slug", ["", "a b", "a--b", "-a", "a_b", "s" * 121], ids=["empty", "space", "double-dash", "leading-dash", "underscore", "too-long"])
+@pytest.mark.parametrize(
+    "slug",
+    ["", "a b", "a--b", "-a", "a_b", "s" * 121],
+    ids=["empty", "space", "double-dash", "leading-dash", "underscore", "too-long"],
+)
 async def test_malformed_explicit_slug_is_refused(api, slug):
     result = (await api.data(CREATE_PROGRAM, {"input": {"title": "T", "slug": slug}}, role="editor"))["createProgram"]
     assert_validation_error(result, ["input", "slug"])
@@ -143,7 +151,9 @@ async def test_duplicate_episode_slug_within_a_program_is_refused(api):
     second = await create_program(api, "Second")
     await create_episode(api, first["id"], "Pilot", slug="pilot")
     before = await counts(api)
-    result = await api.data(CREATE_EPISODE, {"input": {"programId": first["id"], "title": "Again", "slug": "pilot"}}, role="editor")
+    result = await api.data(
+        CREATE_EPISODE, {"input": {"programId": first["id"], "title": "Again", "slug": "pilot"}}, role="editor"
+    )
     assert_validation_error(result["createEpisode"], ["input", "slug"])
     assert await counts(api) == before
     # The same slug in another program is fine.
@@ -194,14 +204,20 @@ async def test_unknown_ids_are_not_found(api):
         ("publishEpisode", PUBLISH_EPISODE, {"id": missing_episode}),
         ("createEpisode", CREATE_EPISODE, {"input": {"programId": missing_program, "title": "X"}}),
         ("addComment", ADD_COMMENT, {"input": {"targetId": missing_episode, "body": "hi"}}),
-        ("deleteProgram", "mutation($id: ID!) { deleteProgram(id: $id) { __typename ... on Error { message } } }", {"id": missing_program}),
+        (
+            "deleteProgram",
+            "mutation($id: ID!) { deleteProgram(id: $id) { __typename ... on Error { message } } }",
+            {"id": missing_program},
+        ),
     ]
     for field, query, variables in calls:
         result = (await api.data(query, variables, role="editor"))[field]
         assert result["__typename"] == "NotFoundError", (field, result)
         assert result["message"]
     assert await counts(api) == before
-    data = await api.data("query($id: ID!) { program(id: $id) { id } node(id: $id) { id } }", {"id": missing_program}, role="editor")
+    data = await api.data(
+        "query($id: ID!) { program(id: $id) { id } node(id: $id) { id } }", {"id": missing_program}, role="editor"
+    )
     assert data == {"program": None, "node": None}
     assert program["id"] != missing_program
 
@@ -225,7 +241,9 @@ async def test_malformed_global_ids_are_validation_errors(api, bad_id):
     before = await counts(api)
     result = (await api.data(UPDATE_PROGRAM, {"id": bad_id, "input": {"title": "X"}}, role="editor"))["updateProgram"]
     assert_validation_error(result, ["id"])
-    result = (await api.data(CREATE_EPISODE, {"input": {"programId": bad_id, "title": "X"}}, role="editor"))["createEpisode"]
+    result = (await api.data(CREATE_EPISODE, {"input": {"programId": bad_id, "title": "X"}}, role="editor"))[
+        "createEpisode"
+    ]
     assert_validation_error(result, ["input", "programId"])
     result = (await api.data(ADD_COMMENT, {"input": {"targetId": bad_id, "body": "hi"}}, role="viewer"))["addComment"]
     assert_validation_error(result, ["input", "targetId"])
@@ -241,13 +259,19 @@ async def test_global_id_of_the_wrong_type_is_a_validation_error(api):
     program = await create_program(api, "Original")
     episode = await create_episode(api, program["id"])
     before = await counts(api)
-    result = (await api.data(UPDATE_PROGRAM, {"id": episode["id"], "input": {"title": "X"}}, role="editor"))["updateProgram"]
+    result = (await api.data(UPDATE_PROGRAM, {"id": episode["id"], "input": {"title": "X"}}, role="editor"))[
+        "updateProgram"
+    ]
     assert_validation_error(result, ["id"])
-    result = (await api.data(CREATE_EPISODE, {"input": {"programId": episode["id"], "title": "X"}}, role="editor"))["createEpisode"]
+    result = (await api.data(CREATE_EPISODE, {"input": {"programId": episode["id"], "title": "X"}}, role="editor"))[
+        "createEpisode"
+    ]
     assert_validation_error(result, ["input", "programId"])
     result = (await api.data(PUBLISH_EPISODE, {"id": program["id"]}, role="editor"))["publishEpisode"]
     assert_validation_error(result, ["id"])
-    result = (await api.data(ADD_COMMENT, {"input": {"targetId": program["id"], "body": "hi"}}, role="editor"))["addComment"]
+    result = (await api.data(ADD_COMMENT, {"input": {"targetId": program["id"], "body": "hi"}}, role="editor"))[
+        "addComment"
+    ]
     assert_validation_error(result, ["input", "targetId"])
     assert await counts(api) == before
     body = await api.gql("query($id: ID!) { program(id: $id) { id } }", {"id": episode["id"]})
@@ -274,7 +298,9 @@ MALFORMED_CURSORS = {
 @pytest.mark.parametrize("after", list(MALFORMED_CURSORS.values()), ids=list(MALFORMED_CURSORS))
 @pytest.mark.parametrize("field", ["programs", "episodes"])
 async def test_malformed_cursor_is_bad_user_input(api, field, after):
-    response = await api.post(f"query($after: String) {{ {field}(after: $after) {{ edges {{ cursor }} }} }}", {"after": after})
+    response = await api.post(
+        f"query($after: String) {{ {field}(after: $after) {{ edges {{ cursor }} }} }}", {"after": after}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["data"] is None
@@ -284,28 +310,37 @@ async def test_malformed_cursor_is_bad_user_input(api, field, after):
 @pytest.mark.parametrize("value", [10**30, 2**31, "ten", 1.5, True])
 async def test_out_of_range_integer_cursor_is_bad_user_input(api, value):
     after = cursor(["NUMBER_DESC", value, 1])
-    body = await api.gql('query($a: String) { episodes(after: $a, orderBy: {field: NUMBER}) { edges { cursor } } }', {"a": after})
+    body = await api.gql(
+        "query($a: String) { episodes(after: $a, orderBy: {field: NUMBER}) { edges { cursor } } }", {"a": after}
+    )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
 
 
 async def test_a_real_cursor_still_works(api):
     for title in ("One", "Two", "Three"):
         await create_program(api, title)
-    page = await api.data("{ programs(first: 2) { edges { node { title } } pageInfo { hasNextPage endCursor } } }", role="editor")
+    page = await api.data(
+        "{ programs(first: 2) { edges { node { title } } pageInfo { hasNextPage endCursor } } }", role="editor"
+    )
     assert page["programs"]["pageInfo"]["hasNextPage"] is True
     rest = await api.data(
         "query($a: String) { programs(first: 2, after: $a) { edges { node { title } } pageInfo { hasNextPage } } }",
-        {"a": page["programs"]["pageInfo"]["endCursor"]}, role="editor",
+        {"a": page["programs"]["pageInfo"]["endCursor"]},
+        role="editor",
     )
     titles = [e["node"]["title"] for e in page["programs"]["edges"] + rest["programs"]["edges"]]
     assert sorted(titles) == ["One", "Three", "Two"] and rest["programs"]["pageInfo"]["hasNextPage"] is False
 
 
 @pytest.mark.parametrize("first", [100_000, 101, -1])
-@pytest.mark.parametrize("query", [
-    "query($f: Int) { programs(first: $f) { edges { cursor } } }",
-    "query($f: Int) { episodes(first: $f) { edges { cursor } } }",
-], ids=["programs", "episodes"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($f: Int) { programs(first: $f) { edges { cursor } } }",
+        "query($f: Int) { episodes(first: $f) { edges { cursor } } }",
+    ],
+    ids=["programs", "episodes"],
+)
 async def test_first_out_of_range_is_bad_user_input(api, query, first):
     body = await api.gql(query, {"f": first})
     assert body["data"] is None
@@ -315,7 +350,11 @@ async def test_first_out_of_range_is_bad_user_input(api, query, first):
 
 async def test_first_out_of_range_on_a_nested_connection(api):
     program = await create_program(api)
-    body = await api.gql("query($id: ID!) { program(id: $id) { episodes(first: 500) { edges { cursor } } } }", {"id": program["id"]}, role="editor")
+    body = await api.gql(
+        "query($id: ID!) { program(id: $id) { episodes(first: 500) { edges { cursor } } } }",
+        {"id": program["id"]},
+        role="editor",
+    )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
 
 
@@ -339,14 +378,18 @@ async def test_wrong_enum_values_are_graphql_validation_errors(api, query, varia
     body = response.json()
     assert body.get("data") is None
     assert body["errors"] and body["errors"][0]["message"]
-    assert "extensions" not in body["errors"][0] or body["errors"][0]["extensions"].get("code") != "INTERNAL_SERVER_ERROR"
+    assert (
+        "extensions" not in body["errors"][0] or body["errors"][0]["extensions"].get("code") != "INTERNAL_SERVER_ERROR"
+    )
 
 
 async def test_wrong_enum_in_a_mutation_writes_nothing(api):
     program = await create_program(api)
     before = await counts(api)
     response = await api.post(
-        'mutation($id: ID!) { publishProgram(id: $id, at: "not a date") { __typename } }', {"id": program["id"]}, role="editor"
+        'mutation($id: ID!) { publishProgram(id: $id, at: "not a date") { __typename } }',
+        {"id": program["id"]},
+        role="editor",
     )
     assert response.status_code in (200, 400) and response.json().get("data") is None
     assert await counts(api) == before
@@ -362,13 +405,18 @@ def _nested(depth: int) -> dict:
     return value
 
 
-@pytest.mark.parametrize("metadata", [[1, 2], "text", 42, True, {"a": "nul\u0000"}, {"nul\u0000": 1}, _nested(100)],
-                         ids=["list", "string", "number", "bool", "nul-value", "nul-key", "too-deep"])
+@pytest.mark.parametrize(
+    "metadata",
+    [[1, 2], "text", 42, True, {"a": "nul\u0000"}, {"nul\u0000": 1}, _nested(100)],
+    ids=["list", "string", "number", "bool", "nul-value", "nul-key", "too-deep"],
+)
 async def test_metadata_must_be_a_storable_object(api, metadata):
     program = await create_program(api)
     episode = await create_episode(api, program["id"], metadata={"kept": True})
     before = await counts(api)
-    result = await api.data(CREATE_EPISODE, {"input": {"programId": program["id"], "title": "X", "metadata": metadata}}, role="editor")
+    result = await api.data(
+        CREATE_EPISODE, {"input": {"programId": program["id"], "title": "X", "metadata": metadata}}, role="editor"
+    )
     assert_validation_error(result["createEpisode"], ["input", "metadata"])
     update = "mutation($id: ID!, $m: JSON) { updateEpisode(id: $id, input: {metadata: $m}) { __typename ... on ValidationError { fields { path message } } } }"
     result = await api.data(update, {"id": episode["id"], "m": metadata}, role="editor")
@@ -378,11 +426,15 @@ async def test_metadata_must_be_a_storable_object(api, metadata):
     assert data["episode"]["metadata"] == {"kept": True}
 
 
-@pytest.mark.parametrize("metadata", [{"n": float("nan")}, {"n": float("inf")}, {"s": "\ud800"}], ids=["nan", "infinity", "surrogate"])
+@pytest.mark.parametrize(
+    "metadata", [{"n": float("nan")}, {"n": float("inf")}, {"s": "\ud800"}], ids=["nan", "infinity", "surrogate"]
+)
 async def test_metadata_postgres_cannot_store_is_a_validation_error(api, metadata):
     program = await create_program(api)
     before = await counts(api)
-    body = await post_raw(api, CREATE_EPISODE, {"input": {"programId": program["id"], "title": "X", "metadata": metadata}}, role="editor")
+    body = await post_raw(
+        api, CREATE_EPISODE, {"input": {"programId": program["id"], "title": "X", "metadata": metadata}}, role="editor"
+    )
     assert_validation_error(body["data"]["createEpisode"], ["input", "metadata"])
     assert await counts(api) == before
 
@@ -401,7 +453,9 @@ async def test_viewer_cannot_comment_on_a_draft(api):
     program = await create_program(api)
     episode = await create_episode(api, program["id"])
     before = await counts(api)
-    result = (await api.data(ADD_COMMENT, {"input": {"targetId": episode["id"], "body": "First!"}}, role="viewer"))["addComment"]
+    result = (await api.data(ADD_COMMENT, {"input": {"targetId": episode["id"], "body": "First!"}}, role="viewer"))[
+        "addComment"
+    ]
     assert result["__typename"] == "NotFoundError", result
     assert await counts(api) == before
     data = await api.data("query($id: ID!) { episode(id: $id) { commentCount } }", {"id": episode["id"]}, role="editor")
@@ -447,7 +501,6 @@ async def test_mutation_over_get_is_refused(api):
     # Queries over GET are allowed (cacheable).
     response = await api.client.get("/graphql", params={"query": "{ programs { edges { cursor } } }"})
     assert response.status_code == 200 and response.json() == {"data": {"programs": {"edges": []}}}
-
 
 
 async def test_nul_and_surrogates_in_read_arguments_are_bad_input(api):

@@ -31,19 +31,25 @@ async def test_bad_token_is_refused_with_401(api, issuer, case):
     response = await _post_with_header(api, f"Bearer {issuer.forge(case)}")
     assert_refused(response)
     # A mutation with the same token does not run either.
-    response = await _post_with_header(api, f"Bearer {issuer.forge(case)}", 'mutation { createProgram(input: {title: "Forged"}) { __typename } }')
+    response = await _post_with_header(
+        api, f"Bearer {issuer.forge(case)}", 'mutation { createProgram(input: {title: "Forged"}) { __typename } }'
+    )
     assert_refused(response)
     assert (await api.data(PROGRAMS, role="editor"))["programs"]["totalCount"] == 0
 
 
-@pytest.mark.parametrize("authorization", [
-    "Basic dXNlcjpwYXNz",
-    "Token abc.def.ghi",
-    "Bearer",
-    "Bearer two words",
-    "bearer",
-    "",
-], ids=["basic", "token-scheme", "bearer-no-token", "bearer-with-space", "lowercase-no-token", "empty-header"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic dXNlcjpwYXNz",
+        "Token abc.def.ghi",
+        "Bearer",
+        "Bearer two words",
+        "bearer",
+        "",
+    ],
+    ids=["basic", "token-scheme", "bearer-no-token", "bearer-with-space", "lowercase-no-token", "empty-header"],
+)
 async def test_non_bearer_or_empty_authorization_is_refused(api, authorization):
     assert_refused(await _post_with_header(api, authorization))
 
@@ -55,7 +61,9 @@ async def test_bearer_scheme_is_case_insensitive(api):
 
 
 async def test_bad_tokens_on_other_routes_are_refused_too(api, issuer):
-    response = await api.client.get("/graphql", params={"query": PROGRAMS}, headers={"authorization": f"Bearer {issuer.forge('expired')}"})
+    response = await api.client.get(
+        "/graphql", params={"query": PROGRAMS}, headers={"authorization": f"Bearer {issuer.forge('expired')}"}
+    )
     assert response.status_code == 401 and "data" not in response.json()
 
 
@@ -72,14 +80,18 @@ async def test_good_token_works_after_bad_ones(api, issuer):
 async def test_token_with_only_unknown_roles_is_signed_in_without_roles(api, issuer):
     # Seed one published and one draft program.
     published = (await api.data(CREATE_PROGRAM, {"input": {"title": "Public"}}, role="editor"))["createProgram"]
-    await api.data("mutation($id: ID!) { publishProgram(id: $id) { __typename } }", {"id": published["id"]}, role="editor")
+    await api.data(
+        "mutation($id: ID!) { publishProgram(id: $id) { __typename } }", {"id": published["id"]}, role="editor"
+    )
     await api.data(CREATE_PROGRAM, {"input": {"title": "Draft"}}, role="editor")
 
     token = issuer.mint("stranger-1", ("offline_access", "uma_authorization", "superuser"))
     headers = {"authorization": f"Bearer {token}"}
 
     async def call(query: str, variables: dict | None = None) -> dict:
-        response = await api.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await api.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert not body.get("errors"), body
@@ -87,12 +99,14 @@ async def test_token_with_only_unknown_roles_is_signed_in_without_roles(api, iss
 
     viewer = (await call("{ viewer { id displayName } }"))["viewer"]
     assert viewer is not None  # signed in
-    titles = [e["node"]["title"] for e in (await call("{ programs { edges { node { title } } } }"))["programs"]["edges"]]
+    titles = [
+        e["node"]["title"] for e in (await call("{ programs { edges { node { title } } } }"))["programs"]["edges"]
+    ]
     assert titles == ["Public"]  # reads published only
     result = (await call(CREATE_PROGRAM, {"input": {"title": "Nope"}}))["createProgram"]
     assert result["__typename"] == "ForbiddenError"
-    result = (await call(
-        "mutation($id: ID!) { unpublishProgram(id: $id) { __typename } }", {"id": published["id"]}
-    ))["unpublishProgram"]
+    result = (await call("mutation($id: ID!) { unpublishProgram(id: $id) { __typename } }", {"id": published["id"]}))[
+        "unpublishProgram"
+    ]
     assert result["__typename"] == "ForbiddenError"
     assert (await api.data(PROGRAMS, role="editor"))["programs"]["totalCount"] == 2

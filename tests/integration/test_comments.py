@@ -29,7 +29,9 @@ async def _published_episode(api, title: str = "Pilot") -> dict:
     return await _episode(api, program["id"], title)
 
 
-async def _comment(api, target_id: str, body: str, *, role: str | None = "viewer", sub: str | None = None, **extra) -> dict:
+async def _comment(
+    api, target_id: str, body: str, *, role: str | None = "viewer", sub: str | None = None, **extra
+) -> dict:
     variables = {"input": {"targetId": target_id, "body": body, **extra}}
     return (await api.data(operation("AddComment"), variables, role=role, sub=sub))["addComment"]
 
@@ -148,14 +150,18 @@ async def test_delete_rules_author_editor_and_others(api):
     assert (await _thread(api, episode["id"]))["commentCount"] == 3
 
     # Another viewer may not delete it; neither may anonymous callers.
-    other = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-b"))["deleteComment"]
+    other = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-b"))[
+        "deleteComment"
+    ]
     assert other["__typename"] == "ForbiddenError", other
     anon = (await api.data(operation("DeleteComment"), {"id": mine["id"]}))["deleteComment"]
     assert anon["__typename"] == "ForbiddenError", anon
     assert (await _thread(api, episode["id"]))["commentCount"] == 3
 
     # The author may.
-    own = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-a"))["deleteComment"]
+    own = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-a"))[
+        "deleteComment"
+    ]
     assert own == {"__typename": "Deleted", "id": mine["id"]}
     # An editor may delete anyone's.
     mod = (await api.data(operation("DeleteComment"), {"id": theirs["id"]}, role="editor"))["deleteComment"]
@@ -167,7 +173,9 @@ async def test_delete_rules_author_editor_and_others(api):
         assert [e["node"]["id"] for e in thread["comments"]["edges"]] == [keep["id"]]
     assert (await api.data(operation("Node"), {"id": mine["id"]}, role="editor"))["node"] is None
     # Gone means gone: deleting, resolving or replying to it again is NotFound / invalid.
-    again = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-a"))["deleteComment"]
+    again = (await api.data(operation("DeleteComment"), {"id": mine["id"]}, role="viewer", sub="viewer-a"))[
+        "deleteComment"
+    ]
     assert again["__typename"] == "NotFoundError"
     resolve = (await api.data(operation("ResolveComment"), {"id": mine["id"]}, role="editor"))["resolveComment"]
     assert resolve["__typename"] == "NotFoundError"
@@ -211,7 +219,9 @@ async def test_nan_and_infinite_timecodes_are_refused_without_a_500(api):
     for literal in ("NaN", "Infinity", "-Infinity", '"NaN"', '"12s"'):
         # Raw JSON: Python's json accepts NaN/Infinity tokens, so the server must still refuse them.
         raw = '{"query": %s, "variables": {"input": {"targetId": "%s", "body": "x", "timecode": %s}}}' % (
-            json.dumps(query), episode["id"], literal
+            json.dumps(query),
+            episode["id"],
+            literal,
         )
         response = await api.client.post(
             "/graphql", content=raw, headers={"authorization": f"Bearer {token}", "content-type": "application/json"}

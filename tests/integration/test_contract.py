@@ -9,11 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from graphql import OperationDefinitionNode, build_schema as build_sdl_schema, parse, validate
 
 from cms.api.schema import build_schema
 from cms.app import create_app
 from cms.settings import Settings
+from graphql import OperationDefinitionNode, parse, validate
+from graphql import build_schema as build_sdl_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHQL_DIR = ROOT / "graphql"
@@ -34,7 +35,11 @@ def test_committed_schema_matches_the_code():
 def test_export_schema_check_passes(tmp_path):
     check = subprocess.run(
         [sys.executable, "-m", "cms.cli", "export-schema", "--check"],
-        cwd=ROOT, env=_clean_env(CMS_DATA_DIR=str(tmp_path)), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_clean_env(CMS_DATA_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stderr
     # And --check does notice a stale file.
@@ -42,7 +47,11 @@ def test_export_schema_check_passes(tmp_path):
     stale.write_text("type Query { old: Int }\n")
     check = subprocess.run(
         [sys.executable, "-m", "cms.cli", "export-schema", "--check", "--output", str(stale)],
-        cwd=ROOT, env=_clean_env(CMS_DATA_DIR=str(tmp_path)), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_clean_env(CMS_DATA_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 1 and "stale" in check.stderr
 

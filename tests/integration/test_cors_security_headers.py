@@ -11,8 +11,8 @@ import pytest
 
 from cms.db import PgTarget
 from cms.settings import Settings
-from tests.support.server import LiveServer
 from tests.support.serve import Served, cms_serve
+from tests.support.server import LiveServer
 
 ALLOWED = "http://localhost:5173"
 OTHER_ALLOWED = "https://app.example.test"
@@ -32,8 +32,9 @@ async def server(
     pg_server: PgTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Served]:
     env = {"CMS_CORS_ORIGINS": f"{ALLOWED}, {OTHER_ALLOWED}/", "PUBLIC_BASE_URL": "https://cms.example.test"}
-    async with cms_serve(pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("cors"),
-                         env=env) as served:
+    async with cms_serve(
+        pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("cors"), env=env
+    ) as served:
         yield served
 
 
@@ -54,9 +55,14 @@ def _tokens(value: str | None) -> set[str]:
 async def test_preflight_from_an_allowed_origin_is_answered_and_cached(http: httpx.AsyncClient) -> None:
     asked = "content-type, authorization, apollo-require-preflight, x-request-id"
     for origin in (ALLOWED, OTHER_ALLOWED):
-        response = await http.options("/graphql", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked,
-        })
+        response = await http.options(
+            "/graphql",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
         assert response.status_code == 204, response.text
         assert response.headers["access-control-allow-origin"] == origin
         assert _tokens(response.headers["access-control-allow-methods"]) == {"get", "post"}
@@ -69,9 +75,14 @@ async def test_preflight_from_an_allowed_origin_is_answered_and_cached(http: htt
 
 async def test_preflight_from_a_refused_origin_gets_no_cors_headers(http: httpx.AsyncClient) -> None:
     for origin in (REFUSED, "null", f"{ALLOWED}.evil.test", "http://localhost:5174", "https://localhost:5173"):
-        response = await http.options("/graphql", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
-        })
+        response = await http.options(
+            "/graphql",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert response.status_code == 403, origin
         assert _cors(response) == {}, origin
 
@@ -104,9 +115,14 @@ async def test_actual_requests_from_a_refused_origin_carry_none(http: httpx.Asyn
 
 
 async def test_uploads_accept_put_from_an_allowed_origin(http: httpx.AsyncClient) -> None:
-    response = await http.options("/uploads/some-id", headers={
-        "Origin": ALLOWED, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type",
-    })
+    response = await http.options(
+        "/uploads/some-id",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert _tokens(response.headers["access-control-allow-methods"]) == {"put"}
@@ -140,8 +156,10 @@ async def test_graphiql_keeps_its_own_content_security_policy(http: httpx.AsyncC
 async def test_edge_media_keep_their_own_cors_and_headers(http: httpx.AsyncClient) -> None:
     """The edge route answers CORS itself (any origin, no credentials) for media: the API's CORS leaves it alone."""
     path = "/edge/k1/4102444800/asset/c2lnbmF0dXJl/hls/master.m3u8"
-    preflight = await http.options(path, headers={"Origin": REFUSED, "Access-Control-Request-Method": "GET",
-                                                  "Access-Control-Request-Headers": "range"})
+    preflight = await http.options(
+        path,
+        headers={"Origin": REFUSED, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"},
+    )
     assert preflight.status_code == 204
     assert preflight.headers.get_list("access-control-allow-origin") == ["*"]
     assert "range" in _tokens(preflight.headers["access-control-allow-headers"])
@@ -159,7 +177,8 @@ async def test_no_hsts_and_no_cors_when_not_configured(live_server: LiveServer) 
     async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
         health = await client.get("/health")
         preflight = await client.options(
-            "/graphql", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
+            "/graphql", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"}
+        )
         post = await client.post("/graphql", json=QUERY, headers={"Origin": ALLOWED})
     assert "strict-transport-security" not in health.headers
     assert health.headers["x-content-type-options"] == "nosniff"

@@ -13,8 +13,8 @@ from cms.events import OutboxEvent
 from cms.jobstore.models import Job, JobStatus
 from cms.media.storage import Area
 from cms.settings import Settings
-from jobs.routing import ASSET_JOBS
 from jobs.dispatcher import relay_outbox
+from jobs.routing import ASSET_JOBS
 from tests.support import media
 from tests.support.api import Api
 from tests.support.jobs import arq_pool, dispatch, drain, run_burst_worker
@@ -44,8 +44,12 @@ def storage_down(settings: Settings) -> Settings:
     """The same worker, but its object storage does not answer (nothing listens on the port): every attempt
     fails with a retryable error. Two attempts keep the backoff short."""
     return settings.model_copy(
-        update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}", "job_max_attempts": 2,
-                "aws_access_key_id": "x", "aws_secret_access_key": "y"}
+        update={
+            "s3_endpoint_url": f"http://127.0.0.1:{free_port()}",
+            "job_max_attempts": 2,
+            "aws_access_key_id": "x",
+            "aws_secret_access_key": "y",
+        }
     )
 
 
@@ -121,7 +125,10 @@ async def test_exhausted_process_job_is_dead_and_admin_retry_finishes_it(api: Ap
     persist, process = asset["jobs"]
     assert (persist["kind"], persist["status"]) == ("persist_asset", "SUCCEEDED"), asset
     assert (process["kind"], process["status"], process["attempts"], process["maxAttempts"]) == (
-        "process_asset", "DEAD", 2, 2
+        "process_asset",
+        "DEAD",
+        2,
+        2,
     ), process
     assert asset["status"] == "FAILED"
     assert asset["failureReason"].startswith("processing failed after several attempts"), asset

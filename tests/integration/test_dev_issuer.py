@@ -27,17 +27,23 @@ from tests.support import database
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180
-CREATE_PROGRAM = 'mutation($t: String!) { createProgram(input: {title: $t}) { __typename ... on Program { id slug } ... on Error { message } } }'
+CREATE_PROGRAM = "mutation($t: String!) { createProgram(input: {title: $t}) { __typename ... on Program { id slug } ... on Error { message } } }"
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The test process's environment without any CMS configuration, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CMS_", "OIDC_", "DATABASE_", "PUBLIC_BASE_URL", "REDIS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CMS_", "OIDC_", "DATABASE_", "PUBLIC_BASE_URL", "REDIS_"))
+    }
     return {**env, "CMS_DATA_DIR": str(data_dir), **extra}
 
 
 def _cms(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cms.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cms.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _url(target: PgTarget) -> str:
@@ -81,7 +87,10 @@ async def cms_server(data_dir: Path, **env: str) -> AsyncIterator[str]:
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "cms.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=_env(data_dir, PUBLIC_BASE_URL=base, **env), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=_env(data_dir, PUBLIC_BASE_URL=base, **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     killed = False
     try:
@@ -199,11 +208,15 @@ def test_dev_issuer_key_is_private_to_its_owner(tmp_path):
     assert first.split(".")[0] == second.split(".")[0]
 
 
-@pytest.mark.parametrize("env", [
-    {"CMS_ENV": "production"},
-    {"CMS_ENV": "production", "OIDC_ISSUER": "https://id.example.org/realms/cms"},
-    {"OIDC_ISSUER": "https://id.example.org/realms/cms"},
-], ids=["production", "production-with-issuer", "real-issuer"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CMS_ENV": "production"},
+        {"CMS_ENV": "production", "OIDC_ISSUER": "https://id.example.org/realms/cms"},
+        {"OIDC_ISSUER": "https://id.example.org/realms/cms"},
+    ],
+    ids=["production", "production-with-issuer", "real-issuer"],
+)
 def test_dev_token_is_refused_without_the_dev_issuer(tmp_path, env):
     result = _cms("dev-token", "--role", "admin", env=_env(tmp_path / "data", **env))
     assert result.returncode != 0

@@ -96,9 +96,18 @@ async def raw_get(app: Starlette, raw_path: bytes, method: str = "GET") -> tuple
     """Send a request with an exact raw path (httpx would normalise '..' away before sending)."""
     decoded = raw_path.decode("latin-1")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": decoded, "raw_path": raw_path, "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"cdn.test")], "client": ("127.0.0.1", 1), "server": ("cdn.test", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": decoded,
+        "raw_path": raw_path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"cdn.test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("cdn.test", 80),
     }
     sent: list[dict] = []
     received = False
@@ -146,16 +155,22 @@ async def test_full_get_streams_the_object(client):
 
 @pytest.mark.parametrize(
     ("spec", "start", "end"),
-    [("bytes=0-0", 0, 0), ("bytes=100-199", 100, 199), ("bytes=1000-", 1000, len(BLOB) - 1),
-     ("bytes=-100", len(BLOB) - 100, len(BLOB) - 1), ("bytes=51000-999999", 51000, len(BLOB) - 1),
-     ("bytes=-999999", 0, len(BLOB) - 1), (" bytes=5-9 ", 5, 9)],
+    [
+        ("bytes=0-0", 0, 0),
+        ("bytes=100-199", 100, 199),
+        ("bytes=1000-", 1000, len(BLOB) - 1),
+        ("bytes=-100", len(BLOB) - 100, len(BLOB) - 1),
+        ("bytes=51000-999999", 51000, len(BLOB) - 1),
+        ("bytes=-999999", 0, len(BLOB) - 1),
+        (" bytes=5-9 ", 5, 9),
+    ],
 )
 async def test_single_ranges(client, spec, start, end):
     response = await client.get(link(), headers={"range": spec})
     assert response.status_code == 206
     assert response.headers["content-range"] == f"bytes {start}-{end}/{len(BLOB)}"
     assert response.headers["content-length"] == str(end - start + 1)
-    assert response.content == BLOB[start:end + 1]
+    assert response.content == BLOB[start : end + 1]
 
 
 @pytest.mark.parametrize("spec", ["bytes=51200-", "bytes=60000-60010", "bytes=-0"])
@@ -174,8 +189,17 @@ async def test_any_range_on_an_empty_object_is_416(client):
 
 @pytest.mark.parametrize(
     "spec",
-    ["bytes=0-1,5-6", "bytes=0-0," + ",".join(["1-1"] * 5000), "bytes=" + "1" * 40 + "-", "items=0-10",
-     "bytes=10-5", "bytes=-", "bytes=abc", "bytes 0-10", "bytes=0-10;x"],
+    [
+        "bytes=0-1,5-6",
+        "bytes=0-0," + ",".join(["1-1"] * 5000),
+        "bytes=" + "1" * 40 + "-",
+        "items=0-10",
+        "bytes=10-5",
+        "bytes=-",
+        "bytes=abc",
+        "bytes 0-10",
+        "bytes=0-10;x",
+    ],
 )
 async def test_multi_and_absurd_ranges_get_the_full_body(client, spec):
     response = await client.get(link(), headers={"range": spec})
@@ -246,10 +270,14 @@ async def test_cors_headers_and_preflight(client):
     assert response.headers["access-control-allow-origin"] == "*"
     exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
     assert {"content-range", "content-length", "etag"} <= exposed
-    preflight = await client.options(link(), headers={
-        "origin": "https://player.example", "access-control-request-method": "GET",
-        "access-control-request-headers": "range",
-    })
+    preflight = await client.options(
+        link(),
+        headers={
+            "origin": "https://player.example",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "range",
+        },
+    )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "range" in preflight.headers["access-control-allow-headers"].lower()
@@ -304,8 +332,15 @@ async def test_tampered_scope_is_refused(client):
 
 @pytest.mark.parametrize(
     "raw_suffix",
-    [b"720p/../../hls-other/hls/master.m3u8", b"../../hls-other/hls/master.m3u8", b"720p/./seg_00000.m4s",
-     b"720p/seg\x00.m4s", b"720p\\seg_00000.m4s", b"720p/%2e%2e/720p/seg_00000.m4s", b"720p//seg_00000.m4s"],
+    [
+        b"720p/../../hls-other/hls/master.m3u8",
+        b"../../hls-other/hls/master.m3u8",
+        b"720p/./seg_00000.m4s",
+        b"720p/seg\x00.m4s",
+        b"720p\\seg_00000.m4s",
+        b"720p/%2e%2e/720p/seg_00000.m4s",
+        b"720p//seg_00000.m4s",
+    ],
 )
 async def test_raw_traversal_paths_are_refused(app, raw_suffix):
     base = link().encode()[: -len(SEGMENT.encode())] + SCOPE.encode()
@@ -330,8 +365,9 @@ async def test_missing_object_is_404_only_after_verification(client):
 async def test_retired_key_and_rotation(storage):
     old = link(kid="k1")
     both = Starlette(routes=edge_routes(storage=storage, keys=KEYS, clock=lambda: NOW))
-    retired = Starlette(routes=edge_routes(storage=storage, keys=parse_keys("k2:second-secret-0123456789abcdef"),
-                                           clock=lambda: NOW))
+    retired = Starlette(
+        routes=edge_routes(storage=storage, keys=parse_keys("k2:second-secret-0123456789abcdef"), clock=lambda: NOW)
+    )
     for app_, expected in ((both, 200), (retired, 403)):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_), base_url="http://cdn.test") as http:
             assert (await http.get(old)).status_code == expected
@@ -439,7 +475,6 @@ async def test_s3_backend_serves_ranges():
     assert missing.status_code == 404
 
 
-
 # --- local files larger than one mapped window --------------------------------------------------------------
 
 BIG = os.urandom(9 * 1024 * 1024 + 12_345)  # more than two 4 MiB windows, not a multiple of the page size
@@ -462,7 +497,7 @@ async def test_bodies_spanning_several_windows_are_exact(big_client):
     for start, end in ((window - 10, window + 10), (1, 2 * window + 5), (len(BIG) - 4097, len(BIG) - 1)):
         ranged = await big_client.get(link(BIG_KEY), headers={"range": f"bytes={start}-{end}"})
         assert ranged.status_code == 206
-        assert ranged.content == BIG[start:end + 1], (start, end)
+        assert ranged.content == BIG[start : end + 1], (start, end)
 
 
 async def test_links_out_of_the_previews_area_are_not_followed(tmp_path: Path, clock: Clock):

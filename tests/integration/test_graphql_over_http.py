@@ -13,8 +13,10 @@ REQUEST_ERRORS = {
     "parse": ("{ programs(", None),
     "validation": ("{ noSuchField }", None),
     "coercion": ("query($first: Int) { programs(first: $first) { totalCount } }", {"first": "ten"}),
-    "bad-datetime": ('mutation($id: ID!, $at: DateTime) { publishProgram(id: $id, at: $at) { __typename } }',
-                     {"id": "UHJvZ3JhbTox", "at": "yesterday"}),
+    "bad-datetime": (
+        "mutation($id: ID!, $at: DateTime) { publishProgram(id: $id, at: $at) { __typename } }",
+        {"id": "UHJvZ3JhbTox", "at": "yesterday"},
+    ),
 }
 
 
@@ -47,14 +49,17 @@ async def test_request_errors_stay_200_with_errors_for_application_json(api, kin
     assert body["data"] is None and body["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("accept,expected", [
-    (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
-    (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
-    (f"application/json, {GRAPHQL_RESPONSE}", "application/json"),
-    (f"application/json;q=0.5, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
-    (f"{GRAPHQL_RESPONSE};q=0, application/json", "application/json"),
-    ("text/html", "application/json"),
-])
+@pytest.mark.parametrize(
+    "accept,expected",
+    [
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
+        (f"application/json, {GRAPHQL_RESPONSE}", "application/json"),
+        (f"application/json;q=0.5, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE};q=0, application/json", "application/json"),
+        ("text/html", "application/json"),
+    ],
+)
 async def test_the_media_type_follows_accept(api, accept, expected):
     response = await post(api, "{ __typename }", accept=accept)
     assert response.status_code == 200, response.text
@@ -101,18 +106,23 @@ async def test_other_methods_are_405_with_allow(api):
 
 
 async def test_query_over_get_with_graphql_response_json(api):
-    response = await api.client.get("/graphql", params={"query": "{ __typename }"}, headers={"accept": GRAPHQL_RESPONSE})
+    response = await api.client.get(
+        "/graphql", params={"query": "{ __typename }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
     assert response.status_code == 200 and response.json() == {"data": {"__typename": "Query"}}
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
 
 
-@pytest.mark.parametrize("body,message", [
-    ({"query": "{ __typename }", "operationName": 42}, "operationName"),
-    ({"query": "{ __typename }", "variables": 0}, "variables"),
-    ({"query": "{ __typename }", "extensions": "x"}, "extensions"),
-    ({"query": 42}, "query"),
-    ({"qeury": "{ __typename }"}, "query"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"query": "{ __typename }", "operationName": 42}, "operationName"),
+        ({"query": "{ __typename }", "variables": 0}, "variables"),
+        ({"query": "{ __typename }", "extensions": "x"}, "extensions"),
+        ({"query": 42}, "query"),
+        ({"qeury": "{ __typename }"}, "query"),
+    ],
+)
 async def test_malformed_parameters_are_400(api, body, message):
     response = await api.client.post("/graphql", json=body)
     assert response.status_code == 400, response.text
@@ -131,37 +141,55 @@ def _message(body: dict) -> str:
     return message
 
 
-@pytest.mark.parametrize("value,shown", [("yesterday", '"yesterday"'), ("2026-02-30T00:00:00Z", '"2026-02-30T00:00:00Z"'),
-                                         (5, "5"), ({"day": 1}, '{"day": 1}')])
+@pytest.mark.parametrize(
+    "value,shown",
+    [
+        ("yesterday", '"yesterday"'),
+        ("2026-02-30T00:00:00Z", '"2026-02-30T00:00:00Z"'),
+        (5, "5"),
+        ({"day": 1}, '{"day": 1}'),
+    ],
+)
 async def test_bad_datetime_variable_says_what_was_expected(api, value, shown):
-    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Dated"}}, role="editor"))["createProgram"]
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Dated"}}, role="editor"))[
+        "createProgram"
+    ]
     body = await api.gql(PUBLISH_AT, {"id": program["id"], "at": value}, role="editor")
     message = _message(body)
     assert "Expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z" in message and f"got {shown}" in message
 
 
 async def test_bad_datetime_literal_says_what_was_expected(api):
-    body = await api.gql('mutation { publishProgram(id: "UHJvZ3JhbTox", at: "next tuesday") { __typename } }', role="editor")
+    body = await api.gql(
+        'mutation { publishProgram(id: "UHJvZ3JhbTox", at: "next tuesday") { __typename } }', role="editor"
+    )
     assert _message(body) == 'Expected an ISO 8601 date-time such as 2026-01-31T12:00:00Z, got "next tuesday"'
 
 
 async def test_a_good_datetime_is_still_taken(api):
-    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Later"}}, role="editor"))["createProgram"]
-    data = await api.data(operation("PublishProgram"), {"id": program["id"], "at": "2099-01-31T12:00:00Z"}, role="editor")
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Later"}}, role="editor"))[
+        "createProgram"
+    ]
+    data = await api.data(
+        operation("PublishProgram"), {"id": program["id"], "at": "2099-01-31T12:00:00Z"}, role="editor"
+    )
     assert data["publishProgram"]["publishAt"].startswith("2099-01-31T12:00:00")
 
 
 @pytest.mark.parametrize("value", ["12a", 1.5, True, "ten"])
 async def test_bad_bigint_says_what_was_expected(api, value):
-    query = "mutation($size: BigInt!) { createUpload(input: {filename: \"a.mp4\", size: $size}) { __typename } }"
+    query = 'mutation($size: BigInt!) { createUpload(input: {filename: "a.mp4", size: $size}) { __typename } }'
     body = await api.gql(query, {"size": value}, role="editor")
     assert "Expected a whole number" in _message(body)
 
 
-@pytest.mark.parametrize("query,variables,expected", [
-    ("query($id: ID!) { node(id: $id) { id } }", {"id": 5.5}, "ID"),
-    ("query($id: ID!) { node(id: $id) { id } }", {"id": None}, "ID!"),
-    ("query($n: Int) { programs(first: $n) { totalCount } }", {"n": "ten"}, "Int"),
-])
+@pytest.mark.parametrize(
+    "query,variables,expected",
+    [
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": 5.5}, "ID"),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": None}, "ID!"),
+        ("query($n: Int) { programs(first: $n) { totalCount } }", {"n": "ten"}, "Int"),
+    ],
+)
 async def test_built_in_scalar_errors_name_the_type(api, query, variables, expected):
     assert expected in _message(await api.gql(query, variables))

@@ -30,7 +30,9 @@ async def poll(program_id: int, source: str = "clipfeed") -> Job:
     return await enqueue("ingest_poll", {"source": source, "program_id": program_id, "config": {"limit": 10}})
 
 
-async def test_polling_twice_creates_each_episode_once_and_the_media_becomes_ready(api: Api, settings: Settings) -> None:
+async def test_polling_twice_creates_each_episode_once_and_the_media_becomes_ready(
+    api: Api, settings: Settings
+) -> None:
     program_id = await make_program(api)
     feed = ClipFeed({"a": media.mp4_clip(seconds=1.0, seed=11), "b": media.mp4_clip(seconds=1.0, seed=12)})
     host = host_with(feeds=Sources(feed))
@@ -42,15 +44,22 @@ async def test_polling_twice_creates_each_episode_once_and_the_media_becomes_rea
     assert feed.discovered == 2 and dict(feed.fetched) == {"a": 1, "b": 1}
     episodes = await Episode.filter(program_id=program_id).order_by("external_id")
     assert [(e.source, e.external_id, e.title, e.status) for e in episodes] == [
-        ("clipfeed", "a", "Clip a", PublishStatus.DRAFT), ("clipfeed", "b", "Clip b", PublishStatus.DRAFT),
+        ("clipfeed", "a", "Clip a", PublishStatus.DRAFT),
+        ("clipfeed", "b", "Clip b", PublishStatus.DRAFT),
     ]
     assert episodes[0].metadata == {"ingest": {"url": "https://feeds.example/a.mp4"}}
     assert episodes[0].description == "from the feed"
     for episode in episodes:
         [asset] = await Asset.filter(episode_id=episode.id)
-        assert (asset.status, asset.kind.value, asset.filename) == (AssetStatus.READY, "VIDEO", f"{episode.external_id}.mp4")
-    counts = {kind: await Job.filter(kind=kind, status=JobStatus.SUCCEEDED).count() for kind in
-              ("ingest_poll", "ingest_item", "persist_asset", "process_asset")}
+        assert (asset.status, asset.kind.value, asset.filename) == (
+            AssetStatus.READY,
+            "VIDEO",
+            f"{episode.external_id}.mp4",
+        )
+    counts = {
+        kind: await Job.filter(kind=kind, status=JobStatus.SUCCEEDED).count()
+        for kind in ("ingest_poll", "ingest_item", "persist_asset", "process_asset")
+    }
     assert counts == {"ingest_poll": 2, "ingest_item": 2, "persist_asset": 2, "process_asset": 2}, counts
     assert await Job.exclude(status=JobStatus.SUCCEEDED).count() == 0
 
@@ -58,7 +67,9 @@ async def test_polling_twice_creates_each_episode_once_and_the_media_becomes_rea
     created = await AuditEntry.filter(action="episode.create").values_list("actor_subject", flat=True)
     assert created == ["system:ingest:clipfeed"] * 2
     # Editors find them through the API like any draft, with their provenance.
-    found = (await api.data(operation("Episode"), {"id": to_global_id("Episode", episodes[0].id)}, role="editor"))["episode"]
+    found = (await api.data(operation("Episode"), {"id": to_global_id("Episode", episodes[0].id)}, role="editor"))[
+        "episode"
+    ]
     assert found is not None and found["status"] == "DRAFT", found
 
 
@@ -85,7 +96,9 @@ async def test_a_failing_fetch_is_retried_without_duplicates(api: Api, settings:
     # Polling again adds nothing, not even a new job for the dead item; an admin's retryJob brings it in.
     await poll(program_id)
     await drain(quick, plugins=host)
-    assert await Job.filter(kind="ingest_item").count() == 2 and await Episode.filter(program_id=program_id).count() == 2
+    assert (
+        await Job.filter(kind="ingest_item").count() == 2 and await Episode.filter(program_id=program_id).count() == 2
+    )
     retried = (await api.data(RETRY_JOB, {"id": to_global_id("Job", jobs["gone"].id)}, role="admin"))["retryJob"]
     assert retried["status"] == "QUEUED", retried
     await drain(quick, plugins=host)
@@ -112,5 +125,8 @@ async def test_unknown_source_or_program_fails_permanently_with_a_reason(
     assert (no_program.status, no_program.attempts) == (JobStatus.DEAD, 1)
     assert no_program.last_error == f"program {program_id + 1000} does not exist"
     assert fine.status == JobStatus.SUCCEEDED
-    assert "plugin copycat failed in cms_ingest_sources: ingest source 'emptyfeed' is already provided by plugin empty" in caplog.text
+    assert (
+        "plugin copycat failed in cms_ingest_sources: ingest source 'emptyfeed' is already provided by plugin empty"
+        in caplog.text
+    )
     assert "plugin junk failed in cms_ingest_sources: ingest source 'junk'" in caplog.text

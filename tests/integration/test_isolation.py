@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cms.media.probe import probe_file
 from cms.media.models import AssetKind
+from cms.media.probe import probe_file
 from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
 from tests.support import media
 
@@ -15,10 +15,18 @@ def _task(tmp_path, data: bytes) -> dict:
     src.write_bytes(data)
     probe = probe_file(src, AssetKind.VIDEO)
     return {
-        "task": "video", "src": str(src), "out_dir": str(tmp_path / "out"), "timeout": 600,
-        "input_format": probe["format"], "width": probe["width"], "height": probe["height"],
-        "frame_rate": probe["frame_rate"], "rotation": probe["rotation"], "duration": probe["duration"],
-        "video_encoder": "libx264", "hw_decode": False,
+        "task": "video",
+        "src": str(src),
+        "out_dir": str(tmp_path / "out"),
+        "timeout": 600,
+        "input_format": probe["format"],
+        "width": probe["width"],
+        "height": probe["height"],
+        "frame_rate": probe["frame_rate"],
+        "rotation": probe["rotation"],
+        "duration": probe["duration"],
+        "video_encoder": "libx264",
+        "hw_decode": False,
     }
 
 

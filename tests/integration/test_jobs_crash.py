@@ -44,20 +44,30 @@ def empty_storage(settings: Settings) -> None:
 def queue_settings(settings: Settings) -> Iterator[Settings]:
     """The session settings with a queue of this test's own and short sweeper timings."""
     yield settings.model_copy(
-        update={"queue_name": f"cms-test:{uuid.uuid4().hex[:12]}", "job_lease_seconds": LEASE_SECONDS,
-                "job_requeue_seconds": 1, "job_poll_seconds": 0.2}
+        update={
+            "queue_name": f"cms-test:{uuid.uuid4().hex[:12]}",
+            "job_lease_seconds": LEASE_SECONDS,
+            "job_requeue_seconds": 1,
+            "job_poll_seconds": 0.2,
+        }
     )
 
 
 def worker_env(settings: Settings, target: PgTarget, **extra: str) -> dict[str, str]:
     from tests.support.jobs import database_url
 
-    return child_env({
-        "DATABASE_URL": database_url(target), "REDIS_URL": settings.redis_url, "CMS_DATA_DIR": str(settings.data_dir),
-        "CMS_QUEUE_NAME": settings.queue_name, "CMS_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
-        "CMS_JOB_REQUEUE_SECONDS": str(settings.job_requeue_seconds),
-        "CMS_JOB_POLL_SECONDS": str(settings.job_poll_seconds), **extra,
-    })
+    return child_env(
+        {
+            "DATABASE_URL": database_url(target),
+            "REDIS_URL": settings.redis_url,
+            "CMS_DATA_DIR": str(settings.data_dir),
+            "CMS_QUEUE_NAME": settings.queue_name,
+            "CMS_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
+            "CMS_JOB_REQUEUE_SECONDS": str(settings.job_requeue_seconds),
+            "CMS_JOB_POLL_SECONDS": str(settings.job_poll_seconds),
+            **extra,
+        }
+    )
 
 
 async def the_job(asset_id: int, kind: str = "persist_asset") -> Job:
@@ -106,7 +116,9 @@ async def test_worker_killed_mid_job_finishes_it_exactly_once(
     processes: list[Process] = []
     try:
         first = cms_module(
-            "worker-1", "tests.support.paused_worker", log_dir=tmp_path,
+            "worker-1",
+            "tests.support.paused_worker",
+            log_dir=tmp_path,
             env=worker_env(settings, db_target, CMS_TEST_PAUSE_AT=point, CMS_TEST_PAUSE_FILE=str(pause_file)),
         )
         processes.append(first)
@@ -148,7 +160,10 @@ async def test_worker_killed_mid_job_finishes_it_exactly_once(
     assert [p for p in previews if p.name == "master.m3u8" and media.sha256(clip) in p.parts], previews
     # Exactly once: one job of each kind, one persisted and one READY transition (one asset.persisted event,
     # one asset.ready event for whatever listens to them).
-    assert sorted(await Job.filter(asset_id=asset_id).values_list("kind", flat=True)) == ["persist_asset", "process_asset"]
+    assert sorted(await Job.filter(asset_id=asset_id).values_list("kind", flat=True)) == [
+        "persist_asset",
+        "process_asset",
+    ]
     assert await OutboxEvent.filter(kind="asset.persisted").count() == 1
     assert await OutboxEvent.filter(kind="asset.ready").count() == 1
 
@@ -230,7 +245,9 @@ async def test_sweeper_dead_letters_a_job_whose_last_attempt_was_lost(api: Api, 
             job = await the_job(asset_id)
             # As if the worker of the last allowed attempt died while holding the lease.
             await Job.filter(id=job.id).update(
-                status=JobStatus.RUNNING, attempts=job.max_attempts, lease_expires_at=job.created_at - timedelta(seconds=1)
+                status=JobStatus.RUNNING,
+                attempts=job.max_attempts,
+                lease_expires_at=job.created_at - timedelta(seconds=1),
             )
             await dispatch(settings, redis)
     finally:
@@ -239,4 +256,7 @@ async def test_sweeper_dead_letters_a_job_whose_last_attempt_was_lost(api: Api, 
     assert job.status == JobStatus.DEAD and "lease expired" in job.last_error
     asset = await get_asset_row(asset_id)
     assert asset.status == AssetStatus.FAILED, asset.status
-    assert asset.failure_reason == "processing failed after several attempts: worker lost: lease expired before the job finished"
+    assert (
+        asset.failure_reason
+        == "processing failed after several attempts: worker lost: lease expired before the job finished"
+    )

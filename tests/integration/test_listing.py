@@ -16,7 +16,9 @@ async def _program(api, title: str, *, publish_at: str | None = None, publish: b
     return result
 
 
-async def _episode(api, program_id: str, title: str, *, publish_at: str | None = None, publish: bool = True, **fields) -> dict:
+async def _episode(
+    api, program_id: str, title: str, *, publish_at: str | None = None, publish: bool = True, **fields
+) -> dict:
     variables = {"input": {"programId": program_id, "title": title, **fields}}
     result = (await api.data(operation("CreateEpisode"), variables, role="editor"))["createEpisode"]
     assert result["__typename"] == "Episode", result
@@ -89,7 +91,13 @@ async def test_pagination_with_ties_and_nulls_neither_skips_nor_repeats(api):
 
 
 async def test_programs_order_by_title_publish_at_and_created_at(api):
-    specs = [("Delta", "2021-04-01"), ("Alpha", "2021-02-01"), ("Echo", "2021-01-01"), ("Charlie", "2021-05-01"), ("Bravo", "2021-03-01")]
+    specs = [
+        ("Delta", "2021-04-01"),
+        ("Alpha", "2021-02-01"),
+        ("Echo", "2021-01-01"),
+        ("Charlie", "2021-05-01"),
+        ("Bravo", "2021-03-01"),
+    ]
     for title, day in specs:
         await _program(api, title, publish_at=f"{day}T12:00:00+00:00")
 
@@ -107,7 +115,12 @@ async def test_programs_order_by_title_publish_at_and_created_at(api):
 
 async def test_episodes_order_by_number_title_and_publish_at(api):
     program = await _program(api, "Series")
-    specs = [("Gamma", 3, "2022-01-03"), ("Alpha", 1, "2022-01-02"), ("Beta", 2, "2022-01-01"), ("Zeta", None, "2022-01-04")]
+    specs = [
+        ("Gamma", 3, "2022-01-03"),
+        ("Alpha", 1, "2022-01-02"),
+        ("Beta", 2, "2022-01-01"),
+        ("Zeta", None, "2022-01-04"),
+    ]
     for title, number, day in specs:
         await _episode(api, program["id"], title, number=number, publish_at=f"{day}T00:00:00+00:00")
 
@@ -163,7 +176,9 @@ async def test_program_filter_by_publish_date_range(api):
 
     assert await ids({"publishedAfter": "2021-06-01T00:00:00Z"}) == {p2022["id"], p2023["id"]}
     assert await ids({"publishedBefore": "2022-06-01T00:00:00Z"}) == {p2021["id"], p2022["id"]}
-    assert await ids({"publishedAfter": "2021-06-01T00:00:00Z", "publishedBefore": "2022-06-01T00:00:00Z"}) == {p2022["id"]}
+    assert await ids({"publishedAfter": "2021-06-01T00:00:00Z", "publishedBefore": "2022-06-01T00:00:00Z"}) == {
+        p2022["id"]
+    }
     assert await ids({"publishedAfter": "2024-01-01T00:00:00Z"}) == set()
     # A time without a zone is taken as UTC.
     assert await ids({"publishedAfter": "2022-12-31T23:00:00"}) == {p2023["id"]}
@@ -193,7 +208,8 @@ async def test_episode_filters(api):
     assert await ids({"tags": ["Sports"]}) == {s1["id"]}
     assert await ids({"tags": ["sports", "news"]}) == set()
     assert await ids({"publishedAfter": "2021-06-01T00:00:00Z", "publishedBefore": "2022-12-01T00:00:00Z"}) == {
-        n2["id"], s1["id"]
+        n2["id"],
+        s1["id"],
     }
     assert await ids({"programId": news["id"], "publishedAfter": "2021-06-01T00:00:00Z"}) == {n2["id"], n3["id"]}
 
@@ -225,7 +241,9 @@ async def test_program_episodes_connection(api):
     conn = data["program"]["episodes"]
     assert conn["totalCount"] == 6 and [e["node"]["number"] for e in conn["edges"]] == [7, 8, 9, 10, 11, 12]
     # The program scopes the list even when the filter names another program.
-    data = await api.data(operation("ProgramEpisodes"), {"id": program["id"], "first": 50, "filter": {"programId": other["id"]}})
+    data = await api.data(
+        operation("ProgramEpisodes"), {"id": program["id"], "first": 50, "filter": {"programId": other["id"]}}
+    )
     assert data["program"]["episodes"]["totalCount"] == 12
 
 
@@ -237,7 +255,11 @@ async def test_cursor_from_another_ordering_is_a_clear_error(api):
     ]
     cursor = page["pageInfo"]["endCursor"]
     assert cursor
-    for order in ({"field": "TITLE", "direction": "DESC"}, {"field": "CREATED_AT"}, {"field": "PUBLISH_AT", "direction": "ASC"}):
+    for order in (
+        {"field": "TITLE", "direction": "DESC"},
+        {"field": "CREATED_AT"},
+        {"field": "PUBLISH_AT", "direction": "ASC"},
+    ):
         body = await api.gql(operation("Programs"), {"first": 1, "after": cursor, "orderBy": order})
         assert body["data"] is None, body
         error = body["errors"][0]
@@ -250,7 +272,9 @@ async def test_cursor_from_another_ordering_is_a_clear_error(api):
     ep_page = (await api.data(operation("Episodes"), {"first": 1, "orderBy": {"field": "NUMBER", "direction": "ASC"}}))[
         "episodes"
     ]
-    body = await api.gql(operation("Episodes"), {"first": 1, "after": ep_page["pageInfo"]["endCursor"], "orderBy": {"field": "TITLE"}})
+    body = await api.gql(
+        operation("Episodes"), {"first": 1, "after": ep_page["pageInfo"]["endCursor"], "orderBy": {"field": "TITLE"}}
+    )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     # A cursor from another list with the same ordering name (CREATED_AT_DESC) is refused, not misapplied.
     program_cursor = (await api.data(operation("Programs"), {"first": 1}))["programs"]["pageInfo"]["endCursor"]

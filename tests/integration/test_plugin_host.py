@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cms.app import create_app
 import logging
 import sys
 import types
@@ -13,6 +12,7 @@ import pytest
 import strawberry
 from starlette.applications import Starlette
 
+from cms.app import create_app
 from cms.hookspecs import hookimpl
 from cms.plugins import PluginHost, PluginInfo
 from cms.settings import Settings

@@ -18,7 +18,14 @@ from jobs.plugin_jobs import cron_jobs, merge_job_kinds
 from jobs.worker import build_worker
 from tests.support.api import Api, operation
 from tests.support.job_plugins import (
-    ClashingKinds, Crons, EmptyFeed, JobKinds, NotADict, Sources, WithClient, host_with,
+    ClashingKinds,
+    Crons,
+    EmptyFeed,
+    JobKinds,
+    NotADict,
+    Sources,
+    WithClient,
+    host_with,
 )
 from tests.support.jobs import drain, run_burst_worker
 from tests.support.plugin_worker import running_worker
@@ -95,7 +102,12 @@ async def test_plugin_jobs_retry_dead_letter_and_come_back_with_retry_job(api: A
 
     # Admins see dead plugin jobs next to core ones and can retry them.
     dead = (await api.data(JOBS, {"status": "DEAD"}, role="admin"))["jobs"]
-    assert {e["node"]["kind"] for e in dead["edges"]} == {"testplug.broken", "testplug.refuse", "testplug.flaky", "testplug.nothing"}
+    assert {e["node"]["kind"] for e in dead["edges"]} == {
+        "testplug.broken",
+        "testplug.refuse",
+        "testplug.flaky",
+        "testplug.nothing",
+    }
     plugin.fixed = True
     retried = (await api.data(RETRY_JOB, {"id": to_global_id("Job", broken.id)}, role="admin"))["retryJob"]
     assert (retried["status"], retried["attempts"]) == ("QUEUED", 0), retried
@@ -115,7 +127,10 @@ async def test_clashing_and_garbage_plugin_hooks_are_reported_not_fatal(
         await worker.close()
     logged = caplog.text
     assert "plugin clasher failed in cms_job_kinds: job kind 'persist_asset' is a core kind" in logged
-    assert "plugin clasher failed in cms_job_kinds: job kind 'testplug.echo' is already provided by plugin testplug" in logged
+    assert (
+        "plugin clasher failed in cms_job_kinds: job kind 'testplug.echo' is already provided by plugin testplug"
+        in logged
+    )
     assert "plugin clasher failed in cms_job_kinds: job kind 'clash.number': 42 is not callable" in logged
     assert "plugin clasher failed in cms_job_kinds: 7 is not a job kind name" in logged
     assert "plugin junk failed in cms_job_kinds: returned list, not a dict" in logged
@@ -140,7 +155,9 @@ async def test_cron_jobs_run_on_a_real_worker_and_a_failing_one_does_not_stop_it
             await eventually(lambda: len(crons.ticks) >= 3 and crons.booms >= 3, what="three ticks of each cron job")
             # The ticks' ingest polls (enqueued through the public API) run in the same worker.
             await eventually(lambda: _succeeded("ingest_poll", 2), what="two ingest polls")
-    assert "plugin testplug failed in cron job testplug.boom: RuntimeError: cron function failed on purpose" in caplog.text
+    assert (
+        "plugin testplug failed in cron job testplug.boom: RuntimeError: cron function failed on purpose" in caplog.text
+    )
     assert {"settings", "storage", "plugins", "job_id", "redis"} <= crons.ctx_keys
     assert all(tick.startswith("testplug.tick:") for tick in crons.ticks)
     keys = await Job.filter(kind="ingest_poll").values_list("dedupe_key", flat=True)

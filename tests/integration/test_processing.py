@@ -53,12 +53,19 @@ async def test_progress_reaches_a_websocket_subscriber(api, settings, live_serve
     url = live_server.url.replace("http://", "ws://") + "/graphql"
     received: list[dict] = []
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token('editor')}"}}))
+        await socket.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token('editor')}"}})
+        )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(json.dumps({
-            "id": "1", "type": "subscribe",
-            "payload": {"query": operation("AssetProgress"), "variables": {"id": asset["id"]}},
-        }))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": operation("AssetProgress"), "variables": {"id": asset["id"]}},
+                }
+            )
+        )
         worker = asyncio.create_task(drain(settings))
         while True:
             message = json.loads(await asyncio.wait_for(socket.recv(), 120))

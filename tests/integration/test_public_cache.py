@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.support.api import operation
 
@@ -73,7 +73,7 @@ async def test_change_committed_elsewhere_reaches_the_cache(api, db_target):
 async def test_scheduled_item_appears_on_time_despite_the_cache(api):
     await _published_program(api, "Already Out")
     created = await api.data(operation("CreateProgram"), {"input": {"title": "Coming Soon"}}, role="editor")
-    at = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     await api.data(operation("PublishProgram"), {"id": created["createProgram"]["id"], "at": at}, role="editor")
     titles: list[str] = []
     for _ in range(100):  # the session app caches for 300 s: only the schedule can end this entry early

@@ -4,7 +4,7 @@ once after its time (by the worker's scan, also after downtime), a withdrawn or 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cms.api.ids import from_global_id
 from cms.hookspecs import hookimpl
@@ -40,7 +40,9 @@ def recording() -> tuple[Recorder, PluginHost]:
 
 async def make_episode(api: Api) -> tuple[str, str]:
     """A published program with a draft episode: (episode global id, episode database id)."""
-    program = (await api.data(operation("CreateProgram"), {"input": {"title": "On air"}}, role="editor"))["createProgram"]
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": "On air"}}, role="editor"))[
+        "createProgram"
+    ]
     await api.data(operation("PublishProgram"), {"id": program["id"]}, role="editor")
     variables = {"input": {"programId": program["id"], "title": "Pilot"}}
     episode = (await api.data(operation("CreateEpisode"), variables, role="editor"))["createEpisode"]
@@ -85,7 +87,7 @@ async def test_a_scheduled_publish_is_announced_once_after_its_time(api: Api, se
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
     await drain(settings, plugins=host)  # the program's publish
-    at = datetime.now(timezone.utc) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=2)
     await publish(api, episode, at)
     await drain(settings, plugins=host)  # the publish event's job: not public yet, nothing to announce
     assert await announce_due(max_attempts=3) == 0
@@ -106,7 +108,7 @@ async def test_a_scheduled_publish_is_announced_once_after_its_time(api: Api, se
 async def test_a_worker_started_after_the_publish_time_catches_up(api: Api, settings: Settings) -> None:
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
-    at = datetime.now(timezone.utc) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=2)
     await publish(api, episode, at)
     await sleep_past(at)  # no worker ran meanwhile
     async with running_worker(settings, host):  # its periodic scan, its dispatcher, its jobs
@@ -117,7 +119,7 @@ async def test_a_worker_started_after_the_publish_time_catches_up(api: Api, sett
 async def test_unpublished_before_its_time_is_never_announced(api: Api, settings: Settings) -> None:
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
-    at = datetime.now(timezone.utc) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=2)
     await publish(api, episode, at)
     await api.data(operation("UnpublishEpisode"), {"id": episode}, role="editor")
     await sleep_past(at)
@@ -131,7 +133,7 @@ async def test_rescheduled_is_announced_at_the_new_time_only(api: Api, settings:
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
     await drain(settings, plugins=host)
-    first = datetime.now(timezone.utc) + timedelta(seconds=2)
+    first = datetime.now(UTC) + timedelta(seconds=2)
     later = first + timedelta(seconds=2)
     await publish(api, episode, first)
     await publish(api, episode, later)
@@ -153,7 +155,7 @@ async def test_a_publication_withdrawn_after_its_job_was_created_is_not_announce
     recorder, host = recording()
     episode, episode_id = await make_episode(api)
     await drain(settings, plugins=host)
-    at = datetime.now(timezone.utc) + timedelta(seconds=2)
+    at = datetime.now(UTC) + timedelta(seconds=2)
     await publish(api, episode, at)
     await sleep_past(at)
     assert await announce_due(max_attempts=3) == 1

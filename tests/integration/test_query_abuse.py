@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from graphql import get_introspection_query
 from tortoise import Tortoise
 
 from cms.api.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from graphql import get_introspection_query
 from tests.support.api import operation
 
 
@@ -103,12 +103,15 @@ async def test_unexpected_error_is_masked_with_the_request_id(api):
     error = body["errors"][0]
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "correlationId": request_id}
     assert request_id in error["message"]
-    assert "LEGACY_STATE" not in response.text and "Traceback" not in response.text and "ValueError" not in response.text
+    assert (
+        "LEGACY_STATE" not in response.text and "Traceback" not in response.text and "ValueError" not in response.text
+    )
 
     # A sane correlation id from the caller (a proxy, say) is kept and quoted back.
     token = api.token("editor")
     response = await api.client.post(
-        "/graphql", json={"query": "{ programs { edges { node { status } } } }"},
+        "/graphql",
+        json={"query": "{ programs { edges { node { status } } } }"},
         headers={"authorization": f"Bearer {token}", "x-request-id": "edge-7f3a.42"},
     )
     assert response.headers["x-request-id"] == "edge-7f3a.42"
@@ -116,7 +119,8 @@ async def test_unexpected_error_is_masked_with_the_request_id(api):
 
     # An insane one is replaced, never echoed.
     response = await api.client.post(
-        "/graphql", json={"query": "{ programs { edges { node { status } } } }"},
+        "/graphql",
+        json={"query": "{ programs { edges { node { status } } } }"},
         headers={"authorization": f"Bearer {token}", "x-request-id": "<script>" + "x" * 100},
     )
     replaced = response.headers["x-request-id"]

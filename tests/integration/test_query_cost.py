@@ -15,7 +15,12 @@ def fan_out(levels: int = 6, fan: int = 8) -> str:
     for i in range(levels):
         spreads = " ".join(f"...A{i + 1}_{k}" for k in range(fan)) if i < levels - 1 else "id title"
         fragments += [f"fragment A{i}_{k} on Episode {{ assets {{ episode {{ {spreads} }} }} }}" for k in range(fan)]
-    return "{ episode(id: \"RXBpc29kZTox\") { " + " ".join(f"...A0_{k}" for k in range(fan)) + " } }\n" + "\n".join(fragments)
+    return (
+        '{ episode(id: "RXBpc29kZTox") { '
+        + " ".join(f"...A0_{k}" for k in range(fan))
+        + " } }\n"
+        + "\n".join(fragments)
+    )
 
 
 def assert_too_costly(response) -> dict:
@@ -32,7 +37,9 @@ def assert_too_costly(response) -> dict:
 async def test_fragment_fan_out_is_refused_before_it_runs(api, count_queries):
     token = api.token("editor")  # signed in: nothing may even look the user up
     with count_queries() as counter:
-        response = await api.client.post("/graphql", json={"query": fan_out()}, headers={"authorization": f"Bearer {token}"})
+        response = await api.client.post(
+            "/graphql", json={"query": fan_out()}, headers={"authorization": f"Bearer {token}"}
+        )
     assert_too_costly(response)
     assert counter.statements == []
 
@@ -40,15 +47,17 @@ async def test_fragment_fan_out_is_refused_before_it_runs(api, count_queries):
 async def test_cost_follows_the_variables(api, count_queries):
     no_cache = {"cache-control": "no-cache"}
     with count_queries() as counter:
-        response = await api.client.post("/graphql", headers=no_cache,
-                                          json={"query": NESTED, "variables": {"outer": 100, "inner": 100}})
+        response = await api.client.post(
+            "/graphql", headers=no_cache, json={"query": NESTED, "variables": {"outer": 100, "inner": 100}}
+        )
     assert_too_costly(response)
     assert counter.statements == []
 
     # The same document with small pages runs (and reaches the database).
     with count_queries() as counter:
-        response = await api.client.post("/graphql", headers=no_cache,
-                                          json={"query": NESTED, "variables": {"outer": 5, "inner": 5}})
+        response = await api.client.post(
+            "/graphql", headers=no_cache, json={"query": NESTED, "variables": {"outer": 5, "inner": 5}}
+        )
     assert response.status_code == 200 and not response.json().get("errors"), response.text
     assert counter.statements
 

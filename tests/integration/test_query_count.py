@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,9 @@ from tests.support.api import operation
 
 EPISODE_FEED = operation("EpisodeFeed")
 PAGE_SIZES = (1, 10, 100)
-PROGRAMS_WITH_COVERS = "query($first: Int) { programs(first: $first) { edges { node { id title coverAsset { id kind } } } } }"
+PROGRAMS_WITH_COVERS = (
+    "query($first: Int) { programs(first: $first) { edges { node { id title coverAsset { id kind } } } } }"
+)
 COMMENTS_WITH_AUTHORS = """
 query($id: ID!, $first: Int) {
   episode(id: $id) { comments(first: $first) { edges { node { id body author { id displayName } parentId } } } }
@@ -26,24 +28,47 @@ async def seed(*, programs: int = 4, episodes: int = 110) -> dict[str, list]:
 
     Written through the models (the app's Tortoise context is this process's) so seeding stays fast.
     """
-    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    past = datetime.now(UTC) - timedelta(hours=1)
     author = await User.create(subject="seed-viewer", display_name="Seed Viewer", roles=["viewer"])
     made_programs = []
     for p in range(programs):
-        cover = await Asset.create(kind=AssetKind.IMAGE, filename=f"cover-{p}.jpg", content_type="image/jpeg", status=AssetStatus.READY)
-        made_programs.append(await Program.create(
-            title=f"Program {p}", slug=f"program-{p}", status=PublishStatus.PUBLISHED, publish_at=past, cover_asset_id=cover.id,
-        ))
+        cover = await Asset.create(
+            kind=AssetKind.IMAGE, filename=f"cover-{p}.jpg", content_type="image/jpeg", status=AssetStatus.READY
+        )
+        made_programs.append(
+            await Program.create(
+                title=f"Program {p}",
+                slug=f"program-{p}",
+                status=PublishStatus.PUBLISHED,
+                publish_at=past,
+                cover_asset_id=cover.id,
+            )
+        )
     made_episodes = []
     for e in range(episodes):
         episode = await Episode.create(
-            program=made_programs[e % programs], title=f"Episode {e}", slug=f"episode-{e}", number=e,
-            status=PublishStatus.PUBLISHED, publish_at=past - timedelta(minutes=e),
+            program=made_programs[e % programs],
+            title=f"Episode {e}",
+            slug=f"episode-{e}",
+            number=e,
+            status=PublishStatus.PUBLISHED,
+            publish_at=past - timedelta(minutes=e),
         )
-        await Asset.create(episode=episode, kind=AssetKind.VIDEO, filename=f"e{e}.mp4", content_type="video/mp4",
-                           status=AssetStatus.READY, probe={"duration": 60.0})
-        await Asset.create(episode=episode, kind=AssetKind.IMAGE, filename=f"e{e}.jpg", content_type="image/jpeg",
-                           status=AssetStatus.READY)
+        await Asset.create(
+            episode=episode,
+            kind=AssetKind.VIDEO,
+            filename=f"e{e}.mp4",
+            content_type="video/mp4",
+            status=AssetStatus.READY,
+            probe={"duration": 60.0},
+        )
+        await Asset.create(
+            episode=episode,
+            kind=AssetKind.IMAGE,
+            filename=f"e{e}.jpg",
+            content_type="image/jpeg",
+            status=AssetStatus.READY,
+        )
         parent = await Comment.create(episode=episode, author=author, body=f"first on {e}", timecode=1.0)
         for r in range(e % 3):
             await Comment.create(episode=episode, author=author, body=f"reply {r}", timecode=2.0, parent=parent)
@@ -115,7 +140,11 @@ async def test_comment_list_with_authors_is_constant(api, count_queries):
     counts = {}
     for size in (1, 10, 30):
         counts[size], data = await counted(
-            api, count_queries, COMMENTS_WITH_AUTHORS, {"id": to_global_id("Episode", episode.id), "first": size}, role="viewer",
+            api,
+            count_queries,
+            COMMENTS_WITH_AUTHORS,
+            {"id": to_global_id("Episode", episode.id), "first": size},
+            role="viewer",
         )
         edges = data["episode"]["comments"]["edges"]
         assert len(edges) == size and all(edge["node"]["author"]["displayName"] for edge in edges)

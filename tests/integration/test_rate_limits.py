@@ -11,20 +11,23 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import uvicorn
 
 from cms.app import create_app
+from cms.http.ratelimit import RateLimiter
 from cms.settings import Settings
 from tests.support.api import Api
-from cms.http.ratelimit import RateLimiter
 from tests.support.processes import eventually, free_port, sleep_past
 
 BUDGETS = dict(
-    rate_reads="10/3 second", rate_mutations="3/3 second", rate_uploads="2/3 second", rate_auth_failures="5/3 second",
+    rate_reads="10/3 second",
+    rate_mutations="3/3 second",
+    rate_uploads="2/3 second",
+    rate_auth_failures="5/3 second",
 )
 TYPENAME = "{ __typename }"  # costs nothing: charged the minimum, 1 read
 ADDRESSES = iter(f"127.0.0.{n}" for n in range(10, 250))  # one fresh source address per caller
@@ -32,9 +35,14 @@ ADDRESSES = iter(f"127.0.0.{n}" for n in range(10, 250))  # one fresh source add
 
 @pytest.fixture(scope="module")
 async def limited(settings: Settings, db_target, live_server) -> AsyncIterator[str]:
-    limited_settings = settings.model_copy(update=dict(
-        BUDGETS, rate_limit_enabled=True, query_cost_limit=10, rate_limit_prefix=f"cms-test-ratelimit:{uuid.uuid4().hex[:12]}",
-    ))
+    limited_settings = settings.model_copy(
+        update=dict(
+            BUDGETS,
+            rate_limit_enabled=True,
+            query_cost_limit=10,
+            rate_limit_prefix=f"cms-test-ratelimit:{uuid.uuid4().hex[:12]}",
+        )
+    )
     app = create_app(limited_settings, target=db_target)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -106,7 +114,7 @@ def assert_rate_limited(response: httpx.Response, *, budget: str, limit: int) ->
 
 
 async def wait_out(retry_after: int) -> None:
-    await sleep_past(datetime.now(timezone.utc) + timedelta(seconds=retry_after))
+    await sleep_past(datetime.now(UTC) + timedelta(seconds=retry_after))
 
 
 async def test_reads_are_limited_per_user_and_recover_after_the_window(caller):
@@ -165,8 +173,9 @@ async def test_mutations_have_their_own_budget_per_user(caller, api):
     editor = caller()
     create = "mutation($title: String!) { createProgram(input: {title: $title}) { __typename } }"
     passed = 0
-    while (refused := await editor.post(create, {"title": f"Limited {passed}"}, role="editor", sub="busy-editor")
-           ).status_code == 200 and passed < 40:
+    while (
+        refused := await editor.post(create, {"title": f"Limited {passed}"}, role="editor", sub="busy-editor")
+    ).status_code == 200 and passed < 40:
         assert refused.json()["data"]["createProgram"]["__typename"] == "Program", refused.text
         passed += 1
     assert passed >= 3
@@ -207,8 +216,9 @@ async def test_upload_creation_is_limited_across_create_upload_and_put(caller):
     graphql = await uploader.post(create, token=token)
     assert_rate_limited(graphql, budget="uploads per user", limit=2)
     # Other mutations are not upload creation.
-    assert (await uploader.post('mutation { createProgram(input: {title: "P"}) { __typename } }', token=token)
-            ).status_code == 200
+    assert (
+        await uploader.post('mutation { createProgram(input: {title: "P"}) { __typename } }', token=token)
+    ).status_code == 200
 
 
 async def test_failed_tokens_are_limited_per_source_and_recover(caller, issuer):
@@ -241,7 +251,9 @@ async def test_responses_the_schema_never_costs_still_count(caller):
     sender = caller()
     statuses: list[int] = []
     for _ in range(60):
-        response = await sender.client.post("/graphql", content=b'{"query": ', headers={"content-type": "application/json"})
+        response = await sender.client.post(
+            "/graphql", content=b'{"query": ', headers={"content-type": "application/json"}
+        )
         statuses.append(response.status_code)
         if response.status_code == 429:
             break
@@ -259,8 +271,9 @@ async def test_limiter_is_off_for_the_shared_test_app(api):
 
 async def test_requests_go_through_while_redis_is_down(settings, caplog):
     """Limits need Redis; without it the API stays up, unlimited, and says so in the log (once, not per request)."""
-    dead = settings.model_copy(update=dict(BUDGETS, rate_limit_enabled=True, query_cost_limit=10,
-                                           redis_url=f"redis://127.0.0.1:{free_port()}"))
+    dead = settings.model_copy(
+        update=dict(BUDGETS, rate_limit_enabled=True, query_cost_limit=10, redis_url=f"redis://127.0.0.1:{free_port()}")
+    )
     limiter = RateLimiter(dead)
     try:
         with caplog.at_level("WARNING", logger="cms.http.ratelimit"):
@@ -277,8 +290,9 @@ async def test_cheap_reads_are_charged_in_batches(settings):
     as much as such a read); once the budget is used up the caller is refused without asking Redis, others see
     the budget used up."""
     prefix = f"cms-test-ratelimit:{uuid.uuid4().hex[:12]}"
-    batched = settings.model_copy(update=dict(rate_limit_enabled=True, rate_reads="200/3 second",
-                                               query_cost_limit=10, rate_limit_prefix=prefix))
+    batched = settings.model_copy(
+        update=dict(rate_limit_enabled=True, rate_reads="200/3 second", query_cost_limit=10, rate_limit_prefix=prefix)
+    )
     here, elsewhere = RateLimiter(batched), RateLimiter(batched)
     try:
         assert [here.charge_later("user:batch", "user", 1) for _ in range(250)] == [None] * 250  # decided here

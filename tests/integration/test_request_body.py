@@ -37,8 +37,15 @@ class Answer:
 
 
 async def send_raw(
-    url: str, body: bytes, *, piece: int | None = None, headers: dict[str, str] | None = None,
-    chunked: bool = False, length: int | None = None, pause: float = 0.001, timeout: float = 20,
+    url: str,
+    body: bytes,
+    *,
+    piece: int | None = None,
+    headers: dict[str, str] | None = None,
+    chunked: bool = False,
+    length: int | None = None,
+    pause: float = 0.001,
+    timeout: float = 20,
 ) -> Answer:
     """POST /graphql over a fresh socket: the head, then the body in `piece`-byte writes (a pause between them so
     each arrives as its own read), stopping early once the server has answered."""
@@ -66,7 +73,7 @@ async def send_raw(
         for start in range(0, len(body), step):
             if received or reading.done():
                 break  # answered before the body was all sent
-            data = body[start:start + step]
+            data = body[start : start + step]
             writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             await writer.drain()
             sent += len(data)
@@ -196,12 +203,14 @@ async def test_the_connection_stays_usable_after_a_request_in_pieces(url):
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     body = graphql_body("{ __typename }")
-    head = (f"POST /graphql HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     for request in range(2):
         writer.write(head.encode())
         for i in range(len(body)):
-            writer.write(body[i:i + 1])
+            writer.write(body[i : i + 1])
             await writer.drain()
             await asyncio.sleep(0)
         status = await asyncio.wait_for(reader.readline(), 5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 from tests.support.api import operation
 from tests.support.jobs import database_url, drain
@@ -39,8 +40,14 @@ def _titles(found: dict) -> list[str]:
 
 
 async def test_published_content_becomes_searchable_through_the_index_jobs(api, settings):
-    program = await _program(api, "Night Trains of Europe", description="A documentary about sleeper trains",
-                             category="travel", language="en", tags=["rail"])
+    program = await _program(
+        api,
+        "Night Trains of Europe",
+        description="A documentary about sleeper trains",
+        category="travel",
+        language="en",
+        tags=["rail"],
+    )
     await _episode(api, program, "The Caledonian Sleeper", description="From London to the Highlands by night")
     await _episode(api, program, "Draft about ferries", publish=False)
     assert (await _search(api, "sleeper"))["totalCount"] == 0, "nothing is indexed before the jobs ran"
@@ -92,12 +99,13 @@ async def test_unpublishing_a_program_hides_its_episodes(api, settings):
 
 async def test_scheduled_items_appear_when_their_time_comes(api, settings):
     program = await _program(api, "Tomorrow's Show")
-    created = await api.data(operation("CreateEpisode"), {"input": {"programId": program, "title": "Eclipse special"}},
-                             role="editor")
+    created = await api.data(
+        operation("CreateEpisode"), {"input": {"programId": program, "title": "Eclipse special"}}, role="editor"
+    )
     episode = created["createEpisode"]["id"]
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+    soon = datetime.now(UTC) + timedelta(seconds=2)
     await api.data(operation("PublishEpisode"), {"id": episode, "at": soon.isoformat()}, role="editor")
     await drain(settings)
     assert (await _search(api, "eclipse"))["totalCount"] == 0
@@ -165,7 +173,8 @@ async def test_search_sql_does_not_grow_with_the_page(api, settings, count_queri
     for size in (2, 12):
         with count_queries() as counter:
             response = await api.client.post(
-                "/graphql", json={"query": SEARCH, "variables": {"query": "counted", "first": size}},
+                "/graphql",
+                json={"query": SEARCH, "variables": {"query": "counted", "first": size}},
                 headers={"cache-control": "no-cache"},
             )
         assert len(response.json()["data"]["search"]["edges"]) == size
@@ -185,26 +194,28 @@ async def test_cms_reindex_rebuilds_the_index(api, settings, db_target):
 
 async def test_reindex_catches_up_with_rows_changed_while_it_ran(api):
     """What `cms reindex` writes again after the rebuild: changed programs with all their episodes, changed episodes."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from search.reindex import changed_since
 
     quiet = await _program(api, "Untouched")
     await _episode(api, quiet, "Old episode")
-    since = datetime.now(timezone.utc) + timedelta(milliseconds=1)
+    since = datetime.now(UTC) + timedelta(milliseconds=1)
     await asyncio.sleep(0.01)
     touched = await _program(api, "Renamed meanwhile")
     await _episode(api, touched, "Its episode")
     await _episode(api, quiet, "New in the untouched program")
     found = {(doc.kind.value, doc.title) for doc in await changed_since(since)}
     assert found == {
-        ("program", "Renamed meanwhile"), ("episode", "Its episode"), ("episode", "New in the untouched program"),
+        ("program", "Renamed meanwhile"),
+        ("episode", "Its episode"),
+        ("episode", "New in the untouched program"),
     }
 
 
 async def test_reindex_removes_what_was_deleted_while_it_ran(api, settings):
     """A rebuild that read an episode before it was deleted does not bring it back into the index."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cms.api.ids import from_global_id
     from search.backend import SearchQuery
@@ -229,7 +240,7 @@ async def test_reindex_removes_what_was_deleted_while_it_ran(api, settings):
     backend = DeletingMidway()
     result = await reindex(backend)
     assert result.documents == 3 and result.caught_up == 1
-    page = await backend.search(SearchQuery(text="harbour", now=datetime.now(timezone.utc), include_drafts=True))
+    page = await backend.search(SearchQuery(text="harbour", now=datetime.now(UTC), include_drafts=True))
     ids = {(hit.kind.value, hit.id) for hit in page.hits}
     assert ids == {("program", int(from_global_id(program)[1])), ("episode", int(from_global_id(kept)[1]))}
     assert page.total == 2  # the counts do not include a stale document either
@@ -251,9 +262,9 @@ async def test_counts_past_ten_thousand_are_marked_as_estimates(api):
     from search.postgres import PostgresSearch
     from tests.support.search_docs import PAST, doc
 
-    await PostgresSearch().upsert([
-        doc(1_000_000 + i, f"Lantern {i}", category=("news", "music")[i % 2], date=PAST) for i in range(10_600)
-    ])
+    await PostgresSearch().upsert(
+        [doc(1_000_000 + i, f"Lantern {i}", category=("news", "music")[i % 2], date=PAST) for i in range(10_600)]
+    )
     found = await _search(api, "lantern")
     assert found["exactCounts"] is False
     assert 10_000 < found["totalCount"] < 12_500, found["totalCount"]

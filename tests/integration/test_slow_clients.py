@@ -27,10 +27,15 @@ async def strict(
     pg_server: PgTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Served]:
     """Short timeouts, so half-sent requests end within the test."""
-    env = {"CMS_HTTP_HEADER_TIMEOUT": "1", "CMS_HTTP_BODY_TIMEOUT": "1", "CMS_HTTP_TIMEOUT_KEEP_ALIVE": "1",
-           "CMS_PUBLIC_CACHE_SECONDS": "0"}
-    async with cms_serve(pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("strict"),
-                         env=env) as served:
+    env = {
+        "CMS_HTTP_HEADER_TIMEOUT": "1",
+        "CMS_HTTP_BODY_TIMEOUT": "1",
+        "CMS_HTTP_TIMEOUT_KEEP_ALIVE": "1",
+        "CMS_PUBLIC_CACHE_SECONDS": "0",
+    }
+    async with cms_serve(
+        pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("strict"), env=env
+    ) as served:
         yield served
 
 
@@ -39,10 +44,14 @@ async def roomy(
     pg_server: PgTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Served]:
     """Default timeouts (idle sockets stay for the test), a connection cap a test can reach, two requests in flight."""
-    env = {"CMS_HTTP_MAX_CONNECTIONS": str(IDLE + 500), "CMS_HTTP_LIMIT_CONCURRENCY": "2",
-           "CMS_PUBLIC_CACHE_SECONDS": "0"}
-    async with cms_serve(pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("roomy"),
-                         env=env) as served:
+    env = {
+        "CMS_HTTP_MAX_CONNECTIONS": str(IDLE + 500),
+        "CMS_HTTP_LIMIT_CONCURRENCY": "2",
+        "CMS_PUBLIC_CACHE_SECONDS": "0",
+    }
+    async with cms_serve(
+        pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path_factory.mktemp("roomy"), env=env
+    ) as served:
         yield served
 
 
@@ -118,8 +127,12 @@ def _ms(latencies: list[float]) -> str:
 
 async def test_half_sent_requests_are_timed_out_while_health_answers(strict: Served) -> None:
     heads = await _open(strict.port, 200, b"GET /health HTTP/1.1\r\nHost: cms\r\nX-Slow: ")
-    bodies = await _open(strict.port, 200, b"POST /graphql HTTP/1.1\r\nHost: cms\r\nContent-Type: application/json\r\n"
-                                          b"Content-Length: 4096\r\n\r\n{\"query\": \"{ __typ")
+    bodies = await _open(
+        strict.port,
+        200,
+        b"POST /graphql HTTP/1.1\r\nHost: cms\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 4096\r\n\r\n{"query": "{ __typ',
+    )
     idle = await _open(strict.port, 200)
     try:
         latencies = await _poll_health(strict.url, 10)
@@ -128,8 +141,13 @@ async def test_half_sent_requests_are_timed_out_while_health_answers(strict: Ser
         async def all_closed() -> bool:
             return _open_count(heads + bodies + idle) == 0
 
-        await eventually(all_closed, what="every half-sent and idle connection to be closed", attempts=100,
-                         delay=0.1, processes=(strict.process,))
+        await eventually(
+            all_closed,
+            what="every half-sent and idle connection to be closed",
+            attempts=100,
+            delay=0.1,
+            processes=(strict.process,),
+        )
         answers = {conn.received[:30] for conn in heads + bodies}
         assert answers == {b"HTTP/1.1 408 Request Timeout\r\n"}, answers
         assert {conn.received for conn in idle} == {b""}  # nothing came: closed without a word
@@ -143,12 +161,14 @@ async def test_a_slow_but_steady_body_is_not_cut_off(strict: Served) -> None:
     body = b'{"query": "{ __typename }"}'
     reader, writer = await asyncio.open_connection("127.0.0.1", strict.port)
     try:
-        writer.write(b"POST /graphql HTTP/1.1\r\nHost: cms\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: cms\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
         step = -(-len(body) // 6)
         for start in range(0, len(body), step):
             await asyncio.sleep(0.4)
-            writer.write(body[start:start + step])
+            writer.write(body[start : start + step])
             await writer.drain()
         answer = await asyncio.wait_for(reader.read(), timeout=10)
     finally:
@@ -229,8 +249,10 @@ async def test_health_answers_while_thousands_of_idle_sockets_are_open(roomy: Se
     try:
         latencies = await _poll_health(roomy.url, 20)
         still_open = _open_count(idle)
-        print(f"{IDLE} idle sockets opened in {opened:.1f} s; /health meanwhile: {_ms(latencies)}; "
-              f"{still_open} still open")
+        print(
+            f"{IDLE} idle sockets opened in {opened:.1f} s; /health meanwhile: {_ms(latencies)}; "
+            f"{still_open} still open"
+        )
         assert still_open == IDLE  # under the cap and the 10 s header timeout: none closed yet
 
         # Past the cap (IDLE + 500) the connections that waited longest are closed to make room.
@@ -243,8 +265,13 @@ async def test_health_answers_while_thousands_of_idle_sockets_are_open(roomy: Se
                 open_now = _open_count(idle + more)
                 return open_now if open_now <= IDLE + 500 else 0
 
-            open_now = await eventually(capped, what="the connection cap to close the oldest idle sockets",
-                                        attempts=50, delay=0.1, processes=(roomy.process,))
+            open_now = await eventually(
+                capped,
+                what="the connection cap to close the oldest idle sockets",
+                attempts=50,
+                delay=0.1,
+                processes=(roomy.process,),
+            )
             assert open_now >= IDLE + 500 - 20  # the cap, less the /health polls' own connections
             assert _open_count(more[-100:]) == 100  # the newest were kept
         finally:

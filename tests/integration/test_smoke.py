@@ -10,8 +10,10 @@ async def test_editor_creates_and_public_reads_after_publish(api):
     )
     program = created["createProgram"]
     assert program["slug"] == "night-shift" and program["status"] == "DRAFT"
-    anon = await api.data('query($id: ID!) { program(id: $id) { id } }', {"id": program["id"]})
+    anon = await api.data("query($id: ID!) { program(id: $id) { id } }", {"id": program["id"]})
     assert anon["program"] is None
-    await api.data('mutation($id: ID!) { publishProgram(id: $id) { __typename } }', {"id": program["id"]}, role="editor")
-    anon = await api.data('query($id: ID!) { program(id: $id) { id title } }', {"id": program["id"]})
+    await api.data(
+        "mutation($id: ID!) { publishProgram(id: $id) { __typename } }", {"id": program["id"]}, role="editor"
+    )
+    anon = await api.data("query($id: ID!) { program(id: $id) { id title } }", {"id": program["id"]})
     assert anon["program"]["title"] == "Night Shift"

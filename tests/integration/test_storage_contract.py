@@ -227,8 +227,10 @@ async def test_write_if_absent_loses_a_race_without_overwriting(
     await storage.write(Area.MASTERS, "raced", stream(b"winner"))
     # The existence pre-check misses the object, as if another writer committed in between.
     if isinstance(storage, S3Storage):
+
         async def _head(bucket, key):
             return None
+
         monkeypatch.setattr(storage, "_head", _head)
     else:
         monkeypatch.setattr(Path, "exists", lambda self: False)
@@ -357,8 +359,11 @@ def test_open_storage_picks_the_backend(tmp_path: Path, moto: MotoS3):
     local = open_storage(data_dir=tmp_path, s3_endpoint_url=None, buckets=buckets)
     assert isinstance(local, LocalStorage) and local.base_dir == (tmp_path / "storage").resolve()
     remote = open_storage(
-        data_dir=tmp_path, s3_endpoint_url=moto.endpoint_url, buckets=buckets,
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        data_dir=tmp_path,
+        s3_endpoint_url=moto.endpoint_url,
+        buckets=buckets,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
     )
     assert isinstance(remote, S3Storage) and remote.supports_presigned
     assert remote.local_path(Area.MASTERS, "a/b") is None
@@ -428,7 +433,9 @@ async def test_promote_copies_big_objects_part_by_part(s3: S3Storage, moto: Moto
     s3.copy_part_size = 5 * MiB
     data = os.urandom(12 * MiB + 1)
     await s3.write(Area.STAGING, "uploads/huge", stream(data, MiB))
-    result = await s3.promote(Area.STAGING, "uploads/huge", Area.MASTERS, master_key(sha(data)), expected_sha256=sha(data))
+    result = await s3.promote(
+        Area.STAGING, "uploads/huge", Area.MASTERS, master_key(sha(data)), expected_sha256=sha(data)
+    )
     assert result.sha256 == sha(data)
     assert (await s3.stat(Area.MASTERS, master_key(sha(data)))).etag.endswith("-3")  # copied as three parts
     assert await collect(s3.read(Area.MASTERS, master_key(sha(data)))) == data

@@ -54,8 +54,12 @@ class Encoded:
 
 
 VIDEO_CLIPS = {
-    "landscape": clips.landscape, "portrait": clips.portrait, "sixty": clips.sixty_fps,
-    "silent": clips.silent, "odd": clips.odd_size, "vfr": clips.variable_rate,
+    "landscape": clips.landscape,
+    "portrait": clips.portrait,
+    "sixty": clips.sixty_fps,
+    "silent": clips.silent,
+    "odd": clips.odd_size,
+    "vfr": clips.variable_rate,
 }
 
 
@@ -68,8 +72,12 @@ def describe(path: Path) -> Source:
         if round(first.rotation or 0) % 180:
             width, height = height, width
         return Source(
-            path=path, width=width, height=height, frame_rate=float(video.average_rate),
-            duration=container.duration / av.time_base, audio=bool(container.streams.audio),
+            path=path,
+            width=width,
+            height=height,
+            frame_rate=float(video.average_rate),
+            duration=container.duration / av.time_base,
+            audio=bool(container.streams.audio),
         )
 
 
@@ -90,13 +98,21 @@ def encoded(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
             source = describe(sources[name])
             # Rotation 0 on purpose: the probe reports 0 for display-matrix rotation with PyAV 18, and the
             # pipeline must still come out upright (it follows the decoded frames).
-            plan = plan_ladder(source.width if name != "portrait" else source.height,
-                               source.height if name != "portrait" else source.width, source.frame_rate, 0)
+            plan = plan_ladder(
+                source.width if name != "portrait" else source.height,
+                source.height if name != "portrait" else source.width,
+                source.frame_rate,
+                0,
+            )
             out = tmp_path_factory.mktemp(f"hls-{name}")
             calls: list[tuple[float, float]] = []
             started = time.monotonic()
             result = transcode_video(
-                source.path, out, plan, input_format=None, segment_seconds=SEGMENT,
+                source.path,
+                out,
+                plan,
+                input_format=None,
+                segment_seconds=SEGMENT,
                 progress=lambda fraction: calls.append((time.monotonic(), fraction)),
             )
             cache[name] = Encoded(source, out, result, calls, time.monotonic() - started)
@@ -106,6 +122,7 @@ def encoded(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
 
 
 # --- reading HLS back ------------------------------------------------------------------------------
+
 
 def master_entries(master: Path) -> list[dict[str, str]]:
     lines = master.read_text().splitlines()
@@ -168,6 +185,7 @@ def ok_renditions(encoded: Encoded):
 
 
 # --- every clip ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", VIDEO_CLIPS)
 def test_every_variant_decodes_start_to_end(encoded: Callable[[str], Encoded], name: str) -> None:
@@ -277,7 +295,9 @@ def test_master_plays_video_with_shared_audio(encoded: Callable[[str], Encoded])
     with av.open(str(clip.out / audio.playlist), options=READ) as container:
         stream = container.streams.audio[0]
         assert (stream.codec_context.name, stream.codec_context.sample_rate, stream.codec_context.channels) == (
-            "aac", 48000, 2,
+            "aac",
+            48000,
+            2,
         )
         samples = sum(frame.samples for frame in container.decode(stream))
     assert samples / 48000 == pytest.approx(clip.source.duration, abs=0.5)
@@ -296,10 +316,15 @@ def test_audio_and_video_start_together(encoded: Callable[[str], Encoded], name:
 
 # --- particular clips ------------------------------------------------------------------------------
 
+
 def test_full_hd_gets_the_full_ladder(encoded: Callable[[str], Encoded]) -> None:
     result = encoded("landscape").result
     assert [(r.name, r.width, r.height) for r in result.renditions] == [
-        ("1080p", 1920, 1080), ("720p", 1280, 720), ("540p", 960, 540), ("360p", 640, 360), ("234p", 416, 234),
+        ("1080p", 1920, 1080),
+        ("720p", 1280, 720),
+        ("540p", 960, 540),
+        ("360p", 640, 360),
+        ("234p", 416, 234),
     ]
 
 
@@ -354,6 +379,7 @@ def test_progress_is_throttled_and_ends_at_one(encoded: Callable[[str], Encoded]
 
 # --- failures --------------------------------------------------------------------------------------
 
+
 def test_audio_only_source_gives_an_aac_rendition(sources: dict[str, Path], tmp_path: Path) -> None:
     result = transcode_audio(sources["podcast"], tmp_path, input_format="mov,mp4,m4a,3gp,3g2,mj2")
     assert isinstance(result, AudioResult) and result.duration == pytest.approx(4.0, abs=0.5)
@@ -386,15 +412,23 @@ def test_every_rung_failing_gives_no_master(sources: dict[str, Path], tmp_path: 
 
 def test_deadline_stops_the_transcode(sources: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(TranscodeTimeout):
-        transcode_video(sources["silent"], tmp_path, plan_ladder(640, 360, 25, 0), input_format=None,
-                        deadline=time.monotonic() - 1)
+        transcode_video(
+            sources["silent"], tmp_path, plan_ladder(640, 360, 25, 0), input_format=None, deadline=time.monotonic() - 1
+        )
     assert issubclass(TranscodeTimeout, TranscodeFailed)
 
 
 def test_missing_hw_and_gpu_encoder_fall_back_to_the_cpu(sources: dict[str, Path], tmp_path: Path) -> None:
     # Where a GPU exists this runs on it; elsewhere it must still produce the same kind of output.
-    result = transcode_video(sources["silent"], tmp_path, plan_ladder(640, 360, 25, 0)[-1:], input_format=None,
-                             video_encoder="h264_nvenc", hw_decode=True, preset="ultrafast")
+    result = transcode_video(
+        sources["silent"],
+        tmp_path,
+        plan_ladder(640, 360, 25, 0)[-1:],
+        input_format=None,
+        video_encoder="h264_nvenc",
+        hw_decode=True,
+        preset="ultrafast",
+    )
     assert result.master and all(r.ok for r in result.renditions)
 
 
@@ -444,7 +478,10 @@ def fifo_watch(tmp_path: Path) -> Iterator[tuple[Path, threading.Event]]:
 
 @pytest.mark.parametrize("input_format", [None, "hls"])
 def test_playlist_inputs_are_refused_without_reading_references(
-    sources: dict[str, Path], tmp_path: Path, fifo_watch: tuple[Path, threading.Event], input_format: str | None,
+    sources: dict[str, Path],
+    tmp_path: Path,
+    fifo_watch: tuple[Path, threading.Event],
+    input_format: str | None,
 ) -> None:
     fifo, opened = fifo_watch
     playlist = tmp_path / "evil.m3u8"

@@ -41,6 +41,7 @@ TINY_PDF = (
     b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n"
 )
 
+
 @pytest.fixture(autouse=True)
 def empty_storage(settings: Settings) -> Path:
     """Storage outlives tests (one data dir per session): each test here starts from empty areas."""
@@ -95,7 +96,8 @@ async def test_direct_upload_becomes_a_ready_master(api: Api, settings: Settings
     assert (probe["width"], probe["height"], probe["video_codec"], probe["audio_codec"]) == (320, 240, "h264", "aac")
     assert probe["duration"] == pytest.approx(2.0, abs=0.1)
     assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
-        ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+        ("persist_asset", "SUCCEEDED", 1),
+        ("process_asset", "SUCCEEDED", 1),
     ]
 
     assert staging(settings) == []
@@ -129,7 +131,8 @@ async def test_same_content_twice_is_one_master_and_two_assets(api: Api, setting
     assert staging(settings) == []
     for asset in assets:
         assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
-            ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+            ("persist_asset", "SUCCEEDED", 1),
+            ("process_asset", "SUCCEEDED", 1),
         ], asset
         assert_ready_video(await get_renditions(api, asset["id"]))
     # Same bytes, same outputs: the previews are shared too (one ladder under the one sha256).
@@ -142,8 +145,12 @@ async def test_png_cover_for_a_program(api: Api, settings: Settings) -> None:
     from tests.support.api import operation
 
     png = media.png_image()
-    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Covered"}}, role="editor"))["createProgram"]
-    upload = await create_upload(api, filename="cover.png", size=len(png), programId=program["id"], contentType="image/png")
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": "Covered"}}, role="editor"))[
+        "createProgram"
+    ]
+    upload = await create_upload(
+        api, filename="cover.png", size=len(png), programId=program["id"], contentType="image/png"
+    )
     assert upload["__typename"] == "Upload" and upload["asset"]["kind"] == "IMAGE", upload
     assert (await put_direct(api, upload["url"], png)).status_code == 200
     assert (await complete_upload(api, upload["id"]))["status"] == "PROCESSING"
@@ -152,7 +159,9 @@ async def test_png_cover_for_a_program(api: Api, settings: Settings) -> None:
     asset = await get_asset(api, upload["asset"]["id"])
     assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "IMAGE", "image/png"), asset
     assert (asset["probe"]["width"], asset["probe"]["height"]) == (64, 48)
-    cover = (await api.data("query($id: ID!) { program(id: $id) { coverAsset { id } } }", {"id": program["id"]}, role="editor"))
+    cover = await api.data(
+        "query($id: ID!) { program(id: $id) { coverAsset { id } } }", {"id": program["id"]}, role="editor"
+    )
     assert cover["program"]["coverAsset"] == {"id": upload["asset"]["id"]}
     assert ready_renditions(await get_renditions(api, upload["asset"]["id"]), "IMAGE")
 
@@ -166,7 +175,8 @@ async def test_png_upload_becomes_ready_with_webp_sizes(api: Api, settings: Sett
     asset = await get_asset(api, done["id"])
     assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "IMAGE", "image/png"), asset
     assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
-        ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+        ("persist_asset", "SUCCEEDED", 1),
+        ("process_asset", "SUCCEEDED", 1),
     ]
     processed = await get_renditions(api, done["id"])
     assert (processed["status"], processed["stage"], processed["progress"]) == ("READY", None, 100), processed
@@ -194,7 +204,10 @@ async def test_pdf_upload_is_ready_after_persist_without_renditions(api: Api, se
     assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", "SUCCEEDED", 1)]
     processed = await get_renditions(api, done["id"])
     assert (processed["status"], processed["stage"], processed["progress"], processed["renditions"]) == (
-        "READY", None, 100, []
+        "READY",
+        None,
+        100,
+        [],
     ), processed
     assert previews(settings) == []
     assert staging(settings) == []
@@ -255,7 +268,9 @@ async def test_over_the_limit_is_refused_at_create(api: Api, settings: Settings)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
-async def test_body_bigger_than_declared_is_413_and_leaves_nothing(api: Api, settings: Settings, streamed: bool) -> None:
+async def test_body_bigger_than_declared_is_413_and_leaves_nothing(
+    api: Api, settings: Settings, streamed: bool
+) -> None:
     clip = media.mp4_clip()
     declared = len(clip) // 2
     episode = await make_episode(api)

@@ -77,25 +77,44 @@ async def fresh_db(pg_server: PgTarget) -> AsyncIterator[PgTarget]:
 
 @pytest.fixture(scope="module")
 async def deployment(
-    moto_s3: MotoS3, fresh_db: PgTarget, issuer: TestIssuer, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    moto_s3: MotoS3,
+    fresh_db: PgTarget,
+    issuer: TestIssuer,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Deployment]:
     buckets = moto_s3.create_buckets("intake")
     logs = tmp_path_factory.mktemp("s3-deployment")
     port = free_port()
-    env = child_env({
-        "DATABASE_URL": database_url(fresh_db), "REDIS_URL": settings.redis_url,
-        "CMS_QUEUE_NAME": f"cms-test-s3:{uuid.uuid4().hex[:12]}", "CMS_DATA_DIR": str(logs / "data"),
-        "S3_ENDPOINT_URL": moto_s3.endpoint_url, "S3_BUCKET_STAGING": buckets[Area.STAGING],
-        "S3_BUCKET_MASTERS": buckets[Area.MASTERS], "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
-        "OIDC_ISSUER": issuer.url, "OIDC_AUDIENCE": "cms", "CMS_INLINE_WORKER": "false",
-        "CMS_MULTIPART_THRESHOLD_BYTES": str(8 * MiB), "CMS_MULTIPART_PART_BYTES": str(PART),
-        "CMS_JOB_POLL_SECONDS": "0.2", "CMS_JOB_LEASE_SECONDS": "10", "CMS_JOB_REQUEUE_SECONDS": "5",
-    })
+    env = child_env(
+        {
+            "DATABASE_URL": database_url(fresh_db),
+            "REDIS_URL": settings.redis_url,
+            "CMS_QUEUE_NAME": f"cms-test-s3:{uuid.uuid4().hex[:12]}",
+            "CMS_DATA_DIR": str(logs / "data"),
+            "S3_ENDPOINT_URL": moto_s3.endpoint_url,
+            "S3_BUCKET_STAGING": buckets[Area.STAGING],
+            "S3_BUCKET_MASTERS": buckets[Area.MASTERS],
+            "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "OIDC_ISSUER": issuer.url,
+            "OIDC_AUDIENCE": "cms",
+            "CMS_INLINE_WORKER": "false",
+            "CMS_MULTIPART_THRESHOLD_BYTES": str(8 * MiB),
+            "CMS_MULTIPART_PART_BYTES": str(PART),
+            "CMS_JOB_POLL_SECONDS": "0.2",
+            "CMS_JOB_LEASE_SECONDS": "10",
+            "CMS_JOB_REQUEUE_SECONDS": "5",
+        }
+    )
     run_cms("migrate", env=env)
     processes: list[Process] = []
     try:
-        server = cms("serve", "serve", "--no-worker", "--port", str(port), "--log-level", "warning", env=env, log_dir=logs)
+        server = cms(
+            "serve", "serve", "--no-worker", "--port", str(port), "--log-level", "warning", env=env, log_dir=logs
+        )
         processes.append(server)
         processes.append(cms("worker", "worker", env=env, log_dir=logs))
         url = f"http://127.0.0.1:{port}"
@@ -139,7 +158,9 @@ async def put_part(url: str, data: bytes) -> httpx.Response:
 
 
 async def presigned(api: Api, episode: str, data: bytes, **fields: Any) -> dict[str, Any]:
-    upload = await create_upload(api, filename=fields.pop("filename", "clip.mp4"), size=len(data), episodeId=episode, **fields)
+    upload = await create_upload(
+        api, filename=fields.pop("filename", "clip.mp4"), size=len(data), episodeId=episode, **fields
+    )
     assert upload["__typename"] == "Upload" and upload["method"] == "PRESIGNED_POST", upload
     assert upload["url"] and upload["formFields"]["key"] == f"uploads/{upload['id']}"
     return upload
@@ -166,7 +187,8 @@ async def test_presigned_post_to_ready_and_one_master_for_the_same_bytes(client:
     assert (probe["width"], probe["height"], probe["video_codec"], probe["audio_codec"]) == (320, 240, "h264", "aac")
     for asset in assets:  # each upload: its persist job, then the process_asset job that queues
         assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
-            ("persist_asset", "SUCCEEDED", 1), ("process_asset", "SUCCEEDED", 1)
+            ("persist_asset", "SUCCEEDED", 1),
+            ("process_asset", "SUCCEEDED", 1),
         ], asset
         processed = await get_renditions(client, asset["id"])
         assert (processed["status"], processed["stage"], processed["progress"]) == ("READY", None, 100), processed

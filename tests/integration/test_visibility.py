@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.support.api import operation
 
@@ -20,9 +20,9 @@ async def _program(api, title: str, *, publish: bool = False, at: str | None = N
 
 
 async def _episode(api, program_id: str, title: str, *, publish: bool = False, at: str | None = None) -> dict:
-    result = (await api.data(operation("CreateEpisode"), {"input": {"programId": program_id, "title": title}}, role="editor"))[
-        "createEpisode"
-    ]
+    result = (
+        await api.data(operation("CreateEpisode"), {"input": {"programId": program_id, "title": title}}, role="editor")
+    )["createEpisode"]
     assert result["__typename"] == "Episode", result
     if publish:
         published = await api.data(operation("PublishEpisode"), {"id": result["id"], "at": at}, role="editor")
@@ -99,7 +99,7 @@ async def test_editors_and_admins_see_drafts_and_scheduled_items(api):
     assert await _sees(api, "admin", w) == set(w)
     scheduled = (await api.data(operation("Program"), {"id": w["scheduled"]["id"]}, role="editor"))["program"]
     assert scheduled["status"] == "PUBLISHED"
-    assert datetime.fromisoformat(scheduled["publishAt"]) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(scheduled["publishAt"]) > datetime.now(UTC)
 
 
 async def test_episode_of_unpublished_program_is_not_public(api):
@@ -119,14 +119,20 @@ async def test_program_episodes_connection_hides_drafts_from_the_public(api):
     public = (await api.data(operation("ProgramEpisodes"), variables))["program"]["episodes"]
     assert [e["node"]["id"] for e in public["edges"]] == [w["ep_live"]["id"]] and public["totalCount"] == 1
     editor = (await api.data(operation("ProgramEpisodes"), variables, role="editor"))["program"]["episodes"]
-    assert {e["node"]["id"] for e in editor["edges"]} == {w["ep_live"]["id"], w["ep_draft"]["id"], w["ep_scheduled"]["id"]}
+    assert {e["node"]["id"] for e in editor["edges"]} == {
+        w["ep_live"]["id"],
+        w["ep_draft"]["id"],
+        w["ep_scheduled"]["id"],
+    }
 
 
 async def test_scheduled_publish_becomes_visible_when_its_time_passes(api):
     program = await _program(api, "Soon", publish=True)
     episode = await _episode(api, program["id"], "Premiere")
-    at = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
-    published = (await api.data(operation("PublishEpisode"), {"id": episode["id"], "at": at}, role="editor"))["publishEpisode"]
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    published = (await api.data(operation("PublishEpisode"), {"id": episode["id"], "at": at}, role="editor"))[
+        "publishEpisode"
+    ]
     assert published["status"] == "PUBLISHED"
     assert datetime.fromisoformat(published["publishAt"]) == datetime.fromisoformat(at)
     assert (await api.data(operation("Episode"), {"id": episode["id"]}))["episode"] is None
@@ -145,7 +151,7 @@ async def test_scheduled_publish_becomes_visible_when_its_time_passes(api):
 
 
 async def test_scheduled_program_becomes_visible_by_slug(api):
-    at = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     program = await _program(api, "Opening Night", publish=True, at=at)
     assert (await api.data(operation("Program"), {"slug": "opening-night"}))["program"] is None
     loop = asyncio.get_running_loop()
@@ -159,7 +165,9 @@ async def test_scheduled_program_becomes_visible_by_slug(api):
 
 async def test_unpublish_hides_again(api):
     w = await _world(api)
-    episode = (await api.data(operation("UnpublishEpisode"), {"id": w["ep_live"]["id"]}, role="editor"))["unpublishEpisode"]
+    episode = (await api.data(operation("UnpublishEpisode"), {"id": w["ep_live"]["id"]}, role="editor"))[
+        "unpublishEpisode"
+    ]
     assert episode == {"__typename": "Episode", "id": w["ep_live"]["id"], "status": "DRAFT", "publishAt": None}
     assert (await api.data(operation("Episode"), {"id": w["ep_live"]["id"]}))["episode"] is None
     assert await _episode_ids(api, None) == set()
@@ -167,7 +175,9 @@ async def test_unpublish_hides_again(api):
     # Re-publish the episode, then hide its program: the episode goes with it.
     await api.data(operation("PublishEpisode"), {"id": w["ep_live"]["id"]}, role="editor")
     assert await _episode_ids(api, None) == {w["ep_live"]["id"]}
-    program = (await api.data(operation("UnpublishProgram"), {"id": w["live"]["id"]}, role="editor"))["unpublishProgram"]
+    program = (await api.data(operation("UnpublishProgram"), {"id": w["live"]["id"]}, role="editor"))[
+        "unpublishProgram"
+    ]
     assert program["status"] == "DRAFT"
     assert await _sees(api, None, w) == set()
     assert await _sees(api, "viewer", w) == set()
@@ -181,7 +191,10 @@ async def test_status_filter_is_for_editors(api):
     assert await _program_ids(api, "editor", {"status": "PUBLISHED"}) == {ids["live"], ids["scheduled"]}
     assert await _episode_ids(api, "editor", {"status": "DRAFT"}) == {ids["ep_draft"]}
     assert await _episode_ids(api, "editor", {"status": "PUBLISHED"}) == {
-        ids["ep_live"], ids["ep_scheduled"], ids["ep_orphan"], ids["ep_future_program"]
+        ids["ep_live"],
+        ids["ep_scheduled"],
+        ids["ep_orphan"],
+        ids["ep_future_program"],
     }
     for role in (None, "viewer"):
         assert await _program_ids(api, role, {"status": "DRAFT"}) == set()
@@ -196,6 +209,8 @@ async def test_public_cannot_mutate_visibility(api):
     for role in (None, "viewer"):
         result = (await api.data(operation("PublishProgram"), {"id": w["draft"]["id"]}, role=role))["publishProgram"]
         assert result["__typename"] == "ForbiddenError"
-        result = (await api.data(operation("UnpublishEpisode"), {"id": w["ep_live"]["id"]}, role=role))["unpublishEpisode"]
+        result = (await api.data(operation("UnpublishEpisode"), {"id": w["ep_live"]["id"]}, role=role))[
+            "unpublishEpisode"
+        ]
         assert result["__typename"] == "ForbiddenError"
     assert await _sees(api, None, w) == {"live", "ep_live"}

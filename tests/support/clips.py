@@ -51,7 +51,8 @@ def _write_audio(container: av.container.OutputContainer, stream: av.AudioStream
     planes = np.stack([tone] * channels)
     for start in range(0, total, chunk):
         frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(planes[:, start : start + chunk]), format="fltp",
+            np.ascontiguousarray(planes[:, start : start + chunk]),
+            format="fltp",
             layout=stream.codec_context.layout.name,
         )
         frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
@@ -62,8 +63,17 @@ def _write_audio(container: av.container.OutputContainer, stream: av.AudioStream
 
 
 def make_video(
-    path: Path, *, width: int, height: int, fps: int = 30, seconds: float = 4.0, audio: bool = True,
-    rotation: int = 0, pix_fmt: str = "yuv420p", times: list[float] | None = None, marker: bool = False,
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    fps: int = 30,
+    seconds: float = 4.0,
+    audio: bool = True,
+    rotation: int = 0,
+    pix_fmt: str = "yuv420p",
+    times: list[float] | None = None,
+    marker: bool = False,
     options: dict[str, str] | None = None,
 ) -> Path:
     """An H.264 clip. `times` gives explicit frame times (VFR); `rotation` is the display matrix (CCW degrees)."""

@@ -19,7 +19,7 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 async def _reachable(target: PgTarget) -> bool:
     try:
         conn = await asyncio.wait_for(target.connect(), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

@@ -42,7 +42,9 @@ class JobKinds:
     @hookimpl
     def cms_job_kinds(self) -> dict[str, Any]:
         return {
-            "testplug.echo": self.echo, "testplug.flaky": self.flaky, "testplug.broken": self.broken,
+            "testplug.echo": self.echo,
+            "testplug.flaky": self.flaky,
+            "testplug.broken": self.broken,
             "testplug.refuse": self.refuse,
         }
 
@@ -73,8 +75,13 @@ class ClashingKinds:
         async def imposter(ctx: dict[str, Any], **payload: Any) -> None:
             raise AssertionError("a clashing kind must never run")
 
-        return {"persist_asset": imposter, "testplug.echo": imposter, "clash.number": 42, 7: imposter,
-                "clash.fine": imposter}
+        return {
+            "persist_asset": imposter,
+            "testplug.echo": imposter,
+            "clash.number": 42,
+            7: imposter,
+            "clash.fine": imposter,
+        }
 
 
 class NotADict:
@@ -114,8 +121,10 @@ class Crons:
         if self.program_id is not None:
             settings: Settings = ctx["settings"]
             await enqueue(
-                "ingest_poll", {"source": "emptyfeed", "program_id": self.program_id, "config": {}},
-                dedupe_key=f"testplug:poll:{ctx['job_id']}", max_attempts=settings.job_max_attempts,
+                "ingest_poll",
+                {"source": "emptyfeed", "program_id": self.program_id, "config": {}},
+                dedupe_key=f"testplug:poll:{ctx['job_id']}",
+                max_attempts=settings.job_max_attempts,
             )
 
     async def boom(self, ctx: dict[str, Any]) -> None:
@@ -147,7 +156,12 @@ class ClipFeed:
     async def discover(self, config: dict) -> list[dict]:
         self.discovered += 1
         return [
-            {"external_id": key, "title": f"Clip {key}", "url": f"https://feeds.example/{key}.mp4", "description": "from the feed"}
+            {
+                "external_id": key,
+                "title": f"Clip {key}",
+                "url": f"https://feeds.example/{key}.mp4",
+                "description": "from the feed",
+            }
             for key in self.clips
         ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import AsyncIterator
 
 from arq import create_pool
 from arq.connections import ArqRedis
@@ -30,7 +30,9 @@ PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 async def arq_pool(settings: Settings) -> AsyncIterator[ArqRedis]:
     """A Redis pool that speaks the worker's JSON job format (arq's default would be pickle)."""
     pool = await create_pool(
-        redis_settings(settings), job_serializer=serialization.dumps, job_deserializer=serialization.loads,
+        redis_settings(settings),
+        job_serializer=serialization.dumps,
+        job_deserializer=serialization.loads,
         default_queue_name=settings.queue_name,
     )
     try:
@@ -51,7 +53,9 @@ async def dispatch(
 ) -> None:
     """One round of the worker's background dispatcher: relay, sweep expired leases, hand due jobs to Redis."""
     await dispatch_once(
-        redis, max_attempts=settings.job_max_attempts, queue_name=settings.queue_name,
+        redis,
+        max_attempts=settings.job_max_attempts,
+        queue_name=settings.queue_name,
         deps=deps or JobDeps(settings=settings, storage=open_storage_from_settings(settings)),
         requeue_after=requeue_after if requeue_after is not None else timedelta(seconds=settings.job_requeue_seconds),
     )
@@ -74,7 +78,11 @@ async def run_burst_worker(
 
 
 async def drain(
-    settings: Settings, *, rounds: int = 80, pause: float = 0.25, plugins: PluginHost | None = None,
+    settings: Settings,
+    *,
+    rounds: int = 80,
+    pause: float = 0.25,
+    plugins: PluginHost | None = None,
     owns_plugins: bool | None = None,
 ) -> None:
     """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded.

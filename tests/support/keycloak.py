@@ -53,7 +53,9 @@ def java_home() -> Path | None:
     jvm = Path("/usr/lib/jvm")
     if jvm.is_dir():
         candidates += sorted((p for p in jvm.iterdir() if not p.is_symlink()), key=_java_major, reverse=True)
-    return next((home for home in candidates if _java_major(home) >= MIN_JAVA and (home / "bin" / "java").exists()), None)
+    return next(
+        (home for home in candidates if _java_major(home) >= MIN_JAVA and (home / "bin" / "java").exists()), None
+    )
 
 
 def _java_major(home: Path) -> int:
@@ -99,7 +101,10 @@ def _fetch(version: str, into: Path) -> Path:
     try:
         subprocess.run(
             ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={into}"],
-            check=True, cwd=into, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            check=True,
+            cwd=into,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     except FileNotFoundError as error:
         raise RuntimeError("Keycloak for the OIDC tests is fetched with Maven: install `mvn` (and a JDK)") from error
@@ -127,7 +132,14 @@ def _build_for_dev_mode(dist: Path) -> None:
     """
     log = dist.parent / "build.log"
     env = _server_env(KC_BOOTSTRAP_ADMIN_USERNAME="admin", KC_BOOTSTRAP_ADMIN_PASSWORD=secrets.token_urlsafe(16))
-    argv = ["sh", str(dist / "bin" / "kc.sh"), "start-dev", *BUILD_OPTIONS, f"--http-port={free_port()}", "--http-host=127.0.0.1"]
+    argv = [
+        "sh",
+        str(dist / "bin" / "kc.sh"),
+        "start-dev",
+        *BUILD_OPTIONS,
+        f"--http-port={free_port()}",
+        "--http-host=127.0.0.1",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -205,18 +217,27 @@ class Keycloak:
         self.url = f"http://127.0.0.1:{port}"
         env = _server_env(KC_BOOTSTRAP_ADMIN_USERNAME=self.admin_user, KC_BOOTSTRAP_ADMIN_PASSWORD=self.admin_password)
         argv = [
-            "sh", str(self.home / "bin" / "kc.sh"), "start-dev", *BUILD_OPTIONS,
-            f"--http-port={port}", "--http-host=127.0.0.1", "--import-realm",
+            "sh",
+            str(self.home / "bin" / "kc.sh"),
+            "start-dev",
+            *BUILD_OPTIONS,
+            f"--http-port={port}",
+            "--http-host=127.0.0.1",
+            "--import-realm",
         ]
         with self.log.open("wb") as out:
-            self._process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self._process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             assert self._process is not None and self.log is not None
             if self._process.poll() is not None:
-                raise RuntimeError(f"Keycloak exited during startup (rc {self._process.returncode}):\n{_tail(self.log)}")
+                raise RuntimeError(
+                    f"Keycloak exited during startup (rc {self._process.returncode}):\n{_tail(self.log)}"
+                )
             try:
                 if self._http.get(url, timeout=2).status_code == 200:
                     return
@@ -255,7 +276,12 @@ class Keycloak:
         """An access token for a test user, by the password grant."""
         response = self._http.post(
             f"{self.issuer_of(realm)}/protocol/openid-connect/token",
-            data={"grant_type": "password", "client_id": client_id, "username": username, "password": self.password(username)},
+            data={
+                "grant_type": "password",
+                "client_id": client_id,
+                "username": username,
+                "password": self.password(username),
+            },
         )
         if response.status_code != 200:
             raise RuntimeError(f"no token for {username} from {client_id}: {response.status_code} {response.text}")
@@ -267,7 +293,10 @@ class Keycloak:
         """Call the admin REST API (`path` under /admin/realms); raises for an error status."""
         # Master-realm admin tokens live a minute: one per call is simpler than tracking expiry.
         response = self._http.request(
-            method, f"{self.url}/admin/realms{path}", headers={"authorization": f"Bearer {self._admin_token()}"}, **kwargs
+            method,
+            f"{self.url}/admin/realms{path}",
+            headers={"authorization": f"Bearer {self._admin_token()}"},
+            **kwargs,
         )
         response.raise_for_status()
         return response
@@ -275,7 +304,12 @@ class Keycloak:
     def _admin_token(self) -> str:
         response = self._http.post(
             f"{self.issuer_of('master')}/protocol/openid-connect/token",
-            data={"grant_type": "password", "client_id": "admin-cli", "username": self.admin_user, "password": self.admin_password},
+            data={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": self.admin_user,
+                "password": self.admin_password,
+            },
         )
         response.raise_for_status()
         return str(response.json()["access_token"])
@@ -292,7 +326,9 @@ class Keycloak:
     def add_rsa_key(self, realm: str = REALM, *, priority: int, name: str = "rsa-rotated") -> str:
         """A new generated RS256 key provider (a component); the highest priority signs new tokens. Returns its id."""
         component = {
-            "name": name, "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+            "name": name,
+            "providerId": "rsa-generated",
+            "providerType": "org.keycloak.keys.KeyProvider",
             "parentId": self.admin("GET", f"/{realm}").json()["id"],
             "config": {"priority": [str(priority)], "keySize": ["2048"], "algorithm": ["RS256"]},
         }

@@ -16,7 +16,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @functools.lru_cache(maxsize=8)
-def mp4_clip(seconds: float = 2.0, width: int = 320, height: int = 240, *, fps: int = 25, audio: bool = True, seed: int = 0) -> bytes:
+def mp4_clip(
+    seconds: float = 2.0, width: int = 320, height: int = 240, *, fps: int = 25, audio: bool = True, seed: int = 0
+) -> bytes:
     """An H.264 (+ AAC) MP4. `seed` changes the picture, so two seeds give two different files."""
     out = io.BytesIO()
     with av.open(out, mode="w", format="mp4") as container:

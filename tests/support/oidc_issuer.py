@@ -125,9 +125,7 @@ class TestIssuer:
             self.jwks_fetches += 1
             return JSONResponse({"keys": [key.as_dict(private=False, use="sig") for key in self.published]})
 
-        return Starlette(
-            routes=[Route("/.well-known/openid-configuration", discovery), Route("/jwks", jwks)]
-        )
+        return Starlette(routes=[Route("/.well-known/openid-configuration", discovery), Route("/jwks", jwks)])
 
     # -- keys --------------------------------------------------------------------
 

@@ -51,7 +51,10 @@ def jars() -> Path:
     try:
         subprocess.run(
             ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-DoutputDirectory={partial}"],
-            check=True, cwd=partial, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            check=True,
+            cwd=partial,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         partial.rename(lib)
     except subprocess.CalledProcessError as error:
@@ -92,14 +95,28 @@ class OpenSearchNode:
         config.mkdir(parents=True)
         (config / "opensearch.yml").write_text(_CONFIG.format(transport_port=free_port()))
         argv = [
-            "java", f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            "-cp", f"{lib}/*", RUNNER,
+            "java",
+            f"-Xms{HEAP}",
+            f"-Xmx{HEAP}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            "-cp",
+            f"{lib}/*",
+            RUNNER,
             # The runner gives node 1 the first free HTTP port from base + 1 up to 9299 (it overrides http.port).
-            "-basePath", str(self.base), "-numOfNode", "1", "-baseHttpPort", str(self.port - 1),
-            "-clusterName", "cms-test",
+            "-basePath",
+            str(self.base),
+            "-numOfNode",
+            "1",
+            "-baseHttpPort",
+            str(self.port - 1),
+            "-clusterName",
+            "cms-test",
         ]
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(argv, cwd=self.base, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv, cwd=self.base, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self._wait_ready()
         return self
 

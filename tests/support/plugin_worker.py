@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from arq.worker import Worker
 
@@ -23,4 +23,3 @@ async def running_worker(settings: Settings, plugins: PluginHost) -> AsyncIterat
         yield worker
     finally:
         await stop_worker(worker, task)
-

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -86,7 +86,9 @@ class Process:
 
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- {self.name} (pid {self.popen.pid}, rc {self.popen.poll()}) ---\n" + "\n".join(text.splitlines()[-lines:])
+        return f"--- {self.name} (pid {self.popen.pid}, rc {self.popen.poll()}) ---\n" + "\n".join(
+            text.splitlines()[-lines:]
+        )
 
 
 def cms(name: str, *args: str, env: Mapping[str, str], log_dir: Path) -> Process:
@@ -105,8 +107,13 @@ def run_cms(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproc
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T] | T], *, what: str, attempts: int = 150, delay: float = 0.2,
-    processes: tuple[Process, ...] = (), detail: Callable[[], Awaitable[str] | str] | None = None,
+    probe: Callable[[], Awaitable[T] | T],
+    *,
+    what: str,
+    attempts: int = 150,
+    delay: float = 0.2,
+    processes: tuple[Process, ...] = (),
+    detail: Callable[[], Awaitable[str] | str] | None = None,
 ) -> T:
     """Poll `probe` (a plain or an async function) until it returns something truthy; a bounded number of tries,
     never a wall-clock assertion. On failure the message names `what`, the last value, `detail()` (anything else
@@ -129,7 +136,7 @@ async def eventually(
 
 async def sleep_past(at: datetime) -> None:
     """Return once the clock (UTC) is past `at`, an aware datetime."""
-    while (left := (at - datetime.now(timezone.utc)).total_seconds()) >= 0:
+    while (left := (at - datetime.now(UTC)).total_seconds()) >= 0:
         await asyncio.sleep(min(left + 0.01, 0.2))
 
 
@@ -156,7 +163,7 @@ class PrivateRedis:
         self.process: Process | None = None
         self._binary = shutil.which("redis-server") or "redis-server"
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         argv = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = Process(f"redis-{self.port}", argv, env=child_env({}), log_dir=self.log_dir)
         for _ in range(200):

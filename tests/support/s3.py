@@ -26,7 +26,7 @@ class MotoS3:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
 
-    def __enter__(self) -> "MotoS3":
+    def __enter__(self) -> MotoS3:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request is noise
         self._server.start()
         host, port = self._server.get_host_and_port()

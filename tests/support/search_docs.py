@@ -4,28 +4,46 @@ with sensible defaults around a fixed NOW, `find` searches at NOW, `keys` and `i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from tortoise import Tortoise
 
 from search.backend import DocKind, SearchBackend, SearchDocument, SearchPage, SearchQuery
 from search.postgres import TABLES
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PAST = NOW - timedelta(days=30)
 EP, PR = DocKind.EPISODE, DocKind.PROGRAM
 
 
 def doc(
-    id: int, title: str, description: str = "", *, kind: DocKind = EP, tags: Sequence[str] = (),
-    category: str | None = "news", language: str | None = "en", program_id: int = 100, program_title: str = "Daily",
-    public_from: datetime | None = PAST, date: datetime | None = None,
+    id: int,
+    title: str,
+    description: str = "",
+    *,
+    kind: DocKind = EP,
+    tags: Sequence[str] = (),
+    category: str | None = "news",
+    language: str | None = "en",
+    program_id: int = 100,
+    program_title: str = "Daily",
+    public_from: datetime | None = PAST,
+    date: datetime | None = None,
 ) -> SearchDocument:
     date = date or NOW - timedelta(days=id)
     return SearchDocument(
-        kind=kind, id=id, title=title, description=description, tags=tuple(tags), category=category,
-        language=language, program_id=program_id, program_title=program_title, public_from=public_from, date=date,
+        kind=kind,
+        id=id,
+        title=title,
+        description=description,
+        tags=tuple(tags),
+        category=category,
+        language=language,
+        program_id=program_id,
+        program_title=program_title,
+        public_from=public_from,
+        date=date,
         updated_at=date,
     )
 

@@ -31,12 +31,26 @@ async def cms_serve(
     """`cms serve --no-worker` on loopback with `env` on top of a test configuration; stopped (by pid) on exit."""
     target = await database.create_database(pg_server, prefix="cms_serve")
     port = free_port()
-    full_env = child_env({
-        "DATABASE_URL": database_url(target), "REDIS_URL": redis_url, "CMS_DATA_DIR": str(log_dir / "data"),
-        "CMS_QUEUE_NAME": f"cms-test-serve:{uuid.uuid4().hex[:12]}", **env,
-    })
-    server = cms(f"serve-{port}", "serve", "--no-worker", "--port", str(port), "--log-level", "warning",
-                 env=full_env, log_dir=log_dir)
+    full_env = child_env(
+        {
+            "DATABASE_URL": database_url(target),
+            "REDIS_URL": redis_url,
+            "CMS_DATA_DIR": str(log_dir / "data"),
+            "CMS_QUEUE_NAME": f"cms-test-serve:{uuid.uuid4().hex[:12]}",
+            **env,
+        }
+    )
+    server = cms(
+        f"serve-{port}",
+        "serve",
+        "--no-worker",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        env=full_env,
+        log_dir=log_dir,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_http(f"{url}/ready", server)

@@ -16,7 +16,7 @@ class LiveServer:
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
 
-    async def start(self) -> "LiveServer":
+    async def start(self) -> LiveServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

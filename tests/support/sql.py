@@ -15,7 +15,7 @@ class QueryCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.statements.append(record.getMessage())
 
-    def __enter__(self) -> "QueryCounter":
+    def __enter__(self) -> QueryCounter:
         logger = logging.getLogger("tortoise.db_client")
         self._level = logger.level
         logger.setLevel(logging.DEBUG)

@@ -27,7 +27,9 @@ RETRY_JOB = operation("RetryJob")
 
 
 async def make_episode(api: Api, title: str = "Intake") -> str:
-    program = (await api.data(operation("CreateProgram"), {"input": {"title": f"{title} show"}}, role="editor"))["createProgram"]
+    program = (await api.data(operation("CreateProgram"), {"input": {"title": f"{title} show"}}, role="editor"))[
+        "createProgram"
+    ]
     assert program["__typename"] == "Program", program
     variables = {"input": {"programId": program["id"], "title": title}}
     episode = (await api.data(operation("CreateEpisode"), variables, role="editor"))["createEpisode"]
@@ -89,10 +91,18 @@ async def put_direct(
 
 
 async def upload_direct(
-    api: Api, episode_id: str, data: bytes, *, filename: str = "clip.mp4", content_type: str = "video/mp4", **fields: Any
+    api: Api,
+    episode_id: str,
+    data: bytes,
+    *,
+    filename: str = "clip.mp4",
+    content_type: str = "video/mp4",
+    **fields: Any,
 ) -> dict[str, Any]:
     """createUpload + PUT + completeUpload; returns the completed asset (PROCESSING)."""
-    upload = await create_upload(api, filename=filename, size=len(data), episodeId=episode_id, contentType=content_type, **fields)
+    upload = await create_upload(
+        api, filename=filename, size=len(data), episodeId=episode_id, contentType=content_type, **fields
+    )
     assert upload["__typename"] == "Upload" and upload["method"] == "DIRECT", upload
     response = await put_direct(api, upload["url"], data)
     assert response.status_code == 200, response.text

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import get_introspection_query, parse
 
 from cms.api import cost
 from cms.api.schema import MAX_COST, build_schema
 from cms.http.ratelimit import Budget, Refusal, client_key, storage_uri
 from cms.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from cms.settings import Settings
+from graphql import get_introspection_query, parse
 
 SCHEMA = build_schema()._schema
 OPERATIONS = sorted((Path(__file__).resolve().parents[2] / "graphql" / "operations").glob("*.graphql"))
@@ -89,10 +89,13 @@ def test_fragments_are_expanded_and_computed_once():
 
 
 def test_root_fields_for_mutation_budgets():
-    found = cost.estimate(SCHEMA, parse("""
+    found = cost.estimate(
+        SCHEMA,
+        parse("""
       mutation { a: createProgram(input: {title: "a"}) { __typename } ...U __typename }
       fragment U on Mutation { createUpload(input: {filename: "x", size: 1}) { __typename } }
-    """))
+    """),
+    )
     assert found.root_fields == ("createProgram", "createUpload")
 
 
@@ -130,19 +133,25 @@ def test_refusal_message_and_headers():
     refusal = Refusal(Budget("mutations", "mutations", parse_rate("60/minute")), "user", 12, 0, 1)
     assert refusal.message == "rate limit exceeded: mutations per user (60 per minute); retry in 12 s"
     assert refusal.headers() == {
-        "Retry-After": "12", "RateLimit-Limit": "60", "RateLimit-Remaining": "0", "RateLimit-Reset": "12",
+        "Retry-After": "12",
+        "RateLimit-Limit": "60",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "12",
         "RateLimit-Policy": "60;w=60",
     }
     reads = Refusal(Budget("reads", "reads", parse_rate("5/2 second"), "query cost points"), "IP", 1, 2, 3)
-    assert reads.message == "rate limit exceeded: reads per IP (5 query cost points per 2 seconds; " \
+    assert (
+        reads.message == "rate limit exceeded: reads per IP (5 query cost points per 2 seconds; "
         "this request costs 3); retry in 1 s"
+    )
 
 
 def test_storage_uri_follows_the_app_redis(tmp_path):
     assert storage_uri(Settings(REDIS_URL="redis://h:6379/2", CMS_DATA_DIR=tmp_path)) == "async+redis://h:6379/2"
     assert storage_uri(Settings(REDIS_URL="rediss://h", CMS_DATA_DIR=tmp_path)) == "async+rediss://h"
-    assert storage_uri(Settings(REDIS_URL="unix:///run/r.sock", CMS_DATA_DIR=tmp_path)) == \
-        "async+redis+unix:///run/r.sock"
+    assert (
+        storage_uri(Settings(REDIS_URL="unix:///run/r.sock", CMS_DATA_DIR=tmp_path)) == "async+redis+unix:///run/r.sock"
+    )
 
 
 def test_rate_settings_are_checked_at_start_up(tmp_path):

@@ -16,9 +16,16 @@ KEPT: dict = {}
 
 async def _app(scope, receive, send) -> None:
     """Answers with headers of its own, and keeps its start message (as the public cache does)."""
-    start = {"type": "http.response.start", "status": 200,
-             "headers": [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding"),
-                         (b"x-content-type-options", b"nosniff"), (b"content-security-policy", b"default-src 'self'")]}
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", b"text/plain"),
+            (b"vary", b"Accept-Encoding"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"content-security-policy", b"default-src 'self'"),
+        ],
+    }
     KEPT["start"] = start
     await send(start)
     await send({"type": "http.response.body", "body": b"ok"})

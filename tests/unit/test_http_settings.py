@@ -9,16 +9,28 @@ from cms.settings import Settings
 
 
 def test_origins_are_kept_as_browsers_send_them() -> None:
-    settings = Settings(CMS_CORS_ORIGINS=" https://App.Example.com:443/, http://localhost:5173 ,http://[::1]:8080,"
-                                         "https://app.example.com")
+    settings = Settings(
+        CMS_CORS_ORIGINS=" https://App.Example.com:443/, http://localhost:5173 ,http://[::1]:8080,"
+        "https://app.example.com"
+    )
     assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173", "http://[::1]:8080")
     assert Settings().cors_origins == ()
 
 
-@pytest.mark.parametrize("raw", [
-    "*", "https://a.example/*", "https://a.example/path", "ftp://a.example", "null", "a.example",
-    "https://a.example:99999", "https://user@a.example", "https://a.example?x=1",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*",
+        "https://a.example/*",
+        "https://a.example/path",
+        "ftp://a.example",
+        "null",
+        "a.example",
+        "https://a.example:99999",
+        "https://user@a.example",
+        "https://a.example?x=1",
+    ],
+)
 def test_anything_but_an_exact_origin_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="CMS_CORS_ORIGINS"):
         Settings(CMS_CORS_ORIGINS=raw)
@@ -30,9 +42,16 @@ def test_hsts_only_for_an_https_public_url() -> None:
     assert not Settings().https
 
 
-@pytest.mark.parametrize("name, value", [("CMS_HTTP_HEADER_TIMEOUT", "0"), ("CMS_HTTP_BODY_TIMEOUT", "-1"),
-                                         ("CMS_HTTP_MAX_HEADER_BYTES", "100"), ("CMS_HTTP_LIMIT_CONCURRENCY", "-1"),
-                                         ("CMS_HTTP_MAX_CONNECTIONS", "0")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("CMS_HTTP_HEADER_TIMEOUT", "0"),
+        ("CMS_HTTP_BODY_TIMEOUT", "-1"),
+        ("CMS_HTTP_MAX_HEADER_BYTES", "100"),
+        ("CMS_HTTP_LIMIT_CONCURRENCY", "-1"),
+        ("CMS_HTTP_MAX_CONNECTIONS", "0"),
+    ],
+)
 def test_http_limits_must_make_sense(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings(**{name: value})

@@ -24,7 +24,11 @@ def sizes(plans: list[RungPlan]) -> list[tuple[str, int, int]]:
 def test_full_hd_gets_the_whole_apple_ladder() -> None:
     plans = plan_ladder(1920, 1080, 30, 0)
     assert sizes(plans) == [
-        ("1080p", 1920, 1080), ("720p", 1280, 720), ("540p", 960, 540), ("360p", 640, 360), ("234p", 416, 234),
+        ("1080p", 1920, 1080),
+        ("720p", 1280, 720),
+        ("540p", 960, 540),
+        ("360p", 640, 360),
+        ("234p", 416, 234),
     ]
     assert [plan.bitrate for plan in plans] == [6_000_000, 3_000_000, 2_000_000, 730_000, 145_000]
     assert all(plan.maxrate == plan.bitrate and plan.bufsize == 2 * plan.bitrate for plan in plans)
@@ -75,8 +79,19 @@ def test_slightly_short_source_keeps_its_rung_without_upscaling() -> None:
 
 
 @pytest.mark.parametrize(
-    "width, height", [(3840, 2160), (1920, 1080), (1440, 1080), (1080, 1080), (720, 576), (1080, 2400), (853, 481),
-                      (641, 359), (300, 500), (4000, 1000)],
+    "width, height",
+    [
+        (3840, 2160),
+        (1920, 1080),
+        (1440, 1080),
+        (1080, 1080),
+        (720, 576),
+        (1080, 2400),
+        (853, 481),
+        (641, 359),
+        (300, 500),
+        (4000, 1000),
+    ],
 )
 def test_invariants(width: int, height: int) -> None:
     plans = plan_ladder(width, height, 30, 0)

@@ -60,12 +60,23 @@ async def test_replay_gives_the_body_once_then_the_real_receive():
     assert (await replayed())["type"] == "http.request"  # the real one's next message
 
 
-@pytest.mark.parametrize("accept,expected", [
-    (None, JSON), ("", JSON), ("*/*", JSON), ("application/json", JSON), ("text/html", JSON),
-    (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE), (f"{GRAPHQL_RESPONSE}; charset=utf-8", GRAPHQL_RESPONSE),
-    (f"{GRAPHQL_RESPONSE}, application/json", GRAPHQL_RESPONSE), (f"application/json, {GRAPHQL_RESPONSE}", JSON),
-    (f"application/json;q=0.9, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE), (f"{GRAPHQL_RESPONSE};q=0", JSON),
-    (f"{GRAPHQL_RESPONSE};q=bad, */*", JSON), ("APPLICATION/GRAPHQL-RESPONSE+JSON", GRAPHQL_RESPONSE),
-])
+@pytest.mark.parametrize(
+    "accept,expected",
+    [
+        (None, JSON),
+        ("", JSON),
+        ("*/*", JSON),
+        ("application/json", JSON),
+        ("text/html", JSON),
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}; charset=utf-8", GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}, application/json", GRAPHQL_RESPONSE),
+        (f"application/json, {GRAPHQL_RESPONSE}", JSON),
+        (f"application/json;q=0.9, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE};q=0", JSON),
+        (f"{GRAPHQL_RESPONSE};q=bad, */*", JSON),
+        ("APPLICATION/GRAPHQL-RESPONSE+JSON", GRAPHQL_RESPONSE),
+    ],
+)
 def test_media_type_follows_accept(accept, expected):
     assert response_media_type(accept) == expected

@@ -29,11 +29,18 @@ class AuditEntry(Node):
     actor_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, a: m.AuditEntry) -> "AuditEntry":
+    def from_model(cls, a: m.AuditEntry) -> AuditEntry:
         return cls(
-            id=strawberry.ID(to_global_id("AuditEntry", a.id)), action=a.action, entity_type=a.entity_type,
-            entity_id=strawberry.ID(to_global_id(a.entity_type, a.entity_id)), actor_subject=a.actor_subject,
-            before=a.before, after=a.after, request_id=a.request_id, at=a.at, actor_pk=a.actor_id,
+            id=strawberry.ID(to_global_id("AuditEntry", a.id)),
+            action=a.action,
+            entity_type=a.entity_type,
+            entity_id=strawberry.ID(to_global_id(a.entity_type, a.entity_id)),
+            actor_subject=a.actor_subject,
+            before=a.before,
+            after=a.after,
+            request_id=a.request_id,
+            at=a.at,
+            actor_pk=a.actor_id,
         )
 
     @strawberry.field

@@ -62,7 +62,9 @@ class EpisodeFilter:
 
     def to_domain(self, program_pk: int | None = None) -> episodes.EpisodeFilter:
         values = {**vars(self), "tags": self.tags or []}
-        values["program_id"] = program_pk or (pk_of(self.program_id, "Program", field="filter.programId") if self.program_id else None)
+        values["program_id"] = program_pk or (
+            pk_of(self.program_id, "Program", field="filter.programId") if self.program_id else None
+        )
         return episodes.EpisodeFilter(**values)
 
 

@@ -28,7 +28,7 @@ class Deleted:
 
 
 def _result(name: str, *types):
-    return Annotated[Union[types + (ValidationError, NotFoundError, ForbiddenError)], strawberry.union(name)]
+    return Annotated[Union[types + (ValidationError, NotFoundError, ForbiddenError)], strawberry.union(name)]  # noqa: UP007 - a union of a tuple built at run time
 
 
 ProgramResult = _result("ProgramResult", Program)
@@ -51,6 +51,7 @@ class ContentMutation:
         async def run():
             actor = await info.context.actor()
             return Program.from_model(await programs.create_program(actor=actor, changes=input.changes()))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -59,6 +60,7 @@ class ContentMutation:
             pk, changes = pk_of(id, "Program"), input.changes()
             actor = await info.context.actor()
             return Program.from_model(await programs.update_program(actor=actor, id=pk, changes=changes))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -67,6 +69,7 @@ class ContentMutation:
             pk = pk_of(id, "Program")
             await programs.delete_program(actor=await info.context.actor(), id=pk)
             return Deleted(id=id)
+
         return await result_or_error(run())
 
     @strawberry.mutation(description="Publish now, or at `at` (the item appears to the public once that time passes).")
@@ -74,6 +77,7 @@ class ContentMutation:
         async def run():
             pk = pk_of(id, "Program")
             return Program.from_model(await programs.publish_program(actor=await info.context.actor(), id=pk, at=at))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -81,6 +85,7 @@ class ContentMutation:
         async def run():
             pk = pk_of(id, "Program")
             return Program.from_model(await programs.unpublish_program(actor=await info.context.actor(), id=pk))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -88,7 +93,10 @@ class ContentMutation:
         async def run():
             program_pk, changes = pk_of(input.program_id, "Program", field="programId"), input.changes()
             actor = await info.context.actor()
-            return Episode.from_model(await episodes.create_episode(actor=actor, program_id=program_pk, changes=changes))
+            return Episode.from_model(
+                await episodes.create_episode(actor=actor, program_id=program_pk, changes=changes)
+            )
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -97,6 +105,7 @@ class ContentMutation:
             pk, changes = pk_of(id, "Episode"), input.changes()
             actor = await info.context.actor()
             return Episode.from_model(await episodes.update_episode(actor=actor, id=pk, changes=changes))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -105,6 +114,7 @@ class ContentMutation:
             pk = pk_of(id, "Episode")
             await episodes.delete_episode(actor=await info.context.actor(), id=pk)
             return Deleted(id=id)
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -112,6 +122,7 @@ class ContentMutation:
         async def run():
             pk = pk_of(id, "Episode")
             return Episode.from_model(await episodes.publish_episode(actor=await info.context.actor(), id=pk, at=at))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -119,6 +130,7 @@ class ContentMutation:
         async def run():
             pk = pk_of(id, "Episode")
             return Episode.from_model(await episodes.unpublish_episode(actor=await info.context.actor(), id=pk))
+
         return await result_or_error(run())
 
     @strawberry.mutation(description="Post a time-coded comment on an episode or asset, optionally replying to one.")
@@ -127,10 +139,14 @@ class ContentMutation:
             target = _target(input.target_id)
             parent = pk_of(input.parent_id, "Comment", field="parentId") if input.parent_id else None
             comment = await comments.add_comment(
-                actor=await info.context.actor(), target=target, body=input.body, timecode=input.timecode,
+                actor=await info.context.actor(),
+                target=target,
+                body=input.body,
+                timecode=input.timecode,
                 parent_id=parent,
             )
             return Comment.from_model(comment)
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -138,6 +154,7 @@ class ContentMutation:
         async def run():
             pk = pk_of(id, "Comment")
             return Comment.from_model(await comments.resolve_comment(actor=await info.context.actor(), id=pk))
+
         return await result_or_error(run())
 
     @strawberry.mutation
@@ -146,4 +163,5 @@ class ContentMutation:
             pk = pk_of(id, "Comment")
             await comments.delete_comment(actor=await info.context.actor(), id=pk)
             return Deleted(id=id)
+
         return await result_or_error(run())

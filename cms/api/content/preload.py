@@ -4,8 +4,9 @@ fields resolve, so each row's `program`, `mediaAsset` and `commentCount` is a pl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Iterable
+from typing import Any
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from cms.api.content.inputs import EpisodeFilter, EpisodeOrder, ProgramFilter, ProgramOrder, episode_ordering, program_ordering
+from cms.api.content.inputs import (
+    EpisodeFilter,
+    EpisodeOrder,
+    ProgramFilter,
+    ProgramOrder,
+    episode_ordering,
+    program_ordering,
+)
 from cms.api.content.preload import EpisodeRelations, selected_fields
 from cms.api.content.types import Episode, Program, episode_connection
 from cms.api.context import Info
@@ -15,14 +22,23 @@ from cms.content import episodes, programs
 
 @strawberry.type
 class ContentQuery:
-    @strawberry.field(description="Programs visible to the caller (the public sees published ones whose time has come).")
+    @strawberry.field(
+        description="Programs visible to the caller (the public sees published ones whose time has come)."
+    )
     async def programs(
-        self, info: Info, first: int | None = None, after: str | None = None,
-        filter: ProgramFilter | None = None, order_by: ProgramOrder | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ProgramFilter | None = None,
+        order_by: ProgramOrder | None = None,
     ) -> Connection[Program]:
         page = await programs.list_programs(
-            principal=info.context.principal, first=first, after=after,
-            filter=(filter or ProgramFilter()).to_domain(), order=program_ordering(order_by),
+            principal=info.context.principal,
+            first=first,
+            after=after,
+            filter=(filter or ProgramFilter()).to_domain(),
+            order=program_ordering(order_by),
         )
         return to_connection(page, Program.from_model)
 
@@ -34,12 +50,19 @@ class ContentQuery:
 
     @strawberry.field
     async def episodes(
-        self, info: Info, first: int | None = None, after: str | None = None,
-        filter: EpisodeFilter | None = None, order_by: EpisodeOrder | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: EpisodeFilter | None = None,
+        order_by: EpisodeOrder | None = None,
     ) -> Connection[Episode]:
         page = await episodes.list_episodes(
-            principal=info.context.principal, first=first, after=after,
-            filter=(filter or EpisodeFilter()).to_domain(), order=episode_ordering(order_by),
+            principal=info.context.principal,
+            first=first,
+            after=after,
+            filter=(filter or EpisodeFilter()).to_domain(),
+            order=episode_ordering(order_by),
         )
         return await episode_connection(info, page)
 

@@ -29,11 +29,11 @@ AssetRef = Annotated["Asset", strawberry.lazy("cms.api.media.types")]
 UserRef = Annotated["User", strawberry.lazy("cms.api.users.types")]
 
 
-def _asset(model) -> "Asset | None":
+def _asset(model) -> Asset | None:
     return _media_types().Asset.from_model(model) if model else None
 
 
-def _user(model) -> "User | None":
+def _user(model) -> User | None:
     from cms.api.users.types import User
 
     return User.from_model(model) if model else None
@@ -63,11 +63,21 @@ class Program(Node):
     cover_asset_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, p: m.Program) -> "Program":
+    def from_model(cls, p: m.Program) -> Program:
         return cls(
-            id=strawberry.ID(to_global_id("Program", p.id)), title=p.title, slug=p.slug, description=p.description,
-            category=p.category, language=p.language, tags=list(p.tags), status=p.status, publish_at=p.publish_at,
-            created_at=p.created_at, updated_at=p.updated_at, pk=p.id, cover_asset_pk=p.cover_asset_id,
+            id=strawberry.ID(to_global_id("Program", p.id)),
+            title=p.title,
+            slug=p.slug,
+            description=p.description,
+            category=p.category,
+            language=p.language,
+            tags=list(p.tags),
+            status=p.status,
+            publish_at=p.publish_at,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            pk=p.id,
+            cover_asset_pk=p.cover_asset_id,
         )
 
     @strawberry.field
@@ -78,12 +88,19 @@ class Program(Node):
 
     @strawberry.field
     async def episodes(
-        self, info: Info, first: int | None = None, after: str | None = None,
-        filter: EpisodeFilter | None = None, order_by: EpisodeOrder | None = None,
-    ) -> Connection["Episode"]:
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: EpisodeFilter | None = None,
+        order_by: EpisodeOrder | None = None,
+    ) -> Connection[Episode]:
         page = await episodes.list_episodes(
-            principal=info.context.principal, first=first, after=after,
-            filter=(filter or EpisodeFilter()).to_domain(program_pk=self.pk), order=episode_ordering(order_by),
+            principal=info.context.principal,
+            first=first,
+            after=after,
+            filter=(filter or EpisodeFilter()).to_domain(program_pk=self.pk),
+            order=episode_ordering(order_by),
         )
         return await episode_connection(info, page)
 
@@ -107,12 +124,24 @@ class Episode(Node):
     related: strawberry.Private[EpisodeRelations | None] = None
 
     @classmethod
-    def from_model(cls, e: m.Episode, related: EpisodeRelations | None = None) -> "Episode":
+    def from_model(cls, e: m.Episode, related: EpisodeRelations | None = None) -> Episode:
         return cls(
-            id=strawberry.ID(to_global_id("Episode", e.id)), title=e.title, slug=e.slug, season=e.season,
-            number=e.number, description=e.description, metadata=e.metadata, status=e.status,
-            publish_at=e.publish_at, source=e.source, external_id=e.external_id, created_at=e.created_at,
-            updated_at=e.updated_at, pk=e.id, program_pk=e.program_id, related=related,
+            id=strawberry.ID(to_global_id("Episode", e.id)),
+            title=e.title,
+            slug=e.slug,
+            season=e.season,
+            number=e.number,
+            description=e.description,
+            metadata=e.metadata,
+            status=e.status,
+            publish_at=e.publish_at,
+            source=e.source,
+            external_id=e.external_id,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+            pk=e.id,
+            program_pk=e.program_id,
+            related=related,
         )
 
     # Sync resolvers: a preloaded relation is returned as is; otherwise a coroutine that graphql-core awaits.
@@ -143,16 +172,14 @@ class Episode(Node):
     async def _load_program(self, info: Info) -> Program:
         return Program.from_model(await info.context.loaders.program_by_id.load(self.program_pk))
 
-    async def _load_media_asset(self, info: Info) -> "Asset | None":
+    async def _load_media_asset(self, info: Info) -> Asset | None:
         return _asset(pick_media_asset(await info.context.loaders.assets_by_episode.load(self.pk)))
 
-    async def _load_assets(self, info: Info) -> "list[Asset]":
+    async def _load_assets(self, info: Info) -> list[Asset]:
         return [_asset(a) for a in await info.context.loaders.assets_by_episode.load(self.pk)]
 
     @strawberry.field
-    async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection["Comment"]:
+    async def comments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Comment]:
         page = await comments.list_comments(
             principal=info.context.principal, target=comments.Target("episode", self.pk), first=first, after=after
         )
@@ -177,11 +204,18 @@ class Comment(Node):
     asset_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, c: m.Comment) -> "Comment":
+    def from_model(cls, c: m.Comment) -> Comment:
         return cls(
-            id=strawberry.ID(to_global_id("Comment", c.id)), body=c.body, timecode=c.timecode,
-            resolved_at=c.resolved_at, created_at=c.created_at, pk=c.id, author_pk=c.author_id,
-            parent_pk=c.parent_id, episode_pk=c.episode_id, asset_pk=c.asset_id,
+            id=strawberry.ID(to_global_id("Comment", c.id)),
+            body=c.body,
+            timecode=c.timecode,
+            resolved_at=c.resolved_at,
+            created_at=c.created_at,
+            pk=c.id,
+            author_pk=c.author_id,
+            parent_pk=c.parent_id,
+            episode_pk=c.episode_id,
+            asset_pk=c.asset_id,
         )
 
     @strawberry.field

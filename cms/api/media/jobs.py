@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
@@ -32,16 +32,23 @@ class Job(Node):
     finished_at: datetime | None
 
     @classmethod
-    def from_model(cls, j: m.Job) -> "Job":
+    def from_model(cls, j: m.Job) -> Job:
         return cls(
-            id=strawberry.ID(to_global_id("Job", j.id)), kind=j.kind, status=j.status, attempts=j.attempts,
-            max_attempts=j.max_attempts, last_error=j.last_error, run_after=j.run_after,
-            lease_expires_at=j.lease_expires_at, created_at=j.created_at, updated_at=j.updated_at,
+            id=strawberry.ID(to_global_id("Job", j.id)),
+            kind=j.kind,
+            status=j.status,
+            attempts=j.attempts,
+            max_attempts=j.max_attempts,
+            last_error=j.last_error,
+            run_after=j.run_after,
+            lease_expires_at=j.lease_expires_at,
+            created_at=j.created_at,
+            updated_at=j.updated_at,
             finished_at=j.finished_at,
         )
 
 
-JobResult = Annotated[Union[Job, ValidationError, NotFoundError, ForbiddenError], strawberry.union("JobResult")]
+JobResult = Annotated[Job | ValidationError | NotFoundError | ForbiddenError, strawberry.union("JobResult")]
 
 
 @strawberry.type
@@ -61,4 +68,5 @@ class JobMutation:
         async def run():
             job = await jobstore.retry_job(principal=info.context.principal, id=pk_of(id, "Job"))
             return Job.from_model(job)
+
         return await result_or_error(run())

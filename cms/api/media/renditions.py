@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 import strawberry
 
@@ -31,10 +31,19 @@ class Rendition:
     error: str | None
 
     @classmethod
-    def from_model(cls, r: m.Rendition) -> "Rendition":
+    def from_model(cls, r: m.Rendition) -> Rendition:
         return cls(
-            kind=r.kind, name=r.name, status=r.status, width=r.width, height=r.height, bitrate=r.bitrate,
-            peak_bitrate=r.peak_bitrate, codecs=r.codecs, frame_rate=r.frame_rate, size=r.size, error=r.error,
+            kind=r.kind,
+            name=r.name,
+            status=r.status,
+            width=r.width,
+            height=r.height,
+            bitrate=r.bitrate,
+            peak_bitrate=r.peak_bitrate,
+            codecs=r.codecs,
+            frame_rate=r.frame_rate,
+            size=r.size,
+            error=r.error,
         )
 
 
@@ -47,10 +56,13 @@ class AssetProgress:
     failure_reason: str | None
 
     @classmethod
-    def from_domain(cls, p: media.Progress) -> "AssetProgress":
+    def from_domain(cls, p: media.Progress) -> AssetProgress:
         return cls(
-            asset_id=strawberry.ID(to_global_id("Asset", p.asset_id)), status=p.status, percent=p.percent,
-            stage=p.stage, failure_reason=p.failure_reason,
+            asset_id=strawberry.ID(to_global_id("Asset", p.asset_id)),
+            status=p.status,
+            percent=p.percent,
+            stage=p.stage,
+            failure_reason=p.failure_reason,
         )
 
 

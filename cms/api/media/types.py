@@ -43,11 +43,22 @@ class Asset(Node):
     episode_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, a: m.Asset) -> "Asset":
+    def from_model(cls, a: m.Asset) -> Asset:
         return cls(
-            id=strawberry.ID(to_global_id("Asset", a.id)), kind=a.kind, filename=a.filename,
-            content_type=a.content_type, size=a.size, sha256=a.sha256, status=a.status,
-            failure_reason=a.failure_reason, probe=a.probe, progress=a.progress, stage=a.stage, created_at=a.created_at, pk=a.id, episode_pk=a.episode_id,
+            id=strawberry.ID(to_global_id("Asset", a.id)),
+            kind=a.kind,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            status=a.status,
+            failure_reason=a.failure_reason,
+            probe=a.probe,
+            progress=a.progress,
+            stage=a.stage,
+            created_at=a.created_at,
+            pk=a.id,
+            episode_pk=a.episode_id,
         )
 
     @strawberry.field
@@ -84,8 +95,12 @@ class Asset(Node):
         if not ready:
             return None
         urls = await plugins.acall_first(
-            "cms_playback_urls", asset=self, renditions=ready, principal=info.context.principal,
-            base_url=info.context.base_url, settings=info.context.settings,
+            "cms_playback_urls",
+            asset=self,
+            renditions=ready,
+            principal=info.context.principal,
+            base_url=info.context.base_url,
+            settings=info.context.settings,
         )
         return Playback.from_domain(urls) if urls else None
 
@@ -112,8 +127,11 @@ class Playback:
         return ", ".join(f"{image.url} {image.width}w" for image in self.images) or None
 
     @classmethod
-    def from_domain(cls, p: playback.Playback) -> "Playback":
+    def from_domain(cls, p: playback.Playback) -> Playback:
         return cls(
-            hls_url=p.hls_url, poster_url=p.poster_url, storyboard_url=p.storyboard_url, expires_at=p.expires_at,
+            hls_url=p.hls_url,
+            poster_url=p.poster_url,
+            storyboard_url=p.storyboard_url,
+            expires_at=p.expires_at,
             images=[ImageUrl(width=i.width, height=i.height, url=i.url) for i in p.images],
         )

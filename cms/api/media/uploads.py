@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,9 +28,11 @@ class UploadPart:
     url: str
 
 
-@strawberry.type(description="Where and how to send the bytes. DIRECT: PUT the body to `url` with your bearer token. "
-                 "PRESIGNED_POST: POST a multipart form with `formFields` then the file to `url`. MULTIPART: PUT each "
-                 "`partSize` slice to its part URL, then completeUpload.")
+@strawberry.type(
+    description="Where and how to send the bytes. DIRECT: PUT the body to `url` with your bearer token. "
+    "PRESIGNED_POST: POST a multipart form with `formFields` then the file to `url`. MULTIPART: PUT each "
+    "`partSize` slice to its part URL, then completeUpload."
+)
 class Upload:
     id: strawberry.ID
     method: UploadMethod
@@ -43,12 +45,18 @@ class Upload:
     expires_at: datetime
 
     @classmethod
-    def from_ticket(cls, ticket: uploads.UploadTicket) -> "Upload":
+    def from_ticket(cls, ticket: uploads.UploadTicket) -> Upload:
         u = ticket.upload
         return cls(
-            id=strawberry.ID(str(u.id)), method=u.method, status=u.status, asset=Asset.from_model(ticket.asset),
-            url=ticket.url, form_fields=ticket.fields or None, part_size=ticket.part_size,
-            parts=[UploadPart(part_number=n, url=url) for n, url in ticket.part_urls], expires_at=u.expires_at,
+            id=strawberry.ID(str(u.id)),
+            method=u.method,
+            status=u.status,
+            asset=Asset.from_model(ticket.asset),
+            url=ticket.url,
+            form_fields=ticket.fields or None,
+            part_size=ticket.part_size,
+            parts=[UploadPart(part_number=n, url=url) for n, url in ticket.part_urls],
+            expires_at=u.expires_at,
         )
 
 
@@ -58,21 +66,28 @@ class CreateUploadInput:
     size: BigInt = strawberry.field(description="Exact size in bytes; more is refused while streaming.")
     content_type: str | None = strawberry.field(default=None, description="A hint only: the bytes decide.")
     episode_id: strawberry.ID | None = None
-    program_id: strawberry.ID | None = strawberry.field(default=None, description="Upload a cover image for this program.")
+    program_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Upload a cover image for this program."
+    )
     sha256: str | None = strawberry.field(default=None, description="When given, the bytes must match it.")
     method: UploadMethod | None = strawberry.field(default=None, description="Force a method (S3 storage only).")
 
     def to_domain(self) -> uploads.UploadRequest:
         return uploads.UploadRequest(
-            filename=self.filename, size=self.size, content_type=self.content_type,
+            filename=self.filename,
+            size=self.size,
+            content_type=self.content_type,
             episode_id=pk_of(self.episode_id, "Episode", field="episodeId") if self.episode_id else None,
             cover_for_program_id=pk_of(self.program_id, "Program", field="programId") if self.program_id else None,
-            sha256=self.sha256.lower() if self.sha256 else None, method=self.method,
+            sha256=self.sha256.lower() if self.sha256 else None,
+            method=self.method,
         )
 
 
-UploadResult = Annotated[Union[Upload, ValidationError, NotFoundError, ForbiddenError], strawberry.union("UploadResult")]
-AssetResult = Annotated[Union[Asset, ValidationError, NotFoundError, ForbiddenError], strawberry.union("AssetResult")]
+UploadResult = Annotated[
+    Upload | ValidationError | NotFoundError | ForbiddenError, strawberry.union("UploadResult")
+]
+AssetResult = Annotated[Asset | ValidationError | NotFoundError | ForbiddenError, strawberry.union("AssetResult")]
 
 
 def _upload_id(value: str) -> uuid.UUID:
@@ -89,10 +104,14 @@ class UploadMutation:
         async def run():
             ctx = info.context
             ticket = await uploads.create_upload(
-                actor=await ctx.actor(), storage=ctx.storage, settings=ctx.settings, request=input.to_domain(),
+                actor=await ctx.actor(),
+                storage=ctx.storage,
+                settings=ctx.settings,
+                request=input.to_domain(),
                 direct_url=f"{ctx.base_url}/uploads/{{id}}",
             )
             return Upload.from_ticket(ticket)
+
         return await result_or_error(run())
 
     @strawberry.mutation(description="Check the bytes arrived (size, checksum) and start processing (PROCESSING).")
@@ -101,6 +120,7 @@ class UploadMutation:
             ctx = info.context
             asset = await uploads.complete_upload(actor=await ctx.actor(), storage=ctx.storage, id=_upload_id(id))
             return Asset.from_model(asset)
+
         return await result_or_error(run())
 
     @strawberry.mutation(description="Multipart uploads: fresh URLs for the parts the bucket does not have yet.")
@@ -111,6 +131,9 @@ class UploadMutation:
                 principal=ctx.principal, storage=ctx.storage, settings=ctx.settings, upload_id=_upload_id(id)
             )
             asset = await upload.asset
-            ticket = uploads.UploadTicket(upload=upload, asset=asset, part_size=ctx.settings.multipart_part_bytes, part_urls=missing)
+            ticket = uploads.UploadTicket(
+                upload=upload, asset=asset, part_size=ctx.settings.multipart_part_bytes, part_urls=missing
+            )
             return Upload.from_ticket(ticket)
+
         return await result_or_error(run())

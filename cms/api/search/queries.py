@@ -11,8 +11,15 @@ from cms.api.content.types import Episode, Program
 from cms.api.context import Info
 from cms.api.pagination import PageInfo
 from cms.api.search.types import (
-    FacetCount, ProgramFacetCount, SearchEdge, SearchFacets, SearchFilter, SearchHighlights, SearchOrder,
-    SearchResults, SearchStatus,
+    FacetCount,
+    ProgramFacetCount,
+    SearchEdge,
+    SearchFacets,
+    SearchFilter,
+    SearchHighlights,
+    SearchOrder,
+    SearchResults,
+    SearchStatus,
 )
 from search import service
 from search.backend import DocKind, SearchPage
@@ -27,14 +34,20 @@ async def _program_facets(info: Info, page: SearchPage) -> list[ProgramFacetCoun
 async def _results(info: Info, page: SearchPage, *, include_drafts: bool) -> SearchResults:
     loaders = info.context.loaders
     visible = await service.visible_items(
-        page.hits, principal=info.context.principal, include_drafts=include_drafts,
-        load_program=loaders.program_by_id.load, load_episode=loaders.episode_by_id.load,
+        page.hits,
+        principal=info.context.principal,
+        include_drafts=include_drafts,
+        load_program=loaders.program_by_id.load,
+        load_episode=loaders.episode_by_id.load,
     )
     edges = [
         SearchEdge(
-            cursor=hit.cursor, score=hit.score,
+            cursor=hit.cursor,
+            score=hit.score,
             node=Program.from_model(item) if hit.kind is DocKind.PROGRAM else Episode.from_model(item),
-            highlights=SearchHighlights(title=hit.highlights.get("title"), description=hit.highlights.get("description")),
+            highlights=SearchHighlights(
+                title=hit.highlights.get("title"), description=hit.highlights.get("description")
+            ),
         )
         for hit, item in visible
     ]
@@ -45,25 +58,39 @@ async def _results(info: Info, page: SearchPage, *, include_drafts: bool) -> Sea
     )
     end_cursor = page.hits[-1].cursor if page.hits else None
     return SearchResults(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor), total_count=page.total,
-        facets=facets, exact_counts=page.exact_counts,
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
+        total_count=page.total,
+        facets=facets,
+        exact_counts=page.exact_counts,
     )
 
 
 @strawberry.type
 class SearchQuery:
     @strawberry.field(
-        description="Full-text search over programs and episodes: words, \"quoted phrases\", -excluded, OR; "
+        description='Full-text search over programs and episodes: words, "quoted phrases", -excluded, OR; '
         "prefixes and small typos match. The public sees published items only."
     )
     async def search(
-        self, info: Info, query: str, filter: SearchFilter | None = None, first: int | None = None,
-        after: str | None = None, order_by: SearchOrder | None = None,
+        self,
+        info: Info,
+        query: str,
+        filter: SearchFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: SearchOrder | None = None,
     ) -> SearchResults:
         filter = filter or SearchFilter()
         page = await service.search(
-            backend=info.context.search, principal=info.context.principal, text=query, filter=filter.to_domain(),
-            order=order_by or SearchOrder.RELEVANCE, first=first, after=after, include_drafts=filter.include_drafts,
+            backend=info.context.search,
+            principal=info.context.principal,
+            text=query,
+            filter=filter.to_domain(),
+            order=order_by or SearchOrder.RELEVANCE,
+            first=first,
+            after=after,
+            include_drafts=filter.include_drafts,
             with_facets="facets" in selected_fields(info),
         )
         return await _results(info, page, include_drafts=filter.include_drafts)
@@ -72,6 +99,9 @@ class SearchQuery:
     async def search_status(self, info: Info) -> SearchStatus:
         found = await service.status(backend=info.context.search, principal=info.context.principal)
         return SearchStatus(
-            backend=found.backend, documents=found.documents, pending_changes=found.pending_changes,
-            lag_seconds=found.lag_seconds, failed_jobs=found.failed_jobs,
+            backend=found.backend,
+            documents=found.documents,
+            pending_changes=found.pending_changes,
+            lag_seconds=found.lag_seconds,
+            failed_jobs=found.failed_jobs,
         )

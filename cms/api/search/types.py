@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Union
+from typing import Annotated
 
 import strawberry
 
@@ -13,7 +13,6 @@ from cms.api.pagination import PageInfo
 from search.backend import DocKind
 from search.backend import SearchFilter as DomainFilter
 from search.backend import SearchOrder as DomainOrder
-
 
 # The domain's enums, exposed as they are.
 SearchKind = strawberry.enum(DocKind, name="SearchKind", description="What kind of item a search result is.")
@@ -37,12 +36,15 @@ class SearchFilter:
         return DomainFilter(
             kinds=tuple(self.kinds or ()),
             program_ids=tuple(pk_of(i, "Program", field="filter.programIds") for i in self.program_ids or ()),
-            categories=tuple(self.categories or ()), languages=tuple(self.languages or ()),
-            tags=tuple(self.tags or ()), date_from=self.published_after, date_to=self.published_before,
+            categories=tuple(self.categories or ()),
+            languages=tuple(self.languages or ()),
+            tags=tuple(self.tags or ()),
+            date_from=self.published_after,
+            date_to=self.published_before,
         )
 
 
-SearchItem = Annotated[Union[Program, Episode], strawberry.union("SearchItem")]
+SearchItem = Annotated[Program | Episode, strawberry.union("SearchItem")]
 
 
 @strawberry.type(description="Matched text with the matches wrapped in <mark>…</mark>; the rest is HTML-escaped.")

@@ -18,10 +18,13 @@ class User(Node):
     email_: strawberry.Private[str | None]
 
     @classmethod
-    def from_model(cls, u: m.User) -> "User":
+    def from_model(cls, u: m.User) -> User:
         return cls(
-            id=strawberry.ID(to_global_id("User", u.id)), display_name=u.display_name, roles=list(u.roles),
-            subject_=u.subject, email_=u.email,
+            id=strawberry.ID(to_global_id("User", u.id)),
+            display_name=u.display_name,
+            roles=list(u.roles),
+            subject_=u.subject,
+            email_=u.email,
         )
 
     @strawberry.field(description="Shown to the user themselves and to admins.")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cms.media.storage._io import file_chunks, run_blocking, run_undoable
 from cms.media.storage.base import (
     Area,
     ChecksumMismatch,
@@ -20,7 +21,6 @@ from cms.media.storage.base import (
     master_key,
     validate_key,
 )
-from cms.media.storage._io import file_chunks, run_blocking, run_undoable
 from cms.media.storage.local import LocalStorage
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ def open_storage(
     )
 
 
-
-def open_storage_from_settings(settings: "Settings") -> Storage:
+def open_storage_from_settings(settings: Settings) -> Storage:
     """The app's storage as configured (S3_* and AWS_* variables; unset endpoint: local under CMS_DATA_DIR)."""
     return open_storage(
         data_dir=settings.data_dir,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cms.media.storage.base import ObjectInfo
@@ -17,7 +17,7 @@ def info_of(key: str, st: os.stat_result) -> ObjectInfo:
         key=key,
         size=st.st_size,
         etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",  # cheap validator: any rewrite changes the mtime
-        modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
     )
 
 
@@ -64,4 +64,3 @@ def remove_older(root: Path, cutoff: float) -> int:
             except OSError:
                 continue
     return removed
-

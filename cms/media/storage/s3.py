@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -30,8 +30,8 @@ from cms.media.storage.s3_util import (
     abort_quietly,
     copy_object,
     create_upload,
-    hash_object,
     error_code,
+    hash_object,
     is_missing,
 )
 
@@ -165,7 +165,12 @@ class S3Storage(DirectUploadsMixin, Storage):
                     body = bytes(buf)
                     await run_blocking(
                         self._client.put_object,
-                        Bucket=bucket, Key=key, Body=body, ChecksumSHA256=b64(meter.digest), **extra, **condition,
+                        Bucket=bucket,
+                        Key=key,
+                        Body=body,
+                        ChecksumSHA256=b64(meter.digest),
+                        **extra,
+                        **condition,
                     )
                 else:
                     if buf:
@@ -174,7 +179,11 @@ class S3Storage(DirectUploadsMixin, Storage):
                         )
                     await run_blocking(
                         self._client.complete_multipart_upload,
-                        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **condition,
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},
+                        **condition,
                     )
                     upload_id = None  # completed: nothing left to abort
             except ClientError as exc:
@@ -276,7 +285,7 @@ class S3Storage(DirectUploadsMixin, Storage):
         return WriteResult(key=dst_key, size=size, sha256=actual)
 
     async def cleanup_staging(self, older_than: timedelta) -> int:
-        cutoff = datetime.now(timezone.utc) - older_than
+        cutoff = datetime.now(UTC) - older_than
         bucket, removed = self.buckets[Area.STAGING], 0
         async for page in self._pages("list_objects_v2", Bucket=bucket):
             old = [{"Key": item["Key"]} for item in page.get("Contents", []) if item["LastModified"] < cutoff]

@@ -37,7 +37,11 @@ class DirectUploadsMixin:
             conditions.append({"Content-Type": content_type})
         post = await run_blocking(
             self._presigner.generate_presigned_post,
-            Bucket=self._staging, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in,
+            Bucket=self._staging,
+            Key=key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires_in,
         )
         return {"url": post["url"], "fields": dict(post["fields"])}
 
@@ -55,7 +59,10 @@ class DirectUploadsMixin:
         return str(
             await run_blocking(
                 self._presigner.generate_presigned_url,
-                "upload_part", Params=params, ExpiresIn=expires_in, HttpMethod="PUT",
+                "upload_part",
+                Params=params,
+                ExpiresIn=expires_in,
+                HttpMethod="PUT",
             )
         )
 
@@ -79,7 +86,10 @@ class DirectUploadsMixin:
         payload = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(parts)]
         await run_blocking(
             self._client.complete_multipart_upload,
-            Bucket=self._staging, Key=key, UploadId=upload_id, MultipartUpload={"Parts": payload},
+            Bucket=self._staging,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": payload},
         )
         info = await self.stat(Area.STAGING, key)  # type: ignore[attr-defined]
         if info is None:

@@ -84,7 +84,11 @@ async def copy_object(
     if size <= storage.multipart_copy_threshold:
         response = await run_blocking(
             client.copy_object,
-            Bucket=dst_bucket, Key=dst_key, CopySource=source, CopySourceIfMatch=etag, ChecksumAlgorithm="SHA256",
+            Bucket=dst_bucket,
+            Key=dst_key,
+            CopySource=source,
+            CopySourceIfMatch=etag,
+            ChecksumAlgorithm="SHA256",
         )
         reported = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
         if reported and "-" not in reported and reported != b64(digest):  # "-N" marks a composite checksum
@@ -98,13 +102,21 @@ async def copy_object(
             last = min(first + storage.copy_part_size, size) - 1
             response = await run_blocking(
                 client.upload_part_copy,
-                Bucket=dst_bucket, Key=dst_key, UploadId=upload_id, PartNumber=number,
-                CopySource=source, CopySourceIfMatch=etag, CopySourceRange=f"bytes={first}-{last}",
+                Bucket=dst_bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceIfMatch=etag,
+                CopySourceRange=f"bytes={first}-{last}",
             )
             parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
         await run_blocking(
             client.complete_multipart_upload,
-            Bucket=dst_bucket, Key=dst_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
+            Bucket=dst_bucket,
+            Key=dst_key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
         )
     except BaseException:
         await run_blocking(abort_quietly, client, dst_bucket, dst_key, upload_id)

@@ -14,7 +14,19 @@ from cms.media.transcode.pipeline import transcode_audio, transcode_video
 from cms.media.transcode.results import AudioRendition, AudioResult, RenditionResult, VideoResult
 
 __all__ = [
-    "DEFAULT_LADDER", "DEFAULT_SETTINGS", "AudioRendition", "AudioResult", "EncoderSettings", "RenditionResult",
-    "Rung", "RungPlan", "TranscodeFailed", "TranscodeTimeout", "VideoResult", "ladder_fingerprint", "plan_ladder",
-    "transcode_audio", "transcode_video",
+    "DEFAULT_LADDER",
+    "DEFAULT_SETTINGS",
+    "AudioRendition",
+    "AudioResult",
+    "EncoderSettings",
+    "RenditionResult",
+    "Rung",
+    "RungPlan",
+    "TranscodeFailed",
+    "TranscodeTimeout",
+    "VideoResult",
+    "ladder_fingerprint",
+    "plan_ladder",
+    "transcode_audio",
+    "transcode_video",
 ]

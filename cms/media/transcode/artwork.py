@@ -30,7 +30,10 @@ VTT_NAME = "storyboard.vtt"
 
 # Clockwise rotation needed for display -> filters that do it (transpose is a plain C loop in FFmpeg).
 _TURNS: dict[int, tuple[tuple[str, str | None], ...]] = {
-    0: (), 90: (("transpose", "clock"),), 180: (("hflip", None), ("vflip", None)), 270: (("transpose", "cclock"),),
+    0: (),
+    90: (("transpose", "clock"),),
+    180: (("hflip", None), ("vflip", None)),
+    270: (("transpose", "cclock"),),
 }
 
 
@@ -69,8 +72,13 @@ class StoryboardResult:
 
 
 def poster(
-    src: str | Path, out_path: str | Path, *, input_format: str | None, rotation: int | None,
-    max_width: int = 1280, deadline: float | None = None,
+    src: str | Path,
+    out_path: str | Path,
+    *,
+    input_format: str | None,
+    rotation: int | None,
+    max_width: int = 1280,
+    deadline: float | None = None,
 ) -> PosterResult:
     """A JPEG poster from the best-exposed, most detailed of a few frames spread over the video."""
     with _open(src, input_format, rotation, deadline) as video:
@@ -89,8 +97,14 @@ def poster(
 
 
 def thumbnail_strip(
-    src: str | Path, out_path: str | Path, *, input_format: str | None, rotation: int | None,
-    count: int = 10, tile_width: int = 160, deadline: float | None = None,
+    src: str | Path,
+    out_path: str | Path,
+    *,
+    input_format: str | None,
+    rotation: int | None,
+    count: int = 10,
+    tile_width: int = 160,
+    deadline: float | None = None,
 ) -> StripResult:
     """One horizontal JPEG of `count` evenly spaced frames (the middle of each equal slice)."""
     if count < 1 or tile_width < 8:
@@ -103,8 +117,16 @@ def thumbnail_strip(
 
 
 def storyboard(
-    src: str | Path, out_dir: str | Path, *, input_format: str | None, rotation: int | None, duration: float,
-    interval: float | None = None, tile_width: int = 160, columns: int = 10, max_sheet_height: int = 4096,
+    src: str | Path,
+    out_dir: str | Path,
+    *,
+    input_format: str | None,
+    rotation: int | None,
+    duration: float,
+    interval: float | None = None,
+    tile_width: int = 160,
+    columns: int = 10,
+    max_sheet_height: int = 4096,
     deadline: float | None = None,
 ) -> StoryboardResult:
     """Sprite sheets of a tile every `interval` seconds and a WebVTT index (`sheet-N.jpg#xywh=x,y,w,h` cues)."""
@@ -190,7 +212,12 @@ def _reason(exc: Exception) -> str:
 
 @contextmanager
 def _open(
-    src: str | Path, input_format: str | None, rotation: int | None, deadline: float | None, *, tiles: bool = False,
+    src: str | Path,
+    input_format: str | None,
+    rotation: int | None,
+    deadline: float | None,
+    *,
+    tiles: bool = False,
 ) -> Iterator[_Video]:
     try:
         container = av.open(str(src), mode="r", format=input_format, options=_OPTIONS)
@@ -210,8 +237,15 @@ def _open(
 class _Video:
     """One open video stream: duration, timed frame lookup, and renderers in display orientation."""
 
-    def __init__(self, container: av.container.InputContainer, stream: av.VideoStream,
-                 rotation: int | None, deadline: float | None, *, tiles: bool) -> None:
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        stream: av.VideoStream,
+        rotation: int | None,
+        deadline: float | None,
+        *,
+        tiles: bool,
+    ) -> None:
         self.container, self.stream, self.deadline = container, stream, deadline
         self.rotation = None if rotation is None else round(rotation / 90) % 4 * 90
         self.start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
@@ -312,8 +346,12 @@ class _Renderer:
         pre_w, pre_h = (self.height, self.width) if turned else (self.width, self.height)
         graph = av.filter.Graph()
         nodes = [
-            graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
-                             time_base=frame.time_base or Fraction(1, 1000)),
+            graph.add_buffer(
+                width=frame.width,
+                height=frame.height,
+                format=frame.format,
+                time_base=frame.time_base or Fraction(1, 1000),
+            ),
             graph.add("scale", f"{pre_w}:{pre_h}:flags=area"),
             *(graph.add(name, args) for name, args in _TURNS[self.rotation]),
             graph.add("format", "rgb24"),

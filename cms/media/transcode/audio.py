@@ -28,7 +28,9 @@ class AudioBranch:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.sample_rate = sample_rate
         self._container = av.open(
-            str(self.folder / hls.PLAYLIST), mode="w", format="hls",
+            str(self.folder / hls.PLAYLIST),
+            mode="w",
+            format="hls",
             options=hls.muxer_options(self.folder, segment_seconds),
         )
         self._stream = self._container.add_stream("aac", rate=sample_rate, layout="stereo")
@@ -40,7 +42,10 @@ class AudioBranch:
         # async: pad gaps and trim overlaps from the source timestamps, so audio stays in sync with video;
         # first_pts=0: audio starting after the video is padded with silence from the start.
         self._resampler = av.AudioResampler(
-            format=context.format, layout="stereo", rate=sample_rate, frame_size=_AAC_FRAME,
+            format=context.format,
+            layout="stereo",
+            rate=sample_rate,
+            frame_size=_AAC_FRAME,
             options={"async": "1", "first_pts": "0"},
         )
         self.samples = 0

@@ -7,8 +7,9 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cms.media.transcode import artwork, images
 from cms.media.transcode.errors import TranscodeFailed
@@ -51,14 +52,22 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
     if task["task"] == "video":
         plan = plan_ladder(task["width"], task["height"], task["frame_rate"], task["rotation"])
         video = transcode_video(
-            Path(task["src"]), out / "hls", plan, input_format=task["input_format"],
-            video_encoder=task["video_encoder"], hw_decode=task["hw_decode"],
-            progress=_progress(0.0, TRANSCODE_SHARE), deadline=deadline,
+            Path(task["src"]),
+            out / "hls",
+            plan,
+            input_format=task["input_format"],
+            video_encoder=task["video_encoder"],
+            hw_decode=task["hw_decode"],
+            progress=_progress(0.0, TRANSCODE_SHARE),
+            deadline=deadline,
         )
         return {"video": dataclasses.asdict(video), **_artwork(task, out, deadline)}
     if task["task"] == "audio":
         audio = transcode_audio(
-            Path(task["src"]), out / "hls", input_format=task["input_format"], progress=_progress(0.0, 1.0),
+            Path(task["src"]),
+            out / "hls",
+            input_format=task["input_format"],
+            progress=_progress(0.0, 1.0),
             deadline=deadline,
         )
         return {"audio": dataclasses.asdict(audio)}

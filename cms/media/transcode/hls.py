@@ -106,7 +106,7 @@ def read_media_playlist(folder: Path) -> MediaPlaylist:
         if line.startswith("#EXT-X-MAP:"):
             init = _plain_name(line.split('URI="', 1)[1].split('"', 1)[0])
         elif line.startswith("#EXTINF:"):
-            pending = float(line[len("#EXTINF:"):].split(",", 1)[0])
+            pending = float(line[len("#EXTINF:") :].split(",", 1)[0])
         elif line and not line.startswith("#"):
             if pending is None:
                 raise ValueError(f"segment {line!r} has no duration")
@@ -208,7 +208,9 @@ def write_master(out_dir: Path, variants: list[Variant], audio: tuple[str, int] 
 def write_audio_master(out_dir: Path, uri: str, bandwidth: int, average_bandwidth: int) -> str:
     """An audio-only asset still gets a master playlist, so every asset plays from master.m3u8."""
     lines = [
-        "#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
         f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={average_bandwidth},CODECS="{AAC_LC}"',
         uri,
     ]

@@ -48,7 +48,11 @@ class ImageResult:
 
 
 def responsive_images(
-    src: str | Path, out_dir: str | Path, *, widths: tuple[int, ...] = DEFAULT_WIDTHS, quality: int = 80,
+    src: str | Path,
+    out_dir: str | Path,
+    *,
+    widths: tuple[int, ...] = DEFAULT_WIDTHS,
+    quality: int = 80,
 ) -> ImageResult:
     """WebP at each width up to the original's (never upscaled; the original width itself when it is below
     the widest asked for), aspect preserved. Raises ImageRejected for bombs, animations and broken files."""

@@ -10,7 +10,8 @@ import logging
 import resource
 import signal
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("cms.media.isolated")
 CHILD_MODULE = "cms.media.transcode.child"
@@ -28,17 +29,25 @@ def _limit_memory(limit_bytes: int) -> Callable[[], None]:
 
 
 async def run_isolated(
-    task: dict[str, Any], *, timeout: float, memory_limit_bytes: int,
+    task: dict[str, Any],
+    *,
+    timeout: float,
+    memory_limit_bytes: int,
     on_progress: Callable[[float], Any] | None = None,
 ) -> dict[str, Any]:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", CHILD_MODULE,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_limit_memory(memory_limit_bytes), limit=1024 * 1024,
+        sys.executable,
+        "-m",
+        CHILD_MODULE,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_limit_memory(memory_limit_bytes),
+        limit=1024 * 1024,
     )
     try:
         return await asyncio.wait_for(_converse(child, task, on_progress), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise IsolatedTaskFailed(f"processing took longer than {timeout:.0f} s and was stopped") from None
     finally:
         if child.returncode is None:

@@ -21,7 +21,13 @@ from av.stream import Disposition
 from cms.media.transcode import hls
 from cms.media.transcode.audio import AudioBranch
 from cms.media.transcode.decoding import (
-    Progress, Ticker, check_complete, decoded, expected_duration, opened, presentation_start,
+    Progress,
+    Ticker,
+    check_complete,
+    decoded,
+    expected_duration,
+    opened,
+    presentation_start,
 )
 from cms.media.transcode.errors import TranscodeFailed, ffmpeg_logs, ffmpeg_reason
 from cms.media.transcode.ladder import DEFAULT_SETTINGS, RungPlan
@@ -36,10 +42,18 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
 def transcode_video(
-    src: Path, out_dir: Path, plan: list[RungPlan], *, input_format: str | None,
-    video_encoder: str = "libx264", hw_decode: bool = False, segment_seconds: float = 6.0,
-    progress: Progress | None = None, deadline: float | None = None,
-    preset: str = DEFAULT_SETTINGS.preset, crf: int = DEFAULT_SETTINGS.crf,
+    src: Path,
+    out_dir: Path,
+    plan: list[RungPlan],
+    *,
+    input_format: str | None,
+    video_encoder: str = "libx264",
+    hw_decode: bool = False,
+    segment_seconds: float = 6.0,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    preset: str = DEFAULT_SETTINGS.preset,
+    crf: int = DEFAULT_SETTINGS.crf,
 ) -> VideoResult:
     """Encode `plan` from `src` into `out_dir/<rung>/`, `out_dir/audio/` and `out_dir/master.m3u8`.
 
@@ -85,9 +99,15 @@ def transcode_video(
 
 
 def transcode_audio(
-    src: Path, out_dir: Path, *, input_format: str | None, segment_seconds: float = 6.0,
-    progress: Progress | None = None, deadline: float | None = None,
-    bitrate: int = DEFAULT_SETTINGS.audio_bitrate, sample_rate: int = DEFAULT_SETTINGS.audio_sample_rate,
+    src: Path,
+    out_dir: Path,
+    *,
+    input_format: str | None,
+    segment_seconds: float = 6.0,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    bitrate: int = DEFAULT_SETTINGS.audio_bitrate,
+    sample_rate: int = DEFAULT_SETTINGS.audio_sample_rate,
 ) -> AudioResult:
     """Encode an audio-only source into an AAC-LC HLS rendition (`out_dir/audio/`) and its master.m3u8."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,8 +137,14 @@ class _VideoJob:
     """Per-frame work on the decoded video: timestamps, rotation, forced keyframes, fan-out to rungs."""
 
     def __init__(
-        self, container: InputContainer, video: av.VideoStream, rungs: list[VideoRendition],
-        encoder: str, segment_seconds: float, preset: str, crf: int,
+        self,
+        container: InputContainer,
+        video: av.VideoStream,
+        rungs: list[VideoRendition],
+        encoder: str,
+        segment_seconds: float,
+        preset: str,
+        crf: int,
     ) -> None:
         self.video, self.rungs, self.encoder = video, rungs, encoder
         self.segment_seconds, self.preset, self.crf = segment_seconds, preset, crf
@@ -184,8 +210,15 @@ class _VideoJob:
         for rung in self.rungs:
             try:
                 rung.open(
-                    encoder=self.encoder, time_base=self.time_base, rate=self.rate, upright=(first.width, first.height),
-                    first=first, gop=gop, preset=self.preset, crf=self.crf, segment_seconds=self.segment_seconds,
+                    encoder=self.encoder,
+                    time_base=self.time_base,
+                    rate=self.rate,
+                    upright=(first.width, first.height),
+                    first=first,
+                    gop=gop,
+                    preset=self.preset,
+                    crf=self.crf,
+                    segment_seconds=self.segment_seconds,
                 )
             except (av.FFmpegError, OSError, ValueError) as exc:
                 rung.fail(exc)
@@ -208,17 +241,22 @@ class _VideoJob:
                     rung.fail(exc)
 
 
-def _result(
-    out_dir: Path, rungs: list[VideoRendition], audio: AudioRendition | None, job: _VideoJob
-) -> VideoResult:
+def _result(out_dir: Path, rungs: list[VideoRendition], audio: AudioRendition | None, job: _VideoJob) -> VideoResult:
     results: list[RenditionResult] = []
     variants: list[hls.Variant] = []
     duration = 0.0
     for rung in rungs:
         result = RenditionResult(
-            name=rung.plan.name, width=rung.width, height=rung.height, bandwidth=0, average_bandwidth=0,
-            codecs="", frame_rate=round(job.frame_rate, 3), playlist=f"{rung.plan.name}/{hls.PLAYLIST}",
-            ok=rung.ok, error=rung.error,
+            name=rung.plan.name,
+            width=rung.width,
+            height=rung.height,
+            bandwidth=0,
+            average_bandwidth=0,
+            codecs="",
+            frame_rate=round(job.frame_rate, 3),
+            playlist=f"{rung.plan.name}/{hls.PLAYLIST}",
+            ok=rung.ok,
+            error=rung.error,
         )
         if rung.ok:
             playlist = hls.read_media_playlist(rung.folder)
@@ -229,10 +267,17 @@ def _result(
             result.files = [f"{rung.plan.name}/{name}" for name in playlist.files()]
             result.size_bytes = playlist.size_bytes()
             duration = max(duration, playlist.duration)
-            variants.append(hls.Variant(
-                uri=result.playlist, bandwidth=result.bandwidth, average_bandwidth=result.average_bandwidth,
-                codecs=result.codecs, width=result.width, height=result.height, frame_rate=result.frame_rate,
-            ))
+            variants.append(
+                hls.Variant(
+                    uri=result.playlist,
+                    bandwidth=result.bandwidth,
+                    average_bandwidth=result.average_bandwidth,
+                    codecs=result.codecs,
+                    width=result.width,
+                    height=result.height,
+                    frame_rate=result.frame_rate,
+                )
+            )
         results.append(result)
     master = None
     if variants:
@@ -249,7 +294,10 @@ def _check_plan(plan: list[RungPlan]) -> None:
 
 
 def _audio_branch(
-    out_dir: Path, segment_seconds: float, *, bitrate: int = DEFAULT_SETTINGS.audio_bitrate,
+    out_dir: Path,
+    segment_seconds: float,
+    *,
+    bitrate: int = DEFAULT_SETTINGS.audio_bitrate,
     sample_rate: int = DEFAULT_SETTINGS.audio_sample_rate,
 ) -> AudioBranch:
     try:
@@ -278,5 +326,3 @@ def _finish_audio(branch: AudioBranch) -> AudioRendition:
 def _codec_from_init(init: Path) -> str:
     with av.open(str(init), options={"protocol_whitelist": "file"}) as container:
         return hls.avc1_codec(container.streams.video[0].codec_context.extradata) or "avc1.640028"
-
-

@@ -19,11 +19,36 @@ from cms.media.transcode.errors import TranscodeFailed, ffmpeg_reason
 log = logging.getLogger(__name__)
 
 # Single-file container demuxers (FFmpeg names, as the probe reports them).
-ALLOWED_INPUT_FORMATS: frozenset[str] = frozenset({
-    "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts", "flv", "ogg", "wav", "w64", "mp3", "aac",
-    "flac", "asf", "mpeg", "mpegvideo", "m4v", "h264", "hevc", "mxf", "dv", "aiff", "caf", "amr", "ac3", "eac3",
-    "ivf", "gif",
-})
+ALLOWED_INPUT_FORMATS: frozenset[str] = frozenset(
+    {
+        "mov,mp4,m4a,3gp,3g2,mj2",
+        "matroska,webm",
+        "avi",
+        "mpegts",
+        "flv",
+        "ogg",
+        "wav",
+        "w64",
+        "mp3",
+        "aac",
+        "flac",
+        "asf",
+        "mpeg",
+        "mpegvideo",
+        "m4v",
+        "h264",
+        "hevc",
+        "mxf",
+        "dv",
+        "aiff",
+        "caf",
+        "amr",
+        "ac3",
+        "eac3",
+        "ivf",
+        "gif",
+    }
+)
 _FORMAT_WHITELIST = ",".join(sorted(ALLOWED_INPUT_FORMATS))
 
 _INPUT_OPTIONS = {

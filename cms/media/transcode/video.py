@@ -65,8 +65,15 @@ def encoder_options(encoder: str, plan: RungPlan, *, gop: int, preset: str, crf:
         }
     if encoder.endswith("_nvenc"):
         return common | {
-            "preset": "p5", "tune": "hq", "rc": "vbr", "cq": str(crf + 2), "b": "0",
-            "no-scenecut": "1", "strict_gop": "1", "spatial-aq": "1", "bf": "3",
+            "preset": "p5",
+            "tune": "hq",
+            "rc": "vbr",
+            "cq": str(crf + 2),
+            "b": "0",
+            "no-scenecut": "1",
+            "strict_gop": "1",
+            "spatial-aq": "1",
+            "bf": "3",
         }
     return common
 
@@ -94,15 +101,26 @@ class VideoRendition:
         return self.error is None
 
     def open(
-        self, *, encoder: str, time_base: Fraction, rate: Fraction, upright: tuple[int, int], first: av.VideoFrame,
-        gop: int, preset: str, crf: int, segment_seconds: float,
+        self,
+        *,
+        encoder: str,
+        time_base: Fraction,
+        rate: Fraction,
+        upright: tuple[int, int],
+        first: av.VideoFrame,
+        gop: int,
+        preset: str,
+        crf: int,
+        segment_seconds: float,
     ) -> None:
         # The plan follows the probe's rotation; if the frames turn out the other way up, follow the frames.
         if (upright[0] > upright[1]) != (self.width > self.height) and upright[0] != upright[1]:
             self.width, self.height = self.height, self.width
         self.folder.mkdir(parents=True, exist_ok=True)
         self._container = av.open(
-            str(self.folder / hls.PLAYLIST), mode="w", format="hls",
+            str(self.folder / hls.PLAYLIST),
+            mode="w",
+            format="hls",
             options=hls.muxer_options(self.folder, segment_seconds),
         )
         stream = self._container.add_stream(
@@ -129,8 +147,13 @@ class VideoRendition:
         assert self._container is not None and self._stream is not None
         range_in = frame.color_range or (ColorRange.JPEG if frame.format.name.startswith("yuvj") else None)
         scaled = self._scaler.reformat(
-            frame, width=self.width, height=self.height, format="yuv420p",
-            interpolation=Interpolation.BICUBIC, src_color_range=range_in, dst_color_range=ColorRange.MPEG,
+            frame,
+            width=self.width,
+            height=self.height,
+            format="yuv420p",
+            interpolation=Interpolation.BICUBIC,
+            src_color_range=range_in,
+            dst_color_range=ColorRange.MPEG,
         )
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
         # The decoder's own I/P/B types would leak the source GOP into every rung: only ours count.
@@ -170,8 +193,9 @@ class VideoRendition:
         for _, seconds in playlist.segments:
             # The keyframe nearest to where the muxer thinks this segment starts (keyframes are 2 s apart).
             after = bisect.bisect_left(key_times, elapsed)
-            nearest = min((i for i in (after - 1, after) if 0 <= i < len(key_times)),
-                          key=lambda i: abs(key_times[i] - elapsed))
+            nearest = min(
+                (i for i in (after - 1, after) if 0 <= i < len(key_times)), key=lambda i: abs(key_times[i] - elapsed)
+            )
             starts.append(self._keys[nearest])
             elapsed += seconds
         if len(set(starts)) != len(starts) or starts != sorted(starts) or starts[0] != self._keys[0]:

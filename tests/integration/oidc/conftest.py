@@ -45,11 +45,18 @@ async def keycloak_app(
     """
     logs = tmp_path_factory.mktemp("keycloak-app")
     port = free_port()
-    env = child_env({
-        "DATABASE_URL": database_url(keycloak_db), "REDIS_URL": str(settings.redis_url),
-        "CMS_QUEUE_NAME": f"cms-test-keycloak:{uuid.uuid4().hex[:12]}", "CMS_DATA_DIR": str(logs / "data"),
-        "OIDC_ISSUER": keycloak.issuer, "OIDC_AUDIENCE": "cms", "OIDC_ROLE_MAP": ROLE_MAP, "OIDC_LEEWAY_SECONDS": "0",
-    })
+    env = child_env(
+        {
+            "DATABASE_URL": database_url(keycloak_db),
+            "REDIS_URL": str(settings.redis_url),
+            "CMS_QUEUE_NAME": f"cms-test-keycloak:{uuid.uuid4().hex[:12]}",
+            "CMS_DATA_DIR": str(logs / "data"),
+            "OIDC_ISSUER": keycloak.issuer,
+            "OIDC_AUDIENCE": "cms",
+            "OIDC_ROLE_MAP": ROLE_MAP,
+            "OIDC_LEEWAY_SECONDS": "0",
+        }
+    )
     server = cms("serve", "serve", "--no-worker", "--port", str(port), "--log-level", "warning", env=env, log_dir=logs)
     try:
         url = f"http://127.0.0.1:{port}"

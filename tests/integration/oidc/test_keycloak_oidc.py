@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -78,8 +78,12 @@ def validator(keys: RemoteJWKS, **env: Any) -> TokenValidator:
     settings = Settings(OIDC_ISSUER=keys.issuer, OIDC_AUDIENCE="cms", **values)
     assert settings.oidc_issuer is not None
     return TokenValidator(
-        settings.oidc_issuer, settings.oidc_audience, keys, roles_claim=settings.oidc_roles_claim,
-        role_map=settings.oidc_role_map, leeway=settings.oidc_leeway_seconds,
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        keys,
+        roles_claim=settings.oidc_roles_claim,
+        role_map=settings.oidc_role_map,
+        leeway=settings.oidc_leeway_seconds,
     )
 
 
@@ -122,15 +126,22 @@ async def test_discovery_and_jwks_come_from_keycloak(keycloak: Keycloak, jwks: R
     assert http.count(discovery) == 1 and http.count(await jwks_uri(keycloak.issuer)) == 1
 
 
-@pytest.mark.parametrize(("pkce", "accepted"), [
-    ({"code_challenge_method": "S256"}, True),
-    ({"code_challenge_method": "plain"}, False),
-    ({}, False),
-], ids=["s256", "plain", "none"])
+@pytest.mark.parametrize(
+    ("pkce", "accepted"),
+    [
+        ({"code_challenge_method": "S256"}, True),
+        ({"code_challenge_method": "plain"}, False),
+        ({}, False),
+    ],
+    ids=["s256", "plain", "none"],
+)
 async def test_browser_client_requires_pkce_s256(keycloak: Keycloak, pkce: dict[str, str], accepted: bool) -> None:
     """The admin UI's client (cms-admin): authorization code flow, only with an S256 code challenge."""
     params = {
-        "client_id": "cms-admin", "response_type": "code", "scope": "openid", "state": "s1",
+        "client_id": "cms-admin",
+        "response_type": "code",
+        "scope": "openid",
+        "state": "s1",
         "redirect_uri": "http://localhost:8000/admin/callback",
     }
     if pkce:
@@ -149,10 +160,18 @@ async def test_browser_client_requires_pkce_s256(keycloak: Keycloak, pkce: dict[
 # -- roles ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("username", "roles"), [
-    ("alice", {"admin"}), ("eddie", {"editor"}), ("vera", {"viewer"}), ("nora", set()),
-])
-async def test_realm_roles_through_the_default_claim(keycloak: Keycloak, jwks: RemoteJWKS, username: str, roles: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("username", "roles"),
+    [
+        ("alice", {"admin"}),
+        ("eddie", {"editor"}),
+        ("vera", {"viewer"}),
+        ("nora", set()),
+    ],
+)
+async def test_realm_roles_through_the_default_claim(
+    keycloak: Keycloak, jwks: RemoteJWKS, username: str, roles: set[str]
+) -> None:
     token = keycloak.token(username)
     principal = await validator(jwks).validate(token)
     person = user(keycloak, username)
@@ -196,7 +215,7 @@ async def test_expired_token_is_refused(keycloak: Keycloak, jwks: RemoteJWKS) ->
     lenient, strict = validator(jwks, OIDC_LEEWAY_SECONDS=3600), validator(jwks, OIDC_LEEWAY_SECONDS=0)
     assert (await lenient.validate(token)).roles == {"editor"}  # a good token in every other respect
 
-    await sleep_past(datetime.fromtimestamp(claims_of(token)["exp"], timezone.utc))
+    await sleep_past(datetime.fromtimestamp(claims_of(token)["exp"], UTC))
     with pytest.raises(Unauthenticated, match="invalid token"):
         await strict.validate(token)
     assert (await lenient.validate(token)).roles == {"editor"}  # only the expiry check failed
@@ -256,7 +275,9 @@ async def test_key_rotation_through_the_admin_api(
 async def graphql(app_url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=app_url, timeout=30) as client:
         return await client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {token}"}
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"authorization": f"Bearer {token}"},
         )
 
 
@@ -268,9 +289,16 @@ async def data(app_url: str, token: str, query: str, variables: dict[str, Any] |
     return dict(body["data"])
 
 
-@pytest.mark.parametrize(("username", "roles"), [
-    ("alice", ["admin"]), ("eddie", ["editor"]), ("vera", ["viewer"]), ("ivan", ["editor"]), ("nora", []),
-])
+@pytest.mark.parametrize(
+    ("username", "roles"),
+    [
+        ("alice", ["admin"]),
+        ("eddie", ["editor"]),
+        ("vera", ["viewer"]),
+        ("ivan", ["editor"]),
+        ("nora", []),
+    ],
+)
 async def test_viewer_through_the_app(keycloak: Keycloak, keycloak_app: str, username: str, roles: list[str]) -> None:
     viewer = (await data(keycloak_app, keycloak.token(username), VIEWER))["viewer"]
     person = user(keycloak, username)
@@ -278,12 +306,23 @@ async def test_viewer_through_the_app(keycloak: Keycloak, keycloak_app: str, use
     assert viewer["displayName"] == f"{person['firstName']} {person['lastName']}"
 
 
-@pytest.mark.parametrize(("username", "outcome"), [
-    ("eddie", "Program"), ("ivan", "Program"), ("alice", "Program"), ("vera", "ForbiddenError"), ("nora", "ForbiddenError"),
-])
-async def test_editor_mutation_through_the_app(keycloak: Keycloak, keycloak_app: str, username: str, outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "outcome"),
+    [
+        ("eddie", "Program"),
+        ("ivan", "Program"),
+        ("alice", "Program"),
+        ("vera", "ForbiddenError"),
+        ("nora", "ForbiddenError"),
+    ],
+)
+async def test_editor_mutation_through_the_app(
+    keycloak: Keycloak, keycloak_app: str, username: str, outcome: str
+) -> None:
     title = f"Keycloak {username} {uuid.uuid4().hex[:8]}"
-    created = (await data(keycloak_app, keycloak.token(username), CREATE_PROGRAM, {"input": {"title": title}}))["createProgram"]
+    created = (await data(keycloak_app, keycloak.token(username), CREATE_PROGRAM, {"input": {"title": title}}))[
+        "createProgram"
+    ]
     assert created["__typename"] == outcome
     if outcome == "Program":
         assert created["title"] == title
@@ -292,7 +331,7 @@ async def test_editor_mutation_through_the_app(keycloak: Keycloak, keycloak_app:
 async def test_app_refuses_expired_and_foreign_tokens(keycloak: Keycloak, keycloak_app: str) -> None:
     expired = keycloak.token("eddie", client_id=SHORT_LIVED_CLIENT)
     foreign = keycloak.token("eddie", client_id=OTHER_APP)
-    await sleep_past(datetime.fromtimestamp(claims_of(expired)["exp"], timezone.utc))
+    await sleep_past(datetime.fromtimestamp(claims_of(expired)["exp"], UTC))
     for token in (expired, foreign):
         response = await graphql(keycloak_app, token, VIEWER)
         assert response.status_code == 401, response.text

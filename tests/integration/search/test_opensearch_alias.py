@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from opensearchpy import AsyncOpenSearch
@@ -19,13 +19,22 @@ from search.os_mapping import MAPPING_VERSION, index_version
 
 pytestmark = pytest.mark.opensearch
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def doc(id: int, title: str = "documentary", language: str | None = "en", **changes) -> SearchDocument:
     values = dict(
-        kind=DocKind.PROGRAM, id=id, title=title, description="", tags=(), category=None, language=language,
-        program_id=id, program_title=title, public_from=NOW - timedelta(days=1), date=NOW - timedelta(minutes=id),
+        kind=DocKind.PROGRAM,
+        id=id,
+        title=title,
+        description="",
+        tags=(),
+        category=None,
+        language=language,
+        program_id=id,
+        program_title=title,
+        public_from=NOW - timedelta(days=1),
+        date=NOW - timedelta(minutes=id),
         updated_at=NOW,
     )
     values.update(changes)
@@ -59,7 +68,7 @@ async def aliased(admin: AsyncOpenSearch, alias: str) -> list[str]:
 
 
 async def ids(backend: OpenSearchSearch, text: str, **options) -> list[int]:
-    page = await backend.search(SearchQuery(text=text, now=datetime.now(timezone.utc), **options))
+    page = await backend.search(SearchQuery(text=text, now=datetime.now(UTC), **options))
     return [hit.id for hit in page.hits]
 
 
@@ -95,7 +104,7 @@ async def test_rebuild_swaps_the_alias_while_searches_keep_answering(
     async def keep_searching() -> None:
         while not loaded.is_set():
             try:
-                page = await backend.search(SearchQuery(text="", now=datetime.now(timezone.utc)))
+                page = await backend.search(SearchQuery(text="", now=datetime.now(UTC)))
                 answers.append(page.total)
             except Exception as error:  # noqa: BLE001 - the test reports any failure
                 failures.append(error)
@@ -111,7 +120,7 @@ async def test_rebuild_swaps_the_alias_while_searches_keep_answering(
     try:
         written = await backend.rebuild(batches(), progress=progress.append)
         for _ in range(5):
-            answers.append((await backend.search(SearchQuery(text="", now=datetime.now(timezone.utc)))).total)
+            answers.append((await backend.search(SearchQuery(text="", now=datetime.now(UTC)))).total)
     finally:
         loaded.set()
         await searcher
@@ -145,23 +154,27 @@ async def test_failed_rebuild_leaves_the_old_index_serving(
 
 
 async def test_languages_and_scripts(backend: OpenSearchSearch) -> None:
-    await backend.upsert([
-        doc(1, "کتاب‌های ایرانی", language="fa-IR"),  # Persian yeh and ZWNJ
-        doc(2, "running documentaries", language="en"),
-        doc(3, "Café <b>Müller</b>", language="de"),
-    ])
+    await backend.upsert(
+        [
+            doc(1, "کتاب‌های ایرانی", language="fa-IR"),  # Persian yeh and ZWNJ
+            doc(2, "running documentaries", language="en"),
+            doc(3, "Café <b>Müller</b>", language="de"),
+        ]
+    )
     assert await ids(backend, "كتاب") == [1]  # Arabic kaf finds Persian keheh, in the word before the ZWNJ
     assert await ids(backend, "ایرانی") == [1]
     assert await ids(backend, "ايراني") == [1]  # Arabic yeh
     assert await ids(backend, "run documentary") == [2]  # English stemming
     assert await ids(backend, "cafe muller") == [3]  # ASCII folding
-    page = await backend.search(SearchQuery(text="muller", now=datetime.now(timezone.utc)))
+    page = await backend.search(SearchQuery(text="muller", now=datetime.now(UTC)))
     highlighted = page.hits[0].highlights["title"]  # whole title, source text HTML-escaped around the marks
-    assert "<mark>Müller</mark>" in highlighted and highlighted.startswith("Café &lt;b&gt;") and "<b>" not in highlighted
+    assert (
+        "<mark>Müller</mark>" in highlighted and highlighted.startswith("Café &lt;b&gt;") and "<b>" not in highlighted
+    )
     assert await ids(backend, "cafe -muller") == []
     assert sorted(await ids(backend, "running OR café")) == [2, 3]
-    for hostile in ('title:x AND (y OR', "\x00' OR 1=1; --", "a" * 10_000, "*:* ~2 /.*/", '"""'):
-        await backend.search(SearchQuery(text=hostile, now=datetime.now(timezone.utc)))
+    for hostile in ("title:x AND (y OR", "\x00' OR 1=1; --", "a" * 10_000, "*:* ~2 /.*/", '"""'):
+        await backend.search(SearchQuery(text=hostile, now=datetime.now(UTC)))
 
 
 async def test_writes_while_a_rebuild_loads_reach_the_new_index_and_stale_copies_lose(

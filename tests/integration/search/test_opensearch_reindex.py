@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from opensearchpy import AsyncOpenSearch
@@ -60,7 +60,7 @@ async def test_reindex_under_searches_and_edits_loses_nothing(api, settings, ope
     async def keep_searching() -> None:
         while not rebuilt.is_set():
             try:
-                page = await backend.search(SearchQuery(text="lighthouse", now=datetime.now(timezone.utc)))
+                page = await backend.search(SearchQuery(text="lighthouse", now=datetime.now(UTC)))
                 answers.append(page.total)
             except Exception as error:  # noqa: BLE001 - every failure is reported below
                 failures.append(error)
@@ -107,7 +107,7 @@ async def test_reindex_under_searches_and_edits_loses_nothing(api, settings, ope
     assert not failures, failures[:3]
     assert len(answers) > 10 and all(total > 0 for total in answers)  # searches answered all along, never empty
     assert result.documents >= EPISODES - len(deleted)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     async def found(text: str) -> set[int]:
         page = await backend.search(SearchQuery(text=text, now=now, first=100, filter=EPISODES_ONLY))

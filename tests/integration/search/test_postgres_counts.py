@@ -20,10 +20,12 @@ LECTURES = 120
 @pytest.fixture
 async def corpus(live_server) -> AsyncIterator[None]:
     await clear_postgres()
-    await PostgresSearch().upsert([
-        *(doc(i, f"Concert {i}", "strings and brass", category=CATEGORIES[i % 4]) for i in range(1, CONCERTS + 1)),
-        *(doc(10_000 + i, f"Lecture {i}", "history", category="talks") for i in range(LECTURES)),
-    ])
+    await PostgresSearch().upsert(
+        [
+            *(doc(i, f"Concert {i}", "strings and brass", category=CATEGORIES[i % 4]) for i in range(1, CONCERTS + 1)),
+            *(doc(10_000 + i, f"Lecture {i}", "history", category="talks") for i in range(LECTURES)),
+        ]
+    )
     yield
     await clear_postgres()
 

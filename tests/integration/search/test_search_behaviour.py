@@ -6,26 +6,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import AsyncIterator
 
 import pytest
 
 from search.backend import (
-    FACET_FIELDS, MAX_QUERY_CHARS, InvalidCursor, SearchBackend, SearchDocument, SearchFilter, SearchOrder, SearchPage,
+    FACET_FIELDS,
+    MAX_QUERY_CHARS,
+    InvalidCursor,
+    SearchBackend,
+    SearchDocument,
+    SearchFilter,
+    SearchOrder,
+    SearchPage,
 )
 from tests.support.search_docs import EP, NOW, PR, doc, find, ids, keys
-
 
 # -- relevance ----------------------------------------------------------------------------------------------------
 
 
 async def test_title_match_beats_description_match(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Evening news", "Tonight: a documentary about rivers, then the weather"),
-        doc(2, "River documentary", "Water, fish and boats"),
-        doc(3, "Cooking show", "Bread and soup"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Evening news", "Tonight: a documentary about rivers, then the weather"),
+            doc(2, "River documentary", "Water, fish and boats"),
+            doc(3, "Cooking show", "Bread and soup"),
+        ]
+    )
     page = await find(search_backend, "documentary")
     assert ids(page) == [2, 1]
     assert page.total == 2
@@ -33,30 +41,36 @@ async def test_title_match_beats_description_match(search_backend: SearchBackend
 
 
 async def test_more_specific_match_ranks_first(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Night trains", "The long ride ends at a market in the morning"),
-        doc(2, "Night market of Tehran", "Food stalls open after dark"),
-        doc(3, "Morning market", "Vegetables"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Night trains", "The long ride ends at a market in the morning"),
+            doc(2, "Night market of Tehran", "Food stalls open after dark"),
+            doc(3, "Morning market", "Vegetables"),
+        ]
+    )
     page = await find(search_backend, "night market")
     assert ids(page) == [2, 1]  # both words in the title beat one in the title and one in the description
 
 
 async def test_tags_weigh_more_than_description(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Episode one", "We talk about jazz for a minute"),
-        doc(2, "Episode two", "Interviews", tags=["jazz"]),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Episode one", "We talk about jazz for a minute"),
+            doc(2, "Episode two", "Interviews", tags=["jazz"]),
+        ]
+    )
     assert ids(await find(search_backend, "jazz")) == [2, 1]
 
 
 async def test_a_query_word_in_the_title_ranks_above_any_match_elsewhere(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Jazz", "Saxophones and a drummer"),
-        doc(2, "Late show", "jazz night, jazz night, jazz night: the whole night", tags=["jazz", "night"]),
-        doc(3, "Night bus", "jazz on the radio"),
-        doc(4, "Weather", "rain at night"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Jazz", "Saxophones and a drummer"),
+            doc(2, "Late show", "jazz night, jazz night, jazz night: the whole night", tags=["jazz", "night"]),
+            doc(3, "Night bus", "jazz on the radio"),
+            doc(4, "Weather", "rain at night"),
+        ]
+    )
     # "night" in the title beats both words side by side many times in tags and description (1 lacks "night")
     assert ids(await find(search_backend, "jazz night")) == [3, 2]
     either = ids(await find(search_backend, "jazz OR night"))
@@ -66,11 +80,13 @@ async def test_a_query_word_in_the_title_ranks_above_any_match_elsewhere(search_
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
 async def test_pages_cross_from_title_matches_to_other_matches(search_backend: SearchBackend, size: int):
-    await search_backend.upsert([
-        *(doc(i, f"Harp recital {i}", "strings") for i in range(1, 5)),
-        *(doc(i, f"Recital {i}", "a harp and a flute" + " harp" * (i % 3)) for i in range(5, 10)),
-        doc(10, "Flute", "no such instrument"),
-    ])
+    await search_backend.upsert(
+        [
+            *(doc(i, f"Harp recital {i}", "strings") for i in range(1, 5)),
+            *(doc(i, f"Recital {i}", "a harp and a flute" + " harp" * (i % 3)) for i in range(5, 10)),
+            doc(10, "Flute", "no such instrument"),
+        ]
+    )
     whole = await find(search_backend, "harp", first=50)
     assert set(ids(whole)[:4]) == {1, 2, 3, 4} and set(ids(whole)[4:]) == set(range(5, 10))
     pages = await _pages(search_backend, "harp", SearchOrder.RELEVANCE, size=size)
@@ -79,20 +95,24 @@ async def test_pages_cross_from_title_matches_to_other_matches(search_backend: S
 
 
 async def test_relevance_ties_go_to_the_newest(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Harbour report", date=NOW - timedelta(days=9)),
-        doc(2, "Harbour report", date=NOW - timedelta(days=1)),
-        doc(3, "Harbour report", date=NOW - timedelta(days=5)),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Harbour report", date=NOW - timedelta(days=9)),
+            doc(2, "Harbour report", date=NOW - timedelta(days=1)),
+            doc(3, "Harbour report", date=NOW - timedelta(days=5)),
+        ]
+    )
     assert ids(await find(search_backend, "harbour")) == [2, 3, 1]
 
 
 async def test_date_order_is_newest_first(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Election special", "election " * 5, date=NOW - timedelta(days=20)),
-        doc(2, "Weather", "after the election", date=NOW - timedelta(days=2)),
-        doc(3, "Election night", date=NOW - timedelta(days=7)),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Election special", "election " * 5, date=NOW - timedelta(days=20)),
+            doc(2, "Weather", "after the election", date=NOW - timedelta(days=2)),
+            doc(3, "Election night", date=NOW - timedelta(days=7)),
+        ]
+    )
     page = await find(search_backend, "election", order=SearchOrder.DATE)
     assert ids(page) == [2, 3, 1]
     assert page.hits[2].score > page.hits[0].score > 0  # relevance is still reported, just not the order
@@ -103,16 +123,44 @@ async def test_date_order_is_newest_first(search_backend: SearchBackend):
 # -- filters and facets -------------------------------------------------------------------------------------------
 
 FILTER_CORPUS = [
-    doc(1, "Tehran by night", kind=PR, program_id=1, category="travel", language="fa-IR", tags=["city", "night"],
-        date=NOW - timedelta(days=40)),
-    doc(2, "Tehran bazaar", program_id=1, category="travel", language="fa-IR", tags=["city", "night"],
-        date=NOW - timedelta(days=10)),
-    doc(3, "Tehran traffic", program_id=2, category="news", language="fa", tags=["city"],
-        date=NOW - timedelta(days=5)),
-    doc(4, "Tehran weather", program_id=3, category="news", language="en-GB", tags=["weather"],
-        date=NOW - timedelta(days=3)),
-    doc(5, "Tehran football", program_id=3, category="sport", language="en", tags=["night", "city"],
-        date=NOW - timedelta(days=1)),
+    doc(
+        1,
+        "Tehran by night",
+        kind=PR,
+        program_id=1,
+        category="travel",
+        language="fa-IR",
+        tags=["city", "night"],
+        date=NOW - timedelta(days=40),
+    ),
+    doc(
+        2,
+        "Tehran bazaar",
+        program_id=1,
+        category="travel",
+        language="fa-IR",
+        tags=["city", "night"],
+        date=NOW - timedelta(days=10),
+    ),
+    doc(3, "Tehran traffic", program_id=2, category="news", language="fa", tags=["city"], date=NOW - timedelta(days=5)),
+    doc(
+        4,
+        "Tehran weather",
+        program_id=3,
+        category="news",
+        language="en-GB",
+        tags=["weather"],
+        date=NOW - timedelta(days=3),
+    ),
+    doc(
+        5,
+        "Tehran football",
+        program_id=3,
+        category="sport",
+        language="en",
+        tags=["night", "city"],
+        date=NOW - timedelta(days=1),
+    ),
 ]
 
 
@@ -144,17 +192,20 @@ async def test_filters(search_backend: SearchBackend, filter: SearchFilter, expe
 
 
 async def test_facets_count_every_visible_match_most_frequent_first(search_backend: SearchBackend):
-    await search_backend.upsert([
-        *FILTER_CORPUS,
-        doc(6, "Tehran draft", program_id=1, category="travel", language="fa", public_from=None),
-        doc(7, "Shiraz gardens", program_id=4, category="travel", language="fa"),
-    ])
+    await search_backend.upsert(
+        [
+            *FILTER_CORPUS,
+            doc(6, "Tehran draft", program_id=1, category="travel", language="fa", public_from=None),
+            doc(7, "Shiraz gardens", program_id=4, category="travel", language="fa"),
+        ]
+    )
     page = await find(search_backend, "tehran", first=1)
     assert page.total == 5 and len(page.hits) == 1 and page.exact_counts
     assert set(page.facets) == set(FACET_FIELDS)
     facets = {name: [(f.value, f.count) for f in counts] for name, counts in page.facets.items()}
     assert facets["category"] in (
-        [("news", 2), ("travel", 2), ("sport", 1)], [("travel", 2), ("news", 2), ("sport", 1)]
+        [("news", 2), ("travel", 2), ("sport", 1)],
+        [("travel", 2), ("news", 2), ("sport", 1)],
     )  # a tie between news and travel may go either way
     assert facets["language"] == [("fa", 3), ("en", 2)]  # primary subtags
     assert sorted(facets["program"]) == [("1", 2), ("2", 1), ("3", 2)]
@@ -162,7 +213,8 @@ async def test_facets_count_every_visible_match_most_frequent_first(search_backe
 
     filtered = await find(search_backend, "tehran", filter=SearchFilter(languages=("en",)))
     assert [(f.value, f.count) for f in filtered.facets["category"]] in (
-        [("news", 1), ("sport", 1)], [("sport", 1), ("news", 1)]
+        [("news", 1), ("sport", 1)],
+        [("sport", 1), ("news", 1)],
     )
     assert (await find(search_backend, "tehran", with_facets=False)).total == 5
 
@@ -276,11 +328,13 @@ async def test_unpublishing_and_deleting_hide_an_item(search_backend: SearchBack
 
 
 async def test_persian_text_is_found_by_its_words(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "مستند درباره تهران", "گزارشی از بازار بزرگ", language="fa-IR"),
-        doc(2, "مستند درباره شیراز", language="fa"),
-        doc(3, "Tehran today", language="en"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "مستند درباره تهران", "گزارشی از بازار بزرگ", language="fa-IR"),
+            doc(2, "مستند درباره شیراز", language="fa"),
+            doc(3, "Tehran today", language="en"),
+        ]
+    )
     assert ids(await find(search_backend, "تهران")) == [1]
     assert sorted(ids(await find(search_backend, "مستند"))) == [1, 2]
     assert ids(await find(search_backend, "بازار")) == [1]
@@ -288,21 +342,25 @@ async def test_persian_text_is_found_by_its_words(search_backend: SearchBackend)
 
 
 async def test_arabic_text_is_found_with_and_without_its_article(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "الأفلام الوثائقية في القاهرة", language="ar"),
-        doc(2, "أخبار المساء", language="ar"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "الأفلام الوثائقية في القاهرة", language="ar"),
+            doc(2, "أخبار المساء", language="ar"),
+        ]
+    )
     assert ids(await find(search_backend, "القاهرة")) == [1]
     assert ids(await find(search_backend, "الأفلام")) == [1]
     assert ids(await find(search_backend, "أفلام")) == [1]  # the stemmer drops the article
 
 
 async def test_english_stemming(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "A documentary about rivers"),
-        doc(2, "Running the marathon"),
-        doc(3, "Cooking", language="en-US"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "A documentary about rivers"),
+            doc(2, "Running the marathon"),
+            doc(3, "Cooking", language="en-US"),
+        ]
+    )
     assert ids(await find(search_backend, "documentaries")) == [1]
     assert ids(await find(search_backend, "river")) == [1]
     assert ids(await find(search_backend, "runs")) == [2]
@@ -310,11 +368,13 @@ async def test_english_stemming(search_backend: SearchBackend):
 
 
 async def test_a_stem_of_one_language_does_not_match_another_languages_words(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "New York harbour", language="en"),  # English "new"
-        doc(2, "Les news du soir", language="fr"),  # French stems "news" to "new"
-        doc(3, "Evening news", language="en"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "New York harbour", language="en"),  # English "new"
+            doc(2, "Les news du soir", language="fr"),  # French stems "news" to "new"
+            doc(3, "Evening news", language="en"),
+        ]
+    )
     assert sorted(ids(await find(search_backend, "news"))) == [2, 3]
     assert 1 in ids(await find(search_backend, "new"))
 
@@ -349,23 +409,25 @@ SPELLINGS = [
 
 
 @pytest.mark.parametrize(("written", "typed"), SPELLINGS + [(typed, written) for written, typed in SPELLINGS])
-async def test_arabic_script_letter_forms_find_each_other(
-    search_backend: SearchBackend, written: str, typed: str
-):
-    await search_backend.upsert([
-        doc(1, f"مستند {written}", language="fa"),
-        doc(2, "مستند دریا", f"{written[:-2]}زز", language="fa"),  # two letters off (typos are one): no match
-        doc(3, f"{written} documentary", language=None),
-    ])
+async def test_arabic_script_letter_forms_find_each_other(search_backend: SearchBackend, written: str, typed: str):
+    await search_backend.upsert(
+        [
+            doc(1, f"مستند {written}", language="fa"),
+            doc(2, "مستند دریا", f"{written[:-2]}زز", language="fa"),  # two letters off (typos are one): no match
+            doc(3, f"{written} documentary", language=None),
+        ]
+    )
     assert sorted(ids(await find(search_backend, typed))) == [1, 3]
     assert ids(await find(search_backend, typed, filter=SearchFilter(languages=("fa",)))) == [1]
 
 
 async def test_arabic_letter_forms_in_arabic_text(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "مكتبة الإسكندرية", "كتب نادرة", language="ar"),
-        doc(2, "أخبار المساء", language="ar"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "مكتبة الإسكندرية", "كتب نادرة", language="ar"),
+            doc(2, "أخبار المساء", language="ar"),
+        ]
+    )
     assert ids(await find(search_backend, "مکتبه")) == [1]  # Persian keheh and heh
     assert ids(await find(search_backend, "اسکندریه")) == [1]  # no hamza, heh, keheh; the stemmer drops "ال"
     assert ids(await find(search_backend, "اخبار")) == [2]
@@ -390,11 +452,13 @@ async def test_diacritics_and_tatweel_do_not_matter(search_backend: SearchBacken
 
 
 async def test_zwnj_is_a_space_and_no_joiner_is_a_word_of_its_own(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "کتاب\u200cخانه ملی", language="fa"),  # ZWNJ
-        doc(2, "کتاب خانه قدیمی", language="fa"),  # a space
-        doc(3, "کتابخانه مرکزی", language="fa"),  # nothing: one word (Lucene's tokenizer sees it so too)
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "کتاب\u200cخانه ملی", language="fa"),  # ZWNJ
+            doc(2, "کتاب خانه قدیمی", language="fa"),  # a space
+            doc(3, "کتابخانه مرکزی", language="fa"),  # nothing: one word (Lucene's tokenizer sees it so too)
+        ]
+    )
     assert sorted(ids(await find(search_backend, "کتاب\u200cخانه"))) == [1, 2]
     assert sorted(ids(await find(search_backend, "کتاب خانه"))) == [1, 2]
     assert sorted(ids(await find(search_backend, '"کتاب خانه"'))) == [1, 2]
@@ -427,11 +491,13 @@ async def test_a_zero_width_space_separates_words(search_backend: SearchBackend)
 
 
 async def test_persian_and_arabic_digits_are_digits(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "گزارش سال ۱۴۰۲", language="fa"),  # Persian digits
-        doc(2, "تقرير ٢٠٢٤", language="ar"),  # Arabic-Indic digits
-        doc(3, "Report 1403", language="en"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "گزارش سال ۱۴۰۲", language="fa"),  # Persian digits
+            doc(2, "تقرير ٢٠٢٤", language="ar"),  # Arabic-Indic digits
+            doc(3, "Report 1403", language="en"),
+        ]
+    )
     for typed in ("1402", "۱۴۰۲", "١٤٠٢"):
         assert ids(await find(search_backend, typed)) == [1]
     assert ids(await find(search_backend, "2024")) == [2]
@@ -439,11 +505,13 @@ async def test_persian_and_arabic_digits_are_digits(search_backend: SearchBacken
 
 
 async def test_prefixes_typos_phrases_and_exclusions_across_spellings(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "کتاب کودکان", "قصه\u200cهای شب", language="fa"),
-        doc(2, "کیمیاگر", language="fa"),
-        doc(3, "کودکان کتاب می\u200cخوانند", language="fa"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "کتاب کودکان", "قصه\u200cهای شب", language="fa"),
+            doc(2, "کیمیاگر", language="fa"),
+            doc(3, "کودکان کتاب می\u200cخوانند", language="fa"),
+        ]
+    )
     assert sorted(ids(await find(search_backend, "كودكا"))) == [1, 3]  # a prefix, in Arabic letters
     assert ids(await find(search_backend, "كيمياگار")) == [2]  # a typo, in Arabic letters
     assert ids(await find(search_backend, '"كتاب كودكان"')) == [1]  # a phrase
@@ -453,9 +521,11 @@ async def test_prefixes_typos_phrases_and_exclusions_across_spellings(search_bac
 
 
 async def test_highlights_show_the_text_as_written(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "کتاب\u200cخانهٔ کودک", "كِتَابٌ برای كودكان و نوجوانان", language="fa"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "کتاب\u200cخانهٔ کودک", "كِتَابٌ برای كودكان و نوجوانان", language="fa"),
+        ]
+    )
     (hit,) = (await find(search_backend, "كتاب كودكان")).hits
     assert "<mark>کتاب</mark>\u200cخانهٔ" in hit.highlights["title"]  # the ZWNJ and hamza as written
     assert "<mark>كِتَابٌ</mark>" in hit.highlights["description"]  # its diacritics inside the mark
@@ -474,11 +544,13 @@ async def test_highlights_show_the_text_as_written(search_backend: SearchBackend
     ],
 )
 async def test_typos_are_forgiven(search_backend: SearchBackend, text: str, expected: list[int]):
-    await search_backend.upsert([
-        doc(1, "Documentary hour", "Stories from the north"),
-        doc(2, "Tehran documentary", "Streets and people"),
-        doc(3, "Cooking hour", "Soup"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Documentary hour", "Stories from the north"),
+            doc(2, "Tehran documentary", "Streets and people"),
+            doc(3, "Cooking hour", "Soup"),
+        ]
+    )
     page = await find(search_backend, text)
     assert page.hits and page.hits[0].id == expected[0]
     assert 3 not in ids(page)
@@ -489,23 +561,27 @@ async def test_typos_are_forgiven(search_backend: SearchBackend, text: str, expe
     [("documen", [1, 2]), ("teh", [2]), ("tehran docu", [2]), ("runnin", [4]), ("مست", [5])],
 )
 async def test_prefixes_match_as_you_type(search_backend: SearchBackend, text: str, expected: list[int]):
-    await search_backend.upsert([
-        doc(1, "Documentary hour"),
-        doc(2, "Tehran documentary"),
-        doc(3, "Cooking hour"),
-        doc(4, "Running late"),  # indexed stemmed ("run"): the typed prefix goes further than the stem
-        doc(5, "مستند درباره تهران", language="fa"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Documentary hour"),
+            doc(2, "Tehran documentary"),
+            doc(3, "Cooking hour"),
+            doc(4, "Running late"),  # indexed stemmed ("run"): the typed prefix goes further than the stem
+            doc(5, "مستند درباره تهران", language="fa"),
+        ]
+    )
     assert sorted(ids(await find(search_backend, text))) == expected
 
 
 async def test_websearch_syntax(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Red river valley"),
-        doc(2, "Valley of the red river"),
-        doc(3, "River red"),
-        doc(4, "Blue lagoon"),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Red river valley"),
+            doc(2, "Valley of the red river"),
+            doc(3, "River red"),
+            doc(4, "Blue lagoon"),
+        ]
+    )
     assert sorted(ids(await find(search_backend, '"red river"'))) == [1, 2]
     assert sorted(ids(await find(search_backend, "red river -valley"))) == [3]
     assert sorted(ids(await find(search_backend, "lagoon or valley"))) == [1, 2, 4]
@@ -537,10 +613,14 @@ async def test_highlights_escape_the_document_text(search_backend: SearchBackend
 
 
 async def test_an_empty_query_returns_everything_the_filters_allow(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "One", date=NOW - timedelta(days=3)), doc(2, "Two", date=NOW - timedelta(days=1)),
-        doc(3, "Three", date=NOW - timedelta(days=2), category="sport"), doc(4, "Draft", public_from=None),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "One", date=NOW - timedelta(days=3)),
+            doc(2, "Two", date=NOW - timedelta(days=1)),
+            doc(3, "Three", date=NOW - timedelta(days=2), category="sport"),
+            doc(4, "Draft", public_from=None),
+        ]
+    )
     for text in ("", "   "):
         page = await find(search_backend, text)
         assert ids(page) == [2, 3, 1]  # newest first
@@ -550,8 +630,31 @@ async def test_an_empty_query_returns_everything_the_filters_allow(search_backen
 
 HOSTILE = [
     "!!! & | :*",
-    "&&&", "|", "!", ":*", "<->", "<2>", "()", "(((", ")))", "'", "''", '"', '""', '"unclosed phrase', "-", "--", "- -",
-    "or", "OR or OR", "-or", "a:*", "a:B", "foo\\bar", "\\", "\\'",
+    "&&&",
+    "|",
+    "!",
+    ":*",
+    "<->",
+    "<2>",
+    "()",
+    "(((",
+    ")))",
+    "'",
+    "''",
+    '"',
+    '""',
+    '"unclosed phrase',
+    "-",
+    "--",
+    "- -",
+    "or",
+    "OR or OR",
+    "-or",
+    "a:*",
+    "a:B",
+    "foo\\bar",
+    "\\",
+    "\\'",
     "'; DROP TABLE episode; --",
     "1; SELECT pg_sleep(10)",
     "$1 $$ $body$",
@@ -587,8 +690,11 @@ async def test_hostile_queries_are_answered(search_backend: SearchBackend, text:
 @pytest.mark.parametrize(
     "filter",
     [
-        SearchFilter(program_ids=(2**70,)), SearchFilter(categories=("\x00",)), SearchFilter(languages=("",)),
-        SearchFilter(tags=("'; DROP TABLE x; --", "\ud800")), SearchFilter(categories=("x" * 5000,)),
+        SearchFilter(program_ids=(2**70,)),
+        SearchFilter(categories=("\x00",)),
+        SearchFilter(languages=("",)),
+        SearchFilter(tags=("'; DROP TABLE x; --", "\ud800")),
+        SearchFilter(categories=("x" * 5000,)),
     ],
 )
 async def test_hostile_filters_are_answered(search_backend: SearchBackend, filter: SearchFilter):
@@ -605,11 +711,13 @@ async def test_a_long_query_is_cut_not_refused(search_backend: SearchBackend):
 
 
 async def test_hostile_documents_are_indexed(search_backend: SearchBackend):
-    await search_backend.upsert([
-        doc(1, "Null\x00byte volcano", "\ud800 broken \x00", tags=["a\x00b", "'; DROP TABLE x; --"]),
-        doc(2, "'; DROP TABLE search_document; --", "x" * 200_000),
-        doc(3, "Huge", " ".join(f"w{i:07d}" for i in range(300_000)), tags=[f"t{i}" for i in range(3000)]),
-    ])
+    await search_backend.upsert(
+        [
+            doc(1, "Null\x00byte volcano", "\ud800 broken \x00", tags=["a\x00b", "'; DROP TABLE x; --"]),
+            doc(2, "'; DROP TABLE search_document; --", "x" * 200_000),
+            doc(3, "Huge", " ".join(f"w{i:07d}" for i in range(300_000)), tags=[f"t{i}" for i in range(3000)]),
+        ]
+    )
     assert ids(await find(search_backend, "w0000042")) == [3]
     assert ids(await find(search_backend, "volcano")) == [1]
     assert await search_backend.count() == 3

@@ -4,35 +4,73 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from search.backend import (
-    FACET_FIELDS, MAX_QUERY_CHARS, DocKind, FacetCount, InvalidCursor, SearchDocument, SearchFilter, SearchOrder,
+    FACET_FIELDS,
+    MAX_QUERY_CHARS,
+    DocKind,
+    FacetCount,
+    InvalidCursor,
+    SearchDocument,
+    SearchFilter,
+    SearchOrder,
     SearchQuery,
 )
 from search.cursor import micros
 from search.os_mapping import (
-    LANGUAGE_ANALYZERS, MAPPING_VERSION, TEXT_ANALYZER, concrete_index_name, delete_actions, document_source,
-    index_actions, index_body, index_version, iso, loading_index_body, swap_actions,
+    LANGUAGE_ANALYZERS,
+    MAPPING_VERSION,
+    TEXT_ANALYZER,
+    concrete_index_name,
+    delete_actions,
+    document_source,
+    index_actions,
+    index_body,
+    index_version,
+    iso,
+    loading_index_body,
+    swap_actions,
 )
 from search.os_page import decode_search_after, empty_page, encode_search_after, parse_response
 from search.os_query import (
-    ALL_FIELDS, BASE_FIELDS, FUZZY_EXPANSIONS, LANGUAGE_CODES, LANGUAGE_FIELDS, MAX_EXCLUDED, MAX_TERMS,
-    TITLE_TIER_BOOST, Alternative, Clause, clean_text, parse_query, search_body,
+    ALL_FIELDS,
+    BASE_FIELDS,
+    FUZZY_EXPANSIONS,
+    LANGUAGE_CODES,
+    LANGUAGE_FIELDS,
+    MAX_EXCLUDED,
+    MAX_TERMS,
+    TITLE_TIER_BOOST,
+    Alternative,
+    Clause,
+    clean_text,
+    parse_query,
+    search_body,
 )
 from search.text import primary_subtag as language_primary
 
-NOW = datetime(2025, 3, 4, 5, 6, 7, 891000, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 4, 5, 6, 7, 891000, tzinfo=UTC)
 
 
 def doc(**changes: Any) -> SearchDocument:
     values: dict[str, Any] = dict(
-        kind=DocKind.EPISODE, id=7, title="Night <b>Jazz</b>", description="A documentary", tags=("jazz", "live"),
-        category="music", language="fa-IR", program_id=3, program_title="Jazz Hour",
-        public_from=NOW - timedelta(days=1), date=NOW - timedelta(days=1), updated_at=NOW,
+        kind=DocKind.EPISODE,
+        id=7,
+        title="Night <b>Jazz</b>",
+        description="A documentary",
+        tags=("jazz", "live"),
+        category="music",
+        language="fa-IR",
+        program_id=3,
+        program_title="Jazz Hour",
+        public_from=NOW - timedelta(days=1),
+        date=NOW - timedelta(days=1),
+        updated_at=NOW,
     )
     values.update(changes)
     return SearchDocument(**values)
@@ -58,6 +96,7 @@ def filters_of(body: dict) -> list[dict]:
 
 
 # -- index layout ----------------------------------------------------------------------------------------------------
+
 
 def test_index_body_analyzers_work_for_every_script() -> None:
     analysis = index_body()["settings"]["analysis"]
@@ -92,8 +131,7 @@ def test_language_fields_stem_with_postgresqls_snowball_stemmers() -> None:
     body = index_body()
     props, analysis = body["mappings"]["properties"], body["settings"]["analysis"]
     assert "fa" not in LANGUAGE_ANALYZERS  # no Persian stemmer in PostgreSQL: the base fields match Persian
-    for code, analyzer in (("en", "english"), ("ar", "arabic"), ("fr", "french"), ("de", "german"),
-                           ("es", "spanish")):
+    for code, analyzer in (("en", "english"), ("ar", "arabic"), ("fr", "french"), ("de", "german"), ("es", "spanish")):
         assert LANGUAGE_ANALYZERS[code] == analyzer
         assert props[f"title_{analyzer}"] == {"type": "text", "analyzer": f"cms_{analyzer}"}
         assert props[f"description_{analyzer}"] == {"type": "text", "analyzer": f"cms_{analyzer}"}
@@ -134,6 +172,7 @@ def test_language_primary() -> None:
 
 # -- documents and bulk actions --------------------------------------------------------------------------------------
 
+
 def test_document_source() -> None:
     source = document_source(doc())
     assert source["doc_key"] == "episode:7" and source["kind"] == "episode" and source["id"] == 7
@@ -157,10 +196,15 @@ def test_document_source_without_a_known_language_or_publish_time() -> None:
 
 
 def test_document_text_is_made_safe_for_a_bulk_body() -> None:
-    source = document_source(doc(
-        title="Null\x00byte \ud800volcano", description="x" * 600_000, tags=("a\x00b", "t" * 300),
-        category="\udfffnews", language="en\x00",
-    ))
+    source = document_source(
+        doc(
+            title="Null\x00byte \ud800volcano",
+            description="x" * 600_000,
+            tags=("a\x00b", "t" * 300),
+            category="\udfffnews",
+            language="en\x00",
+        )
+    )
     json.dumps(source, ensure_ascii=False).encode()  # no lone surrogates left
     assert source["title"] == "Null byte volcano" and source["title_english"] == "Null byte volcano"
     assert len(source["description"]) == 500_000  # under index.highlight.max_analyzed_offset
@@ -176,7 +220,8 @@ def test_iso_is_utc_with_milliseconds() -> None:
 def test_index_actions_are_keyed_by_kind_and_id_and_versioned_by_the_last_change() -> None:
     actions = index_actions([doc(), doc(kind=DocKind.PROGRAM, id=3)], "cms-search")
     assert [(a["_op_type"], a["_index"], a["_id"]) for a in actions] == [
-        ("index", "cms-search", "episode:7"), ("index", "cms-search", "program:3"),
+        ("index", "cms-search", "episode:7"),
+        ("index", "cms-search", "program:3"),
     ]
     assert actions[0]["_source"] == document_source(doc())
     updated = doc().updated_at
@@ -184,7 +229,7 @@ def test_index_actions_are_keyed_by_kind_and_id_and_versioned_by_the_last_change
 
 
 def test_delete_actions_deduplicate_and_are_versioned_by_their_time() -> None:
-    at = datetime(2025, 3, 5, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 5, tzinfo=UTC)
     actions = delete_actions(DocKind.PROGRAM, [4, 5, 4], "cms-search", at)
     version = {"version": micros(at), "version_type": "external"}
     assert actions == [
@@ -196,18 +241,23 @@ def test_delete_actions_deduplicate_and_are_versioned_by_their_time() -> None:
 def test_swap_moves_the_alias_in_one_call() -> None:
     body = swap_actions("cms", "cms-v1-2", ["cms-v1-1"])
     done = {"remove": {"index": "cms-v1-2", "alias": "cms-rebuilding"}}  # writers stop writing there twice
-    assert body == {"actions": [
-        {"remove": {"index": "cms-v1-1", "alias": "cms"}},
-        {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}},
-        done,
-    ]}
+    assert body == {
+        "actions": [
+            {"remove": {"index": "cms-v1-1", "alias": "cms"}},
+            {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}},
+            done,
+        ]
+    }
     first = swap_actions("cms", "cms-v1-2", [], drop_concrete=True)["actions"]
     assert first == [
-        {"remove_index": {"index": "cms"}}, {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}}, done,
+        {"remove_index": {"index": "cms"}},
+        {"add": {"index": "cms-v1-2", "alias": "cms", "is_write_index": True}},
+        done,
     ]
 
 
 # -- parsing the user's text -----------------------------------------------------------------------------------------
+
 
 def alt(*clauses: Clause | str, excluded: tuple = ()) -> Alternative:
     return Alternative(
@@ -260,6 +310,7 @@ def test_clean_text_strips_control_characters_and_trims() -> None:
 
 # -- search bodies ---------------------------------------------------------------------------------------------------
 
+
 def test_empty_query_matches_everything_visible() -> None:
     body = search_body(query())
     assert body["query"] == {"bool": {"filter": [{"range": {"public_from": {"lte": "2025-03-04T05:06:07.891+00:00"}}}]}}
@@ -285,7 +336,9 @@ def test_words_match_exactly_by_prefix_or_with_typos() -> None:
     assert must["bool"]["minimum_should_match"] == 1
     assert exact["dis_max"]["boost"] == 2
     base, *languages = exact["dis_max"]["queries"]
-    assert base == {"multi_match": {"query": "documen", "fields": BASE_FIELDS, "type": "best_fields", "operator": "and"}}
+    assert base == {
+        "multi_match": {"query": "documen", "fields": BASE_FIELDS, "type": "best_fields", "operator": "and"}
+    }
     assert prefix["multi_match"]["type"] == "bool_prefix" and prefix["multi_match"]["fields"] == BASE_FIELDS
     assert fuzzy["multi_match"]["fuzziness"] == "AUTO" and fuzzy["multi_match"]["fields"] == BASE_FIELDS
     assert fuzzy["multi_match"]["max_expansions"] == FUZZY_EXPANSIONS
@@ -342,12 +395,15 @@ def test_title_matches_rank_first() -> None:
     assert spec["boost"] == TITLE_TIER_BOOST
     words = spec["filter"]["bool"]["should"]
     assert [(w["multi_match"]["query"], w["multi_match"]["type"]) for w in words] == [
-        ("jazz", "best_fields"), ("night train", "phrase"),
+        ("jazz", "best_fields"),
+        ("night train", "phrase"),
     ]  # positive words and phrases only
     assert all(field.startswith("title") and "^" not in field for w in words for field in w["multi_match"]["fields"])
     assert "title_english" in words[0]["multi_match"]["fields"]
-    by_date, by_relevance = (search_body(query("jazz", order=order))["query"]["bool"]["should"]
-                             for order in (SearchOrder.DATE, SearchOrder.RELEVANCE))
+    by_date, by_relevance = (
+        search_body(query("jazz", order=order))["query"]["bool"]["should"]
+        for order in (SearchOrder.DATE, SearchOrder.RELEVANCE)
+    )
     assert by_date == by_relevance  # the same scores in either order
     assert "should" not in search_body(query("-live"))["query"]["bool"]
 
@@ -362,17 +418,22 @@ def test_exclusions_go_to_must_not() -> None:
     assert "must" not in only["query"]["bool"] and "highlight" not in only
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    (SearchFilter(kinds=(DocKind.PROGRAM,)), {"terms": {"kind": ["program"]}}),
-    (SearchFilter(program_ids=(3, 12)), {"terms": {"program_id": ["3", "12"]}}),
-    (SearchFilter(categories=("music", "news")), {"terms": {"category": ["music", "news"]}}),
-    (SearchFilter(languages=("fa-IR", "fa", "EN")), {"terms": {"language_primary": ["en", "fa"]}}),
-    (SearchFilter(languages=("",)), {"match_none": {}}),
-    (SearchFilter(date_from=NOW), {"range": {"date": {"gte": iso(NOW)}}}),
-    (SearchFilter(date_to=NOW), {"range": {"date": {"lt": iso(NOW)}}}),
-    (SearchFilter(date_from=NOW - timedelta(days=1), date_to=NOW),
-     {"range": {"date": {"gte": iso(NOW - timedelta(days=1)), "lt": iso(NOW)}}}),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (SearchFilter(kinds=(DocKind.PROGRAM,)), {"terms": {"kind": ["program"]}}),
+        (SearchFilter(program_ids=(3, 12)), {"terms": {"program_id": ["3", "12"]}}),
+        (SearchFilter(categories=("music", "news")), {"terms": {"category": ["music", "news"]}}),
+        (SearchFilter(languages=("fa-IR", "fa", "EN")), {"terms": {"language_primary": ["en", "fa"]}}),
+        (SearchFilter(languages=("",)), {"match_none": {}}),
+        (SearchFilter(date_from=NOW), {"range": {"date": {"gte": iso(NOW)}}}),
+        (SearchFilter(date_to=NOW), {"range": {"date": {"lt": iso(NOW)}}}),
+        (
+            SearchFilter(date_from=NOW - timedelta(days=1), date_to=NOW),
+            {"range": {"date": {"gte": iso(NOW - timedelta(days=1)), "lt": iso(NOW)}}},
+        ),
+    ],
+)
 def test_each_filter(spec: SearchFilter, expected: dict) -> None:
     assert filters_of(search_body(query("jazz", filter=spec, include_drafts=True))) == [expected]
 
@@ -389,8 +450,12 @@ def test_filters_combine() -> None:
 
 def test_orderings() -> None:
     relevance = search_body(query("jazz"))
-    assert relevance["sort"] == [{"_score": {"order": "desc"}}, {"date": {"order": "desc"}},
-                                 {"id": {"order": "desc"}}, {"kind": {"order": "desc"}}]
+    assert relevance["sort"] == [
+        {"_score": {"order": "desc"}},
+        {"date": {"order": "desc"}},
+        {"id": {"order": "desc"}},
+        {"kind": {"order": "desc"}},
+    ]
     assert "track_scores" not in relevance and "search_after" not in relevance
     date = search_body(query("jazz", order=SearchOrder.DATE))
     assert date["sort"] == [{"date": {"order": "desc"}}, {"id": {"order": "desc"}}, {"kind": {"order": "desc"}}]
@@ -403,7 +468,9 @@ def test_cursors_become_search_after() -> None:
     after = encode_search_after(SearchOrder.DATE, [1700000000000, 9, "program"])
     assert search_body(query(order=SearchOrder.DATE, after=after))["search_after"] == [1700000000000, 9, "program"]
     with pytest.raises(InvalidCursor):
-        search_body(query(order=SearchOrder.DATE, after=encode_search_after(SearchOrder.RELEVANCE, [1.0, 1, 1, "program"])))
+        search_body(
+            query(order=SearchOrder.DATE, after=encode_search_after(SearchOrder.RELEVANCE, [1.0, 1, 1, "program"]))
+        )
 
 
 def test_page_size_fetches_one_more() -> None:
@@ -434,8 +501,18 @@ def test_highlight_settings() -> None:
 
 
 HOSTILE = [
-    'title:x AND (y OR', "\x00\x01' OR 1=1; DROP TABLE program; --", "{{{{[[[[", "*:*", "a" * 10_000,
-    "\ud800\udfff lone", "/.*/ ~2 ^3 \\", '"""""', "-", "OR OR OR", "ـ" * 600, "x~ y* z? (a|b)",
+    "title:x AND (y OR",
+    "\x00\x01' OR 1=1; DROP TABLE program; --",
+    "{{{{[[[[",
+    "*:*",
+    "a" * 10_000,
+    "\ud800\udfff lone",
+    "/.*/ ~2 ^3 \\",
+    '"""""',
+    "-",
+    "OR OR OR",
+    "ـ" * 600,
+    "x~ y* z? (a|b)",
 ]
 
 
@@ -478,10 +555,13 @@ def test_worst_case_query_stays_under_the_clause_limit() -> None:
 
 # -- cursors ---------------------------------------------------------------------------------------------------------
 
+
 def test_cursor_round_trip() -> None:
-    for order, values in ((SearchOrder.RELEVANCE, [0.123456789012, 1, 9, "episode"]),
-                          (SearchOrder.RELEVANCE, [0.0, -5, 1, "program"]),
-                          (SearchOrder.DATE, [1700000000000, 2**62, "program"])):
+    for order, values in (
+        (SearchOrder.RELEVANCE, [0.123456789012, 1, 9, "episode"]),
+        (SearchOrder.RELEVANCE, [0.0, -5, 1, "program"]),
+        (SearchOrder.DATE, [1700000000000, 2**62, "program"]),
+    ):
         cursor = encode_search_after(order, values)
         assert "=" not in cursor and "+" not in cursor and "/" not in cursor
         assert decode_search_after(cursor, order) == values
@@ -501,16 +581,32 @@ def _os(*values: Any, order: str = "relevance") -> str:
     return _b64({"b": "opensearch", "o": order, "k": list(values)})
 
 
-@pytest.mark.parametrize("cursor", [
-    "", "!!!", "%%%", "x" * 5000, "bm90IGpzb24", _b64(b"\xff\xfe"), _b64([1, 2]), _b64({"o": "relevance", "k": []}),
-    _b64({"b": "postgres", "o": "relevance", "k": [1, 1, 1, "program"]}),  # the other backend's cursor
-    _os(1.0, 1, 1), _os("1", 1, 1, "program"), _os(True, 1, 1, "program"), _os(1.0, 1, 1, ["program"]),
-    _os(1.0, 1, 1, "asset"), _os(1.0, 1.5, 1, "program"), _os(1.0, 2**64, 1, "program"), _os(1.0, 1, -(2**63), "program"),
-    _os(1, 1, 1, "program"),  # a score is a float
-    _b64({"b": "opensearch", "o": "relevance", "k": {"a": 1}}),
-    base64.urlsafe_b64encode(b'{"b":"opensearch","o":"relevance","k":[NaN,1,1,"program"]}').decode(),
-    base64.urlsafe_b64encode(b'{"b":"opensearch","o":"relevance","k":[Infinity,1,1,"program"]}').decode(),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "%%%",
+        "x" * 5000,
+        "bm90IGpzb24",
+        _b64(b"\xff\xfe"),
+        _b64([1, 2]),
+        _b64({"o": "relevance", "k": []}),
+        _b64({"b": "postgres", "o": "relevance", "k": [1, 1, 1, "program"]}),  # the other backend's cursor
+        _os(1.0, 1, 1),
+        _os("1", 1, 1, "program"),
+        _os(True, 1, 1, "program"),
+        _os(1.0, 1, 1, ["program"]),
+        _os(1.0, 1, 1, "asset"),
+        _os(1.0, 1.5, 1, "program"),
+        _os(1.0, 2**64, 1, "program"),
+        _os(1.0, 1, -(2**63), "program"),
+        _os(1, 1, 1, "program"),  # a score is a float
+        _b64({"b": "opensearch", "o": "relevance", "k": {"a": 1}}),
+        base64.urlsafe_b64encode(b'{"b":"opensearch","o":"relevance","k":[NaN,1,1,"program"]}').decode(),
+        base64.urlsafe_b64encode(b'{"b":"opensearch","o":"relevance","k":[Infinity,1,1,"program"]}').decode(),
+    ],
+)
 def test_bad_cursors(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_search_after(cursor, SearchOrder.RELEVANCE)
@@ -523,6 +619,7 @@ def test_cursor_of_another_ordering() -> None:
 
 # -- responses -------------------------------------------------------------------------------------------------------
 
+
 def _raw_hit(kind: str, id: int, score: float | None, sort: list, highlight: dict | None = None) -> dict:
     hit = {"_id": f"{kind}:{id}", "_score": score, "_source": {"kind": kind, "id": id}, "sort": sort}
     if highlight is not None:
@@ -532,12 +629,20 @@ def _raw_hit(kind: str, id: int, score: float | None, sort: list, highlight: dic
 
 def test_parse_response() -> None:
     response = {
-        "hits": {"total": {"value": 42, "relation": "eq"}, "hits": [
-            _raw_hit("episode", 1, 2.5, [2.5, 10, 1, "episode"],
-                     {"title": ["<mark>Jazz</mark> &lt;live&gt;"], "description": ["a", "b"], "tags": ["x"]}),
-            _raw_hit("program", 2, 1.0, [1.0, 9, 2, "program"]),
-            _raw_hit("program", 3, 0.5, [0.5, 8, 3, "program"]),
-        ]},
+        "hits": {
+            "total": {"value": 42, "relation": "eq"},
+            "hits": [
+                _raw_hit(
+                    "episode",
+                    1,
+                    2.5,
+                    [2.5, 10, 1, "episode"],
+                    {"title": ["<mark>Jazz</mark> &lt;live&gt;"], "description": ["a", "b"], "tags": ["x"]},
+                ),
+                _raw_hit("program", 2, 1.0, [1.0, 9, 2, "program"]),
+                _raw_hit("program", 3, 0.5, [0.5, 8, 3, "program"]),
+            ],
+        },
         "aggregations": {
             "category": {"buckets": [{"key": "music", "doc_count": 30}, {"key": "news", "doc_count": 12}]},
             "language": {"buckets": [{"key": "fa", "doc_count": 40}]},
@@ -546,13 +651,17 @@ def test_parse_response() -> None:
     }
     page = parse_response(response, query("jazz", first=2))
     assert page.total == 42 and page.has_next is True
-    assert [(hit.kind, hit.id, hit.score) for hit in page.hits] == [(DocKind.EPISODE, 1, 2.5), (DocKind.PROGRAM, 2, 1.0)]
+    assert [(hit.kind, hit.id, hit.score) for hit in page.hits] == [
+        (DocKind.EPISODE, 1, 2.5),
+        (DocKind.PROGRAM, 2, 1.0),
+    ]
     assert page.hits[0].highlights == {"title": "<mark>Jazz</mark> &lt;live&gt;", "description": "a … b"}
     assert page.hits[1].highlights == {}
     assert decode_search_after(page.hits[1].cursor, SearchOrder.RELEVANCE) == [1.0, 9, 2, "program"]
     assert page.facets == {
         "category": [FacetCount("music", 30), FacetCount("news", 12)],
-        "language": [FacetCount("fa", 40)], "program": [FacetCount("3", 41)],
+        "language": [FacetCount("fa", 40)],
+        "program": [FacetCount("3", 41)],
     }
     last = parse_response(response, query("jazz", first=3, with_facets=False))
     assert last.has_next is False and len(last.hits) == 3 and last.facets == {}

@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ SHAPE = (int, int, int, str)
 
 
 def test_round_trip_is_exact():
-    moment = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
     key = [123456789, micros(moment), 42, "episode"]
     cursor = encode_cursor("postgres", SearchOrder.RELEVANCE, key)
     assert "=" not in cursor and "/" not in cursor and "+" not in cursor
@@ -32,7 +32,11 @@ def _raw(payload) -> str:
 @pytest.mark.parametrize(
     "cursor",
     [
-        "", "!!!", "not base64 at all", "A" * 2000, base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode(),
+        "",
+        "!!!",
+        "not base64 at all",
+        "A" * 2000,
+        base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode(),
         _raw([1, 2, 3]),
         _raw({"b": "opensearch", "o": "relevance", "k": [1, 2, 3, "episode"]}),  # another backend's
         _raw({"b": "postgres", "o": "date", "k": [1, 2, 3, "episode"]}),  # another ordering's

@@ -1,17 +1,27 @@
 """Filters as lexemes: what an item puts in its vector and what a filter asks for must meet."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from search.backend import DocKind, SearchDocument, SearchFilter
 from search.pg_filters import document_lexemes, filter_lexeme, filter_tsquery
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _doc(**overrides) -> SearchDocument:
     fields = dict(
-        kind=DocKind.EPISODE, id=7, title="t", description="", tags=("jazz", "live"), category="music",
-        language="fa-IR", program_id=3, program_title="p", public_from=NOW, date=NOW, updated_at=NOW,
+        kind=DocKind.EPISODE,
+        id=7,
+        title="t",
+        description="",
+        tags=("jazz", "live"),
+        category="music",
+        language="fa-IR",
+        program_id=3,
+        program_title="p",
+        public_from=NOW,
+        date=NOW,
+        updated_at=NOW,
     )
     fields.update(overrides)
     return SearchDocument(**fields)
@@ -34,13 +44,16 @@ def test_long_and_odd_values_are_safe():
 
 
 def test_filter_tsquery_ors_within_a_part_and_ands_parts_and_tags():
-    query = filter_tsquery(SearchFilter(
-        kinds=(DocKind.PROGRAM,), program_ids=(3, 4), categories=("music",), languages=("fa-IR", "FA"),
-        tags=("live", "jazz"),
-    ))
-    assert query == (
-        "( ' k:program' ) & ( ' p:3' | ' p:4' ) & ( ' c:music' ) & ( ' l:fa' ) & ' t:jazz' & ' t:live'"
+    query = filter_tsquery(
+        SearchFilter(
+            kinds=(DocKind.PROGRAM,),
+            program_ids=(3, 4),
+            categories=("music",),
+            languages=("fa-IR", "FA"),
+            tags=("live", "jazz"),
+        )
     )
+    assert query == ("( ' k:program' ) & ( ' p:3' | ' p:4' ) & ( ' c:music' ) & ( ' l:fa' ) & ' t:jazz' & ' t:live'")
     assert filter_tsquery(SearchFilter()) is None
     assert filter_tsquery(SearchFilter(date_from=NOW)) is None  # dates stay column conditions
 

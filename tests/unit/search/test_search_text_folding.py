@@ -28,15 +28,27 @@ ALEF, YEH, KAF, HEH = "\u0627", "\u064a", "\u0643", "\u0647"
 @pytest.mark.parametrize(
     ("written", "folded"),
     [
-        ("\u0622", ALEF), ("\u0623", ALEF), ("\u0625", ALEF),  # آ أ إ
-        ("\u06cc", YEH), ("\u0649", YEH), ("\u06d2", YEH),  # ی ى ے
+        ("\u0622", ALEF),
+        ("\u0623", ALEF),
+        ("\u0625", ALEF),  # آ أ إ
+        ("\u06cc", YEH),
+        ("\u0649", YEH),
+        ("\u06d2", YEH),  # ی ى ے
         ("\u06a9", KAF),  # ک
-        ("\u0629", HEH), ("\u06c0", HEH), ("\u06c1", HEH),  # ة ۀ ہ
+        ("\u0629", HEH),
+        ("\u06c0", HEH),
+        ("\u06c1", HEH),  # ة ۀ ہ
         ("\u0640", ""),  # tatweel
         *((mark, "") for mark in "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0654\u0670"),  # diacritics
-        ("\u200c", " "), ("\u200b", " "),  # ZWNJ, ZWSP
-        ("\u200d", ""), ("\u2060", ""), ("\u00ad", ""), ("\ufeff", ""),  # ZWJ, word joiner, soft hyphen, BOM
-        ("\u06f1\u06f4\u06f0\u06f2", "1402"), ("\u0662\u0660\u0662\u0664", "2024"), ("\u0967\u0968", "12"),  # digits
+        ("\u200c", " "),
+        ("\u200b", " "),  # ZWNJ, ZWSP
+        ("\u200d", ""),
+        ("\u2060", ""),
+        ("\u00ad", ""),
+        ("\ufeff", ""),  # ZWJ, word joiner, soft hyphen, BOM
+        ("\u06f1\u06f4\u06f0\u06f2", "1402"),
+        ("\u0662\u0660\u0662\u0664", "2024"),
+        ("\u0967\u0968", "12"),  # digits
     ],
 )
 def test_each_fold(written: str, folded: str):
@@ -47,9 +59,20 @@ def test_each_fold(written: str, folded: str):
 @pytest.mark.parametrize(
     ("one", "other"),
     [
-        ("کودک", "كودك"), ("ایران", "ايران"), ("کتاب", "كتاب"), ("مکتبه", "مكتبة"), ("هدی", "هدى"), ("آرش", "ارش"),
-        ("أسد", "إسد"), ("خانۀ", "خانه"), ("خانهٔ", "خانه"), ("كِتَابٌ", "كتاب"), ("مكتـــبة", "مکتبه"),
-        ("محمّد", "محمد"), ("موسیٰ", "موسي"), ("۱۴۰۲", "1402"),
+        ("کودک", "كودك"),
+        ("ایران", "ايران"),
+        ("کتاب", "كتاب"),
+        ("مکتبه", "مكتبة"),
+        ("هدی", "هدى"),
+        ("آرش", "ارش"),
+        ("أسد", "إسد"),
+        ("خانۀ", "خانه"),
+        ("خانهٔ", "خانه"),
+        ("كِتَابٌ", "كتاب"),
+        ("مكتـــبة", "مکتبه"),
+        ("محمّد", "محمد"),
+        ("موسیٰ", "موسي"),
+        ("۱۴۰۲", "1402"),
     ],
 )
 def test_spellings_of_one_word_fold_alike(one: str, other: str):
@@ -129,9 +152,7 @@ def test_description_fragments_are_found_in_order():
     first = folded[: folded.index("ديگر") + 4].replace("كتاب", "<mark>كتاب</mark>")
     last = "ديگر <mark>كتاب</mark> پايان"
     restored = restore(first + FRAGMENT_SENTINEL + last, original)
-    assert restored == (
-        "یک " + "<mark>کتاب</mark> " * 3 + "دیگر" + FRAGMENT_DELIMITER + "دیگر <mark>کتاب</mark> پایان"
-    )
+    assert restored == ("یک " + "<mark>کتاب</mark> " * 3 + "دیگر" + FRAGMENT_DELIMITER + "دیگر <mark>کتاب</mark> پایان")
 
 
 def test_text_that_folding_left_alone_only_gets_its_delimiter():
