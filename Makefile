@@ -17,7 +17,7 @@ GRAPHIQL_STAMP := $(GRAPHIQL_STATIC)/.installed
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql e2e-deps audit-deps services run test schema bench-api bench-edge bench-search clean
+.PHONY: install graphiql e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search clean
 
 install: $(STAMP)
 
@@ -70,6 +70,21 @@ services:
 
 test: install graphiql e2e-deps audit-deps services
 	$(BIN)/pytest
+
+# Quality gates: `make check` runs them all (CI runs it before the tests); `make fmt` rewrites the code in place.
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck
 
 schema: install
 	$(BIN)/cms export-schema

@@ -148,7 +148,7 @@ async def build(url: str, alias: str, timed_reindex: Callable[[Any], Awaitable[d
     """(OpenSearchSearch on `alias`, figures): the index built by `timed_reindex` (search_bench.py's: the code
     `cms reindex` runs, timed the same way for both backends), then its background merges waited for. On failure
     the client is closed and the index removed before the error goes on."""
-    from search.opensearch import OpenSearchSearch
+    from search.opensearch.backend import OpenSearchSearch
 
     backend = OpenSearchSearch(url=url, index=alias, refresh=False)
     try:

@@ -422,9 +422,10 @@ async def _serving(settings, db_url: str):
     import uvicorn
 
     from cms.app import create_app
-    from cms.db import PgTarget
+    from cms.core.db import PgTarget
+    from cms.services import Services
 
-    app = create_app(settings, target=PgTarget.from_url(db_url))
+    app = create_app(Services(settings, database=PgTarget.from_url(db_url)))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -447,7 +448,7 @@ async def app_in_process(db_url: str, data_dir: Path, reqs: list[tuple[str, dict
     2. With the default public cache: the SQL of a cache hit (a repeat answered with `x-cache: HIT`), and the hit's
        JSON against the uncached answer.
     """
-    from cms.settings import Settings
+    from cms.core.settings import Settings
 
     common = dict(
         CMS_DATA_DIR=data_dir,
@@ -554,19 +555,22 @@ async def limiter_in_process(
     larger than over a socket), the two alternating for `rounds` rounds, the process's CPU time per request. Paths:
     S1 (cost 9: charged in batches), S2 (cost 1,404: charged before it runs, one Redis call), and a request that
     runs no query (what a public-cache hit costs the limiter: the middleware and a batched charge of 1)."""
-    from cms import db
     from cms.app import create_app
-    from cms.db import PgTarget
+    from cms.core import db
+    from cms.core.db import PgTarget
+    from cms.core.settings import Settings
     from cms.http.ratelimit import RateLimitMiddleware
-    from cms.settings import Settings
+    from cms.services import Services
 
     common = dict(
         CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None, CMS_PUBLIC_CACHE_SECONDS=0
     )
     on_settings = Settings(**common, **RATE_LIMIT_ON)
     apps = {
-        "off": create_app(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), target=PgTarget.from_url(db_url)),
-        "on": create_app(on_settings, target=PgTarget.from_url(db_url)),
+        "off": create_app(
+            Services(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), database=PgTarget.from_url(db_url))
+        ),
+        "on": create_app(Services(on_settings, database=PgTarget.from_url(db_url))),
     }
     apps["on"].state.rate_limiter.start()
 

@@ -7,7 +7,7 @@ anonymous caller:
   S2 `EpisodeFeed(first, after)` -> {"data": {"episodes": {"edges": [{cursor, node {...}}], "pageInfo": {...}}}}
 
 Same semantics as the app: only public episodes (episode and its program PUBLISHED with publish_at <= now), order
-created_at DESC, id DESC, keyset cursors encoded like cms/pagination.py, Relay global ids like cms/api/ids.py,
+created_at DESC, id DESC, keyset cursors encoded like cms/core/pagination.py, Relay global ids like cms/api/ids.py,
 media asset = newest READY video/audio else newest video/audio, comment count excludes deleted comments.
 Filters and orderings other than the default are not implemented (the bench does not use them).
 
@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-# cms/pagination.py names the model and the ordering in cursors: "<Model>.<FIELD>_<DIRECTION>".
+# cms/core/pagination.py names the model and the ordering in cursors: "<Model>.<FIELD>_<DIRECTION>".
 ORDERING_NAME = "Episode.CREATED_AT_DESC"
 
 PUBLIC = """e.status = 'PUBLISHED' AND e.publish_at <= now()
@@ -77,7 +77,7 @@ S2_SQL = _s2_sql(False)
 S2_AFTER_SQL = _s2_sql(True)
 
 
-# --- ids and cursors, byte-compatible with cms/api/ids.py and cms/pagination.py ------------------------------
+# --- ids and cursors, byte-compatible with cms/api/ids.py and cms/core/pagination.py ------------------------------
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -152,7 +152,7 @@ async def episode_feed(pool: asyncpg.Pool, variables: dict) -> Response:
     if size < 0 or size > MAX_PAGE_SIZE:
         return _error(f"first must be between 0 and {MAX_PAGE_SIZE}")
     after = variables.get("after")
-    # Like cms/pagination.py, `first: 0` still asks for one row: hasNextPage tells whether any follow.
+    # Like cms/core/pagination.py, `first: 0` still asks for one row: hasNextPage tells whether any follow.
     if after:
         try:
             created_at, row_id = decode_cursor(after)

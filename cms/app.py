@@ -1,4 +1,4 @@
-"""create_app(settings): the only place where the parts are wired together."""
+"""create_app(services): the HTTP app, wired from the composition root's parts (cms/services.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from cms import db
+from cms.api.context import ContextParts
 from cms.api.schema import build_schema
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
-from cms.changefeed import ChangeFeed
 from cms.content.visibility import next_scheduled_change
+from cms.core import db
+from cms.core.outbox import ChangeFeed
+from cms.core.settings import DEV_ISSUER_PATH, Settings
 from cms.http.auth import BearerTokenBackend, on_auth_error
 from cms.http.concurrency import ConcurrencyLimitMiddleware
 from cms.http.cors import CORSMiddleware
@@ -28,12 +30,8 @@ from cms.http.public_cache import PublicQueryCache
 from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.security_headers import SecurityHeadersMiddleware
-from cms.http.uploads import receive_upload
-from cms.media.storage import open_storage_from_settings
-from cms.plugins import PluginHost
-from cms.settings import DEV_ISSUER_PATH, Settings
-from search.backend import SearchBackend
-from search.factory import open_search_backend
+from cms.http.uploads import upload_receiver
+from cms.services import Services
 
 log = logging.getLogger("cms.app")
 
@@ -56,48 +54,30 @@ def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
 
 
 def create_app(
-    settings: Settings,
-    *,
-    target: db.PgTarget | None = None,
-    background: Sequence[Callable[[Settings], AbstractAsyncContextManager]] = (),
-    plugins: PluginHost | None = None,
-    search: SearchBackend | None = None,
+    services: Services, *, background: Sequence[Callable[[Services], AbstractAsyncContextManager[object]]] = ()
 ) -> Starlette:
-    """Build the ASGI app. `target` overrides where the database is (tests pass their own); `background`
-    are services run for the app's lifetime once the database is open (the CLI passes the inline worker);
-    `plugins` replaces the host loaded from entry points (plugin tests pass `cms_plugin_host`); `search`
-    replaces the backend opened from the settings (the CLI shares one with the inline worker); the app closes it."""
-    if plugins is None:
-        plugins = PluginHost(disabled=settings.plugins_disabled).load()
+    """Build the ASGI app on `services`, which its lifespan runs (`Services.running`). `background` are services run
+    for the app's lifetime once those are open (the CLI passes the inline worker)."""
+    settings, plugins = services.settings, services.plugins
     validator, dev_issuer = _validator(settings)
-    storage = open_storage_from_settings(settings)
-    if search is None:
-        search = open_search_backend(settings)
-
     feed = ChangeFeed()
     limiter = RateLimiter(settings) if settings.rate_limit_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        resolved = target or db.resolve_target(settings)
-        await db.open_database(settings, resolved)
-        log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                await plugins.startup(settings)
-                stack.push_async_callback(plugins.shutdown)  # runs last, before the database closes
-                if limiter is not None:
-                    limiter.start()  # an embedded Redis is started here
-                    stack.push_async_callback(limiter.aclose)
-                await stack.enter_async_context(feed.running(resolved))
-                for service in background:
-                    await stack.enter_async_context(service(settings))
-                yield
-        finally:
-            await search.close()
-            await db.close_database()
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(services.running())
             if isinstance(validator.keys, RemoteJWKS):
-                await validator.keys.aclose()
+                stack.push_async_callback(validator.keys.aclose)
+            log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
+            if limiter is not None:
+                limiter.start()  # an embedded Redis is started here
+                stack.push_async_callback(limiter.aclose)
+            assert services.database is not None  # set by running()
+            await stack.enter_async_context(feed.running(services.database))
+            for service in background:
+                await stack.enter_async_context(service(services))
+            yield
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -113,7 +93,12 @@ def create_app(
         cost_limit=settings.query_cost_limit,
         charge=limiter.charge_graphql if limiter else None,
     )
-    gql = graphql_endpoint(graphiql=settings.graphiql_enabled, validator=validator, schema=schema)
+    gql = graphql_endpoint(
+        graphiql=settings.graphiql_enabled,
+        validator=validator,
+        schema=schema,
+        parts=ContextParts(settings=settings, storage=services.storage, plugins=plugins, search=services.search),
+    )
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(
             gql,
@@ -128,7 +113,7 @@ def create_app(
         Route("/ready", ready),
         Route("/graphql", gql),
         WebSocketRoute("/graphql", gql),
-        Route("/uploads/{upload_id}", receive_upload, methods=["PUT"]),
+        Route("/uploads/{upload_id}", upload_receiver(settings, services.storage), methods=["PUT"]),
     ]
     if dev_issuer is not None:
         routes += _dev_issuer_routes(dev_issuer)
@@ -147,10 +132,7 @@ def create_app(
     if limiter is not None:
         middleware.append(Middleware(RateLimitMiddleware, limiter=limiter))  # after authentication: knows the caller
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.settings = settings
-    app.state.storage = storage
-    app.state.plugins = plugins
-    app.state.search = search
+    app.state.services = services
     app.state.rate_limiter = limiter
     return app
 
@@ -170,4 +152,4 @@ def _dev_issuer_routes(dev: DevIssuer) -> list[Route]:
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory cms.app:app_from_env`: settings from the environment."""
-    return create_app(Settings())
+    return create_app(Services(Settings()))

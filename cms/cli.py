@@ -4,34 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from cms.settings import CMS_ROLES, Settings
+from cms.core.settings import CMS_ROLES, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 
 
-# The CLI is the composition root: the only place in `cms` that reaches into `jobs` (lazily).
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from cms.app import create_app
-    from cms.plugins import PluginHost
-    from search.factory import open_search_backend
+    from cms.services import Services
+    from cms.worker import inline_worker
 
-    # One plugin host and one search backend for the app and its inline worker (the app starts and closes them).
-    plugins = PluginHost(disabled=settings.plugins_disabled).load()
-    search = open_search_backend(settings)
-    background = []
-    if settings.inline_worker and not args.no_worker:
-        from jobs.worker import inline_worker
-
-        background.append(functools.partial(inline_worker, plugins=plugins, search=search))
-    app = create_app(settings, background=background, plugins=plugins, search=search)
+    inline = settings.inline_worker and not args.no_worker
+    app = create_app(Services(settings), background=[inline_worker] if inline else [])
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -79,14 +70,15 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from jobs.worker import build_worker
+    from cms.services import Services
+    from cms.worker import build_worker
 
-    build_worker(settings, owns_database=True, burst=args.burst).run()
+    build_worker(Services(settings), burst=args.burst).run()
     return 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from cms import db
+    from cms.core import db
 
     async def run() -> None:
         target = db.resolve_target(settings)
@@ -101,15 +93,13 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cms import db
-    from search.factory import open_search_backend
+    from cms.services import Services
     from search.reindex import reindex
 
     async def run() -> None:
-        await db.open_database(settings, db.resolve_target(settings))
-        backend = open_search_backend(settings)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        try:
+        async with Services(settings).running() as services:
+            backend = services.search
             with Progress(*columns, disable=args.quiet) as progress:
                 task = progress.add_task(f"indexing into {backend.name}", total=None)
                 result = await reindex(
@@ -117,9 +107,6 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
                     on_total=lambda n: progress.update(task, total=n),
                     on_progress=lambda n: progress.advance(task, n),
                 )
-        finally:
-            await backend.close()
-            await db.close_database()
         print(
             f"indexed {result.documents} documents in {result.seconds:.1f} s ({result.per_second:,.0f} docs/s);"
             f" {result.caught_up} changed meanwhile and were written again"

@@ -14,13 +14,12 @@ from datetime import timedelta
 from arq.connections import ArqRedis
 from tortoise.transactions import in_transaction
 
-from cms.events import OutboxEvent
-from cms.jobstore import service as jobstore
-from cms.jobstore.models import JobStatus
-from cms.jobstore.service import NewJob
-from jobs.kinds import KINDS
-from jobs.routing import ASSET_JOBS, EVENT_JOBS
+from cms.core.outbox import OutboxEvent
+from jobs.kinds import ASSET_JOBS, EVENT_JOBS, KINDS
 from jobs.runner import JobDeps
+from jobs.store import service as jobstore
+from jobs.store.models import JobStatus
+from jobs.store.service import NewJob
 
 log = logging.getLogger("cms.jobs.dispatcher")
 RUN_JOB = "run_job"

@@ -19,17 +19,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cms.actors import Actor
 from cms.auth.principal import Principal
 from cms.content import episodes
 from cms.content.models import Episode, Program
-from cms.errors import DomainError
-from cms.jobstore import service as jobstore
+from cms.core.errors import DomainError
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
-from cms.plugins import PluginHost
+from cms.plugins.host import PluginHost
+from cms.users.actors import Actor
 from cms.users.service import ensure_user
 from jobs.runner import JobDeps, JobKind, PermanentJobError
+from jobs.store import service as jobstore
 
 log = logging.getLogger("cms.jobs.ingest")
 
@@ -57,7 +57,7 @@ def sources(host: PluginHost | None) -> dict[str, Any]:
 
 
 def _sources_of(deps: JobDeps) -> Mapping[str, Any]:
-    """The worker built them once (jobs/worker.py); deps made without them (tests) ask their plugins."""
+    """The worker built them once (cms/worker.py); deps made without them (tests) ask their plugins."""
     return deps.ingest_sources if deps.ingest_sources is not None else sources(deps.plugins)
 
 
@@ -164,5 +164,5 @@ async def _call_source(call: Callable[[], Any]) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
-POLL_KIND = JobKind(run=run_poll, timeout=timedelta(minutes=10))
-ITEM_KIND = JobKind(run=run_item, timeout=timedelta(hours=2))
+POLL_KIND = JobKind(name=POLL, run=run_poll, timeout=timedelta(minutes=10))
+ITEM_KIND = JobKind(name=ITEM, run=run_item, timeout=timedelta(hours=2))

@@ -1,20 +1,26 @@
-"""Every job kind the worker runs."""
+"""Every core job kind (each declared beside its job) and the relay's routing, derived from those declarations."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from cms.core.outbox import Event
 from jobs import announce, ingest, persist, plugin_events, process, search_index
 from jobs.runner import JobKind
-from search.service import INDEX_JOB
 
-KINDS: dict[str, JobKind] = {
-    "persist_asset": JobKind(run=persist.run, on_dead=persist.on_dead, timeout=timedelta(hours=2)),
-    # The child process has its own time limit (CMS_TRANSCODE_TIMEOUT_SECONDS); this one only backstops it.
-    "process_asset": JobKind(run=process.run, on_dead=process.on_dead, timeout=timedelta(hours=6)),
-    "notify_plugins": JobKind(run=plugin_events.run, timeout=timedelta(minutes=5)),
-    announce.KIND: announce.LIVE_KIND,  # cms_content_published when a publication goes live
-    ingest.POLL: ingest.POLL_KIND,  # plugin ingest sources (cms_ingest_sources): discover items...
-    ingest.ITEM: ingest.ITEM_KIND,  # ...and bring each one in as a draft episode with its media
-    INDEX_JOB: JobKind(run=search_index.run, timeout=timedelta(minutes=30)),
+CORE_KINDS: tuple[JobKind, ...] = (
+    persist.KIND,
+    process.KIND,
+    plugin_events.KIND,  # the plugins' reaction hooks
+    announce.KIND,  # cms_content_published when a publication goes live
+    ingest.POLL_KIND,  # plugin ingest sources (cms_ingest_sources): discover items...
+    ingest.ITEM_KIND,  # ...and bring each one in as a draft episode with its media
+    search_index.KIND,  # search freshness: every content change re-indexes the item from PostgreSQL
+)
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in CORE_KINDS}
+assert len(KINDS) == len(CORE_KINDS), "two job kinds share a name"
+
+# Which jobs an outbox event causes: the relay creates one job per (event, job kind).
+EVENT_JOBS: dict[Event, tuple[str, ...]] = {
+    event: names for event in Event if (names := tuple(k.name for k in CORE_KINDS if event in k.triggers))
 }
+# Jobs that work on an asset: listed on `Asset.jobs` (plugin notifications about an asset are not).
+ASSET_JOBS = frozenset(kind.name for kind in CORE_KINDS if kind.about_asset)

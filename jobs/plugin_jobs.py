@@ -20,9 +20,9 @@ from typing import Any
 from arq.cron import CronJob
 from arq.worker import Retry
 
-from cms.jobstore.service import KIND_MAX
-from cms.plugins import PluginHost
+from cms.plugins.host import PluginHost
 from jobs.runner import JobDeps, JobKind, PermanentJobError
+from jobs.store.service import KIND_MAX
 
 log = logging.getLogger("cms.plugins")  # where PluginHost reports plugin failures
 
@@ -55,7 +55,7 @@ def adapt(kind: str, function: Callable[..., Any]) -> JobKind:
         if inspect.isawaitable(result):
             await result
 
-    return JobKind(run=run)
+    return JobKind(name=kind, run=run)
 
 
 def merge_job_kinds(core: Mapping[str, JobKind], host: PluginHost) -> Mapping[str, JobKind]:

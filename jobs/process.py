@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from cms.core.outbox import Event
 from cms.media import intake, processing
-from jobs.runner import JobDeps, PermanentJobError
+from jobs.runner import JobDeps, JobKind, PermanentJobError
 
 
 async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
@@ -23,3 +25,14 @@ async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
 
 async def on_dead(deps: JobDeps, payload: dict[str, Any], error: str) -> None:
     await intake.mark_failed(asset_id=payload["asset_id"], reason=f"processing failed after several attempts: {error}")
+
+
+# The child process has its own time limit (CMS_TRANSCODE_TIMEOUT_SECONDS); this one only backstops it.
+KIND = JobKind(
+    name="process_asset",
+    run=run,
+    on_dead=on_dead,
+    timeout=timedelta(hours=6),
+    triggers=(Event.ASSET_PERSISTED,),
+    about_asset=True,
+)

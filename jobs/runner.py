@@ -9,19 +9,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from cms.jobstore import service as jobstore
-from cms.jobstore.models import Job, JobStatus
+from cms.core.outbox import Event
+from cms.core.settings import Settings
 from cms.media.storage import Storage
 from cms.media.transcode.capabilities import Capabilities
-from cms.plugins import PluginHost
-from cms.settings import Settings
+from cms.plugins.host import PluginHost
+from jobs.store import service as jobstore
+from jobs.store.models import Job, JobStatus
 from search.backend import SearchBackend
 
 log = logging.getLogger("cms.jobs")
 
 
 # Retrying cannot help (bad input file, say): the job is dead-lettered at once. One exception for core jobs and
-# plugin jobs, which raise it by its public name, cms.jobstore.service.PermanentFailure.
+# plugin jobs, which raise it by its public name, jobs.store.service.PermanentFailure.
 PermanentJobError = jobstore.PermanentFailure
 
 
@@ -39,10 +40,17 @@ class JobDeps:
 
 @dataclass(frozen=True)
 class JobKind:
+    """A kind of job, declared beside its function: what runs, what a dead letter leaves behind, and which outbox
+    events create one job of this kind each (jobs/kinds.py derives the relay's routing from these)."""
+
+    name: str
     run: Callable[[JobDeps, dict[str, Any]], Awaitable[None]]
     # Called once when the job is dead-lettered, to leave the domain in a state a person can read.
     on_dead: Callable[[JobDeps, dict[str, Any], str], Awaitable[None]] | None = None
     timeout: timedelta = timedelta(hours=1)
+    triggers: tuple[Event, ...] = ()
+    # Its payload's asset_id ties the job to that asset (listed on `Asset.jobs`).
+    about_asset: bool = False
 
 
 async def _heartbeat(job: Job, lease: timedelta) -> None:

@@ -100,7 +100,7 @@ class SearchPage:
     has_next: bool
     facets: dict[str, list[FacetCount]]  # FACET_FIELDS -> counts over all matches, most frequent first
     # False when a backend estimated `total` and the facet counts instead of counting every match (the PostgreSQL
-    # backend past 10,000 matches: search.pg_counts); the hits and their order are exact either way.
+    # backend past 10,000 matches: search.postgres.backend.counts); the hits and their order are exact either way.
     exact_counts: bool = True
 
 

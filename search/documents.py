@@ -73,7 +73,7 @@ def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocu
         program_id=program["id"],
         program_title=program["title"],
         public_from=_public_from(row, program),
-        # The document changes with its program too: its version (search.os_mapping) must move on either edit.
+        # The document changes with its program too: its version (search.opensearch.mapping) must move on either edit.
         date=row["publish_at"] or row["created_at"],
         updated_at=max(row["updated_at"], program["updated_at"]),
     )

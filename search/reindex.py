@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
-from cms import events
 from cms.content.models import Episode, Program
+from cms.core import outbox
 from search import documents
 from search.backend import DocKind, SearchBackend, SearchDocument
 
@@ -41,7 +41,7 @@ async def deleted_since(since: datetime) -> dict[DocKind, list[int]]:
     """Ids of the programs and episodes deleted after `since` (their `*.delete` outbox events): a rebuild may have
     read them before they went, and their index jobs deleted them from the old index only."""
     found: dict[DocKind, list[int]] = {}
-    rows = await events.OutboxEvent.filter(kind__in=_DELETES, created_at__gte=since).values_list("kind", "payload")
+    rows = await outbox.OutboxEvent.filter(kind__in=_DELETES, created_at__gte=since).values_list("kind", "payload")
     for kind, payload in rows:
         found.setdefault(_DELETES[kind], []).append(int(payload["id"]))
     return found
@@ -68,7 +68,7 @@ async def reindex(
     gone = await deleted_since(started)
     for kind, ids in gone.items():
         await backend.delete(kind, ids)
-    await events.notify("search.indexed")
+    await outbox.notify("search.indexed")
     return ReindexResult(
         documents=written, seconds=seconds, caught_up=len(late) + sum(len(ids) for ids in gone.values())
     )

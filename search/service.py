@@ -1,19 +1,17 @@
-"""Search for callers: who may see drafts, what a query may ask, and how far the index lags behind PostgreSQL."""
+"""Search for callers: who may see drafts, what a query may ask, and how many documents the index holds."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from cms.actors import require_admin
+from cms.auth.permissions import Role, require
 from cms.auth.principal import Principal
 from cms.content.models import Episode, Program
 from cms.content.visibility import aware, is_public, is_public_episode, now, sees_drafts
-from cms.errors import Forbidden, Invalid
-from cms.events import OutboxEvent
-from cms.jobstore.models import Job, JobStatus
-from cms.pagination import clamp_first
+from cms.core.errors import Forbidden, Invalid
+from cms.core.pagination import clamp_first
 from search.backend import (
     DocKind,
     InvalidCursor,
@@ -24,15 +22,6 @@ from search.backend import (
     SearchPage,
     SearchQuery,
 )
-
-# Content events that change what the index holds, and the job kind that applies them (jobs/search_index.py).
-INDEX_EVENTS = tuple(
-    f"{noun}.{verb}"
-    for noun in ("program", "episode")
-    for verb in ("create", "update", "delete", "publish", "unpublish")
-)
-INDEX_JOB = "index_content"
-_PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 async def search(
@@ -104,29 +93,7 @@ async def visible_items(
     return [(hit, found) for hit, found in zip(hits, items) if found is not None]
 
 
-@dataclass(frozen=True)
-class SearchStatus:
-    backend: str
-    documents: int
-    pending_changes: int  # content changes recorded but not yet applied to the index
-    lag_seconds: float  # age of the oldest of those; 0 when the index is current
-    failed_jobs: int  # index jobs that gave up (dead-lettered): retry them from `jobs`
-
-
-async def status(*, backend: SearchBackend, principal: Principal | None) -> SearchStatus:
-    require_admin(principal)
-    unrelayed = OutboxEvent.filter(relayed_at__isnull=True, kind__in=INDEX_EVENTS)
-    pending = Job.filter(kind=INDEX_JOB, status__in=_PENDING)
-    oldest = [
-        row
-        for query in (unrelayed, pending)
-        for row in await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
-    ]
-    lag = (now() - min(oldest)).total_seconds() if oldest else 0.0
-    return SearchStatus(
-        backend=backend.name,
-        documents=await backend.count(),
-        pending_changes=await unrelayed.count() + await pending.count(),
-        lag_seconds=max(lag, 0.0),
-        failed_jobs=await Job.filter(kind=INDEX_JOB, status=JobStatus.DEAD).count(),
-    )
+async def documents(*, backend: SearchBackend, principal: Principal | None) -> int:
+    """How many documents the index holds (admins)."""
+    require(principal, Role.ADMIN)
+    return await backend.count()

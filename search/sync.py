@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from cms import events
 from cms.content.models import Episode
+from cms.core import outbox
 from search import documents
 from search.backend import DocKind, SearchBackend
 
@@ -28,7 +28,7 @@ async def sync_item(backend: SearchBackend, kind: str, item_id: int, *, created:
             await _sync_program(backend, item_id, with_episodes=not created)
         else:
             await _sync_episode(backend, item_id)
-        await events.notify("search.indexed")  # cached public search answers are stale now
+        await outbox.notify("search.indexed")  # cached public search answers are stale now
 
 
 async def _sync_program(backend: SearchBackend, program_id: int, *, with_episodes: bool) -> None:

@@ -12,9 +12,10 @@ import pytest
 from tortoise import Tortoise
 
 from cms.app import create_app
-from cms.db import PgTarget
-from cms.settings import Settings
-from search.postgres import TABLES as SEARCH_TABLES
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
+from cms.services import Services
+from search.postgres.backend import TABLES as SEARCH_TABLES
 from tests.support import database
 from tests.support.api import Api
 from tests.support.oidc_issuer import TestIssuer
@@ -76,7 +77,7 @@ def settings(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Se
 
 @pytest.fixture(scope="session")
 async def live_server(settings: Settings, db_target: PgTarget) -> AsyncIterator[LiveServer]:
-    server = await LiveServer(create_app(settings, target=db_target)).start()
+    server = await LiveServer(create_app(Services(settings, database=db_target))).start()
     yield server
     await server.stop()
 

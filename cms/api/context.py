@@ -6,14 +6,24 @@ from dataclasses import dataclass, field
 
 from strawberry.types import Info as _Info
 
-from cms.actors import Actor
 from cms.api.loaders import Loaders
 from cms.auth.principal import Principal
+from cms.core.settings import Settings
 from cms.media.storage import Storage
-from cms.plugins import PluginHost
-from cms.settings import Settings
+from cms.plugins.host import PluginHost
 from cms.users import service as users
+from cms.users.actors import Actor
 from search.backend import SearchBackend
+
+
+@dataclass(frozen=True)
+class ContextParts:
+    """The app's shared parts that resolvers use (from cms.services.Services)."""
+
+    settings: Settings
+    storage: Storage
+    plugins: PluginHost | None = None
+    search: SearchBackend | None = None
 
 
 @dataclass

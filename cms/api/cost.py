@@ -23,7 +23,7 @@ from typing import Any
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
-from cms.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from cms.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql import (
     DocumentNode,
     FieldNode,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
 
 import strawberry
 
-from cms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from cms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @strawberry.interface(description="A problem the client can act on.")
@@ -61,9 +63,15 @@ def as_error(exc: DomainError, *, input_arg: str | None = "input") -> Error:
     raise exc
 
 
-async def result_or_error(call: Awaitable[T], *, input_arg: str | None = "input") -> T | Error:
-    """Await a service call; domain errors become typed errors, anything else propagates (and is masked)."""
-    try:
-        return await call
-    except (Invalid, Conflict, NotFound, Forbidden) as exc:
-        return as_error(exc, input_arg=input_arg)
+def typed_errors(resolver: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T | Error]]:
+    """Decorate a mutation resolver (under `@strawberry.mutation`): the domain errors it raises become the typed
+    errors of its result union (paths into its `input` argument); anything else propagates (and is masked)."""
+
+    @functools.wraps(resolver)
+    async def resolve(*args: P.args, **kwargs: P.kwargs) -> T | Error:
+        try:
+            return await resolver(*args, **kwargs)
+        except (Invalid, Conflict, NotFound, Forbidden) as exc:
+            return as_error(exc, input_arg="input")
+
+    return resolve

@@ -8,7 +8,7 @@ import asyncpg
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from cms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from cms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 log = logging.getLogger("cms.api")
 
@@ -18,7 +18,7 @@ _CODES = {Invalid: "BAD_USER_INPUT", Conflict: "CONFLICT", NotFound: "NOT_FOUND"
 def _unstorable_text(exc: BaseException | None) -> bool:
     """NUL or unpaired surrogates in a string argument: PostgreSQL (or its driver) cannot take them."""
     while exc is not None:
-        if isinstance(exc, UnicodeEncodeError) or isinstance(exc, asyncpg.exceptions.CharacterNotInRepertoireError):
+        if isinstance(exc, (UnicodeEncodeError, asyncpg.exceptions.CharacterNotInRepertoireError)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

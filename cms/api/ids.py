@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from cms.errors import Invalid
+from cms.core.errors import Invalid
 
 NODE_TYPES = ("Program", "Episode", "Asset", "Comment", "User", "AuditEntry", "Job")
 

@@ -10,12 +10,12 @@ from strawberry.dataloader import DataLoader
 
 from cms.content import comments, episodes, programs
 from cms.content.models import Episode, Program
-from cms.jobstore import service as jobstore
-from cms.jobstore.models import Job
 from cms.media import service as media
 from cms.media.models import Asset, Rendition
 from cms.users import service as users
 from cms.users.models import User
+from jobs.store import service as jobstore
+from jobs.store.models import Job
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from cms.pagination import Page
+from cms.core.pagination import Page
 
 T = TypeVar("T")
 M = TypeVar("M")

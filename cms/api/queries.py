@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import strawberry
 
 from cms.api.audit.types import AuditEntry
 from cms.api.content.types import Comment, Episode, Program
 from cms.api.context import Info
-from cms.api.ids import from_global_id
+from cms.api.ids import NODE_TYPES, from_global_id
 from cms.api.media.jobs import Job
 from cms.api.media.types import Asset
 from cms.api.node import Node
 from cms.api.users.types import User
 from cms.audit import service as audit
 from cms.content import comments, episodes, programs
-from cms.jobstore import service as jobstore
 from cms.media import service as media
 from cms.users import service as users
+from jobs.store import service as jobstore
+
+# Node type -> (the service call that returns the row when the caller may see it, the GraphQL type that shows it).
+_NODES: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
+    "Program": (programs.get_program, Program),
+    "Episode": (episodes.get_episode, Episode),
+    "Asset": (media.get_asset, Asset),
+    "Comment": (comments.get_comment, Comment),
+    "User": (users.get_user, User),
+    "Job": (jobstore.get_job, Job),
+    "AuditEntry": (audit.get_entry, AuditEntry),
+}
+assert set(_NODES) == set(NODE_TYPES), "every node type needs a lookup"
 
 
 async def _lookup(info: Info, type_name: str, pk: int) -> Node | None:
-    principal = info.context.principal
-    if type_name == "Program":
-        found = await programs.get_program(principal=principal, id=pk)
-        return Program.from_model(found) if found else None
-    if type_name == "Episode":
-        found = await episodes.get_episode(principal=principal, id=pk)
-        return Episode.from_model(found) if found else None
-    if type_name == "Asset":
-        found = await media.get_asset(principal=principal, id=pk)
-        return Asset.from_model(found) if found else None
-    if type_name == "Comment":
-        found = await comments.get_comment(principal=principal, id=pk)
-        return Comment.from_model(found) if found else None
-    if type_name == "User":
-        found = await users.get_user(principal=principal, id=pk)
-        return User.from_model(found) if found else None
-    if type_name == "Job":
-        found = await jobstore.get_job(principal=principal, id=pk)
-        return Job.from_model(found) if found else None
-    found = await audit.get_entry(principal=principal, id=pk)
-    return AuditEntry.from_model(found) if found else None
+    get, node_type = _NODES[type_name]
+    found = await get(principal=info.context.principal, id=pk)
+    return node_type.from_model(found) if found else None
 
 
 @strawberry.type

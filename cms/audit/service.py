@@ -9,10 +9,13 @@ from typing import Any
 
 from tortoise.models import Model
 
-from cms.actors import Actor, require_admin
 from cms.audit.models import AuditEntry
+from cms.auth.permissions import Role, allowed, require
 from cms.auth.principal import Principal
-from cms.pagination import Ordering, Page, paginate
+from cms.core import outbox
+from cms.core.outbox import Event
+from cms.core.pagination import Ordering, Page, paginate
+from cms.users.actors import Actor
 
 _ORDER = Ordering("AT_DESC", "at", descending=True)
 
@@ -65,7 +68,7 @@ class AuditFilter:
 async def list_entries(
     *, principal: Principal | None, first: int | None, after: str | None, filter: AuditFilter
 ) -> Page[AuditEntry]:
-    require_admin(principal)
+    require(principal, Role.ADMIN)
     query = AuditEntry.all()
     if filter.entity_type:
         query = query.filter(entity_type=filter.entity_type)
@@ -79,6 +82,19 @@ async def list_entries(
 
 
 async def get_entry(*, principal: Principal | None, id: int) -> AuditEntry | None:
-    if principal is None or not principal.is_admin:
+    if not allowed(principal, Role.ADMIN):
         return None
     return await AuditEntry.get_or_none(id=id)
+
+
+async def record_change(*, actor: Actor, event: Event, entity: Model, before: dict | None, after: dict | None) -> None:
+    """What every mutation leaves behind, inside its transaction: an audit entry and an outbox event."""
+    await record(actor=actor, action=event.value, entity=entity, before=before, after=after)
+    await outbox.record(event, id=entity.pk, type=type(entity).__name__)
+
+
+async def record_deletions(*, actor: Actor, event: Event, entities: list[Model]) -> None:
+    """`record_change` for many entities about to be deleted (a program's episodes): a few statements, not 2 x N."""
+    changes = [(entity, snapshot(entity), None) for entity in entities]
+    await record_many(actor=actor, action=event.value, changes=changes)
+    await outbox.record_many(event, [{"id": entity.pk, "type": type(entity).__name__} for entity in entities])

@@ -12,7 +12,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey, import_key
 
-from cms.errors import IdentityProviderUnavailable, Unauthenticated
+from cms.core.errors import IdentityProviderUnavailable, Unauthenticated
 
 log = logging.getLogger("cms.auth")
 

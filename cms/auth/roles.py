@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cms.settings import CMS_ROLES
+from cms.core.settings import CMS_ROLES
 
 # Tried in order when OIDC_ROLES_CLAIM is unset: Keycloak realm roles, a flat
 # `roles` claim (Authentik, Azure AD, the dev issuer), then `groups`.

@@ -15,7 +15,7 @@ from joserfc.util import urlsafe_b64decode
 
 from cms.auth.principal import Principal
 from cms.auth.roles import roles_from_claims
-from cms.errors import Unauthenticated
+from cms.core.errors import Unauthenticated
 
 log = logging.getLogger("cms.auth")
 

@@ -8,18 +8,20 @@ from typing import Literal
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from cms.actors import Actor, require_editor, require_signed_in
 from cms.audit import service as audit
+from cms.audit.service import record_change
+from cms.auth.permissions import Role
 from cms.auth.principal import Principal
-from cms.changes import record_change
 from cms.content import validation as v
 from cms.content.episodes import visible_episodes
 from cms.content.models import Comment
 from cms.content.visibility import now
-from cms.errors import Forbidden, Invalid, NotFound
+from cms.core.errors import Forbidden, Invalid, NotFound
+from cms.core.outbox import Event
+from cms.core.pagination import Ordering, Page, paginate
 from cms.media import service as media
 from cms.media.models import Asset
-from cms.pagination import Ordering, Page, paginate
+from cms.users.actors import Actor, require_actor
 
 TargetKind = Literal["episode", "asset"]
 ORDERINGS = {
@@ -60,7 +62,7 @@ async def list_comments(
 async def add_comment(
     *, actor: Actor | None, target: Target, body: str, timecode: float | None, parent_id: int | None
 ) -> Comment:
-    actor = require_signed_in(actor)
+    actor = require_actor(actor, Role.VIEWER)
     asset = await _visible_target(actor.principal, target)
     problems: dict[str, str] = {}
     body = v.clean_text(problems, "body", body, required=True, limit=v.COMMENT_MAX)
@@ -79,7 +81,7 @@ async def add_comment(
             author=actor.user, body=body, timecode=timecode, parent_id=parent_id, **target.filter()
         )
         await record_change(
-            actor=actor, action="comment.add", entity=comment, before=None, after=audit.snapshot(comment)
+            actor=actor, event=Event.COMMENT_ADD, entity=comment, before=None, after=audit.snapshot(comment)
         )
     return comment
 
@@ -96,21 +98,21 @@ async def _existing(comment_id: int) -> Comment:
 
 
 async def resolve_comment(*, actor: Actor | None, id: int) -> Comment:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     comment = await _existing(id)
     before = audit.snapshot(comment)
     comment.resolved_at, comment.resolved_by = now(), actor.user
     async with in_transaction():
         await comment.save(update_fields=["resolved_at", "resolved_by_id"])
         await record_change(
-            actor=actor, action="comment.resolve", entity=comment, before=before, after=audit.snapshot(comment)
+            actor=actor, event=Event.COMMENT_RESOLVE, entity=comment, before=before, after=audit.snapshot(comment)
         )
     return comment
 
 
 async def delete_comment(*, actor: Actor | None, id: int) -> int:
     """Soft delete: replies stay attached, the body is gone."""
-    actor = require_signed_in(actor)
+    actor = require_actor(actor, Role.VIEWER)
     comment = await _existing(id)
     await _visible_target(actor.principal, _target_of(comment))  # hidden targets: NotFound, not Forbidden
     if not actor.is_editor and comment.author_id != actor.user.id:
@@ -120,7 +122,7 @@ async def delete_comment(*, actor: Actor | None, id: int) -> int:
     async with in_transaction():
         await comment.save(update_fields=["deleted_at", "body"])
         await record_change(
-            actor=actor, action="comment.delete", entity=comment, before=before, after=audit.snapshot(comment)
+            actor=actor, event=Event.COMMENT_DELETE, entity=comment, before=before, after=audit.snapshot(comment)
         )
     return id
 

@@ -10,15 +10,17 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from cms.actors import Actor, require_editor
 from cms.audit.service import snapshot
+from cms.auth.permissions import Role
 from cms.auth.principal import Principal
 from cms.content import validation as v
 from cms.content.models import Episode, Program, PublishStatus
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
 from cms.content.visibility import aware, public_episode_q, sees_drafts
-from cms.errors import Invalid, NotFound
-from cms.pagination import Ordering, Page, paginate
+from cms.core.errors import Invalid, NotFound
+from cms.core.outbox import Event
+from cms.core.pagination import Ordering, Page, paginate
+from cms.users.actors import Actor, require_actor
 
 ORDER_FIELDS = {
     "CREATED_AT": ("created_at", datetime),
@@ -80,7 +82,7 @@ async def get_episode(*, principal: Principal | None, id: int, with_program: boo
 
 
 async def _editable(actor: Actor | None, episode_id: int) -> tuple[Actor, Episode]:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     episode = await Episode.get_or_none(id=episode_id)
     if episode is None:
         raise NotFound("episode not found")
@@ -114,12 +116,12 @@ async def _apply(episode: Episode, changes: dict[str, Any], *, creating: bool) -
 
 
 async def create_episode(*, actor: Actor | None, program_id: int, changes: dict[str, Any]) -> Episode:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     if not await Program.exists(id=program_id):
         raise NotFound("program not found")
     episode = Episode(program_id=program_id, metadata={}, description="")
     await _apply(episode, changes, creating=True)
-    return await save_audited(actor=actor, action="episode.create", obj=episode, before=None)
+    return await save_audited(actor=actor, event=Event.EPISODE_CREATE, obj=episode, before=None)
 
 
 async def episode_from_source(
@@ -127,7 +129,7 @@ async def episode_from_source(
 ) -> Episode:
     """The episode of an item from an ingest source: found by (source, external_id), or created as a draft from the
     item's text, with its provenance, in one transaction (so a crash cannot leave an episode that a retry would not
-    find). Raises the `cms.errors` of `create_episode` (the program is gone, the item's text is unusable)."""
+    find). Raises the `cms.core.errors` of `create_episode` (the program is gone, the item's text is unusable)."""
     existing = await Episode.get_or_none(source=source, external_id=external_id)
     if existing is not None:
         return existing
@@ -155,12 +157,12 @@ async def update_episode(*, actor: Actor | None, id: int, changes: dict[str, Any
     actor, episode = await _editable(actor, id)
     before = snapshot(episode)
     await _apply(episode, changes, creating=False)
-    return await save_audited(actor=actor, action="episode.update", obj=episode, before=before)
+    return await save_audited(actor=actor, event=Event.EPISODE_UPDATE, obj=episode, before=before)
 
 
 async def delete_episode(*, actor: Actor | None, id: int) -> int:
     actor, episode = await _editable(actor, id)
-    await delete_audited(actor=actor, action="episode.delete", obj=episode)
+    await delete_audited(actor=actor, event=Event.EPISODE_DELETE, obj=episode)
     return id
 
 
@@ -168,14 +170,14 @@ async def publish_episode(*, actor: Actor | None, id: int, at: datetime | None =
     actor, episode = await _editable(actor, id)
     before = snapshot(episode)
     set_published(episode, at)
-    return await save_audited(actor=actor, action="episode.publish", obj=episode, before=before)
+    return await save_audited(actor=actor, event=Event.EPISODE_PUBLISH, obj=episode, before=before)
 
 
 async def unpublish_episode(*, actor: Actor | None, id: int) -> Episode:
     actor, episode = await _editable(actor, id)
     before = snapshot(episode)
     set_unpublished(episode)
-    return await save_audited(actor=actor, action="episode.unpublish", obj=episode, before=before)
+    return await save_audited(actor=actor, event=Event.EPISODE_UNPUBLISH, obj=episode, before=before)
 
 
 async def episodes_by_ids(*, ids: list[int]) -> dict[int, Episode]:

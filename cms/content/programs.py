@@ -9,17 +9,18 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from cms.actors import Actor, require_editor
-from cms.audit.service import snapshot
+from cms.audit.service import record_deletions, snapshot
+from cms.auth.permissions import Role
 from cms.auth.principal import Principal
-from cms.changes import record_deletions
 from cms.content import validation as v
 from cms.content.models import Episode, Program, PublishStatus
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
 from cms.content.visibility import aware, public_q, sees_drafts
-from cms.errors import Invalid, NotFound
+from cms.core.errors import Invalid, NotFound
+from cms.core.outbox import Event
+from cms.core.pagination import Ordering, Page, paginate
 from cms.media.models import Asset, AssetKind
-from cms.pagination import Ordering, Page, paginate
+from cms.users.actors import Actor, require_actor
 
 ORDER_FIELDS = {"CREATED_AT": ("created_at", datetime), "PUBLISH_AT": ("publish_at", datetime), "TITLE": ("title", str)}
 
@@ -76,7 +77,7 @@ async def get_program(*, principal: Principal | None, id: int | None = None, slu
 
 
 async def _editable(actor: Actor | None, program_id: int) -> tuple[Actor, Program]:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     program = await Program.get_or_none(id=program_id)
     if program is None:
         raise NotFound("program not found")
@@ -123,17 +124,17 @@ async def _apply(program: Program, changes: dict[str, Any], *, creating: bool) -
 
 
 async def create_program(*, actor: Actor | None, changes: dict[str, Any]) -> Program:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     program = Program(tags=[], description="")
     await _apply(program, changes, creating=True)
-    return await save_audited(actor=actor, action="program.create", obj=program, before=None)
+    return await save_audited(actor=actor, event=Event.PROGRAM_CREATE, obj=program, before=None)
 
 
 async def update_program(*, actor: Actor | None, id: int, changes: dict[str, Any]) -> Program:
     actor, program = await _editable(actor, id)
     before = snapshot(program)
     await _apply(program, changes, creating=False)
-    return await save_audited(actor=actor, action="program.update", obj=program, before=before)
+    return await save_audited(actor=actor, event=Event.PROGRAM_UPDATE, obj=program, before=before)
 
 
 async def delete_program(*, actor: Actor | None, id: int) -> int:
@@ -141,8 +142,8 @@ async def delete_program(*, actor: Actor | None, id: int) -> int:
     actor, program = await _editable(actor, id)
     async with in_transaction():
         episodes = await Episode.filter(program_id=id).order_by("id")
-        await record_deletions(actor=actor, action="episode.delete", entities=episodes)
-        await delete_audited(actor=actor, action="program.delete", obj=program)
+        await record_deletions(actor=actor, event=Event.EPISODE_DELETE, entities=episodes)
+        await delete_audited(actor=actor, event=Event.PROGRAM_DELETE, obj=program)
     return id
 
 
@@ -150,14 +151,14 @@ async def publish_program(*, actor: Actor | None, id: int, at: datetime | None =
     actor, program = await _editable(actor, id)
     before = snapshot(program)
     set_published(program, at)
-    return await save_audited(actor=actor, action="program.publish", obj=program, before=before)
+    return await save_audited(actor=actor, event=Event.PROGRAM_PUBLISH, obj=program, before=before)
 
 
 async def unpublish_program(*, actor: Actor | None, id: int) -> Program:
     actor, program = await _editable(actor, id)
     before = snapshot(program)
     set_unpublished(program)
-    return await save_audited(actor=actor, action="program.unpublish", obj=program, before=before)
+    return await save_audited(actor=actor, event=Event.PROGRAM_UNPUBLISH, obj=program, before=before)
 
 
 async def programs_by_ids(*, ids: list[int]) -> dict[int, Program]:

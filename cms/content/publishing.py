@@ -10,31 +10,32 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from cms.actors import Actor
 from cms.audit import service as audit
-from cms.changes import record_change
+from cms.audit.service import record_change
 from cms.content.models import PublishStatus
 from cms.content.validation import SLUG_MAX
 from cms.content.visibility import aware, now
-from cms.errors import Conflict
+from cms.core.errors import Conflict
+from cms.core.outbox import Event
+from cms.users.actors import Actor
 
 M = TypeVar("M", bound=Model)
 
 
-async def save_audited(*, actor: Actor, action: str, obj: M, before: dict | None, conflict_field: str = "slug") -> M:
+async def save_audited(*, actor: Actor, event: Event, obj: M, before: dict | None, conflict_field: str = "slug") -> M:
     """Save `obj` and its audit entry atomically; a unique violation becomes a Conflict on `conflict_field`."""
     try:
         async with in_transaction():
             await obj.save()
-            await record_change(actor=actor, action=action, entity=obj, before=before, after=audit.snapshot(obj))
+            await record_change(actor=actor, event=event, entity=obj, before=before, after=audit.snapshot(obj))
     except IntegrityError as exc:
         raise Conflict(f"{conflict_field} is already taken", field=conflict_field) from exc
     return obj
 
 
-async def delete_audited(*, actor: Actor, action: str, obj: Model) -> None:
+async def delete_audited(*, actor: Actor, event: Event, obj: Model) -> None:
     async with in_transaction():
-        await record_change(actor=actor, action=action, entity=obj, before=audit.snapshot(obj), after=None)
+        await record_change(actor=actor, event=event, entity=obj, before=audit.snapshot(obj), after=None)
         await obj.delete()
 
 

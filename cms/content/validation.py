@@ -55,7 +55,7 @@ def _json_problem(value: Any) -> str | None:
         if isinstance(item, float) and not math.isfinite(item):
             return "must not contain NaN or Infinity"
         if isinstance(item, dict):
-            pending.extend((k, depth) for k in item.keys())
+            pending.extend((k, depth) for k in item)
             pending.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             pending.extend((v, depth + 1) for v in item)

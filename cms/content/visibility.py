@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
+from cms.auth.permissions import Role, allowed
 from cms.auth.principal import Principal
 from cms.content.models import Episode, Program, PublishStatus
 
@@ -41,7 +42,7 @@ def is_public_episode(episode: Episode, program: Program | None, at: datetime | 
 
 
 def sees_drafts(principal: Principal | None) -> bool:
-    return principal is not None and principal.is_editor
+    return allowed(principal, Role.EDITOR)
 
 
 async def next_scheduled_change(after: datetime) -> datetime | None:

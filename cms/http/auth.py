@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from cms.auth.principal import Principal
 from cms.auth.tokens import TokenValidator
-from cms.errors import IdentityProviderUnavailable, Unauthenticated
+from cms.core.errors import IdentityProviderUnavailable, Unauthenticated
 
 if TYPE_CHECKING:
     from cms.http.ratelimit import RateLimiter

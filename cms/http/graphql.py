@@ -19,10 +19,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from cms.api.context import Context
+from cms.api.context import Context, ContextParts
 from cms.api.schema import build_schema
 from cms.auth.tokens import TokenValidator
-from cms.errors import Unauthenticated
+from cms.core.errors import Unauthenticated
 from cms.http import graphiql
 from cms.http.auth import principal_of
 from cms.http.body import BufferedBody
@@ -39,9 +39,10 @@ class _MethodNotAllowed(HTTPException):
 
 
 class GraphQLEndpoint(GraphQL):
-    def __init__(self, schema, *, validator: TokenValidator, **options) -> None:
+    def __init__(self, schema, *, validator: TokenValidator, parts: ContextParts, **options) -> None:
         super().__init__(schema, **options)
         self.validator = validator
+        self.parts = parts
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)  # GraphiQL from this server's own files (cms/http/graphiql.py)
@@ -64,15 +65,15 @@ class GraphQLEndpoint(GraphQL):
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        state = request.app.state
+        parts = self.parts
         return Context(
             principal=principal_of(request),
             request_id=request.scope["state"]["request_id"],
-            settings=state.settings,
-            storage=state.storage,
-            base_url=public_base_url(state.settings, request),
-            plugins=getattr(state, "plugins", None),
-            search=getattr(state, "search", None),
+            settings=parts.settings,
+            storage=parts.storage,
+            base_url=public_base_url(parts.settings, request),
+            plugins=parts.plugins,
+            search=parts.search,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -143,11 +144,12 @@ class GraphQLEndpoint(GraphQL):
         return response
 
 
-def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, schema=None) -> GraphQLEndpoint:
+def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, parts: ContextParts, schema=None) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
     return GraphQLEndpoint(
         schema or build_schema(),
         validator=validator,
+        parts=parts,
         graphql_ide="graphiql" if graphiql else None,
         allow_queries_via_get=True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),

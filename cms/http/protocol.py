@@ -147,14 +147,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_fields += len(name) + len(value)
         super().on_header(name, value)
 
-    def on_body(self, body: bytes) -> None:
-        if not self.transport.is_closing():  # refused at its head: no request cycle to feed
-            super().on_body(body)
-
-    def on_message_complete(self) -> None:
-        if not self.transport.is_closing():
-            super().on_message_complete()
-
     def on_headers_complete(self) -> None:
         # A whole head can arrive in one read and be parsed before data_received counts it: check what was parsed.
         fields, self._head_fields = self._head_fields, 0
@@ -174,10 +166,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 watch.ensure_running(self.loop)
 
     def on_body(self, body: bytes) -> None:
+        if self.transport.is_closing():  # refused at its head: no request cycle to feed
+            return
         self._body_active = True
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self.transport.is_closing():
+            return
         self.watch.receiving.pop(self, None)
         self._awaiting_head = True
         super().on_message_complete()

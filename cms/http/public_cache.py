@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cms.changefeed import ChangeFeed
+from cms.core.outbox import ChangeFeed
 from cms.http.auth import principal_of
 from cms.http.body import BODY_KEY
 from cms.http.graphql_media import media_type_of

@@ -40,9 +40,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.api.cost import Estimate
+from cms.core.redis import redis_settings
+from cms.core.settings import Settings
 from cms.http.auth import principal_of
-from cms.redis import redis_settings
-from cms.settings import Settings
 
 log = logging.getLogger("cms.http.ratelimit")
 DEFER_SECONDS = 0.2  # cheap reads are charged in one Redis call per caller per this long

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from cms.settings import Settings
+from cms.core.settings import Settings
 
 
 def public_base_url(settings: Settings, conn: HTTPConnection) -> str:

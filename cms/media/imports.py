@@ -8,16 +8,18 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from cms import events
-from cms.actors import Actor, require_editor
 from cms.audit import service as audit
-from cms.changes import record_change
+from cms.audit.service import record_change
+from cms.auth.permissions import Role
 from cms.content.models import Episode
-from cms.errors import Invalid, TooLarge
+from cms.core import outbox
+from cms.core.errors import Invalid, TooLarge
+from cms.core.outbox import Event
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload, UploadMethod, UploadStatus
 from cms.media.sniff import sniff_file
 from cms.media.storage import Area, ObjectTooLarge, Storage, file_chunks
 from cms.media.uploads import clean_filename
+from cms.users.actors import Actor, require_actor
 
 
 async def create_asset_from_file(
@@ -33,7 +35,7 @@ async def create_asset_from_file(
     asset (PROCESSING), a completed upload record and the `asset.uploaded` event are written in one transaction,
     so the worker persists and processes it like any upload (and refuses it the same way, with a reason on the
     asset). The file itself is left where it is. `max_size`: refuse larger files (CMS_UPLOAD_MAX_BYTES)."""
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     problems: dict[str, str] = {}
     name = clean_filename(problems, filename or path.name)
     if not path.is_file():
@@ -74,9 +76,9 @@ async def create_asset_from_file(
                 expires_at=now,
                 completed_at=now,
             )
-            await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload_id))
+            await outbox.record(Event.ASSET_UPLOADED, asset_id=asset.id, upload_id=str(upload_id))
             await record_change(
-                actor=actor, action="asset.import", entity=asset, before=None, after=audit.snapshot(asset)
+                actor=actor, event=Event.ASSET_IMPORT, entity=asset, before=None, after=audit.snapshot(asset)
             )
     except Exception:  # nothing recorded: the staged bytes would only wait for the staging cleanup
         await storage.delete(Area.STAGING, staging_key)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from cms import events
 from cms.content.models import Program
+from cms.core import outbox
+from cms.core.outbox import Event
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload
 from cms.media.probe import ProbeFailed, probe_file
 from cms.media.sniff import sniff_file
@@ -118,7 +119,7 @@ async def _mark_persisted(asset: Asset, upload: Upload) -> None:
         if updated and upload.cover_for_program_id:
             await Program.filter(id=upload.cover_for_program_id).update(cover_asset_id=asset.id)
         if updated:
-            await events.record("asset.ready" if ready else "asset.persisted", asset_id=asset.id)
+            await outbox.record(Event.ASSET_READY if ready else Event.ASSET_PERSISTED, asset_id=asset.id)
 
 
 async def mark_failed(*, asset_id: int, reason: str) -> None:
@@ -128,4 +129,4 @@ async def mark_failed(*, asset_id: int, reason: str) -> None:
             status=AssetStatus.FAILED, failure_reason=reason[:1000], stage=None
         )
         if updated:
-            await events.record("asset.failed", asset_id=asset_id)
+            await outbox.record(Event.ASSET_FAILED, asset_id=asset_id)

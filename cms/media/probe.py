@@ -44,7 +44,7 @@ def _codec(stream: Any) -> str:
     return str(stream.codec_context.codec.canonical_name)
 
 
-def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:
+def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:  # noqa: C901 - each stream kind's checks in turn
     """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable."""
     if kind == AssetKind.DOCUMENT:
         return {}

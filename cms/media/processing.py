@@ -16,7 +16,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from cms import events
+from cms.core import outbox
+from cms.core.outbox import Event
 from cms.media.intake import IntakeRefused, local_file
 from cms.media.models import Asset, AssetKind, AssetStatus
 from cms.media.renditions import playable, rendition_rows
@@ -129,4 +130,4 @@ async def _finish(asset: Asset, *, rows: list) -> None:
             .update(status=AssetStatus.READY, stage=None, progress=100, failure_reason=None)
         )
         if updated:
-            await events.record("asset.ready", asset_id=asset.id)
+            await outbox.record(Event.ASSET_READY, asset_id=asset.id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cms.auth.principal import Principal
 from cms.content.episodes import visible_episodes
 from cms.content.visibility import sees_drafts
-from cms.errors import NotFound
+from cms.core.errors import NotFound
 from cms.media.models import Asset, AssetKind, AssetStatus, Rendition
 
 PLAYABLE = (AssetKind.VIDEO, AssetKind.AUDIO)

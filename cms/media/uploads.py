@@ -10,17 +10,19 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from cms import events
-from cms.actors import Actor, require_editor
 from cms.audit import service as audit
+from cms.audit.service import record_change
+from cms.auth.permissions import Role, require
 from cms.auth.principal import Principal
-from cms.changes import record_change
 from cms.content.models import Episode, Program
-from cms.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedMedia
+from cms.core import outbox
+from cms.core.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedMedia
+from cms.core.outbox import Event
+from cms.core.settings import Settings
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload, UploadMethod, UploadStatus
 from cms.media.sniff import SNIFF_BYTES, kind_from_declared_type, sniff
 from cms.media.storage import Area, ObjectTooLarge, Storage
-from cms.settings import Settings
+from cms.users.actors import Actor, require_actor
 
 FILENAME_MAX = 255
 
@@ -101,7 +103,7 @@ async def create_upload(
     *, actor: Actor | None, storage: Storage, settings: Settings, request: UploadRequest, direct_url: str
 ) -> UploadTicket:
     """`direct_url` is where the API receives streamed bytes ('{id}' is replaced with the upload id)."""
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     filename, kind = await _validate(request, settings)
     method = _choose_method(request, storage, settings)
     upload_id = uuid.uuid4()
@@ -141,7 +143,9 @@ async def create_upload(
             cover_for_program_id=request.cover_for_program_id,
             expires_at=_now() + timedelta(seconds=expires_in),
         )
-        await record_change(actor=actor, action="upload.create", entity=asset, before=None, after=audit.snapshot(asset))
+        await record_change(
+            actor=actor, event=Event.UPLOAD_CREATE, entity=asset, before=None, after=audit.snapshot(asset)
+        )
     ticket = UploadTicket(upload=upload, asset=asset, **ticket_extra)
     if method == UploadMethod.MULTIPART:
         ticket.part_urls = await part_urls(
@@ -162,8 +166,7 @@ async def _owned(principal: Principal | None, upload_id: uuid.UUID) -> Upload:
     upload = await Upload.get_or_none(id=upload_id)
     if upload is None:
         raise NotFound("upload not found")
-    if principal is None or not principal.is_editor:
-        raise Forbidden("editor role required")
+    require(principal, Role.EDITOR)
     return upload
 
 
@@ -256,7 +259,7 @@ async def _verify_bucket_object(storage: Storage, upload: Upload) -> None:
 
 
 async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUID) -> Asset:
-    actor = require_editor(actor)
+    actor = require_actor(actor, Role.EDITOR)
     upload = await _owned(actor.principal, id)
     if upload.status == UploadStatus.COMPLETED:
         raise Conflict("this upload is already completed", field="id")
@@ -281,9 +284,9 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
         before = audit.snapshot(asset)
         asset.status = AssetStatus.PROCESSING
         await asset.save(update_fields=["status", "updated_at"])
-        await events.record("asset.uploaded", asset_id=asset.id, upload_id=str(upload.id))
+        await outbox.record(Event.ASSET_UPLOADED, asset_id=asset.id, upload_id=str(upload.id))
         await record_change(
-            actor=actor, action="upload.complete", entity=asset, before=before, after=audit.snapshot(asset)
+            actor=actor, event=Event.UPLOAD_COMPLETE, entity=asset, before=before, after=audit.snapshot(asset)
         )
     return asset
 

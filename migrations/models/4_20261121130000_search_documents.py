@@ -2,7 +2,7 @@ from tortoise import BaseDBAsyncClient
 
 RUN_IN_TRANSACTION = True
 
-# The PostgreSQL search backend's tables (search/postgres.py). They have no Tortoise models: the backend writes
+# The PostgreSQL search backend's tables (search/postgres/backend.py). They have no Tortoise models: the backend writes
 # them with its own SQL, so MODELS_STATE below is the previous migration's, unchanged.
 
 

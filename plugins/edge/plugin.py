@@ -12,10 +12,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cms.hookspecs import hookimpl
+from cms.core.settings import Settings
 from cms.media.playback import ImageUrl, Playback
 from cms.media.storage import open_storage_from_settings
-from cms.settings import Settings
+from cms.plugins.hookspecs import hookimpl
 from plugins.edge.route import edge_routes
 from plugins.edge.signing import parse_keys, sign
 

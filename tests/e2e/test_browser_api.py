@@ -15,9 +15,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.async_api import Browser, Route
 
-from cms.db import PgTarget
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
 from cms.http import graphiql
-from cms.settings import Settings
 from tests.e2e.conftest import PageServer
 from tests.support.processes import eventually, run_cms
 from tests.support.serve import Served, cms_serve

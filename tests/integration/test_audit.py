@@ -227,7 +227,7 @@ async def test_failed_mutations_write_no_audit_entry_and_no_row(api):
 
 
 async def test_deleting_a_program_records_each_episode_deletion(api):
-    from cms.events import OutboxEvent
+    from cms.core.outbox import OutboxEvent
 
     program = await _mutate(api, "CreateProgram", {"input": {"title": "Box set"}})
     titles = [f"Part {n}" for n in range(1, 8)]

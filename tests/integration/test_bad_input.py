@@ -441,7 +441,7 @@ async def test_metadata_postgres_cannot_store_is_a_validation_error(api, metadat
 
 async def test_json_nested_past_the_parser_limit_is_a_client_error(api):
     deep = "[" * 5000 + "]" * 5000
-    content = '{"query": "query($v: JSON) { __typename }", "variables": {"v": %s}}' % deep
+    content = f'{{"query": "query($v: JSON) {{ __typename }}", "variables": {{"v": {deep}}}}}'
     response = await api.client.post("/graphql", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
 

@@ -218,7 +218,7 @@ async def test_nan_and_infinite_timecodes_are_refused_without_a_500(api):
     query = operation("AddComment").replace("\n", " ")
     for literal in ("NaN", "Infinity", "-Infinity", '"NaN"', '"12s"'):
         # Raw JSON: Python's json accepts NaN/Infinity tokens, so the server must still refuse them.
-        raw = '{"query": %s, "variables": {"input": {"targetId": "%s", "body": "x", "timecode": %s}}}' % (
+        raw = '{{"query": {}, "variables": {{"input": {{"targetId": "{}", "body": "x", "timecode": {}}}}}}}'.format(
             json.dumps(query),
             episode["id"],
             literal,

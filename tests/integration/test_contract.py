@@ -12,7 +12,8 @@ import pytest
 
 from cms.api.schema import build_schema
 from cms.app import create_app
-from cms.settings import Settings
+from cms.core.settings import Settings
+from cms.services import Services
 from graphql import OperationDefinitionNode, parse, validate
 from graphql import build_schema as build_sdl_schema
 
@@ -90,7 +91,7 @@ async def _get_html(app) -> httpx.Response:
 
 
 async def test_graphiql_is_not_served_in_production(issuer, tmp_path):
-    app = create_app(Settings(CMS_ENV="production", OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path))
+    app = create_app(Services(Settings(CMS_ENV="production", OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path)))
     response = await _get_html(app)
     assert not response.headers.get("content-type", "").startswith("text/html"), response.text[:200]
     assert "graphiql" not in response.text.lower()
@@ -98,7 +99,11 @@ async def test_graphiql_is_not_served_in_production(issuer, tmp_path):
 
 
 async def test_graphiql_setting_overrides_the_default(issuer, tmp_path):
-    off = create_app(Settings(CMS_ENV="development", CMS_GRAPHIQL=False, OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path))
+    off = create_app(
+        Services(Settings(CMS_ENV="development", CMS_GRAPHIQL=False, OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path))
+    )
     assert "graphiql" not in (await _get_html(off)).text.lower()
-    on = create_app(Settings(CMS_ENV="production", CMS_GRAPHIQL=True, OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path))
+    on = create_app(
+        Services(Settings(CMS_ENV="production", CMS_GRAPHIQL=True, OIDC_ISSUER=issuer.url, CMS_DATA_DIR=tmp_path))
+    )
     assert "graphiql" in (await _get_html(on)).text.lower()

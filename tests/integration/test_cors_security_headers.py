@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from cms.db import PgTarget
-from cms.settings import Settings
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
 from tests.support.serve import Served, cms_serve
 from tests.support.server import LiveServer
 

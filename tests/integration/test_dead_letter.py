@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cms.api.ids import to_global_id
-from cms.events import OutboxEvent
-from cms.jobstore.models import Job, JobStatus
+from cms.core.outbox import OutboxEvent
+from cms.core.settings import Settings
 from cms.media.storage import Area
-from cms.settings import Settings
 from jobs.dispatcher import relay_outbox
-from jobs.routing import ASSET_JOBS
+from jobs.kinds import ASSET_JOBS
+from jobs.store.models import Job, JobStatus
 from tests.support import media
 from tests.support.api import Api
 from tests.support.jobs import arq_pool, dispatch, drain, run_burst_worker

@@ -21,8 +21,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from cms.db import PgTarget
-from cms.settings import Settings
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
 from tests.support import database
 
 ROOT = Path(__file__).resolve().parents[2]

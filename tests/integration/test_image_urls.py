@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from cms.settings import Settings
+from cms.core.settings import Settings
 from tests.support import media
 from tests.support.api import Api, operation
 from tests.support.jobs import drain

@@ -10,10 +10,10 @@ import pytest
 from cms.api.ids import from_global_id, to_global_id
 from cms.audit.models import AuditEntry
 from cms.content.models import Episode, PublishStatus
-from cms.jobstore.models import Job, JobStatus
-from cms.jobstore.service import enqueue
+from cms.core.settings import Settings
 from cms.media.models import Asset, AssetStatus
-from cms.settings import Settings
+from jobs.store.models import Job, JobStatus
+from jobs.store.service import enqueue
 from tests.support import media
 from tests.support.api import Api, operation
 from tests.support.job_plugins import ClipFeed, EmptyFeed, NotADict, Sources, host_with

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from cms.db import PgTarget
-from cms.events import OutboxEvent
-from cms.jobstore.models import Job, JobStatus
+from cms.core.db import PgTarget
+from cms.core.outbox import OutboxEvent
+from cms.core.settings import Settings
 from cms.media.models import Asset, AssetStatus, Rendition, RenditionKind, RenditionStatus
 from cms.media.storage import Area, master_key
-from cms.settings import Settings
-from jobs.routing import ASSET_JOBS
+from jobs.kinds import ASSET_JOBS
+from jobs.store.models import Job, JobStatus
 from tests.support import media
 from tests.support.api import Api
 from tests.support.jobs import arq_pool, dispatch, drain, forget_queue, run_burst_worker

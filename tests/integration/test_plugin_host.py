@@ -13,10 +13,11 @@ import strawberry
 from starlette.applications import Starlette
 
 from cms.app import create_app
-from cms.hookspecs import hookimpl
-from cms.plugins import PluginHost, PluginInfo
-from cms.settings import Settings
-from cms.testing import cms_plugin_host  # noqa: F401 - the fixture, also shipped through the pytest11 entry point
+from cms.core.settings import Settings
+from cms.plugins.hookspecs import hookimpl
+from cms.plugins.host import PluginHost, PluginInfo
+from cms.plugins.testing import cms_plugin_host  # noqa: F401 - the fixture, also shipped through the pytest11 entry point
+from cms.services import Services
 from tests.support import example_plugin
 
 EXAMPLE = ("hello", "tests.support.example_plugin")
@@ -190,15 +191,15 @@ async def test_create_app_serves_plugin_routes_and_graphql_fields(tmp_path):
     host = PluginHost(entry_points=False)
     host.register(example_plugin, "hello")
     host.register(Gql(), "gql")
-    app = create_app(s, plugins=host)
+    app = create_app(Services(s, plugins=host))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         assert (await c.get("/hello")).json() == {"hello": "world"}
         r = await c.post("/graphql", json={"query": "{ helloPlugin }"})
         assert r.json()["data"] == {"helloPlugin": "hi"}, r.text
-    assert app.state.plugins is host
+    assert app.state.services.plugins is host
 
 
 def test_disabled_plugins_setting_parses_names(tmp_path, monkeypatch):
     monkeypatch.setenv("CMS_PLUGINS_DISABLED", "hello, rss")
     assert Settings(CMS_DATA_DIR=tmp_path).plugins_disabled == {"hello", "rss"}
-    create_app(Settings(CMS_DATA_DIR=tmp_path))  # default host from entry points
+    create_app(Services(Settings(CMS_DATA_DIR=tmp_path)))  # default host from entry points

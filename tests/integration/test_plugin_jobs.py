@@ -8,14 +8,15 @@ import logging
 import pytest
 
 from cms.api.ids import from_global_id, to_global_id
-from cms.errors import Invalid
-from cms.jobstore.models import Job, JobStatus
-from cms.jobstore.service import enqueue
+from cms.core.errors import Invalid
+from cms.core.settings import Settings
 from cms.media.storage import Storage
-from cms.settings import Settings
+from cms.services import Services
+from cms.worker import build_worker
 from jobs.kinds import KINDS
 from jobs.plugin_jobs import cron_jobs, merge_job_kinds
-from jobs.worker import build_worker
+from jobs.store.models import Job, JobStatus
+from jobs.store.service import enqueue
 from tests.support.api import Api, operation
 from tests.support.job_plugins import (
     ClashingKinds,
@@ -62,14 +63,15 @@ async def test_a_worker_that_owns_its_plugins_starts_them_before_jobs_and_stops_
     plugin = WithClient()
     host = host_with(client=plugin)
     job = await enqueue("client.use", {})
-    await drain(settings, plugins=host, owns_plugins=True)
+    await drain(settings, plugins=host)
     assert (await status_of(job))[0] == JobStatus.SUCCEEDED
     assert plugin.events[:3] == ["startup", "job", "shutdown"]
     assert plugin.events.count("startup") == plugin.events.count("shutdown")  # each worker stopped what it started
     # A worker beside the app (the inline worker) shares the app's plugins: the app starts and stops them.
-    before = list(plugin.events)
-    await run_burst_worker(settings, plugins=host)
-    assert plugin.events == before
+    async with host.running(settings):  # as the app holds them
+        before = list(plugin.events)
+        await run_burst_worker(settings, plugins=host)
+        assert plugin.events == before
 
 
 async def test_enqueue_refuses_what_a_job_row_cannot_hold(api: Api) -> None:
@@ -123,7 +125,7 @@ async def test_clashing_and_garbage_plugin_hooks_are_reported_not_fatal(
     with caplog.at_level(logging.ERROR, logger="cms.plugins"):
         kinds = merge_job_kinds(KINDS, host)
         crons = cron_jobs(host)
-        worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=host)
+        worker = build_worker(Services(settings, plugins=host), handle_signals=False, burst=True)
         await worker.close()
     logged = caplog.text
     assert "plugin clasher failed in cms_job_kinds: job kind 'persist_asset' is a core kind" in logged
@@ -178,7 +180,7 @@ async def test_two_workers_run_each_cron_tick_once(api: Api, settings: Settings)
 
 
 async def test_a_burst_worker_schedules_no_cron_jobs(settings: Settings) -> None:
-    worker = build_worker(settings, owns_database=False, handle_signals=False, burst=True, plugins=host_with(c=Crons()))
+    worker = build_worker(Services(settings, plugins=host_with(c=Crons())), handle_signals=False, burst=True)
     try:
         assert worker.cron_jobs == []
     finally:

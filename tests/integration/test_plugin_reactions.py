@@ -3,13 +3,13 @@ keep the others from hearing them."""
 
 from __future__ import annotations
 
-from cms.hookspecs import hookimpl
-from cms.jobstore.models import Job, JobStatus
 from cms.media.storage import open_storage_from_settings
-from cms.plugins import PluginHost
+from cms.plugins.hookspecs import hookimpl
+from cms.plugins.host import PluginHost
 from jobs.dispatcher import relay_outbox
 from jobs.kinds import KINDS
 from jobs.runner import JobDeps, run_job
+from jobs.store.models import Job, JobStatus
 from tests.support.api import operation
 
 

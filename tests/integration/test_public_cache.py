@@ -55,7 +55,7 @@ async def test_change_committed_elsewhere_reaches_the_cache(api, db_target):
     pid = await _published_program(api, "Old Title")
     await _anonymous(api)
     assert (await _anonymous(api)).headers["x-cache"] == "HIT"
-    conn = await db_target.connect()  # another process's write, announced the way cms.events does
+    conn = await db_target.connect()  # another process's write, announced the way cms.core.outbox does
     try:
         async with conn.transaction():
             await conn.execute("UPDATE program SET title = 'Changed Elsewhere'")

@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from cms.api.ids import from_global_id
-from cms.hookspecs import hookimpl
-from cms.jobstore.models import Job, JobStatus
-from cms.plugins import PluginHost
-from cms.settings import Settings
+from cms.core.settings import Settings
+from cms.plugins.hookspecs import hookimpl
+from cms.plugins.host import PluginHost
 from jobs.announce import KIND, announce_due
+from jobs.store.models import Job, JobStatus
 from tests.support.api import Api, operation
 from tests.support.job_plugins import host_with
 from tests.support.jobs import drain

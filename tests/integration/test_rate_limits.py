@@ -18,8 +18,9 @@ import pytest
 import uvicorn
 
 from cms.app import create_app
+from cms.core.settings import Settings
 from cms.http.ratelimit import RateLimiter
-from cms.settings import Settings
+from cms.services import Services
 from tests.support.api import Api
 from tests.support.processes import eventually, free_port, sleep_past
 
@@ -43,7 +44,7 @@ async def limited(settings: Settings, db_target, live_server) -> AsyncIterator[s
             rate_limit_prefix=f"cms-test-ratelimit:{uuid.uuid4().hex[:12]}",
         )
     )
-    app = create_app(limited_settings, target=db_target)
+    app = create_app(Services(limited_settings, database=db_target))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -219,7 +219,7 @@ async def test_reindex_removes_what_was_deleted_while_it_ran(api, settings):
 
     from cms.api.ids import from_global_id
     from search.backend import SearchQuery
-    from search.postgres import PostgresSearch
+    from search.postgres.backend import PostgresSearch
     from search.reindex import reindex
 
     program = await _program(api, "Harbour tales")
@@ -259,7 +259,7 @@ async def test_a_title_match_comes_first_through_the_api(api, settings):
 async def test_counts_past_ten_thousand_are_marked_as_estimates(api):
     """An index with 10,600 matching documents: the API says its counts are estimates (the documents stand for
     items PostgreSQL does not have, so the page itself comes back empty: hits are re-checked against the rows)."""
-    from search.postgres import PostgresSearch
+    from search.postgres.backend import PostgresSearch
     from tests.support.search_docs import PAST, doc
 
     await PostgresSearch().upsert(

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from cms.auth import DevIssuer, Principal, RemoteJWKS, TokenValidator
-from cms.errors import Unauthenticated
+from cms.core.errors import Unauthenticated
 from tests.support.oidc_issuer import BAD_TOKEN_CASES, TestIssuer
 
 

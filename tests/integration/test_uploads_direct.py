@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cms.api.ids import to_global_id
+from cms.core.settings import Settings
 from cms.media.storage import Area, master_key
-from cms.settings import Settings
 from tests.support import media
 from tests.support.api import Api
 from tests.support.jobs import drain

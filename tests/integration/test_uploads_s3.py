@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from cms.db import PgTarget
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
 from cms.media.storage import Area, master_key
-from cms.settings import Settings
 from tests.support import database, media
 from tests.support.api import Api
 from tests.support.jobs import database_url

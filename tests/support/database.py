@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
-from cms.db import PgTarget, start_embedded_postgres
+from cms.core.db import PgTarget, start_embedded_postgres
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

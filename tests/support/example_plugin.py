@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cms.hookspecs import hookimpl
+from cms.plugins.hookspecs import hookimpl
 
 log = logging.getLogger("cms_hello")
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from arq.cron import cron
 
-from cms.hookspecs import hookimpl
-from cms.jobstore.service import PermanentFailure, enqueue
-from cms.plugins import PluginHost
-from cms.settings import Settings
+from cms.core.settings import Settings
+from cms.plugins.hookspecs import hookimpl
+from cms.plugins.host import PluginHost
+from jobs.store.service import PermanentFailure, enqueue
 
 EVERY_SECOND = set(range(60))
 

@@ -10,18 +10,19 @@ from datetime import timedelta
 from arq import create_pool
 from arq.connections import ArqRedis
 
-from cms.db import PgTarget
-from cms.events import OutboxEvent
-from cms.jobstore.models import Job, JobStatus
+from cms.core.db import PgTarget
+from cms.core.outbox import OutboxEvent
+from cms.core.redis import redis_settings
+from cms.core.settings import Settings
 from cms.media.storage import open_storage_from_settings
-from cms.plugins import PluginHost
-from cms.redis import redis_settings
-from cms.settings import Settings
+from cms.plugins.host import PluginHost
+from cms.services import Services
+from cms.worker import build_worker
 from jobs import serialization
 from jobs.dispatcher import dispatch_once
-from jobs.routing import EVENT_JOBS
+from jobs.kinds import EVENT_JOBS
 from jobs.runner import JobDeps
-from jobs.worker import build_worker
+from jobs.store.models import Job, JobStatus
 
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -61,16 +62,12 @@ async def dispatch(
     )
 
 
-async def run_burst_worker(
-    settings: Settings, *, plugins: PluginHost | None = None, owns_plugins: bool | None = None
-) -> None:
+async def run_burst_worker(settings: Settings, *, plugins: PluginHost | None = None) -> None:
     """One arq worker in burst mode on this event loop (sharing the app's database connections).
 
-    `plugins`: a host whose job kinds the worker runs (default: the installed plugins, as build_worker loads them);
-    `owns_plugins`: the worker starts and stops them, as `cms worker` does (default: only a host it loaded itself)."""
-    worker = build_worker(
-        settings, owns_database=False, handle_signals=False, burst=True, plugins=plugins, owns_plugins=owns_plugins
-    )
+    `plugins`: a host whose job kinds the worker runs (default: the installed plugins); the worker starts and stops
+    them unless something else holds them running (the app does its own)."""
+    worker = build_worker(Services(settings, plugins=plugins), handle_signals=False, burst=True)
     try:
         await worker.async_run()
     finally:
@@ -83,17 +80,16 @@ async def drain(
     rounds: int = 80,
     pause: float = 0.25,
     plugins: PluginHost | None = None,
-    owns_plugins: bool | None = None,
 ) -> None:
     """Run every job (retries with their backoff included) until none is QUEUED or RUNNING; bounded.
 
-    `plugins` and `owns_plugins` go to each burst worker (see run_burst_worker), so a test's plugin job kinds run."""
+    `plugins` goes to each burst worker (see run_burst_worker), so a test's plugin job kinds run."""
     deps = JobDeps(settings=settings, storage=open_storage_from_settings(settings), plugins=plugins)
     async with arq_pool(settings) as redis:
         for _ in range(rounds):
             await dispatch(settings, redis, deps=deps)
             if await redis.zcard(settings.queue_name):
-                await run_burst_worker(settings, plugins=plugins, owns_plugins=owns_plugins)
+                await run_burst_worker(settings, plugins=plugins)
             if not await pending_work():
                 return
             await asyncio.sleep(pause)

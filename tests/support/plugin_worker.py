@@ -9,15 +9,16 @@ from collections.abc import AsyncIterator
 
 from arq.worker import Worker
 
-from cms.plugins import PluginHost
-from cms.settings import Settings
-from jobs.worker import build_worker, stop_worker
+from cms.core.settings import Settings
+from cms.plugins.host import PluginHost
+from cms.services import Services
+from cms.worker import build_worker, stop_worker
 
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, plugins: PluginHost) -> AsyncIterator[Worker]:
     """A long-running worker (cron jobs, dispatcher, periodic scans) on this event loop, closed on exit."""
-    worker = build_worker(settings, owns_database=False, handle_signals=False, plugins=plugins)
+    worker = build_worker(Services(settings, plugins=plugins), handle_signals=False)
     task = asyncio.create_task(worker.async_run())
     try:
         yield worker

@@ -7,6 +7,7 @@ killed by id in `stop` (tests call it from `finally`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import shutil
@@ -70,10 +71,8 @@ class Process:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the child's own process group (it and anything it started), by id."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def stop(self, timeout: float = 10) -> None:
         if self.alive():
@@ -172,7 +171,7 @@ class PrivateRedis:
                     return self
             except OSError:
                 if not self.process.alive():
-                    raise AssertionError(self.process.tail())
+                    raise AssertionError(self.process.tail()) from None
                 time.sleep(0.05)
         raise AssertionError(f"redis-server did not start\n{self.process.tail()}")
 

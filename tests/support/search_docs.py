@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import Tortoise
 
 from search.backend import DocKind, SearchBackend, SearchDocument, SearchPage, SearchQuery
-from search.postgres import TABLES
+from search.postgres.backend import TABLES
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PAST = NOW - timedelta(days=30)

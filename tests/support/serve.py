@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cms.db import PgTarget
+from cms.core.db import PgTarget
 from tests.support import database
 from tests.support.jobs import database_url
 from tests.support.processes import Process, child_env, cms, free_port, wait_http

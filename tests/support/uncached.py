@@ -11,13 +11,14 @@ import pytest
 import uvicorn
 
 from cms.app import create_app
-from cms.settings import Settings
+from cms.core.settings import Settings
+from cms.services import Services
 
 
 @pytest.fixture(scope="module")
 async def uncached_url(live_server, settings: Settings) -> AsyncIterator[str]:
     """Import it into a test module to use it (`from tests.support.uncached import uncached_url`)."""
-    app = create_app(settings.model_copy(update={"public_cache_seconds": 0}))
+    app = create_app(Services(settings.model_copy(update={"public_cache_seconds": 0})))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

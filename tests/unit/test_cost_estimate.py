@@ -8,9 +8,9 @@ import pytest
 
 from cms.api import cost
 from cms.api.schema import MAX_COST, build_schema
+from cms.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from cms.core.settings import Settings
 from cms.http.ratelimit import Budget, Refusal, client_key, storage_uri
-from cms.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from cms.settings import Settings
 from graphql import get_introspection_query, parse
 
 SCHEMA = build_schema()._schema

@@ -1,4 +1,4 @@
-"""Every hook in cms/hookspecs.py has a docstring and a `### <hook>` section in docs/plugins.md."""
+"""Every hook in cms/plugins/hookspecs.py has a docstring and a `### <hook>` section in docs/plugins.md."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from cms import hookspecs
+from cms.plugins import hookspecs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
 def _hookspecs() -> list[str]:
-    """The hooks pluggy itself finds in cms.hookspecs (so a spec can't hide from this test)."""
+    """The hooks pluggy itself finds in cms.plugins.hookspecs (so a spec can't hide from this test)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     return sorted(name for name, caller in vars(pm.hook).items() if caller.has_spec())
@@ -28,7 +28,7 @@ def test_hookspecs_found() -> None:
 @pytest.mark.parametrize("name", _hookspecs())
 def test_hookspec_has_docstring(name: str) -> None:
     doc = inspect.getdoc(getattr(hookspecs, name)) or ""
-    assert doc.strip().splitlines(), f"{name} in cms/hookspecs.py has no docstring"
+    assert doc.strip().splitlines(), f"{name} in cms/plugins/hookspecs.py has no docstring"
 
 
 @pytest.mark.parametrize("name", _hookspecs())

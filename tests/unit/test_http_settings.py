@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cms.core.settings import Settings
 from cms.http.protocol import RESERVED_DESCRIPTORS, connection_cap
-from cms.settings import Settings
 
 
 def test_origins_are_kept_as_browsers_send_them() -> None:

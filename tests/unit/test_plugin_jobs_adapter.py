@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from arq.cron import cron
 
-from cms.hookspecs import hookimpl
-from cms.jobstore.service import PermanentFailure
+from cms.core.settings import Settings
 from cms.media.storage import LocalStorage
-from cms.settings import Settings
+from cms.plugins.hookspecs import hookimpl
 from jobs.plugin_jobs import cron_jobs, merge_job_kinds
 from jobs.runner import JobDeps, JobKind, PermanentJobError
+from jobs.store.service import PermanentFailure
 from tests.support.job_plugins import host_with
 
-CORE = {"persist_asset": JobKind(run=lambda deps, payload: None)}  # type: ignore[arg-type, return-value]
+CORE = {"persist_asset": JobKind(name="persist_asset", run=lambda deps, payload: None)}  # type: ignore[arg-type, return-value]
 
 
 class Kinds:
@@ -78,7 +78,7 @@ async def test_permanent_failures_and_misfit_payloads_are_not_retried(deps: JobD
 def test_core_kinds_are_looked_up_when_asked() -> None:
     core = dict(CORE)
     kinds = merge_job_kinds(core, host_with(Kinds()))
-    replacement = JobKind(run=CORE["persist_asset"].run)
+    replacement = JobKind(name="persist_asset", run=CORE["persist_asset"].run)
     core["persist_asset"] = replacement  # as tests.support.paused_worker does before the worker runs
     assert kinds["persist_asset"] is replacement and "p.sync" in kinds
 

@@ -18,8 +18,8 @@ from cms.api.node import Node
 from cms.api.pagination import Connection, to_connection
 from cms.content import comments, episodes
 from cms.content import models as m
+from cms.core.pagination import Page
 from cms.media.service import pick_media_asset
-from cms.pagination import Page
 
 if TYPE_CHECKING:
     from cms.api.media.types import Asset

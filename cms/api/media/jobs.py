@@ -8,12 +8,12 @@ from typing import Annotated
 import strawberry
 
 from cms.api.context import Info
-from cms.api.errors import ForbiddenError, NotFoundError, ValidationError, result_or_error
+from cms.api.errors import ForbiddenError, NotFoundError, ValidationError, typed_errors
 from cms.api.ids import pk_of, to_global_id
 from cms.api.node import Node
 from cms.api.pagination import Connection, to_connection
-from cms.jobstore import models as m
-from cms.jobstore import service as jobstore
+from jobs.store import models as m
+from jobs.store import service as jobstore
 
 JobStatus = strawberry.enum(m.JobStatus, name="JobStatus")
 
@@ -64,9 +64,7 @@ class JobQuery:
 @strawberry.type
 class JobMutation:
     @strawberry.mutation(description="Admins only: run a dead-lettered job again with a fresh set of attempts.")
+    @typed_errors
     async def retry_job(self, info: Info, id: strawberry.ID) -> JobResult:
-        async def run():
-            job = await jobstore.retry_job(principal=info.context.principal, id=pk_of(id, "Job"))
-            return Job.from_model(job)
-
-        return await result_or_error(run())
+        job = await jobstore.retry_job(principal=info.context.principal, id=pk_of(id, "Job"))
+        return Job.from_model(job)

@@ -13,6 +13,7 @@ from cms.api.enums import AssetKind, AssetStatus
 from cms.api.ids import to_global_id
 from cms.api.node import Node
 from cms.api.scalars import BigInt
+from cms.auth.permissions import Role, allowed
 from cms.media import models as m
 from cms.media import playback
 
@@ -80,7 +81,7 @@ class Asset(Node):
     async def jobs(self, info: Info) -> list[JobRef]:
         from cms.api.media.jobs import Job
 
-        if info.context.principal is None or not info.context.principal.is_editor:
+        if not allowed(info.context.principal, Role.EDITOR):
             return []
         return [Job.from_model(j) for j in await info.context.loaders.jobs_by_asset.load(self.pk)]
 

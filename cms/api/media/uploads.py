@@ -10,11 +10,11 @@ import strawberry
 from strawberry.scalars import JSON
 
 from cms.api.context import Info
-from cms.api.errors import ForbiddenError, NotFoundError, ValidationError, result_or_error
+from cms.api.errors import ForbiddenError, NotFoundError, ValidationError, typed_errors
 from cms.api.ids import pk_of
 from cms.api.media.types import Asset
 from cms.api.scalars import BigInt
-from cms.errors import Invalid
+from cms.core.errors import Invalid
 from cms.media import models as m
 from cms.media import uploads
 
@@ -84,9 +84,7 @@ class CreateUploadInput:
         )
 
 
-UploadResult = Annotated[
-    Upload | ValidationError | NotFoundError | ForbiddenError, strawberry.union("UploadResult")
-]
+UploadResult = Annotated[Upload | ValidationError | NotFoundError | ForbiddenError, strawberry.union("UploadResult")]
 AssetResult = Annotated[Asset | ValidationError | NotFoundError | ForbiddenError, strawberry.union("AssetResult")]
 
 
@@ -100,40 +98,34 @@ def _upload_id(value: str) -> uuid.UUID:
 @strawberry.type
 class UploadMutation:
     @strawberry.mutation(description="Start an upload: creates the asset (UPLOADING) and says where to send bytes.")
+    @typed_errors
     async def create_upload(self, info: Info, input: CreateUploadInput) -> UploadResult:
-        async def run():
-            ctx = info.context
-            ticket = await uploads.create_upload(
-                actor=await ctx.actor(),
-                storage=ctx.storage,
-                settings=ctx.settings,
-                request=input.to_domain(),
-                direct_url=f"{ctx.base_url}/uploads/{{id}}",
-            )
-            return Upload.from_ticket(ticket)
-
-        return await result_or_error(run())
+        ctx = info.context
+        ticket = await uploads.create_upload(
+            actor=await ctx.actor(),
+            storage=ctx.storage,
+            settings=ctx.settings,
+            request=input.to_domain(),
+            direct_url=f"{ctx.base_url}/uploads/{{id}}",
+        )
+        return Upload.from_ticket(ticket)
 
     @strawberry.mutation(description="Check the bytes arrived (size, checksum) and start processing (PROCESSING).")
+    @typed_errors
     async def complete_upload(self, info: Info, id: strawberry.ID) -> AssetResult:
-        async def run():
-            ctx = info.context
-            asset = await uploads.complete_upload(actor=await ctx.actor(), storage=ctx.storage, id=_upload_id(id))
-            return Asset.from_model(asset)
-
-        return await result_or_error(run())
+        ctx = info.context
+        asset = await uploads.complete_upload(actor=await ctx.actor(), storage=ctx.storage, id=_upload_id(id))
+        return Asset.from_model(asset)
 
     @strawberry.mutation(description="Multipart uploads: fresh URLs for the parts the bucket does not have yet.")
+    @typed_errors
     async def resume_upload(self, info: Info, id: strawberry.ID) -> UploadResult:
-        async def run():
-            ctx = info.context
-            upload, missing = await uploads.missing_parts(
-                principal=ctx.principal, storage=ctx.storage, settings=ctx.settings, upload_id=_upload_id(id)
-            )
-            asset = await upload.asset
-            ticket = uploads.UploadTicket(
-                upload=upload, asset=asset, part_size=ctx.settings.multipart_part_bytes, part_urls=missing
-            )
-            return Upload.from_ticket(ticket)
-
-        return await result_or_error(run())
+        ctx = info.context
+        upload, missing = await uploads.missing_parts(
+            principal=ctx.principal, storage=ctx.storage, settings=ctx.settings, upload_id=_upload_id(id)
+        )
+        asset = await upload.asset
+        ticket = uploads.UploadTicket(
+            upload=upload, asset=asset, part_size=ctx.settings.multipart_part_bytes, part_urls=missing
+        )
+        return Upload.from_ticket(ticket)

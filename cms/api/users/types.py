@@ -7,6 +7,7 @@ import strawberry
 from cms.api.context import Info
 from cms.api.ids import to_global_id
 from cms.api.node import Node
+from cms.auth.permissions import Role, allowed
 from cms.users import models as m
 
 
@@ -30,6 +31,6 @@ class User(Node):
     @strawberry.field(description="Shown to the user themselves and to admins.")
     def email(self, info: Info) -> str | None:
         principal = info.context.principal
-        if principal is not None and (principal.is_admin or principal.subject == self.subject_):
+        if allowed(principal, Role.ADMIN) or (principal is not None and principal.subject == self.subject_):
             return self.email_
         return None

@@ -24,7 +24,7 @@ from cms.media.storage.base import (
 from cms.media.storage.local import LocalStorage
 
 if TYPE_CHECKING:
-    from cms.settings import Settings
+    from cms.core.settings import Settings
 
 
 def open_storage(

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, TypedDict
 
-from cms.errors import DomainError, NotFound
+from cms.core.errors import DomainError, NotFound
 
 MAX_KEY_LENGTH = 512
 _KEY_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
@@ -183,7 +183,7 @@ class Storage(ABC):
     async def exists(self, area: Area, key: str) -> bool:
         return await self.stat(area, key) is not None
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a default for backends that hold nothing
         """Release connections; the default has nothing to release."""
 
     # Direct-to-bucket uploads into STAGING (browser -> S3). Only backends with supports_presigned = True.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -166,10 +167,9 @@ class LocalStorage(Storage):
 
     async def delete(self, area: Area, key: str) -> None:
         path = self._path(area, key)
-        try:
+        # A "directory" is only a prefix of other keys, not an object.
+        with contextlib.suppress(IsADirectoryError, NotADirectoryError):
             await run_blocking(path.unlink, missing_ok=True)
-        except (IsADirectoryError, NotADirectoryError):
-            pass  # a "directory" is only a prefix of other keys, not an object
 
     async def list(self, area: Area, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         validate_prefix(prefix)

@@ -48,7 +48,7 @@ def scan(root: Path, start: Path, prefix: str) -> list[ObjectInfo]:
 def remove_older(root: Path, cutoff: float) -> int:
     """Remove files (objects and orphaned temp files) with mtime before cutoff, then empty old directories."""
     removed = 0
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames:
             path = os.path.join(dirpath, name)
             try:

@@ -6,6 +6,7 @@ encoded and stored once and every fMP4 segment holds a single track (CMAF-style)
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -77,7 +78,5 @@ class AudioBranch:
         )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(av.FFmpegError, OSError, ValueError):
             self._container.close()
-        except (av.FFmpegError, OSError, ValueError):
-            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import math
 import shutil
@@ -214,7 +215,5 @@ class VideoRendition:
     def close(self) -> None:
         container, self._container = self._container, None
         if container is not None:
-            try:
+            with contextlib.suppress(av.FFmpegError, OSError, ValueError):
                 container.close()
-            except (av.FFmpegError, OSError, ValueError):
-                pass

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from cms.db import PgTarget
-from cms.settings import Settings
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
 from tests.support import database
 from tests.support.jobs import database_url
 from tests.support.keycloak import Keycloak

@@ -17,8 +17,8 @@ import pytest
 from joserfc.util import urlsafe_b64decode
 
 from cms.auth import RemoteJWKS, TokenValidator
-from cms.errors import Unauthenticated
-from cms.settings import Settings
+from cms.core.errors import Unauthenticated
+from cms.core.settings import Settings
 from tests.support.api import operation
 from tests.support.keycloak import Keycloak
 from tests.support.processes import sleep_past

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from search.backend import SearchBackend
-from search.opensearch import OpenSearchSearch
-from search.postgres import PostgresSearch
+from search.opensearch.backend import OpenSearchSearch
+from search.postgres.backend import PostgresSearch
 from tests.support.search_docs import clear_postgres
 
 BACKENDS = ["postgres", "opensearch"]

@@ -14,8 +14,8 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from search.backend import DocKind, SearchDocument, SearchQuery
-from search.opensearch import OpenSearchSearch
-from search.os_mapping import MAPPING_VERSION, index_version
+from search.opensearch.backend import OpenSearchSearch
+from search.opensearch.mapping import MAPPING_VERSION, index_version
 
 pytestmark = pytest.mark.opensearch
 

@@ -13,7 +13,7 @@ from opensearchpy import AsyncOpenSearch
 
 from cms.api.ids import from_global_id
 from search.backend import DocKind, SearchFilter, SearchQuery
-from search.opensearch import OpenSearchSearch
+from search.opensearch.backend import OpenSearchSearch
 from search.reindex import reindex
 from tests.support.api import operation
 from tests.support.jobs import drain

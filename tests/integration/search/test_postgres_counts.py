@@ -1,4 +1,4 @@
-"""The PostgreSQL backend's bounded counts (search.pg_counts): exact up to its limit, estimated from a uniform sample
+"""The PostgreSQL backend's bounded counts (search.postgres.backend.counts): exact up to its limit, estimated from a uniform sample
 beyond, with the hits and their order exact either way. Small limits stand in for the real 10,000 so that a corpus
 of a few thousand items crosses them; which items fall in a sample is a hash of their key, so runs repeat exactly."""
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from search.backend import SearchFilter
-from search.postgres import PostgresSearch
+from search.postgres.backend import PostgresSearch
 from tests.support.search_docs import clear_postgres, doc, find, keys
 
 CATEGORIES = ("news", "music", "sport", "travel")

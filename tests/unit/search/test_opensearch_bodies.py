@@ -22,7 +22,7 @@ from search.backend import (
     SearchQuery,
 )
 from search.cursor import micros
-from search.os_mapping import (
+from search.opensearch.mapping import (
     LANGUAGE_ANALYZERS,
     MAPPING_VERSION,
     TEXT_ANALYZER,
@@ -36,8 +36,8 @@ from search.os_mapping import (
     loading_index_body,
     swap_actions,
 )
-from search.os_page import decode_search_after, empty_page, encode_search_after, parse_response
-from search.os_query import (
+from search.opensearch.page import decode_search_after, empty_page, encode_search_after, parse_response
+from search.opensearch.query import (
     ALL_FIELDS,
     BASE_FIELDS,
     FUZZY_EXPANSIONS,

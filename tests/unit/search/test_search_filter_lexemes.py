@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from search.backend import DocKind, SearchDocument, SearchFilter
-from search.pg_filters import document_lexemes, filter_lexeme, filter_tsquery
+from search.postgres.filters import document_lexemes, filter_lexeme, filter_tsquery
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,7 +63,7 @@ def test_quotes_in_values_are_escaped():
 
 
 def test_sample_levels_are_nested_and_uniform():
-    from search.pg_counts import SAMPLE_LEVELS, sample_lexemes
+    from search.postgres.counts import SAMPLE_LEVELS, sample_lexemes
 
     members = {level: 0 for level in SAMPLE_LEVELS}
     for i in range(64_000):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from search.pg_language import CONFIGS, SIMPLE, primary_subtag, ts_config
+from search.postgres.language import CONFIGS, SIMPLE, primary_subtag, ts_config
 
 
 @pytest.mark.parametrize(
@@ -42,6 +42,36 @@ def test_a_configuration_the_server_lacks_falls_back_to_simple():
 def test_every_mapped_configuration_is_a_postgresql_snowball_one():
     # The list of `SELECT cfgname FROM pg_ts_config` on PostgreSQL 15 and 16.
     builtin = set(
-        ["arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hindi", "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian", "portuguese", "romanian", "russian", "serbian", "simple", "spanish", "swedish", "tamil", "turkish", "yiddish"]
+        [
+            "arabic",
+            "armenian",
+            "basque",
+            "catalan",
+            "danish",
+            "dutch",
+            "english",
+            "finnish",
+            "french",
+            "german",
+            "greek",
+            "hindi",
+            "hungarian",
+            "indonesian",
+            "irish",
+            "italian",
+            "lithuanian",
+            "nepali",
+            "norwegian",
+            "portuguese",
+            "romanian",
+            "russian",
+            "serbian",
+            "simple",
+            "spanish",
+            "swedish",
+            "tamil",
+            "turkish",
+            "yiddish",
+        ]
     )
     assert set(CONFIGS.values()) <= builtin

@@ -1,7 +1,7 @@
 """Parsing websearch syntax and writing tsquery text, without a database."""
 
 from search.backend import MAX_QUERY_CHARS
-from search.pg_query import MAX_TERMS, Forms, Term, build_tsquery, clean, parse, quote, term_query
+from search.postgres.query import MAX_TERMS, Forms, Term, build_tsquery, clean, parse, quote, term_query
 
 
 def test_clean_strips_what_the_driver_refuses_and_cuts_long_text():

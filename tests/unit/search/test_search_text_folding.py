@@ -1,5 +1,5 @@
 """Folding Arabic-script text (search.text.normalise), carrying highlights back onto the original
-(search.pg_highlight.restore) and folding query terms (search.pg_query.parse); no database."""
+(search.postgres.backend.highlight.restore) and folding query terms (search.postgres.query.parse); no database."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search.pg_highlight import FRAGMENT_DELIMITER, FRAGMENT_SENTINEL, escape, restore
-from search.pg_query import Term, parse
+from search.postgres.highlight import FRAGMENT_DELIMITER, FRAGMENT_SENTINEL, escape, restore
+from search.postgres.query import Term, parse
 from search.text import (
     ARABIC_FOLDS,
     FOLDS,

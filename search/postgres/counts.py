@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from search import pg_sql
 from search.backend import FacetCount, empty_facets
-from search.pg_query import quote
+from search.postgres import sql
+from search.postgres.query import quote
 
 SAMPLE_BUCKETS = 256
 SAMPLE_LEVELS = (4, 16, 64, 256)  # the sampled fractions' denominators, finest first
@@ -97,7 +97,7 @@ async def _count(
         conditions.append(f"d.vector @@ ${len(values)}::tsquery")
     values.append(limit + 1)
     _, rows = await db.execute_query(
-        pg_sql.totals(conditions, with_facets=with_facets, limit_param=f"${len(values)}::int"), values
+        sql.totals(conditions, with_facets=with_facets, limit_param=f"${len(values)}::int"), values
     )
     total = 0
     facets: dict[str, list[FacetCount]] = empty_facets() if with_facets else {}

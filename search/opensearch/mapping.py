@@ -1,12 +1,12 @@
 """OpenSearch index layout as pure data: versioned settings, analyzers and mappings, index names, the source of a
-document and the bulk/alias actions that write them. No I/O here (search.opensearch does the talking).
+document and the bulk/alias actions that write them. No I/O here (search.opensearch.backend does the talking).
 
 Text analysis works for every script: the `cms_text` analyzer (standard tokenizer, lowercase, width/digit folding,
 Arabic and Persian orthographic normalisation, ASCII folding; no stemming, no stopwords) is used on title, tags and
 description of every document. A document whose language has a Snowball stemmer also gets its title and description
 copied into `title_<language>` / `description_<language>` (e.g. `title_english`), analysed by `cms_<language>`: the
 same normalisation, the language's stop words and the Snowball stemmer PostgreSQL's configuration of that name uses
-(search.pg_language), so both backends stem alike (Lucene's built-in `english` would stem "news" to "new"). Queries
+(search.postgres.backend.language), so both backends stem alike (Lucene's built-in `english` would stem "news" to "new"). Queries
 search the base fields and all language fields together, so any language matches.
 """
 

@@ -1,4 +1,4 @@
-"""The OpenSearch `_search` body for a SearchQuery. Pure (search.os_page reads the response back).
+"""The OpenSearch `_search` body for a SearchQuery. Pure (search.opensearch.page reads the response back).
 
 The user's text (websearch syntax: words, "quoted phrases", -excluded, OR) is parsed here into clauses and every
 clause goes into the `query` parameter of a match-family query (`multi_match`), which analyses text and has no
@@ -29,8 +29,8 @@ from search.backend import (
     SearchQuery,
     page_size,
 )
-from search.os_mapping import FIELD_BOOSTS, LANGUAGE_ANALYZERS, iso, language_fields
-from search.os_page import decode_search_after
+from search.opensearch.mapping import FIELD_BOOSTS, LANGUAGE_ANALYZERS, iso, language_fields
+from search.opensearch.page import decode_search_after
 from search.text import primary_subtag
 from search.typos import fuzzy_candidate
 

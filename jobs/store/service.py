@@ -11,12 +11,12 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from cms.actors import require_admin
+from cms.auth.permissions import Role, allowed, require
 from cms.auth.principal import Principal
-from cms.errors import Conflict, Invalid, NotFound
-from cms.jobstore.models import Job, JobStatus
-from cms.pagination import Ordering, Page, paginate
-from cms.settings import Settings
+from cms.core.errors import Conflict, Invalid, NotFound
+from cms.core.pagination import Ordering, Page, paginate
+from cms.core.settings import Settings
+from jobs.store.models import Job, JobStatus
 
 _ORDER = Ordering("CREATED_AT_DESC", "created_at", descending=True)
 MAX_ERROR_CHARS = 4000
@@ -218,7 +218,7 @@ async def reclaim_expired_leases() -> list[Job]:
 
 async def retry_job(*, principal: Principal | None, id: int) -> Job:
     """Admins give a dead job a fresh set of attempts."""
-    require_admin(principal)
+    require(principal, Role.ADMIN)
     job = await Job.get_or_none(id=id)
     if job is None:
         raise NotFound("job not found")
@@ -234,9 +234,21 @@ async def retry_job(*, principal: Principal | None, id: int) -> Job:
 async def list_jobs(
     *, principal: Principal | None, status: JobStatus | None, first: int | None, after: str | None
 ) -> Page[Job]:
-    require_admin(principal)
+    require(principal, Role.ADMIN)
     query = Job.all() if status is None else Job.filter(status=status)
     return await paginate(query, ordering=_ORDER, first=first, after=after)
+
+
+async def pending(kind: str) -> tuple[int, datetime | None]:
+    """How many jobs of a kind are queued or running, and when the oldest of them was created."""
+    query = Job.filter(kind=kind, status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
+    oldest = await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
+    return await query.count(), (oldest[0] if oldest else None)
+
+
+async def dead(kind: str) -> int:
+    """How many jobs of a kind gave up (dead-lettered)."""
+    return await Job.filter(kind=kind, status=JobStatus.DEAD).count()
 
 
 async def jobs_for_assets(*, asset_ids: list[int]) -> dict[int, list[Job]]:
@@ -247,6 +259,6 @@ async def jobs_for_assets(*, asset_ids: list[int]) -> dict[int, list[Job]]:
 
 
 async def get_job(*, principal: Principal | None, id: int) -> Job | None:
-    if principal is None or not principal.is_editor:
+    if not allowed(principal, Role.EDITOR):
         return None
     return await Job.get_or_none(id=id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -10,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import asyncpg
 from tortoise import Tortoise
 
-from cms.settings import Settings
+from cms.core.settings import Settings
 
 log = logging.getLogger("cms.db")
 
@@ -19,12 +21,12 @@ MODEL_MODULES = [
     "cms.media.models",
     "cms.users.models",
     "cms.audit.models",
-    "cms.events",
-    "cms.jobstore.models",
+    "cms.core.outbox",
+    "jobs.store.models",
     "aerich.models",
 ]
 EMBEDDED_DATABASE = "cms"
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,32 @@ async def open_database(settings: Settings, target: PgTarget, *, run_migrations:
     # Global fallback: ASGI servers run the lifespan in one task and each request in another.
     await Tortoise.init(config=config, _enable_global_fallback=True)
     return config
+
+
+_holders = 0
+_open_target: PgTarget | None = None
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings, target: PgTarget | None = None) -> AsyncIterator[PgTarget]:
+    """The process's database, open while held: Tortoise's connections are process-wide, so the first holder opens
+    them (at `target`, else where the settings say) and the last one closes them; a holder arriving while they are
+    open shares them. Returns where the database is."""
+    global _holders, _open_target
+    if _holders == 0:
+        resolved = target or resolve_target(settings)
+        await open_database(settings, resolved)
+        _open_target = resolved
+    elif target is not None and target != _open_target:
+        raise RuntimeError(f"the database is already open at {_open_target}, not {target}")
+    _holders += 1
+    try:
+        yield _open_target  # type: ignore[misc]  # set by the first holder
+    finally:
+        _holders -= 1
+        if _holders == 0:
+            _open_target = None
+            await close_database()
 
 
 async def close_database() -> None:

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable
 
 from search.backend import DocKind, SearchDocument, SearchFilter
-from search.pg_query import quote
+from search.postgres.query import quote
 from search.text import primary_subtag, safe_text
 
 _MAX_VALUE_CHARS = 64  # longer values go in as a digest: a lexeme has a size limit, and vectors stay small

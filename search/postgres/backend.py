@@ -3,13 +3,13 @@
 Tables (migrations 4, 5): `search_document` holds what every match is read for (filters, dates and one weighted
 tsvector: title A, tags B, description C, an episode's program title D, under a GIN index) and is kept narrow;
 `search_document_text` holds the texts, read only to highlight a page of hits. An item's text is stemmed with the
-configuration of its language (`search.pg_language`; `simple` when there is none, e.g. Persian). Text is folded
+configuration of its language (`search.postgres.backend.language`; `simple` when there is none, e.g. Persian). Text is folded
 before PostgreSQL sees it, indexed and queried alike (`search.text.normalise`: Arabic-script letter forms,
 diacritics, joiners, digits, as OpenSearch's analyzer does); the texts table keeps the original beside the folded
-text so that highlights show what was written (`search.pg_highlight`). An index written before the folding
+text so that highlights show what was written (`search.postgres.backend.highlight`). An index written before the folding
 (migration 5) answers with the old forms until `cms reindex` rebuilds it.
 
-A query is parsed in Python (`search.pg_query`); PostgreSQL normalises each term in `simple` and in every
+A query is parsed in Python (`search.postgres.query`); PostgreSQL normalises each term in `simple` and in every
 configuration the index uses, and the terms become one tsquery with, per term, an OR of those forms: a document
 in any language matches through the forms of its own configuration. Prefixes and typos use a vocabulary of the
 indexed lexemes and surface words kept in plain tables (`search.typos`): an unknown word that starts known ones
@@ -18,10 +18,10 @@ known words by trigram similarity. No pg_trgm needed, so the embedded server and
 
 Relevance is the title tier first (a query word in the title), then `ts_rank` with the field weights (ties:
 newest, then id), rounded to an integer so that keyset cursors compare exactly; a broad query ranks only its title
-matches when they fill the page (`search.pg_sql.text_page`). A query runs its page (ranked, with scores and
+matches when they fill the page (`search.sql.text_page`). A query runs its page (ranked, with scores and
 highlights for its rows only) beside its counts (total and facets, on another connection): exact up to 10,000
-matches, estimated from a uniform sample beyond (`search.pg_counts`). A text query's filters go into its tsquery
-as lexemes (`search.pg_filters`); an empty query reads the date index for its page.
+matches, estimated from a uniform sample beyond (`search.postgres.backend.counts`). A text query's filters go into its tsquery
+as lexemes (`search.postgres.backend.filters`); an empty query reads the date index for its page.
 """
 
 from __future__ import annotations
@@ -34,15 +34,16 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from search import pg_sql, typos
+from search import typos
 from search.backend import DocKind, SearchDocument, SearchHit, SearchOrder, SearchPage, SearchQuery, page_size
 from search.cursor import decode_cursor, encode_cursor, from_micros, micros
-from search.pg_counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
-from search.pg_filters import document_lexemes, filter_tsquery
-from search.pg_highlight import restore
-from search.pg_language import ts_config
-from search.pg_query import clean, config_lexeme
-from search.pg_terms import words_tsquery
+from search.postgres import sql
+from search.postgres.counts import EXACT_LIMIT, SAMPLE_BUDGET, count_matches, sample_lexemes
+from search.postgres.filters import document_lexemes, filter_tsquery
+from search.postgres.highlight import restore
+from search.postgres.language import ts_config
+from search.postgres.query import clean, config_lexeme
+from search.postgres.terms import words_tsquery
 from search.text import normalise, primary_subtag, safe_text
 
 TABLES = (
@@ -67,7 +68,7 @@ class PostgresSearch:
         self, connection: str = "default", *, exact_limit: int = EXACT_LIMIT, sample_budget: int = SAMPLE_BUDGET
     ) -> None:
         self._connection = connection
-        self._exact_limit = exact_limit  # search.pg_counts: matches counted exactly; estimated past this
+        self._exact_limit = exact_limit  # search.postgres.backend.counts: matches counted exactly; estimated past this
         self._sample_budget = sample_budget
         self._available: frozenset[str] | None = None  # the server's text search configurations
 
@@ -84,7 +85,7 @@ class PostgresSearch:
 
     async def delete(self, kind: DocKind, ids: Sequence[int]) -> None:
         if ids:
-            await self._db().execute_query(pg_sql.DELETE, [DocKind(kind).value, sorted(set(int(i) for i in ids))])
+            await self._db().execute_query(sql.DELETE, [DocKind(kind).value, sorted(set(int(i) for i in ids))])
 
     async def rebuild(
         self, batches: AsyncIterable[Sequence[SearchDocument]], progress: Callable[[int], None] | None = None
@@ -96,8 +97,8 @@ class PostgresSearch:
         total = 0
         async with in_transaction(self._connection) as db:
             # Writers (index jobs) wait for the commit instead of interleaving with the rebuild; readers do not.
-            await db.execute_query(pg_sql.LOCK_WRITERS)
-            for statement in pg_sql.CLEAR:
+            await db.execute_query(sql.LOCK_WRITERS)
+            for statement in sql.CLEAR:
                 await db.execute_query(statement)
             async for batch in batches:
                 if not batch:
@@ -109,7 +110,7 @@ class PostgresSearch:
         return total
 
     async def count(self) -> int:
-        _, rows = await self._db().execute_query(pg_sql.COUNT)
+        _, rows = await self._db().execute_query(sql.COUNT)
         return int(rows[0]["n"])
 
     async def close(self) -> None:
@@ -121,15 +122,15 @@ class PostgresSearch:
         available = await self._configs(db)
         new_words: set[str] = set()
         for start in range(0, len(docs), BATCH_SIZE):
-            _, rows = await db.execute_query(pg_sql.UPSERT, _columns(docs[start : start + BATCH_SIZE], available))
+            _, rows = await db.execute_query(sql.UPSERT, _columns(docs[start : start + BATCH_SIZE], available))
             new_words.update(row["word"] for row in rows)
         if new_words:  # once, sorted: two writers adding the same words lock them in the same order
-            await db.execute_query(pg_sql.ADD_TERMS, _term_columns(sorted(new_words)))
+            await db.execute_query(sql.ADD_TERMS, _term_columns(sorted(new_words)))
         return len(docs)
 
     async def _configs(self, db: BaseDBAsyncClient) -> frozenset[str]:
         if self._available is None:
-            _, rows = await db.execute_query(pg_sql.CONFIGS)
+            _, rows = await db.execute_query(sql.CONFIGS)
             self._available = frozenset(row["name"] for row in rows)
         return self._available
 
@@ -151,17 +152,17 @@ class PostgresSearch:
             matching = f"( {words.match} ) & {filters}" if filters else words.match
         params, where = _where(query, matching)
         # An empty query's counts take its filters as lexemes too (its page reads btree indexes instead), so that a
-        # sample's lexeme and the filters meet in the GIN index (search.pg_counts).
+        # sample's lexeme and the filters meet in the GIN index (search.postgres.backend.counts).
         count_params, count_where = _where(query, matching if words is not None else filters)
         if words is not None:
             ranked = order is SearchOrder.RELEVANCE
             rank_param = params(words.rank, "text")  # ranks and highlights: the words alone
             title_param = params(words.title, "text") if words.title else None
-            page_sql = pg_sql.text_page(
+            page_sql = sql.text_page(
                 params, where, rank_param=rank_param, title_param=title_param, ranked=ranked, after=after, limit=limit
             )
         else:
-            page_sql = pg_sql.browse_page(params, where, after=after, limit=limit)
+            page_sql = sql.browse_page(params, where, after=after, limit=limit)
         # Two connections: the page and the counts overlap.
         (_, hits), counts = await asyncio.gather(
             db.execute_query(page_sql, params.values),
@@ -183,11 +184,11 @@ class PostgresSearch:
         )
 
 
-def _where(query: SearchQuery, tsquery: str | None) -> tuple[pg_sql.Params, list[str]]:
+def _where(query: SearchQuery, tsquery: str | None) -> tuple[sql.Params, list[str]]:
     """Parameters and WHERE conditions for the query's visibility and filters, and `d.vector @@ tsquery`."""
-    params = pg_sql.Params()
+    params = sql.Params()
     tsquery_param = params(tsquery, "text") if tsquery is not None else None
-    where = pg_sql.conditions(
+    where = sql.conditions(
         params, tsquery_param=tsquery_param, filter=query.filter, now=query.now, include_drafts=query.include_drafts
     )
     return params, where
@@ -200,7 +201,7 @@ def _folded(text: str) -> str | None:
 
 
 def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
-    """search.pg_sql.UPSERT's parameters: one array per column."""
+    """search.sql.UPSERT's parameters: one array per column."""
     columns: list[list] = [[] for _ in range(16)]
     for doc in docs:
         config = ts_config(doc.language, available)
@@ -243,7 +244,10 @@ def _term_columns(terms: list[str]) -> list[list]:
 def _hit(row, order: SearchOrder) -> SearchHit:
     key = [int(row["rank"]), micros(row["date"]), int(row["id"]), row["kind"]]
     highlights = {}
-    for field in ("title", "description"):  # the folded text's highlights, over the original (search.pg_highlight)
+    for field in (
+        "title",
+        "description",
+    ):  # the folded text's highlights, over the original (search.postgres.backend.highlight)
         headline = row[f"{field}_hl"]
         if headline and "<mark>" in headline and (snippet := restore(headline, row[f"{field}_source"])):
             highlights[field] = snippet

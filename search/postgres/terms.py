@@ -1,4 +1,4 @@
-"""Query words to tsquery text, against the vocabulary: see `search.pg_query` for the syntax and `search.typos`
+"""Query words to tsquery text, against the vocabulary: see `search.postgres.query` for the syntax and `search.typos`
 for the similarity. Three kinds of words:
 
 - known (any of its forms is an indexed lexeme): its forms in `simple` and every configuration in use;
@@ -16,16 +16,17 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from search import pg_sql, typos
+from search import typos
 from search.backend import MIN_PREFIX_CHARS
-from search.pg_query import Forms, Term, build_tsquery, parse, single_word, title_tsquery
+from search.postgres import sql
+from search.postgres.query import Forms, Term, build_tsquery, parse, single_word, title_tsquery
 
 
 @dataclass(frozen=True, slots=True)
 class Words:
     match: str  # tsquery text: what an item must match
     rank: str  # the same words without the configuration lexemes: what ts_rank and ts_headline look for
-    title: str | None  # tsquery text: the title tier (search.pg_query.title_tsquery)
+    title: str | None  # tsquery text: the title tier (search.postgres.query.title_tsquery)
 
 
 async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
@@ -73,7 +74,7 @@ async def _normalise(
 ) -> tuple[list[Forms], dict[tuple[int, str], list[str]]]:
     """Each word's forms per configuration, and the vocabulary words at or after each of its lexemes (none read
     without `with_following`: for words taken from the vocabulary, whose forms are all that is needed)."""
-    _, rows = await db.execute_query(pg_sql.NORMALISE if with_following else pg_sql.NORMALISE_FORMS, [words])
+    _, rows = await db.execute_query(sql.NORMALISE if with_following else sql.NORMALISE_FORMS, [words])
     forms = [Forms() for _ in words]
     following: dict[tuple[int, str], list[str]] = {}
     for row in rows:
@@ -119,7 +120,7 @@ async def _suggest(db: BaseDBAsyncClient, misspelt: dict[int, str], forms: list[
         for gram in sorted(word_grams):
             for column, value in zip(columns, (index, gram, len(word_grams), lo, hi)):
                 column.append(value)
-    _, rows = await db.execute_query(pg_sql.TYPO_CANDIDATES, [*columns, typos.SIMILARITY_THRESHOLD])
+    _, rows = await db.execute_query(sql.TYPO_CANDIDATES, [*columns, typos.SIMILARITY_THRESHOLD])
     candidates: dict[int, list[tuple[str, int, int]]] = {}
     for row in rows:
         candidates.setdefault(row["i"], []).append((row["term"], row["trigram_count"], row["shared"]))

@@ -4,7 +4,7 @@
 2. `parse` reads websearch syntax the way `websearch_to_tsquery` does: words, "quoted phrases", -exclusion, and
    `or`, which separates alternatives of AND-ed terms ("a b or c" = (a AND b) OR c). Each term's text is folded
    as indexed text is (`search.text.normalise`): a word with a ZWNJ becomes two words that must be adjacent.
-3. PostgreSQL normalises each term's text once per text search configuration (see `search.postgres`), giving
+3. PostgreSQL normalises each term's text once per text search configuration (see `search.postgres.backend`), giving
    lexemes with positions; the vocabulary says whether a word is known, a prefix of known words, or a typo.
 4. `build_tsquery` writes the tsquery text: per term, an OR of its forms in every configuration (stemmed and
    `simple`), plus `word:*` and the forms of its completions for a prefix, or the forms of close vocabulary words
@@ -21,7 +21,7 @@ from search.text import normalise, safe_text
 
 MAX_TERMS = 32  # terms past this are ignored: enough for any real query, bounded work for a pasted essay
 # An item's title words are also in its vector behind this mark (' a:news'), a lexeme no query word can produce
-# (it starts with a space, like search.pg_filters'): the GIN index finds the items with a query word in the title.
+# (it starts with a space, like search.postgres.backend.filters'): the GIN index finds the items with a query word in the title.
 TITLE_MARK = " a:"
 CONFIG_MARK = " g:"  # and its configuration's name: a stem matches only items of the languages that make it
 
@@ -172,7 +172,7 @@ def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]], *, per_con
 
 def title_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | None:
     """Items with any positive term's form in the title: an OR of title marks (None when no term is positive).
-    Ranking puts these first (search.pg_sql.text_page), so a broad query ranks its title matches, not every match."""
+    Ranking puts these first (search.postgres.sql.text_page), so a broad query ranks its title matches, not every match."""
     marks = set()
     for group, group_forms in zip(groups, forms):
         for term, term_forms in zip(group, group_forms):

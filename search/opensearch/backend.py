@@ -1,7 +1,7 @@
 """The OpenSearch search backend (used when OPENSEARCH_URL is set), on opensearch-py's async client.
 
 Reads and writes go through the alias `<index>`; it points at one concrete index `<index>-v<version>-<timestamp>`
-whose settings and mappings come from code (search.os_mapping, MAPPING_VERSION). `rebuild` loads a fresh concrete
+whose settings and mappings come from code (search.opensearch.mapping, MAPPING_VERSION). `rebuild` loads a fresh concrete
 index with refreshes and replicas off, restores them, then moves the alias in one `_aliases` call and deletes the old
 index: searches see the old index until the new one is complete. The first `upsert` creates index and alias when
 neither exists. Writes wait for the next refresh (`refresh=wait_for`, at most ~1 s) unless built with refresh=False,
@@ -9,7 +9,7 @@ so a search after an index job or a test write sees it.
 
 While a rebuild loads, its new index carries a second alias, `<index>-rebuilding`, and every write goes there as
 well as to the live index, so nothing written meanwhile is lost with the old index. Writes are versioned (a
-document by its last change, a delete by its time, search.os_mapping): the rebuild's copy of a row read before a
+document by its last change, a delete by its time, search.opensearch.mapping): the rebuild's copy of a row read before a
 concurrent edit is refused wherever the edit landed first, and a delete's tombstone refuses the older copy.
 `cms reindex` (search.reindex) also writes again what changed in PostgreSQL while it ran.
 """
@@ -27,7 +27,7 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 from opensearchpy.helpers import BulkIndexError, async_bulk
 
 from search.backend import DocKind, SearchDocument, SearchPage, SearchQuery
-from search.os_mapping import (
+from search.opensearch.mapping import (
     LIVE_SETTINGS,
     MAPPING_VERSION,
     concrete_index_name,
@@ -39,8 +39,8 @@ from search.os_mapping import (
     rebuilding_alias,
     swap_actions,
 )
-from search.os_page import decode_search_after, empty_page, parse_response
-from search.os_query import affix_words, known_words, parse_query, search_body, vocabulary_body
+from search.opensearch.page import decode_search_after, empty_page, parse_response
+from search.opensearch.query import affix_words, known_words, parse_query, search_body, vocabulary_body
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from cms.errors import Invalid
+from cms.core.errors import Invalid
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100

@@ -23,7 +23,7 @@ _PIECES = re.compile(f"({re.escape(MARK_OPEN)}|{re.escape(MARK_CLOSE)})")
 
 
 def escape(text: str) -> str:
-    """What search.pg_sql.escaped() does in SQL before ts_headline sees the text."""
+    """What search.postgres.sql.escaped() does in SQL before ts_headline sees the text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 

@@ -1,0 +1,152 @@
+"""The transactional outbox: a domain change and the event it causes are written in one transaction.
+
+`Event` names every event kind. The worker's dispatcher (jobs/dispatcher.py) turns unrelayed events into job rows
+(which jobs each event causes is declared beside each job, jobs/kinds.py); nothing is lost if the process dies
+between the commit and the enqueue. Each commit also NOTIFYs `CHANNEL`, which `ChangeFeed` listens to so that
+response caches in every process learn that what readers see has changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from cms.core.db import PgTarget
+
+log = logging.getLogger("cms.changefeed")
+
+
+class Event(StrEnum):
+    """Every outbox event kind; the audit log names each change by its event too."""
+
+    PROGRAM_CREATE = "program.create"
+    PROGRAM_UPDATE = "program.update"
+    PROGRAM_DELETE = "program.delete"
+    PROGRAM_PUBLISH = "program.publish"
+    PROGRAM_UNPUBLISH = "program.unpublish"
+    EPISODE_CREATE = "episode.create"
+    EPISODE_UPDATE = "episode.update"
+    EPISODE_DELETE = "episode.delete"
+    EPISODE_PUBLISH = "episode.publish"
+    EPISODE_UNPUBLISH = "episode.unpublish"
+    COMMENT_ADD = "comment.add"
+    COMMENT_RESOLVE = "comment.resolve"
+    COMMENT_DELETE = "comment.delete"
+    UPLOAD_CREATE = "upload.create"
+    UPLOAD_COMPLETE = "upload.complete"
+    ASSET_IMPORT = "asset.import"
+    ASSET_UPLOADED = "asset.uploaded"
+    ASSET_PERSISTED = "asset.persisted"
+    ASSET_READY = "asset.ready"
+    ASSET_FAILED = "asset.failed"
+
+
+class OutboxEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=80)
+    payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    relayed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_event"
+        indexes = [Index(fields=("relayed_at", "id"))]
+
+
+CHANNEL = "cms_changes"
+
+
+async def record(event: Event, **payload: Any) -> OutboxEvent:
+    """Record an event; call inside the transaction that makes the change (ids and primitives only).
+
+    Also NOTIFY listeners (response caches, dispatchers); PostgreSQL delivers it only if the transaction commits.
+    """
+    row = await OutboxEvent.create(kind=Event(event).value, payload=payload)
+    await notify(event)
+    return row
+
+
+async def record_many(event: Event, payloads: list[dict[str, Any]]) -> None:
+    """`record` for many events of one kind: batched INSERTs, one NOTIFY."""
+    if payloads:
+        kind = Event(event).value
+        await OutboxEvent.bulk_create([OutboxEvent(kind=kind, payload=p) for p in payloads], batch_size=500)
+        await notify(kind)
+
+
+async def notify(kind: str) -> None:
+    """Tell listeners that what readers see changed, without an outbox event (e.g. the search index moved);
+    inside a transaction PostgreSQL delivers it at commit."""
+    await OutboxEvent._meta.db.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, kind])
+
+
+async def emit(event: Event, **payload: Any) -> OutboxEvent:
+    """Record an event in a transaction of its own, for changes that are already committed."""
+    async with in_transaction():
+        return await record(event, **payload)
+
+
+async def unrelayed(events: Iterable[Event]) -> tuple[int, datetime | None]:
+    """How many of these events wait for the relay, and when the oldest of them was recorded."""
+    query = OutboxEvent.filter(relayed_at__isnull=True, kind__in=[Event(e).value for e in events])
+    oldest = await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
+    return await query.count(), (oldest[0] if oldest else None)
+
+
+class ChangeFeed:
+    def __init__(self, *, reconnect_seconds: float = 1.0) -> None:
+        self.target: PgTarget | None = None
+        self.generation = 0
+        self.live = False
+        self._reconnect_seconds = reconnect_seconds
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+
+    def bump(self) -> None:
+        self.generation += 1
+
+    def _on_notify(self, *_: object) -> None:
+        self.bump()
+
+    def _on_lost(self, *_: object) -> None:
+        self.live = False
+        self.bump()  # changes may be missed while reconnecting: forget everything
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await self.target.connect()
+                    await self._conn.add_listener(CHANNEL, self._on_notify)
+                    self._conn.add_termination_listener(self._on_lost)
+                    self.bump()
+                    self.live = True
+            except (OSError, asyncpg.PostgresError) as exc:
+                self._on_lost()
+                log.warning("change feed disconnected (%s); retrying", exc)
+            await asyncio.sleep(self._reconnect_seconds)
+
+    @contextlib.asynccontextmanager
+    async def running(self, target: PgTarget) -> AsyncIterator[ChangeFeed]:
+        self.target = target
+        self._task = asyncio.create_task(self._run())
+        try:
+            yield self
+        finally:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            if self._conn is not None and not self._conn.is_closed():
+                await self._conn.close()
+            self.live = False
