@@ -28,6 +28,8 @@ from jobs.store import service as jobstore
 
 log = logging.getLogger("cms.jobs.announce")
 
+KIND = "announce_live"
+
 LOOKBACK = timedelta(days=3)  # how far back a scan looks: catch-up after worker downtime up to this long
 SCAN_EVERY = timedelta(seconds=5)  # how late a scheduled publication may be announced, at most (plus a dispatch)
 _MODELS: dict[str, type[Program] | type[Episode]] = {"program": Program, "episode": Episode}
@@ -53,7 +55,7 @@ async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
         await deps.plugins.acall("cms_content_published", kind=kind, id=str(item_id))
 
 
-KIND = JobKind(name="announce_live", run=run, timeout=timedelta(minutes=5))
+LIVE_KIND = JobKind(name=KIND, run=run, timeout=timedelta(minutes=5))
 
 
 async def announce_if_live(deps: JobDeps, *, kind: str, id: int) -> None:
@@ -63,14 +65,14 @@ async def announce_if_live(deps: JobDeps, *, kind: str, id: int) -> None:
     if item is None or not is_public(item):
         return
     job = await jobstore.enqueue(
-        KIND.name,
+        KIND,
         {"kind": kind, "id": item.id, "publish_at": stamp(item.publish_at)},
         dedupe_key=live_key(kind, item.id, item.publish_at),
         max_attempts=deps.settings.job_max_attempts,
     )
     # Now rather than on a later dispatch round; claiming it makes this a no-op when it ran or runs elsewhere,
     # and a failure here is retried by the job machinery like any job's.
-    await run_job(job.id, deps=deps, kinds={KIND.name: KIND})
+    await run_job(job.id, deps=deps, kinds={KIND: LIVE_KIND})
 
 
 async def announce_due(*, max_attempts: int, lookback: timedelta = LOOKBACK) -> int:
@@ -88,7 +90,7 @@ async def announce_due(*, max_attempts: int, lookback: timedelta = LOOKBACK) -> 
             ) t
         """
         # Already announced or being announced (by a scan or the publish event's job): the dedupe key decides.
-        created += await jobstore.insert_selected(rows, [KIND.name, kind, max_attempts, lookback])
+        created += await jobstore.insert_selected(rows, [KIND, kind, max_attempts, lookback])
     if created:
         log.info("%d publications went live; announcing them", created)
     return created

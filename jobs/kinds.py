@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from cms.core.outbox import Event
-from jobs import announce, ingest, persist, plugin_events, process, search_index
+from jobs import announce, assets, ingest, plugin_events, search_index
 from jobs.runner import JobKind
 
 CORE_KINDS: tuple[JobKind, ...] = (
-    persist.KIND,
-    process.KIND,
+    assets.PERSIST,
+    assets.PROCESS,
     plugin_events.KIND,  # the plugins' reaction hooks
-    announce.KIND,  # cms_content_published when a publication goes live
+    announce.LIVE_KIND,  # cms_content_published when a publication goes live
     ingest.POLL_KIND,  # plugin ingest sources (cms_ingest_sources): discover items...
     ingest.ITEM_KIND,  # ...and bring each one in as a draft episode with its media
     search_index.KIND,  # search freshness: every content change re-indexes the item from PostgreSQL

@@ -52,6 +52,10 @@ class JobKind:
     # Its payload's asset_id ties the job to that asset (listed on `Asset.jobs`).
     about_asset: bool = False
 
+    def __post_init__(self) -> None:
+        # An event name that is not an Event fails here, when the job module is imported, not by routing nothing.
+        object.__setattr__(self, "triggers", tuple(Event(trigger) for trigger in self.triggers))
+
 
 async def _heartbeat(job: Job, lease: timedelta) -> None:
     while True:

@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 
 from cms.content.models import Episode, Program
 from cms.core import outbox
+from cms.core.outbox import Event
 from search import documents
 from search.backend import DocKind, SearchBackend, SearchDocument
 
@@ -41,13 +42,12 @@ async def deleted_since(since: datetime) -> dict[DocKind, list[int]]:
     """Ids of the programs and episodes deleted after `since` (their `*.delete` outbox events): a rebuild may have
     read them before they went, and their index jobs deleted them from the old index only."""
     found: dict[DocKind, list[int]] = {}
-    rows = await outbox.OutboxEvent.filter(kind__in=_DELETES, created_at__gte=since).values_list("kind", "payload")
-    for kind, payload in rows:
-        found.setdefault(_DELETES[kind], []).append(int(payload["id"]))
+    for event, payload in await outbox.recorded_since(_DELETES, since):
+        found.setdefault(_DELETES[event], []).append(int(payload["id"]))
     return found
 
 
-_DELETES = {"program.delete": DocKind.PROGRAM, "episode.delete": DocKind.EPISODE}
+_DELETES = {Event.PROGRAM_DELETE: DocKind.PROGRAM, Event.EPISODE_DELETE: DocKind.EPISODE}
 
 
 async def reindex(

@@ -97,6 +97,13 @@ async def emit(event: Event, **payload: Any) -> OutboxEvent:
         return await record(event, **payload)
 
 
+async def recorded_since(events: Iterable[Event], since: datetime) -> list[tuple[Event, dict[str, Any]]]:
+    """(event, payload) of these events recorded at or after `since`, oldest first."""
+    kinds = [Event(e).value for e in events]
+    rows = await OutboxEvent.filter(kind__in=kinds, created_at__gte=since).order_by("id").values_list("kind", "payload")
+    return [(Event(kind), payload) for kind, payload in rows]
+
+
 async def unrelayed(events: Iterable[Event]) -> tuple[int, datetime | None]:
     """How many of these events wait for the relay, and when the oldest of them was recorded."""
     query = OutboxEvent.filter(relayed_at__isnull=True, kind__in=[Event(e).value for e in events])

@@ -18,7 +18,7 @@ from typing import Any
 
 from cms import cli
 from cms.media import intake
-from jobs import persist
+from jobs import assets
 from jobs.kinds import KINDS
 from jobs.runner import JobDeps
 
@@ -35,7 +35,7 @@ def install(point: str) -> None:
 
         async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
             await _pause(point)
-            await persist.run(deps, payload)
+            await assets.persist(deps, payload)
 
         KINDS["persist_asset"] = dataclasses.replace(KINDS["persist_asset"], run=run)
     elif point == "after_promote":  # the master is written and staging dropped; not yet marked persisted

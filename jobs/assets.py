@@ -1,0 +1,67 @@
+"""persist_asset and process_asset: thin jobs around the claim-check intake and the rendition pipeline.
+
+A file the intake refuses (unreadable, not what it claims) fails its asset at once and dead-letters the job; a job
+that ran out of attempts leaves the asset FAILED with the last error, so a person can read what happened."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from cms.core.outbox import Event
+from cms.media import intake, processing
+from jobs.runner import JobDeps, JobKind, PermanentJobError
+
+
+@contextlib.asynccontextmanager
+async def _refusal_fails_the_asset(asset_id: int) -> AsyncIterator[None]:
+    try:
+        yield
+    except intake.IntakeRefused as exc:
+        await intake.mark_failed(asset_id=asset_id, reason=str(exc))
+        raise PermanentJobError(str(exc)) from exc
+
+
+async def _on_dead(deps: JobDeps, payload: dict[str, Any], error: str) -> None:
+    await intake.mark_failed(asset_id=payload["asset_id"], reason=f"processing failed after several attempts: {error}")
+
+
+async def persist(deps: JobDeps, payload: dict[str, Any]) -> None:
+    async with _refusal_fails_the_asset(payload["asset_id"]):
+        await intake.persist_asset(
+            storage=deps.storage,
+            asset_id=payload["asset_id"],
+            upload_id=payload["upload_id"],
+            allowed_kinds=deps.settings.upload_allowed_kinds,
+        )
+
+
+async def process(deps: JobDeps, payload: dict[str, Any]) -> None:
+    limits = processing.ProcessingLimits(
+        timeout_seconds=deps.settings.transcode_timeout_seconds, memory_bytes=deps.settings.transcode_memory_bytes
+    )
+    async with _refusal_fails_the_asset(payload["asset_id"]):
+        await processing.process_asset(
+            storage=deps.storage, asset_id=payload["asset_id"], capabilities=deps.capabilities, limits=limits
+        )
+
+
+PERSIST = JobKind(
+    name="persist_asset",
+    run=persist,
+    on_dead=_on_dead,
+    timeout=timedelta(hours=2),
+    triggers=(Event.ASSET_UPLOADED,),
+    about_asset=True,
+)
+# The child process has its own time limit (CMS_TRANSCODE_TIMEOUT_SECONDS); this one only backstops it.
+PROCESS = JobKind(
+    name="process_asset",
+    run=process,
+    on_dead=_on_dead,
+    timeout=timedelta(hours=6),
+    triggers=(Event.ASSET_PERSISTED,),
+    about_asset=True,
+)
