@@ -13,10 +13,12 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from cms.api.context import ContextParts
 from cms.api.schema import build_schema
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
+from cms.auth.tokens import KeySource
 from cms.content.visibility import next_scheduled_change
 from cms.core import db
 from cms.core.outbox import ChangeFeed
@@ -37,10 +39,12 @@ log = logging.getLogger("cms.app")
 
 
 def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
+    keys: KeySource
     if settings.uses_dev_issuer:
         dev = DevIssuer(settings.data_dir, settings.dev_issuer_url)
         issuer, keys = dev.issuer, dev.key_source()
     else:
+        assert settings.oidc_issuer is not None  # not the dev issuer: an issuer is configured
         dev, issuer, keys = None, settings.oidc_issuer, RemoteJWKS(settings.oidc_issuer)
     validator = TokenValidator(
         issuer=issuer,
@@ -93,7 +97,7 @@ def create_app(
         cost_limit=settings.query_cost_limit,
         charge=limiter.charge_graphql if limiter else None,
     )
-    gql = graphql_endpoint(
+    gql: ASGIApp = graphql_endpoint(
         graphiql=settings.graphiql_enabled,
         validator=validator,
         schema=schema,

@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    return args.run(settings, args)
+    code: int = args.run(settings, args)
+    return code
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from arq.worker import Worker, func
 
 from cms.core.redis import redis_settings
 from cms.services import Services
-from jobs import ingest, plugin_jobs, serialization
+from jobs import ingest, plugins, serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
 from jobs.kinds import KINDS
 from jobs.maintenance import run_announcements, run_maintenance
@@ -23,12 +23,12 @@ from jobs.runner import JobDeps, run_job
 def build_worker(services: Services, *, handle_signals: bool = True, burst: bool = False) -> Worker:
     """An arq worker running the job table's jobs with `services`, which it enters at startup and leaves at shutdown
     (inside `cms serve` the app holds them too, so they stay open). The plugins' job kinds join the core kinds and
-    their cron jobs are scheduled by arq (jobs/plugin_jobs.py)."""
+    their cron jobs are scheduled by arq (jobs/plugins.py)."""
     settings, host = services.settings, services.plugins
-    kinds = plugin_jobs.merge_job_kinds(KINDS, host)
+    kinds = plugins.merge_job_kinds(KINDS, host)
     sources = ingest.sources(host)  # once per worker: a clash is reported once, not on every ingest job
     # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
-    cron_jobs = [] if burst else plugin_jobs.cron_jobs(host, reserved={RUN_JOB})
+    cron_jobs = [] if burst else plugins.cron_jobs(host, reserved={RUN_JOB})
 
     async def startup(ctx: dict[str, Any]) -> None:
         stack = ctx["stack"] = contextlib.AsyncExitStack()
@@ -43,7 +43,7 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
             ingest_sources=sources,
         )
         # What plugin cron functions find in their ctx (arq adds job_id, job_try, enqueue_time, score, redis).
-        ctx.update(plugin_jobs.cron_context(deps))
+        ctx.update(plugins.cron_context(deps))
         for _name, loop in (
             ("maintenance", run_maintenance(deps)),
             ("announcements", run_announcements(deps)),
@@ -104,7 +104,7 @@ async def inline_worker(services: Services) -> AsyncIterator[None]:
         await stop_worker(worker, task)
 
 
-async def stop_worker(worker: Worker, task: asyncio.Task) -> None:
+async def stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
     """Stop a worker started with `async_run` in `task`, running its shutdown (our background loops) every time.
 
     arq's `close()` alone re-raises a cancelled job's CancelledError and then skips `on_shutdown`, leaving the

@@ -1,0 +1,1 @@
+"""Jobs: the job table (jobs.store), the worker runtime (dispatcher, runner) and every job kind (jobs.kinds)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from cms.content.models import Episode, Program
 from cms.content.visibility import is_public
@@ -48,7 +48,8 @@ async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
     """The announce_live job: tell the plugins, if the publication is still the item's current one."""
     kind, item_id = payload["kind"], int(payload["id"])
     item = await _MODELS[kind].get_or_none(id=item_id)
-    if item is None or not is_public(item) or stamp(item.publish_at) != payload["publish_at"]:
+    # A public item has a publish time.
+    if item is None or not is_public(item) or stamp(cast(datetime, item.publish_at)) != payload["publish_at"]:
         log.info("%s %s: publication of %s withdrawn or moved; not announced", kind, item_id, payload["publish_at"])
         return
     if deps.plugins is not None:
@@ -64,6 +65,7 @@ async def announce_if_live(deps: JobDeps, *, kind: str, id: int) -> None:
     item = await _MODELS[kind].get_or_none(id=id)
     if item is None or not is_public(item):
         return
+    assert item.publish_at is not None  # a public item has a publish time
     job = await jobstore.enqueue(
         KIND,
         {"kind": kind, "id": item.id, "publish_at": stamp(item.publish_at)},

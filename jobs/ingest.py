@@ -17,7 +17,9 @@ import tempfile
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from tortoise import fields
 
 from cms.auth.principal import Principal
 from cms.content import episodes
@@ -34,8 +36,8 @@ from jobs.store import service as jobstore
 log = logging.getLogger("cms.jobs.ingest")
 
 POLL, ITEM = "ingest_poll", "ingest_item"
-SOURCE_MAX = Episode._meta.fields_map["source"].max_length
-EXTERNAL_ID_MAX = Episode._meta.fields_map["external_id"].max_length
+SOURCE_MAX = cast("fields.CharField[str | None]", Episode._meta.fields_map["source"]).max_length
+EXTERNAL_ID_MAX = cast("fields.CharField[str | None]", Episode._meta.fields_map["external_id"]).max_length
 
 
 def sources(host: PluginHost | None) -> dict[str, Any]:
@@ -98,6 +100,7 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
     kind, program_id = payload.get("source"), payload.get("program_id")
     config = payload.get("config") or {}
     source = _source(deps, kind)
+    assert isinstance(kind, str)  # _source found it among the installed sources' names
     if not isinstance(program_id, int) or not await Program.exists(id=program_id):
         raise PermanentJobError(f"program {program_id!r} does not exist")
     items = await _call_source(lambda: source.discover(config))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from cms.core.outbox import Event
-from jobs import announce, assets, ingest, plugin_events, search_index
+from jobs import announce, assets, ingest, plugins, search_index
 from jobs.runner import JobKind
 
 CORE_KINDS: tuple[JobKind, ...] = (
     assets.PERSIST,
     assets.PROCESS,
-    plugin_events.KIND,  # the plugins' reaction hooks
+    plugins.KIND,  # the plugins' reaction hooks
     announce.LIVE_KIND,  # cms_content_published when a publication goes live
     ingest.POLL_KIND,  # plugin ingest sources (cms_ingest_sources): discover items...
     ingest.ITEM_KIND,  # ...and bring each one in as a draft episode with its media
@@ -19,7 +19,8 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in CORE_KINDS}
 assert len(KINDS) == len(CORE_KINDS), "two job kinds share a name"
 
 # Which jobs an outbox event causes: the relay creates one job per (event, job kind).
-EVENT_JOBS: dict[Event, tuple[str, ...]] = {
+# Keyed by Event, a StrEnum: the outbox row's kind (a str) finds its entry.
+EVENT_JOBS: dict[str, tuple[str, ...]] = {
     event: names for event in Event if (names := tuple(k.name for k in CORE_KINDS if event in k.triggers))
 }
 # Jobs that work on an asset: listed on `Asset.jobs` (plugin notifications about an asset are not).

@@ -40,7 +40,8 @@ def _public_from(*rows: dict[str, Any]) -> datetime | None:
     """When all of `rows` (an item and, for an episode, its program) are public: the latest publish time."""
     if any(row["status"] != PublishStatus.PUBLISHED or row["publish_at"] is None for row in rows):
         return None
-    return max(row["publish_at"] for row in rows)
+    latest: datetime = max(row["publish_at"] for row in rows)
+    return latest
 
 
 def program_document(row: dict[str, Any]) -> SearchDocument:

@@ -7,6 +7,8 @@ can never write after one that read newer rows.
 
 from __future__ import annotations
 
+from typing import cast
+
 from tortoise.transactions import in_transaction
 
 from cms.content.models import Episode
@@ -52,5 +54,6 @@ async def _sync_episode(backend: SearchBackend, episode_id: int) -> None:
 
 
 async def _program_of_episode(episode_id: int) -> int | None:
-    rows = await Episode.filter(id=episode_id).values_list("program_id", flat=True)
+    # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+    rows = cast("list[int]", await Episode.filter(id=episode_id).values_list("program_id", flat=True))
     return rows[0] if rows else None

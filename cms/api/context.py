@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.types import Info as _Info
 
@@ -36,7 +37,7 @@ class Context:
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
     loaders: Loaders = field(default_factory=Loaders)
-    connection_params: dict | None = None  # graphql-transport-ws connection_init payload
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None
 
     async def actor(self) -> Actor | None:

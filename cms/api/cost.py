@@ -107,7 +107,7 @@ class QueryCost(SchemaExtension):
         yield
 
 
-_estimates: dict[tuple, Estimate] = {}
+_estimates: dict[tuple[GraphQLSchema, str, str | None, tuple[tuple[str, int], ...]], Estimate] = {}
 
 
 def _estimate_cached(

@@ -36,7 +36,7 @@ class CorrelatedMaskErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, DomainError):
-            extensions = {"code": _CODES.get(type(original), "BAD_REQUEST")}
+            extensions: dict[str, object] = {"code": _CODES.get(type(original), "BAD_REQUEST")}
             if isinstance(original, Invalid):
                 extensions["fields"] = original.problems
             return GraphQLError(

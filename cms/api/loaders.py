@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Never, TypeVar, overload
 
 from strawberry.dataloader import DataLoader
 
@@ -19,10 +19,20 @@ from jobs.store.models import Job
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
-def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V | None = None) -> DataLoader[K, V]:
-    async def load(keys: list[K]) -> list[V]:
+# The loader's value type: V | None without a default; an empty-list default fits any list type.
+@overload
+def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]: ...
+@overload
+def _by_key(
+    fetch: Callable[[list[K]], Awaitable[dict[K, list[T]]]], default: list[Never]
+) -> DataLoader[K, list[T]]: ...
+@overload
+def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, V]]], default: V) -> DataLoader[K, V]: ...
+def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, Any]]], default: Any = None) -> DataLoader[K, Any]:
+    async def load(keys: list[K]) -> list[Any]:
         found = await fetch(list(keys))
         return [found.get(key, default) for key in keys]
 

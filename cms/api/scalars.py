@@ -12,6 +12,7 @@ from typing import NewType
 
 import dateutil.parser
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from graphql import GraphQLError
 
@@ -40,13 +41,14 @@ def _parse_big_int(value: object) -> int:
 def _parse_datetime(value: object) -> datetime:
     if isinstance(value, str):
         try:
-            return dateutil.parser.isoparse(value)
+            parsed: datetime = dateutil.parser.isoparse(value)
+            return parsed
         except (ValueError, OverflowError):
             pass
     raise GraphQLError(f"Expected an ISO 8601 date-time such as {_DATETIME_EXAMPLE}, got {_shown(value)}")
 
 
-SCALAR_MAP = {
+SCALAR_MAP: dict[object, ScalarDefinition] = {
     BigInt: strawberry.scalar(
         name="BigInt",
         description="A whole number that may exceed 32 bits (byte sizes); a JSON number or a decimal string.",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from cms.api.audit.types import AuditQuery
 from cms.api.content.mutations import ContentMutation
@@ -21,13 +23,14 @@ from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
 from cms.api.scalars import SCALAR_MAP
 from cms.api.search.queries import SearchQuery
+from graphql import GraphQLError
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2_000
 MAX_COST = 10_000  # CMS_QUERY_COST_LIMIT's default: see cms/api/cost.py for what a query costs
 # Built once: ValidationCache keys on the rule classes, so fresh classes per request would never hit it.
-_LIMIT_RULES = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIASES)]
+_LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIASES)]
 
 
 @strawberry.type
@@ -59,7 +62,7 @@ class _ValidationCache(ValidationCache):
 
 
 class _Schema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in CorrelatedMaskErrors, with the correlation id and only for unexpected errors."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -35,16 +36,22 @@ def snapshot(obj: Model | None) -> dict[str, Any] | None:
     return out
 
 
-async def record(*, actor: Actor, action: str, entity: Model, before: dict | None, after: dict | None) -> None:
+async def record(
+    *, actor: Actor, action: str, entity: Model, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> None:
     await _entry(actor, action, entity, before, after).save()
 
 
-async def record_many(*, actor: Actor, action: str, changes: list[tuple[Model, dict | None, dict | None]]) -> None:
+async def record_many(
+    *, actor: Actor, action: str, changes: Sequence[tuple[Model, dict[str, Any] | None, dict[str, Any] | None]]
+) -> None:
     """One entry per (entity, before, after), in batched INSERTs."""
     await AuditEntry.bulk_create([_entry(actor, action, *change) for change in changes], batch_size=500)
 
 
-def _entry(actor: Actor, action: str, entity: Model, before: dict | None, after: dict | None) -> AuditEntry:
+def _entry(
+    actor: Actor, action: str, entity: Model, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> AuditEntry:
     return AuditEntry(
         actor=actor.user,
         actor_subject=actor.principal.subject,
@@ -87,13 +94,15 @@ async def get_entry(*, principal: Principal | None, id: int) -> AuditEntry | Non
     return await AuditEntry.get_or_none(id=id)
 
 
-async def record_change(*, actor: Actor, event: Event, entity: Model, before: dict | None, after: dict | None) -> None:
+async def record_change(
+    *, actor: Actor, event: Event, entity: Model, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> None:
     """What every mutation leaves behind, inside its transaction: an audit entry and an outbox event."""
     await record(actor=actor, action=event.value, entity=entity, before=before, after=after)
     await outbox.record(event, id=entity.pk, type=type(entity).__name__)
 
 
-async def record_deletions(*, actor: Actor, event: Event, entities: list[Model]) -> None:
+async def record_deletions(*, actor: Actor, event: Event, entities: Sequence[Model]) -> None:
     """`record_change` for many entities about to be deleted (a program's episodes): a few statements, not 2 x N."""
     changes = [(entity, snapshot(entity), None) for entity in entities]
     await record_many(actor=actor, action=event.value, changes=changes)

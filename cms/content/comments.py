@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -35,7 +35,7 @@ class Target:
     kind: TargetKind
     id: int
 
-    def filter(self) -> dict[str, int]:
+    def filter(self) -> dict[str, Any]:
         return {f"{self.kind}_id": self.id}
 
 
@@ -87,7 +87,10 @@ async def add_comment(
 
 
 def _target_of(comment: Comment) -> Target:
-    return Target("episode", comment.episode_id) if comment.episode_id else Target("asset", comment.asset_id)
+    if comment.episode_id:
+        return Target("episode", comment.episode_id)
+    assert comment.asset_id is not None  # a comment is on an episode or else on an asset
+    return Target("asset", comment.asset_id)
 
 
 async def _existing(comment_id: int) -> Comment:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cms.audit.service import snapshot
@@ -47,7 +48,7 @@ def ordering(order_field: str = "CREATED_AT", descending: bool = True) -> Orderi
     return Ordering(f"{order_field}_{'DESC' if descending else 'ASC'}", column, descending, kind)
 
 
-def visible_episodes(principal: Principal | None):
+def visible_episodes(principal: Principal | None) -> QuerySet[Episode]:
     return Episode.all() if sees_drafts(principal) else Episode.filter(public_episode_q())
 
 
@@ -92,7 +93,10 @@ async def _editable(actor: Actor | None, episode_id: int) -> tuple[Actor, Episod
 async def _apply(episode: Episode, changes: dict[str, Any], *, creating: bool) -> None:
     problems: dict[str, str] = {}
     if creating or "title" in changes:
-        episode.title = v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+        # None only when missing, and then a problem is recorded and _apply raises below.
+        episode.title = cast(
+            str, v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+        )
     if "description" in changes:
         episode.description = v.clean_text(
             problems, "description", changes["description"] or "", required=False, limit=v.DESCRIPTION_MAX
@@ -108,7 +112,11 @@ async def _apply(episode: Episode, changes: dict[str, Any], *, creating: bool) -
     elif creating and not problems:
         episode.slug = await unique_slug(
             v.slugify(episode.title),
-            lambda p: Episode.filter(program_id=episode.program_id, slug__startswith=p).values_list("slug", flat=True),
+            # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+            lambda p: cast(
+                "Awaitable[list[str]]",
+                Episode.filter(program_id=episode.program_id, slug__startswith=p).values_list("slug", flat=True),
+            ),
             fallback="episode",
         )
     if problems:
@@ -125,7 +133,7 @@ async def create_episode(*, actor: Actor | None, program_id: int, changes: dict[
 
 
 async def episode_from_source(
-    *, actor: Actor | None, program_id: int, source: str, external_id: str, item: Mapping
+    *, actor: Actor | None, program_id: int, source: str, external_id: str, item: Mapping[str, Any]
 ) -> Episode:
     """The episode of an item from an ingest source: found by (source, external_id), or created as a draft from the
     item's text, with its provenance, in one transaction (so a crash cannot leave an episode that a retry would not
@@ -143,8 +151,10 @@ async def episode_from_source(
     return episode
 
 
-def _item_changes(item: Mapping, external_id: str) -> dict[str, Any]:
-    title = item.get("title") if isinstance(item.get("title"), str) and item["title"].strip() else external_id
+def _item_changes(item: Mapping[str, Any], external_id: str) -> dict[str, Any]:
+    title = (
+        cast(str, item.get("title")) if isinstance(item.get("title"), str) and item["title"].strip() else external_id
+    )
     changes: dict[str, Any] = {"title": title.strip()[: v.TITLE_MAX]}
     if isinstance(item.get("description"), str):
         changes["description"] = item["description"][: v.DESCRIPTION_MAX]

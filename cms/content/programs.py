@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from tortoise import fields
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cms.audit.service import record_deletions, snapshot
@@ -40,7 +43,7 @@ def ordering(order_field: str = "CREATED_AT", descending: bool = True) -> Orderi
     return Ordering(f"{order_field}_{'DESC' if descending else 'ASC'}", column, descending, kind)
 
 
-def visible_programs(principal: Principal | None):
+def visible_programs(principal: Principal | None) -> QuerySet[Program]:
     return Program.all() if sees_drafts(principal) else Program.filter(public_q())
 
 
@@ -70,8 +73,10 @@ async def get_program(*, principal: Principal | None, id: int | None = None, slu
     query = visible_programs(principal)
     if id is not None:
         return await query.get_or_none(id=id)
+    assert slug is not None  # exactly one of id and slug is given
     wanted = unicodedata.normalize("NFKC", slug.strip()).lower()
-    if len(wanted) > Program._meta.fields_map["slug"].max_length:  # no program has it (Tortoise would raise)
+    slug_field = cast("fields.CharField[str]", Program._meta.fields_map["slug"])
+    if len(wanted) > slug_field.max_length:  # no program has it (Tortoise would raise)
         return None
     return await query.get_or_none(slug=wanted)
 
@@ -97,13 +102,17 @@ async def _check_cover(problems: dict[str, str], cover_asset_id: int | None) -> 
 async def _apply(program: Program, changes: dict[str, Any], *, creating: bool) -> None:
     problems: dict[str, str] = {}
     if creating or "title" in changes:
-        program.title = v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+        # None only when missing, and then a problem is recorded and _apply raises below.
+        program.title = cast(
+            str, v.clean_text(problems, "title", changes.get("title"), required=True, limit=v.TITLE_MAX)
+        )
     if changes.get("slug") is not None:
         program.slug = v.clean_slug(problems, changes["slug"])
     elif creating and not problems:
         program.slug = await unique_slug(
             v.slugify(program.title),
-            lambda p: Program.filter(slug__startswith=p).values_list("slug", flat=True),
+            # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+            lambda p: cast("Awaitable[list[str]]", Program.filter(slug__startswith=p).values_list("slug", flat=True)),
             fallback="program",
         )
     if "description" in changes:

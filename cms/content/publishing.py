@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
@@ -22,7 +22,9 @@ from cms.users.actors import Actor
 M = TypeVar("M", bound=Model)
 
 
-async def save_audited(*, actor: Actor, event: Event, obj: M, before: dict | None, conflict_field: str = "slug") -> M:
+async def save_audited(
+    *, actor: Actor, event: Event, obj: M, before: dict[str, Any] | None, conflict_field: str = "slug"
+) -> M:
     """Save `obj` and its audit entry atomically; a unique violation becomes a Conflict on `conflict_field`."""
     try:
         async with in_transaction():

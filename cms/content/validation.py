@@ -6,7 +6,7 @@ import json
 import math
 import re
 import unicodedata
-from typing import Any
+from typing import Any, overload
 
 TITLE_MAX = 300
 SLUG_MAX = 120
@@ -21,6 +21,12 @@ _SLUG_RE = re.compile(r"^[^\W_]+(?:-[^\W_]+)*$")
 _LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 
+@overload
+def clean_text(problems: dict[str, str], field: str, value: str, *, required: bool, limit: int) -> str: ...
+@overload
+def clean_text(
+    problems: dict[str, str], field: str, value: str | None, *, required: bool, limit: int
+) -> str | None: ...
 def clean_text(problems: dict[str, str], field: str, value: str | None, *, required: bool, limit: int) -> str | None:
     if value is None:
         if required:
@@ -106,7 +112,7 @@ def clean_count(problems: dict[str, str], field: str, value: int | None) -> int 
     return value
 
 
-def clean_metadata(problems: dict[str, str], value: Any) -> dict:
+def clean_metadata(problems: dict[str, str], value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):

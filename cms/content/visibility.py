@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from tortoise.expressions import Q
 
@@ -23,7 +24,8 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def public_q(prefix: str = "") -> Q:
-    return Q(**{f"{prefix}status": PublishStatus.PUBLISHED, f"{prefix}publish_at__lte": now()})
+    lookups: dict[str, Any] = {f"{prefix}status": PublishStatus.PUBLISHED, f"{prefix}publish_at__lte": now()}
+    return Q(**lookups)
 
 
 def public_episode_q() -> Q:
@@ -50,10 +52,12 @@ async def next_scheduled_change(after: datetime) -> datetime | None:
     than `after`."""
     upcoming: list[datetime] = []
     for model in (Program, Episode):
-        upcoming += (
+        # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+        upcoming += cast(
+            "list[datetime]",
             await model.filter(status=PublishStatus.PUBLISHED, publish_at__gt=after)
             .order_by("publish_at")
             .limit(1)
-            .values_list("publish_at", flat=True)
+            .values_list("publish_at", flat=True),
         )
     return min(upcoming, default=None)

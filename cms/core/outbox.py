@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from tortoise import fields
@@ -55,7 +55,7 @@ class Event(StrEnum):
 class OutboxEvent(Model):
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=80)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     relayed_at = fields.DatetimeField(null=True)
 
@@ -107,7 +107,8 @@ async def recorded_since(events: Iterable[Event], since: datetime) -> list[tuple
 async def unrelayed(events: Iterable[Event]) -> tuple[int, datetime | None]:
     """How many of these events wait for the relay, and when the oldest of them was recorded."""
     query = OutboxEvent.filter(relayed_at__isnull=True, kind__in=[Event(e).value for e in events])
-    oldest = await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
+    # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+    oldest = cast("list[datetime]", await query.order_by("created_at").limit(1).values_list("created_at", flat=True))
     return await query.count(), (oldest[0] if oldest else None)
 
 
@@ -118,7 +119,7 @@ class ChangeFeed:
         self.live = False
         self._reconnect_seconds = reconnect_seconds
         self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def bump(self) -> None:
         self.generation += 1
@@ -134,6 +135,7 @@ class ChangeFeed:
         while True:
             try:
                 if self._conn is None or self._conn.is_closed():
+                    assert self.target is not None  # running() sets it before starting this task
                     self._conn = await self.target.connect()
                     await self._conn.add_listener(CHANNEL, self._on_notify)
                     self._conn.add_termination_listener(self._on_lost)

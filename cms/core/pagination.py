@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from cms.core.errors import Invalid
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
@@ -92,18 +94,23 @@ def decode_cursor(ordering: Ordering, cursor: str) -> tuple[Any, int]:
         raise Invalid({"after": "is not a valid cursor for this list and ordering"}) from exc
 
 
+def _q(lookups: dict[str, Any]) -> Q:
+    """Q(**lookups), for lookups whose field names are built at run time."""
+    return Q(**lookups)
+
+
 def _after(ordering: Ordering, value: Any, row_id: int) -> Q:
     """Rows strictly after (value, id) in the ordering; PostgreSQL puts NULLs last ascending, first descending."""
     f = ordering.field
     cmp, id_cmp = ("lt", "lt") if ordering.descending else ("gt", "gt")
     if value is None:
-        same = Q(**{f"{f}__isnull": True, f"id__{id_cmp}": row_id})
-        return same | Q(**{f"{f}__isnull": False}) if ordering.descending else same
-    later = Q(**{f"{f}__{cmp}": value}) | Q(**{f: value, f"id__{id_cmp}": row_id})
-    return later if ordering.descending else later | Q(**{f"{f}__isnull": True})
+        same = _q({f"{f}__isnull": True, f"id__{id_cmp}": row_id})
+        return same | _q({f"{f}__isnull": False}) if ordering.descending else same
+    later = _q({f"{f}__{cmp}": value}) | _q({f: value, f"id__{id_cmp}": row_id})
+    return later if ordering.descending else later | _q({f"{f}__isnull": True})
 
 
-async def paginate(query: QuerySet[T], *, ordering: Ordering, first: int | None, after: str | None) -> Page[T]:
+async def paginate(query: QuerySet[M], *, ordering: Ordering, first: int | None, after: str | None) -> Page[M]:
     """One query for the page (one extra row tells whether there is a next page); the count runs only if asked."""
     size = clamp_first(first)
     # Cursors also name the list's model, so one list's cursor is refused by another instead of paging it wrongly.

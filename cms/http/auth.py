@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from cms.auth.principal import Principal
 from cms.auth.tokens import TokenValidator
@@ -73,6 +74,13 @@ def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers)
 
 
-def principal_of(conn: HTTPConnection) -> Principal | None:
+class HasScope(Protocol):
+    """What principal_of reads: an HTTPConnection, or a stand-in holding only the ASGI scope."""
+
+    @property
+    def scope(self) -> Scope: ...
+
+
+def principal_of(conn: HasScope) -> Principal | None:
     user = conn.scope.get("user")
     return user.principal if isinstance(user, PrincipalUser) else None

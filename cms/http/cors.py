@@ -101,7 +101,11 @@ class CORSMiddleware:
         allowed = origin is not None and origin in self.origins
         if scope["method"] == "OPTIONS" and origin is not None and preflight is not None:
             return await self._preflight_response(send, prefix, origin if allowed else None)
-        extra = [(b"access-control-allow-origin", origin.encode("latin-1")), *self._simple] if allowed else []
+        extra = (
+            [(b"access-control-allow-origin", origin.encode("latin-1")), *self._simple]
+            if allowed and origin is not None
+            else []
+        )
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -4,6 +4,7 @@ GraphQL over HTTP as the spec says (media types, request errors, 405 for a mutat
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -38,8 +40,8 @@ class _MethodNotAllowed(HTTPException):
         self.allow = allow
 
 
-class GraphQLEndpoint(GraphQL):
-    def __init__(self, schema, *, validator: TokenValidator, parts: ContextParts, **options) -> None:
+class GraphQLEndpoint(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, *, validator: TokenValidator, parts: ContextParts, **options: Any) -> None:
         super().__init__(schema, **options)
         self.validator = validator
         self.parts = parts
@@ -54,7 +56,7 @@ class GraphQLEndpoint(GraphQL):
             "Authorization"
         )
         if raw is None:
-            return UNSET
+            return cast(UnsetType, UNSET)  # strawberry types UNSET as Any
         scheme, _, token = str(raw).partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ConnectionRejectionError()
@@ -62,7 +64,7 @@ class GraphQLEndpoint(GraphQL):
             context.principal = await self.validator.validate(token.strip())
         except Unauthenticated:
             raise ConnectionRejectionError() from None
-        return UNSET
+        return cast(UnsetType, UNSET)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         parts = self.parts
@@ -124,8 +126,8 @@ class GraphQLEndpoint(GraphQL):
             extensions=data.get("extensions"),
         )
 
-    async def execute_single(  # type: ignore[override]
-        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, *args: object, **kwargs: object
+    async def execute_single(
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, *args: Any, **kwargs: Any
     ) -> ExecutionResult:
         """A mutation over GET is refused with 405 and `Allow: POST` (the spec; Strawberry says 400)."""
         try:
@@ -144,7 +146,9 @@ class GraphQLEndpoint(GraphQL):
         return response
 
 
-def graphql_endpoint(*, graphiql: bool, validator: TokenValidator, parts: ContextParts, schema=None) -> GraphQLEndpoint:
+def graphql_endpoint(
+    *, graphiql: bool, validator: TokenValidator, parts: ContextParts, schema: BaseSchema | None = None
+) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
     return GraphQLEndpoint(
         schema or build_schema(),
@@ -167,4 +171,4 @@ def graphql_body_reader(app: ASGIApp, *, limit: int) -> BufferedBody:
 
 def _is_request_error(result: ExecutionResult) -> bool:
     """Parse, validation and variable-coercion errors: no data, and no error belongs to a field (a `path`)."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import parse_qs
 
 from graphql.error import GraphQLError
@@ -29,7 +30,7 @@ from cms.core.outbox import ChangeFeed
 from cms.http.auth import principal_of
 from cms.http.body import BODY_KEY
 from cms.http.graphql_media import media_type_of
-from graphql import OperationType, parse
+from graphql import OperationDefinitionNode, OperationType, parse
 
 log = logging.getLogger("cms.http.cache")
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
@@ -50,7 +51,7 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
         document = parse(query, max_tokens=5_000)
     except GraphQLError:
         return None
-    operations = [d for d in document.definitions if hasattr(d, "operation")]
+    operations = cast("list[OperationDefinitionNode]", [d for d in document.definitions if hasattr(d, "operation")])
     for op in operations:
         if operation_name is None or (op.name and op.name.value == operation_name):
             return op.operation
@@ -110,6 +111,7 @@ class PublicQueryCache:
         if not cacheable or not self.feed.live:
             return await self.app(scope, receive, send)
         # The media type is part of the answer (graphql-response+json or application/json), so part of the key.
+        assert params is not None  # a query was read from them
         parts = (params[0], params[1] or "", params[2], media_type_of(scope))
         key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         entry = self._entries.get(key)
@@ -169,7 +171,9 @@ class _Conn:
         self.scope = scope
 
 
-async def _capture(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> tuple[int, list, bytes] | None:
+async def _capture(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
     """Run the app, passing its response through; returns (status, headers, body) when worth caching."""
     start: Message | None = None
     chunks: list[bytes] = []

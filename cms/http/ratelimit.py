@@ -32,10 +32,13 @@ import math
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -160,7 +163,7 @@ class RateLimiter:
         self._strategy: SlidingWindowCounterRateLimiter | None = None
         self._blocked: dict[tuple[str, str], float] = {}  # (budget, caller) -> refused until (epoch seconds)
         self._deferred: dict[tuple[str, str], int] = {}  # (caller, per) -> reads not yet charged
-        self._flush: asyncio.Task | None = None
+        self._flush: asyncio.Task[None] | None = None
         self._warned = 0.0
         self._redis_down_until = 0.0
 
@@ -184,7 +187,10 @@ class RateLimiter:
             self._flush.cancel()
             self._flush = None
         if self._storage is not None:
-            client = self._storage.bridge.get_connection()
+            # start() asks for the redis-py implementation: its bridge hands out a redis.asyncio.Redis (limits types
+            # the bridge and the client more loosely).
+            bridge = cast(RedispyBridge, self._storage.bridge)
+            client = cast(Redis, bridge.get_connection())
             self._storage = self._strategy = None
             await client.aclose()
 
@@ -247,6 +253,7 @@ class RateLimiter:
         if self._redis_down_until and time.monotonic() < self._redis_down_until:
             return None
         self.start()
+        assert self._strategy is not None  # start() sets it
         try:
             if await self._strategy.hit(budget.item, budget.key, identity, cost=cost):
                 return None

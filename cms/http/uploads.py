@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -54,5 +55,5 @@ async def _receive(request: Request, settings: Settings, storage: Storage) -> JS
     return JSONResponse({"id": str(upload.id), "status": upload.status.value, "sha256": upload.received_sha256})
 
 
-def _fields(exc: DomainError) -> dict:
+def _fields(exc: DomainError) -> dict[str, Any]:
     return {"fields": exc.problems} if isinstance(exc, Invalid) else {}

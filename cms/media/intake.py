@@ -13,6 +13,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -40,7 +41,8 @@ async def local_file(
     `known_sha256` (hashed by us while receiving) spares a second read of a local file."""
     path = storage.local_path(area, key)
     if path is not None:
-        yield path, known_sha256 or await asyncio.to_thread(_sha256_of, path)
+        # A conditional, not `or`: with `or`, mypy types to_thread's result from the left operand (str | None).
+        yield path, known_sha256 if known_sha256 else await asyncio.to_thread(_sha256_of, path)
         return
     with tempfile.NamedTemporaryFile(prefix="cms-intake-", suffix=".bin") as tmp:
         digest = hashlib.sha256()
@@ -59,7 +61,7 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str, dict]:
+async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str, dict[str, Any]]:
     found = await sniff_file(path)
     if found is None:
         raise IntakeRefused("the file's content is not an accepted video, audio, image or PDF")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from cms.content.models import Episode
+    from cms.users.models import User
 
 
 class AssetKind(StrEnum):
@@ -25,7 +30,9 @@ class AssetStatus(StrEnum):
 
 class Asset(Model):
     id = fields.BigIntField(primary_key=True)
-    episode = fields.ForeignKeyField("models.Episode", related_name="assets", null=True, on_delete=fields.SET_NULL)
+    episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "models.Episode", related_name="assets", null=True, on_delete=fields.SET_NULL
+    )
     kind = fields.CharEnumField(AssetKind, max_length=12)
     filename = fields.CharField(max_length=255)
     content_type = fields.CharField(max_length=120)
@@ -34,13 +41,20 @@ class Asset(Model):
     status = fields.CharEnumField(AssetStatus, max_length=12, default=AssetStatus.UPLOADING)
     failure_reason = fields.TextField(null=True)
     # Probe results (duration, width, height, rotation, codecs, bitrate, channels).
-    probe = fields.JSONField(default=dict)
+    probe: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     # Processing progress, written by the running job at most a few times a second.
     progress = fields.FloatField(default=0)
     stage = fields.CharField(max_length=40, null=True)
-    created_by = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Foreign-key columns Tortoise sets at run time; annotations only, for the type checker.
+    episode_id: int | None
+    created_by_id: int | None
+    # Reverse relation Tortoise adds at run time.
+    renditions: fields.ReverseRelation[Rendition]
 
     class Meta:
         table = "asset"
@@ -62,8 +76,12 @@ class UploadStatus(StrEnum):
 
 class Upload(Model):
     id = fields.UUIDField(primary_key=True)
-    asset = fields.ForeignKeyField("models.Asset", related_name="uploads", on_delete=fields.CASCADE)
-    created_by = fields.ForeignKeyField("models.User", related_name=False, null=True, on_delete=fields.SET_NULL)
+    asset: fields.ForeignKeyRelation[Asset] = fields.ForeignKeyField(
+        "models.Asset", related_name="uploads", on_delete=fields.CASCADE
+    )
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     method = fields.CharEnumField(UploadMethod, max_length=16)
     status = fields.CharEnumField(UploadStatus, max_length=12, default=UploadStatus.PENDING)
     staging_key = fields.CharField(max_length=200)
@@ -75,6 +93,9 @@ class Upload(Model):
     expires_at = fields.DatetimeField()
     created_at = fields.DatetimeField(auto_now_add=True)
     completed_at = fields.DatetimeField(null=True)
+    # Foreign-key columns Tortoise sets at run time; annotations only, for the type checker.
+    asset_id: int
+    created_by_id: int | None
 
     class Meta:
         table = "upload"
@@ -98,7 +119,9 @@ class Rendition(Model):
     """One derived output in previews storage; rebuilt from the master whenever the ladder changes."""
 
     id = fields.BigIntField(primary_key=True)
-    asset = fields.ForeignKeyField("models.Asset", related_name="renditions", on_delete=fields.CASCADE)
+    asset: fields.ForeignKeyRelation[Asset] = fields.ForeignKeyField(
+        "models.Asset", related_name="renditions", on_delete=fields.CASCADE
+    )
     kind = fields.CharEnumField(RenditionKind, max_length=16)
     name = fields.CharField(max_length=40)
     status = fields.CharEnumField(RenditionStatus, max_length=8)
@@ -113,6 +136,8 @@ class Rendition(Model):
     error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Foreign-key column Tortoise sets at run time; an annotation only, for the type checker.
+    asset_id: int
 
     class Meta:
         table = "rendition"

@@ -6,7 +6,7 @@ Inputs open with the `file` protocol only, so a playlist or reference file canno
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -84,7 +84,7 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:  # noqa: C901 - e
                 )
             first = _decode_first_frame(container, video or audio)
             if video is not None:
-                info["rotation"] = _rotation(first)
+                info["rotation"] = _rotation(cast(av.VideoFrame, first))  # decoded from the video stream
     except ProbeFailed:
         raise
     except (av.FFmpegError, ValueError, OSError) as exc:
@@ -94,7 +94,7 @@ def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:  # noqa: C901 - e
     return info
 
 
-def _decode_first_frame(container: av.container.InputContainer, stream):
+def _decode_first_frame(container: av.container.InputContainer, stream: av.stream.Stream | None) -> object:
     for frame in container.decode(stream):
         return frame
     raise ProbeFailed("no frame could be decoded (truncated or empty file)")

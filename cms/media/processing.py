@@ -10,6 +10,7 @@ import json
 import mimetypes
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from tortoise.transactions import in_transaction
 from cms.core import outbox
 from cms.core.outbox import Event
 from cms.media.intake import IntakeRefused, local_file
-from cms.media.models import Asset, AssetKind, AssetStatus
+from cms.media.models import Asset, AssetKind, AssetStatus, Rendition
 from cms.media.renditions import playable, rendition_rows
 from cms.media.storage import Area, Storage, file_chunks, master_key
 from cms.media.transcode.capabilities import Capabilities
@@ -49,7 +50,7 @@ async def set_progress(asset_id: int, *, stage: str | None, percent: float) -> N
     await Asset.filter(id=asset_id).update(stage=stage, progress=round(percent, 1))
 
 
-def _progress_writer(asset_id: int, stage: str):
+def _progress_writer(asset_id: int, stage: str) -> Callable[[float], Awaitable[None]]:
     last = 0.0
 
     async def write(fraction: float) -> None:
@@ -118,7 +119,7 @@ async def process_asset(
     await _finish(asset, rows=rows)
 
 
-async def _finish(asset: Asset, *, rows: list) -> None:
+async def _finish(asset: Asset, *, rows: list[Rendition]) -> None:
     async with in_transaction():
         await asset.renditions.all().delete()
         for row in rows:

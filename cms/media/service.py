@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from cms.auth.principal import Principal
 from cms.content.episodes import visible_episodes
@@ -29,6 +30,7 @@ async def get_asset(*, principal: Principal | None, id: int) -> Asset | None:
 async def assets_by_episode(*, episode_ids: list[int]) -> dict[int, list[Asset]]:
     grouped: dict[int, list[Asset]] = defaultdict(list)
     for asset in await Asset.filter(episode_id__in=episode_ids).order_by("created_at", "id"):
+        assert asset.episode_id is not None  # filtered on it
         grouped[asset.episode_id].append(asset)
     return grouped
 
@@ -72,7 +74,9 @@ async def watch_progress(*, principal: Principal | None, id: int, interval: floa
         raise NotFound("asset not found")
     last: Progress | None = None
     while True:
-        row = await Asset.get_or_none(id=id).values("status", "progress", "stage", "failure_reason")
+        row: dict[str, Any] | None = await Asset.get_or_none(id=id).values(
+            "status", "progress", "stage", "failure_reason"
+        )
         if row is None:
             return
         current = Progress(

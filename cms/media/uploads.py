@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -109,7 +110,7 @@ async def create_upload(
     upload_id = uuid.uuid4()
     staging_key = f"uploads/{upload_id}"
     expires_in = settings.upload_expiry_seconds
-    ticket_extra: dict = {}
+    ticket_extra: dict[str, Any] = {}
     multipart_id = None
     if method == UploadMethod.PRESIGNED_POST:
         post = await storage.presigned_post(
@@ -155,6 +156,7 @@ async def create_upload(
 
 
 async def part_urls(*, storage: Storage, upload: Upload, part_size: int, expires_in: int) -> list[tuple[int, str]]:
+    assert upload.multipart_upload_id is not None  # multipart uploads always have one
     count = -(-upload.declared_size // part_size)
     return [
         (n, await storage.presign_part(upload.staging_key, upload.multipart_upload_id, n, expires_in=expires_in))
@@ -177,6 +179,7 @@ async def missing_parts(
     upload = await _owned(principal, upload_id)
     if upload.method != UploadMethod.MULTIPART or upload.status != UploadStatus.PENDING:
         raise Invalid({"id": "only pending multipart uploads have parts to resume"})
+    assert upload.multipart_upload_id is not None  # multipart uploads always have one
     have = {number for number, _etag, _size in await storage.list_parts(upload.staging_key, upload.multipart_upload_id)}
     urls = await part_urls(
         storage=storage,
@@ -242,6 +245,7 @@ async def receive_direct(
 
 async def _verify_bucket_object(storage: Storage, upload: Upload) -> None:
     if upload.method == UploadMethod.MULTIPART:
+        assert upload.multipart_upload_id is not None  # multipart uploads always have one
         parts = sorted(await storage.list_parts(upload.staging_key, upload.multipart_upload_id))
         if not parts:
             raise Invalid({"id": "no data has been uploaded yet"})

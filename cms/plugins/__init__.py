@@ -1,0 +1,1 @@
+"""The plugin machinery: hook specifications, the host that loads and calls plugins, the pytest plugin."""

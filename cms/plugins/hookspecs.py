@@ -55,6 +55,7 @@ def cms_routes(settings: Settings) -> list[BaseRoute]:
     (e.g. `/edge/...`). Routes run behind the app's middleware: `request.user` is the authenticated principal.
     Items that are not `starlette.routing.BaseRoute` are reported and skipped.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 @hookspec
@@ -64,6 +65,7 @@ def cms_graphql_query_types() -> list[type]:
     Called once while the schema is built. Field names share one namespace with the core and other
     plugins: prefix them (e.g. `rssFeeds`). Classes that are not Strawberry object types are reported and skipped.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 @hookspec
@@ -73,6 +75,7 @@ def cms_graphql_mutation_types() -> list[type]:
     Same rules as `cms_graphql_query_types`. Mutations should follow the API conventions: return a union of
     the result and typed errors, and call a service function rather than holding business logic.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 # -- ingest and jobs (consumed by the worker) -----------------------------------------------------------------
@@ -101,6 +104,7 @@ def cms_ingest_sources() -> dict[str, object]:
     retrying cannot help. An unknown kind dead-letters the poll at once. Items must be JSON values.
     Kinds are one namespace: a kind a plugin registered earlier provides is reported and the later one ignored.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 @hookspec
@@ -118,6 +122,7 @@ def cms_job_kinds() -> dict[str, object]:
     Namespace kinds with your plugin name (`<plugin>.<verb>`): core kinds win, a kind a plugin registered earlier
     provides is reported and ignored, and so is a value that is not callable.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 @hookspec
@@ -133,6 +138,7 @@ def cms_cron_jobs() -> list[object]:
     queue real work as a job with `jobs.store.service.enqueue` (e.g. an `ingest_poll`) to get retries and the
     dead letter.
     """
+    raise NotImplementedError  # a specification: pluggy reads it, never calls it
 
 
 # -- playback -------------------------------------------------------------------------------------------------

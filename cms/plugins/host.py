@@ -75,7 +75,7 @@ class PluginHost:
                 self._load_one(ep.name, ep.load, builtin=builtin)
         return self
 
-    def _load_one(self, name: str, importer, *, builtin: bool) -> None:
+    def _load_one(self, name: str, importer: Callable[..., object], *, builtin: bool) -> None:
         if name in self.disabled:
             log.info("plugin %s is disabled", name)
             return
@@ -144,7 +144,7 @@ class PluginHost:
     def _report(self, impl: pluggy.HookImpl, hook_name: str, exc: BaseException) -> None:
         self.report(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}", exc=exc)
 
-    def _pairs(self, hook_name: str, kwargs: dict[str, Any]):
+    def _pairs(self, hook_name: str, kwargs: dict[str, Any]) -> Iterator[tuple[pluggy.HookImpl, Any]]:
         """Yield (impl, result-or-exception) for each implementation, calling each with only the args it declares."""
         for impl in self._impls(hook_name, kwargs):
             try:
@@ -276,7 +276,7 @@ class PluginHost:
                     found[name], owners[name] = value, plugin
         return found
 
-    def _flatten(self, hook_name: str, valid, what: str, **kwargs: Any) -> list:
+    def _flatten(self, hook_name: str, valid: Callable[[Any], bool], what: str, **kwargs: Any) -> list[Any]:
         items = []
         for plugin_name, result in self.call_with_names(hook_name, **kwargs):
             for item in result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
@@ -19,7 +20,7 @@ class JobStatus(StrEnum):
 class Job(Model):
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=80)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     # One job per (event, kind): relaying an event twice creates nothing new.
     dedupe_key = fields.CharField(max_length=200, unique=True)
     status = fields.CharEnumField(JobStatus, max_length=12, default=JobStatus.QUEUED)

@@ -6,8 +6,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from tortoise import fields
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -22,8 +23,8 @@ _ORDER = Ordering("CREATED_AT_DESC", "created_at", descending=True)
 MAX_ERROR_CHARS = 4000
 # The Settings default (CMS_JOB_MAX_ATTEMPTS); callers with settings pass theirs.
 DEFAULT_MAX_ATTEMPTS: int = Settings.model_fields["job_max_attempts"].default
-KIND_MAX = Job._meta.fields_map["kind"].max_length
-DEDUPE_KEY_MAX = Job._meta.fields_map["dedupe_key"].max_length
+KIND_MAX = cast("fields.CharField[str]", Job._meta.fields_map["kind"]).max_length
+DEDUPE_KEY_MAX = cast("fields.CharField[str]", Job._meta.fields_map["dedupe_key"]).max_length
 
 
 def _now() -> datetime:
@@ -38,7 +39,7 @@ def backoff(attempts: int) -> timedelta:
 @dataclass(frozen=True)
 class NewJob:
     kind: str
-    payload: dict
+    payload: dict[str, Any]
     dedupe_key: str
     asset_id: int | None = None
 
@@ -91,7 +92,7 @@ async def insert_selected(rows: str, params: list[Any]) -> int:
     return len(await Job._meta.db.execute_query_dict(sql, params))
 
 
-def _json(value: dict, *, allow_nan: bool = True) -> str:
+def _json(value: dict[str, Any], *, allow_nan: bool = True) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=allow_nan)
 
 
@@ -102,7 +103,7 @@ class PermanentFailure(Exception):
 
 async def enqueue(
     kind: str,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     *,
     dedupe_key: str | None = None,
     run_after: datetime | None = None,
@@ -137,6 +138,7 @@ async def enqueue(
             problems["payload"] = f"must hold JSON values only ({exc})"
     if problems:
         raise Invalid(problems)
+    assert encoded is not None  # encoded whenever there are no problems
     if run_after is not None and run_after.tzinfo is None:
         run_after = run_after.replace(tzinfo=UTC)
     key = dedupe_key or f"enqueue:{uuid.uuid4().hex}"
@@ -242,7 +244,8 @@ async def list_jobs(
 async def pending(kind: str) -> tuple[int, datetime | None]:
     """How many jobs of a kind are queued or running, and when the oldest of them was created."""
     query = Job.filter(kind=kind, status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
-    oldest = await query.order_by("created_at").limit(1).values_list("created_at", flat=True)
+    # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+    oldest = cast("list[datetime]", await query.order_by("created_at").limit(1).values_list("created_at", flat=True))
     return await query.count(), (oldest[0] if oldest else None)
 
 

@@ -12,6 +12,7 @@ import mmap
 import os
 import sys
 from collections.abc import Callable, Mapping
+from typing import TypeGuard
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -35,7 +36,7 @@ _POPULATE: list[int] = [
 ]
 
 
-def serves_local_files(storage: Storage) -> bool:
+def serves_local_files(storage: Storage) -> TypeGuard[LocalStorage]:
     """A plain LocalStorage: its objects are its files, so they can be mapped instead of read through ``read()``.
     A subclass that overrides how objects are found or read keeps going through its own methods."""
     cls = type(storage)
@@ -112,6 +113,7 @@ class MappedFileResponse(Response):
             await send({"type": "http.response.body", "body": first, "more_body": pos < self.end})
             del first
             while pos < self.end and not (gone is not None and gone.done()):
+                assert self.fd is not None  # kept whenever the body is longer than the first window
                 try:
                     view = await run_blocking(_map_window, self.fd, pos, min(WINDOW, self.end - pos))
                 except Exception:  # headers are sent: all we can do is end the body short (the client sees it)

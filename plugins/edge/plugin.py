@@ -11,6 +11,9 @@ import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from starlette.routing import Route
 
 from cms.core.settings import Settings
 from cms.media.playback import ImageUrl, Playback
@@ -52,13 +55,15 @@ def keys_from(settings: Settings) -> tuple[dict[str, bytes], str]:
 
 
 @hookimpl
-def cms_routes(settings: Settings):
+def cms_routes(settings: Settings) -> list[Route]:
     keys, _ = keys_from(settings)
     return edge_routes(storage=open_storage_from_settings(settings), keys=keys)
 
 
 @hookimpl
-def cms_playback_urls(asset, renditions, principal, base_url: str, settings: Settings) -> Playback | None:
+def cms_playback_urls(
+    asset: object, renditions: list[Any], principal: object, base_url: str, settings: Settings
+) -> Playback | None:
     keys, active = keys_from(settings)
     expires = datetime.now(UTC) + timedelta(seconds=settings.edge_url_seconds)
     by_kind = {r.kind.value: r for r in renditions if r.key}

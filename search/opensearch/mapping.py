@@ -255,7 +255,9 @@ def delete_actions(kind: DocKind, ids: Iterable[int], index: str, at: datetime) 
     ]
 
 
-def swap_actions(alias: str, new_index: str, old_indexes: Sequence[str], *, drop_concrete: bool = False) -> dict:
+def swap_actions(
+    alias: str, new_index: str, old_indexes: Sequence[str], *, drop_concrete: bool = False
+) -> dict[str, Any]:
     """One `_aliases` body that moves the alias from the old indexes to the new one atomically. `drop_concrete`
     also removes a concrete index that squats the alias name (auto-created by a write before any alias existed).
     Writers stop writing to the new index twice as the same call takes its `-rebuilding` alias away."""

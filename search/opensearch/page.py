@@ -47,11 +47,12 @@ def encode_search_after(order: SearchOrder, sort: list[Any]) -> str:
 def decode_search_after(cursor: Any, order: SearchOrder) -> list[Any]:
     """The `search_after` values of a cursor made for this ordering by this backend, else InvalidCursor."""
     order = SearchOrder(order)
-    values = decode_cursor(cursor, BACKEND, order, CURSOR_SHAPES[order])
-    if order is SearchOrder.RELEVANCE and not math.isfinite(values[0]):  # type: ignore[arg-type]
+    # Each value's type is checked against the ordering's shape.
+    values: list[Any] = decode_cursor(cursor, BACKEND, order, CURSOR_SHAPES[order])
+    if order is SearchOrder.RELEVANCE and not math.isfinite(values[0]):
         raise InvalidCursor("malformed cursor")
     date, id, kind = values[-3:]
-    if abs(date) >= 2**63 or abs(id) >= 2**63 or kind not in _KINDS:  # type: ignore[arg-type,operator]
+    if abs(date) >= 2**63 or abs(id) >= 2**63 or kind not in _KINDS:
         raise InvalidCursor("malformed cursor")
     return values
 

@@ -1,0 +1,1 @@
+"""The PostgreSQL search backend: its index tables, SQL and query parsing (the default backend)."""

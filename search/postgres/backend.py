@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -73,7 +74,8 @@ class PostgresSearch:
         self._available: frozenset[str] | None = None  # the server's text search configurations
 
     def _db(self) -> BaseDBAsyncClient:
-        return connections.get(self._connection)
+        client: BaseDBAsyncClient = connections.get(self._connection)
+        return client
 
     # -- writing -------------------------------------------------------------------------------------------------
 
@@ -200,9 +202,9 @@ def _folded(text: str) -> str | None:
     return None if folded == text else folded
 
 
-def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list]:
+def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list[Any]]:
     """search.sql.UPSERT's parameters: one array per column."""
-    columns: list[list] = [[] for _ in range(16)]
+    columns: list[list[Any]] = [[] for _ in range(16)]
     for doc in docs:
         config = ts_config(doc.language, available)
         title, description = safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT]
@@ -230,7 +232,7 @@ def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[
     return columns
 
 
-def _term_columns(terms: list[str]) -> list[list]:
+def _term_columns(terms: list[str]) -> list[list[Any]]:
     grams, counts, owners = [], [], []
     for term in terms:
         term_grams = typos.trigrams(term)
@@ -241,7 +243,7 @@ def _term_columns(terms: list[str]) -> list[list]:
     return [terms, grams, counts, owners]
 
 
-def _hit(row, order: SearchOrder) -> SearchHit:
+def _hit(row: dict[str, Any], order: SearchOrder) -> SearchHit:
     key = [int(row["rank"]), micros(row["date"]), int(row["id"]), row["kind"]]
     highlights = {}
     for field in (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -52,7 +53,7 @@ class Counts:
 async def count_matches(
     db: BaseDBAsyncClient,
     where: list[str],
-    values: list,
+    values: list[Any],
     *,
     with_facets: bool,
     exact_limit: int = EXACT_LIMIT,
@@ -87,7 +88,7 @@ def _estimate(sample: Counts, level: int, exact_limit: int) -> Counts:
 
 
 async def _count(
-    db: BaseDBAsyncClient, where: list[str], values: list, with_facets: bool, level: int, limit: int
+    db: BaseDBAsyncClient, where: list[str], values: list[Any], with_facets: bool, level: int, limit: int
 ) -> Counts:
     """Counts over at most `limit` + 1 rows of the level's sample (level 1: every row)."""
     values = list(values)

@@ -159,8 +159,8 @@ def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]], *, per_con
     """The whole query as tsquery text (`forms` parallel to `groups`); None when no term survives."""
     alternatives = []
     for group, group_forms in zip(groups, forms):
-        parts = [term_query(term, term_forms, per_config=per_config) for term, term_forms in zip(group, group_forms)]
-        parts = [part for part in parts if part]
+        queries = [term_query(term, term_forms, per_config=per_config) for term, term_forms in zip(group, group_forms)]
+        parts = [part for part in queries if part]
         if parts:
             alternatives.append(" & ".join(parts))
     if not alternatives:
@@ -173,7 +173,7 @@ def build_tsquery(groups: list[list[Term]], forms: list[list[Forms]], *, per_con
 def title_tsquery(groups: list[list[Term]], forms: list[list[Forms]]) -> str | None:
     """Items with any positive term's form in the title: an OR of title marks (None when no term is positive).
     Ranking puts these first (search.postgres.sql.text_page), so a broad query ranks its title matches, not every match."""
-    marks = set()
+    marks: set[str] = set()
     for group, group_forms in zip(groups, forms):
         for term, term_forms in zip(group, group_forms):
             if term.negated or _drops_out(term_forms):

@@ -194,7 +194,7 @@ def escaped(column: str) -> str:
 _ORDER = "rank DESC, date DESC, id DESC, kind DESC"
 
 
-def _keyset(params: Params, after: list | None, ranked: bool, alias: str = "") -> str:
+def _keyset(params: Params, after: list[Any] | None, ranked: bool, alias: str = "") -> str:
     """Rows strictly after the cursor's in the page order (a row comparison the date index can serve)."""
     if after is None:
         return "true"
@@ -231,7 +231,7 @@ FROM (
 WHERE x.r <= {FACET_LIMIT}"""
 
 
-def _tier(params: Params, where: list[str], *, rank_of: str, bonus: float, after: list | None, n: str) -> str:
+def _tier(params: Params, where: list[str], *, rank_of: str, bonus: float, after: list[Any] | None, n: str) -> str:
     """One relevance tier's best n + 1 rows after the cursor: every match of the tier ranked (a top-N sort)."""
     return f"""
     SELECT * FROM (
@@ -250,7 +250,7 @@ def text_page(
     rank_param: str,
     title_param: str | None,
     ranked: bool,
-    after: list | None,
+    after: list[Any] | None,
     limit: int,
 ) -> str:
     """A text query's page (plus one row to tell has_next), with scores and highlights for the page's rows only.
@@ -316,7 +316,7 @@ ORDER BY q.ord
 """
 
 
-def browse_page(params: Params, where: list[str], *, after: list | None, limit: int) -> str:
+def browse_page(params: Params, where: list[str], *, after: list[Any] | None, limit: int) -> str:
     """An empty query's page: newest first, straight off the date index; every rank (and score) is 0."""
     n = params(limit, "int")
     return f"""

@@ -13,6 +13,7 @@ only when a word is unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -40,7 +41,8 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
     if misspelt:
         await _suggest(db, misspelt, forms)
     # Completions and suggestions are vocabulary words: the index holds their forms, so normalise them too.
-    extra = {word for index in prefixes for word in following[(index, single_word(forms[index]))]}
+    # Prefixes are single words (see _classify).
+    extra = {word for index in prefixes for word in following[(index, cast(str, single_word(forms[index])))]}
     extra.update(word for term_forms in forms for word in term_forms.suggestions)
     if extra:
         words = sorted(extra)
@@ -51,6 +53,7 @@ async def words_tsquery(db: BaseDBAsyncClient, text: str) -> Words | None:
         }
         for index in prefixes:
             word = single_word(forms[index])
+            assert word is not None  # prefixes are single words (see _classify)
             forms[index].expansions = sorted({lexeme for w in following[(index, word)] for lexeme in lexemes[w]})
         for term_forms in forms:
             if term_forms.suggestions:
@@ -99,7 +102,7 @@ def _classify(
         if word is None or term.phrase or term.negated:
             continue
         lexemes = {lexeme for sequence in term_forms.by_config.values() for _, lexeme in sequence}
-        if any((following.get((index, lexeme)) or [None])[0] == lexeme for lexeme in lexemes):
+        if any((following.get((index, lexeme)) or (None,))[0] == lexeme for lexeme in lexemes):
             continue  # a known word: its exact (and stemmed) forms are enough
         completions = [w for w in following.get((index, word), []) if w.startswith(word) and w != word]
         if len(word) >= MIN_PREFIX_CHARS and completions:
@@ -113,7 +116,7 @@ def _classify(
 
 async def _suggest(db: BaseDBAsyncClient, misspelt: dict[int, str], forms: list[Forms]) -> None:
     """Close vocabulary words for each misspelt word (one statement for all of them)."""
-    columns: list[list] = [[], [], [], [], []]
+    columns: list[list[Any]] = [[], [], [], [], []]
     grams = {index: typos.trigrams(word) for index, word in misspelt.items()}
     for index, word_grams in grams.items():
         lo, hi = typos.count_bounds(len(word_grams))

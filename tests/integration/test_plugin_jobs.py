@@ -14,7 +14,7 @@ from cms.media.storage import Storage
 from cms.services import Services
 from cms.worker import build_worker
 from jobs.kinds import KINDS
-from jobs.plugin_jobs import cron_jobs, merge_job_kinds
+from jobs.plugins import cron_jobs, merge_job_kinds
 from jobs.store.models import Job, JobStatus
 from jobs.store.service import enqueue
 from tests.support.api import Api, operation

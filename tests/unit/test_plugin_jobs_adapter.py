@@ -12,7 +12,7 @@ from arq.cron import cron
 from cms.core.settings import Settings
 from cms.media.storage import LocalStorage
 from cms.plugins.hookspecs import hookimpl
-from jobs.plugin_jobs import cron_jobs, merge_job_kinds
+from jobs.plugins import cron_jobs, merge_job_kinds
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 from jobs.store.service import PermanentFailure
 from tests.support.job_plugins import host_with

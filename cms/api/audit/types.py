@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -36,8 +37,8 @@ class AuditEntry(Node):
             entity_type=a.entity_type,
             entity_id=strawberry.ID(to_global_id(a.entity_type, a.entity_id)),
             actor_subject=a.actor_subject,
-            before=a.before,
-            after=a.after,
+            before=cast("JSON | None", a.before),
+            after=cast("JSON | None", a.after),
             request_id=a.request_id,
             at=a.at,
             actor_pk=a.actor_id,

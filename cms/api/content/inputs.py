@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from cms.api.enums import OrderDirection, PublishStatus
 from cms.api.ids import pk_of
 from cms.content import episodes, programs
+from cms.core.pagination import Ordering
 
 
 def _set_fields(obj: object) -> dict[str, Any]:
@@ -44,7 +45,7 @@ class ProgramOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
-def program_ordering(order: ProgramOrder | None):
+def program_ordering(order: ProgramOrder | None) -> Ordering:
     order = order or ProgramOrder()
     return programs.ordering(order.field.value, order.direction == OrderDirection.DESC)
 
@@ -82,7 +83,7 @@ class EpisodeOrder:
     direction: OrderDirection = OrderDirection.DESC
 
 
-def episode_ordering(order: EpisodeOrder | None):
+def episode_ordering(order: EpisodeOrder | None) -> Ordering:
     order = order or EpisodeOrder()
     return episodes.ordering(order.field.value, order.direction == OrderDirection.DESC)
 
@@ -106,7 +107,7 @@ class CreateProgramInput:
 
 @strawberry.input
 class UpdateProgramInput(CreateProgramInput):
-    title: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET  # type: ignore[assignment]  # an update may leave the title out
 
 
 @strawberry.input

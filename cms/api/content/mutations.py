@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Union
+from typing import Annotated, cast
 
 import strawberry
 
@@ -27,21 +27,17 @@ class Deleted:
     id: strawberry.ID
 
 
-def _result(name: str, *types):
-    return Annotated[Union[types + (ValidationError, NotFoundError, ForbiddenError)], strawberry.union(name)]  # noqa: UP007 - a union of a tuple built at run time
-
-
-ProgramResult = _result("ProgramResult", Program)
-EpisodeResult = _result("EpisodeResult", Episode)
-CommentResult = _result("CommentResult", Comment)
-DeleteResult = _result("DeleteResult", Deleted)
+ProgramResult = Annotated[Program | ValidationError | NotFoundError | ForbiddenError, strawberry.union("ProgramResult")]
+EpisodeResult = Annotated[Episode | ValidationError | NotFoundError | ForbiddenError, strawberry.union("EpisodeResult")]
+CommentResult = Annotated[Comment | ValidationError | NotFoundError | ForbiddenError, strawberry.union("CommentResult")]
+DeleteResult = Annotated[Deleted | ValidationError | NotFoundError | ForbiddenError, strawberry.union("DeleteResult")]
 
 
 def _target(global_id: str) -> comments.Target:
     kind, pk = from_global_id(global_id, field="targetId")
     if kind not in ("Episode", "Asset"):
         raise Invalid({"targetId": "must be the id of an Episode or Asset"})
-    return comments.Target(kind.lower(), pk)
+    return comments.Target(cast(comments.TargetKind, kind.lower()), pk)
 
 
 @strawberry.type

@@ -54,7 +54,7 @@ async def episode_relations(info: Info, items: list[m.Episode]) -> dict[int, Epi
     """One query per selected relation for the whole page, run concurrently; results also prime the loaders."""
     wanted = node_fields(info)
     ids = [e.id for e in items]
-    fetches: dict[str, Awaitable[dict]] = {}
+    fetches: dict[str, Awaitable[dict[int, Any]]] = {}
     if "program" in wanted:
         fetches["program"] = programs.programs_by_ids(ids=list({e.program_id for e in items}))
     if {"mediaAsset", "assets"} & wanted:

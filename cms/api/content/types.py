@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, cast, overload
 
 import strawberry
 from strawberry.scalars import JSON
@@ -24,23 +26,34 @@ from cms.media.service import pick_media_asset
 if TYPE_CHECKING:
     from cms.api.media.types import Asset
     from cms.api.users.types import User
+    from cms.media import models as media_models
+    from cms.users import models as user_models
 
 AssetRef = Annotated["Asset", strawberry.lazy("cms.api.media.types")]
 UserRef = Annotated["User", strawberry.lazy("cms.api.users.types")]
 
 
-def _asset(model) -> Asset | None:
-    return _media_types().Asset.from_model(model) if model else None
+@overload
+def _asset(model: media_models.Asset) -> Asset: ...
+@overload
+def _asset(model: media_models.Asset | None) -> Asset | None: ...
+def _asset(model: media_models.Asset | None) -> Asset | None:
+    asset_type: type[Asset] = _media_types().Asset
+    return asset_type.from_model(model) if model else None
 
 
-def _user(model) -> User | None:
+@overload
+def _user(model: user_models.User) -> User: ...
+@overload
+def _user(model: user_models.User | None) -> User | None: ...
+def _user(model: user_models.User | None) -> User | None:
     from cms.api.users.types import User
 
     return User.from_model(model) if model else None
 
 
 @functools.cache
-def _media_types():
+def _media_types() -> ModuleType:
     """cms.api.media.types imports this module; resolve the cycle once, on first use."""
     from cms.api.media import types
 
@@ -132,7 +145,7 @@ class Episode(Node):
             season=e.season,
             number=e.number,
             description=e.description,
-            metadata=e.metadata,
+            metadata=cast(JSON, e.metadata),
             status=e.status,
             publish_at=e.publish_at,
             source=e.source,
@@ -145,32 +158,38 @@ class Episode(Node):
         )
 
     # Sync resolvers: a preloaded relation is returned as is; otherwise a coroutine that graphql-core awaits.
-    @strawberry.field
-    def program(self, info: Info) -> Program:
+    # The Python return type includes that awaitable, so the GraphQL type is given as `graphql_type`.
+    @strawberry.field(graphql_type=Program)
+    def program(self, info: Info) -> Program | Awaitable[Program]:
         if self.related and self.related.program is not None:
             return Program.from_model(self.related.program)
         return self._load_program(info)
 
-    @strawberry.field(description="The main video or audio: the newest ready one, else the newest uploaded.")
-    def media_asset(self, info: Info) -> AssetRef | None:
+    @strawberry.field(
+        description="The main video or audio: the newest ready one, else the newest uploaded.",
+        graphql_type=AssetRef | None,
+    )
+    def media_asset(self, info: Info) -> AssetRef | None | Awaitable[AssetRef | None]:
         if self.related and self.related.assets is not None:
             return _asset(pick_media_asset(self.related.assets))
         return self._load_media_asset(info)
 
-    @strawberry.field
-    def assets(self, info: Info) -> list[AssetRef]:
+    @strawberry.field(graphql_type=list[AssetRef])
+    def assets(self, info: Info) -> list[AssetRef] | Awaitable[list[AssetRef]]:
         if self.related and self.related.assets is not None:
             return [_asset(a) for a in self.related.assets]
         return self._load_assets(info)
 
-    @strawberry.field(description="Comments not deleted, replies included.")
-    def comment_count(self, info: Info) -> int:
+    @strawberry.field(description="Comments not deleted, replies included.", graphql_type=int)
+    def comment_count(self, info: Info) -> int | Awaitable[int]:
         if self.related and self.related.comment_count is not None:
             return self.related.comment_count
         return info.context.loaders.comment_count_by_episode.load(self.pk)
 
     async def _load_program(self, info: Info) -> Program:
-        return Program.from_model(await info.context.loaders.program_by_id.load(self.program_pk))
+        program = await info.context.loaders.program_by_id.load(self.program_pk)
+        assert program is not None  # episode.program is a required foreign key
+        return Program.from_model(program)
 
     async def _load_media_asset(self, info: Info) -> Asset | None:
         return _asset(pick_media_asset(await info.context.loaders.assets_by_episode.load(self.pk)))
@@ -228,7 +247,9 @@ class Comment(Node):
 
     @strawberry.field
     async def author(self, info: Info) -> UserRef:
-        return _user(await info.context.loaders.user_by_id.load(self.author_pk))
+        author = await info.context.loaders.user_by_id.load(self.author_pk)
+        assert author is not None  # comment.author is a required foreign key (ON DELETE RESTRICT)
+        return _user(author)
 
     @strawberry.field
     async def episode(self, info: Info) -> Episode | None:

@@ -15,7 +15,10 @@ from cms.api.pagination import Connection, to_connection
 from jobs.store import models as m
 from jobs.store import service as jobstore
 
-JobStatus = strawberry.enum(m.JobStatus, name="JobStatus")
+# strawberry.enum registers the GraphQL enum on the class itself and returns it unchanged; binding the class
+# (not the call's result) keeps these names usable in annotations.
+JobStatus = m.JobStatus
+strawberry.enum(JobStatus, name="JobStatus")
 
 
 @strawberry.type

@@ -12,8 +12,12 @@ from cms.api.ids import pk_of, to_global_id
 from cms.media import models as m
 from cms.media import service as media
 
-RenditionKind = strawberry.enum(m.RenditionKind, name="RenditionKind")
-RenditionStatus = strawberry.enum(m.RenditionStatus, name="RenditionStatus")
+# strawberry.enum registers the GraphQL enum on the class itself and returns it unchanged; binding the class
+# (not the call's result) keeps these names usable in annotations.
+RenditionKind = m.RenditionKind
+RenditionStatus = m.RenditionStatus
+strawberry.enum(RenditionKind, name="RenditionKind")
+strawberry.enum(RenditionStatus, name="RenditionStatus")
 
 
 @strawberry.type(description="One derived output: an HLS variant or master, a poster, a storyboard, an image size.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -54,7 +54,7 @@ class Asset(Node):
             sha256=a.sha256,
             status=a.status,
             failure_reason=a.failure_reason,
-            probe=a.probe,
+            probe=cast(JSON, a.probe),
             progress=a.progress,
             stage=a.stage,
             created_at=a.created_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,8 +18,12 @@ from cms.core.errors import Invalid
 from cms.media import models as m
 from cms.media import uploads
 
-UploadMethod = strawberry.enum(m.UploadMethod, name="UploadMethod")
-UploadStatus = strawberry.enum(m.UploadStatus, name="UploadStatus")
+# strawberry.enum registers the GraphQL enum on the class itself and returns it unchanged; binding the class
+# (not the call's result) keeps these names usable in annotations.
+UploadMethod = m.UploadMethod
+UploadStatus = m.UploadStatus
+strawberry.enum(UploadMethod, name="UploadMethod")
+strawberry.enum(UploadStatus, name="UploadStatus")
 
 
 @strawberry.type
@@ -53,8 +57,8 @@ class Upload:
             status=u.status,
             asset=Asset.from_model(ticket.asset),
             url=ticket.url,
-            form_fields=ticket.fields or None,
-            part_size=ticket.part_size,
+            form_fields=cast("JSON | None", ticket.fields or None),
+            part_size=cast("BigInt | None", ticket.part_size),
             parts=[UploadPart(part_number=n, url=url) for n, url in ticket.part_urls],
             expires_at=u.expires_at,
         )

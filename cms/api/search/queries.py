@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import strawberry
 
@@ -21,6 +22,7 @@ from cms.api.search.types import (
     SearchResults,
     SearchStatus,
 )
+from cms.content import models as m
 from jobs.search_index import index_lag
 from search import service
 from search.backend import DocKind, SearchPage
@@ -45,7 +47,9 @@ async def _results(info: Info, page: SearchPage, *, include_drafts: bool) -> Sea
         SearchEdge(
             cursor=hit.cursor,
             score=hit.score,
-            node=Program.from_model(item) if hit.kind is DocKind.PROGRAM else Episode.from_model(item),
+            node=Program.from_model(cast(m.Program, item))
+            if hit.kind is DocKind.PROGRAM
+            else Episode.from_model(cast(m.Episode, item)),
             highlights=SearchHighlights(
                 title=hit.highlights.get("title"), description=hit.highlights.get("description")
             ),
@@ -83,6 +87,7 @@ class SearchQuery:
         order_by: SearchOrder | None = None,
     ) -> SearchResults:
         filter = filter or SearchFilter()
+        assert info.context.search is not None  # the app always configures a search backend
         page = await service.search(
             backend=info.context.search,
             principal=info.context.principal,
@@ -99,6 +104,7 @@ class SearchQuery:
     @strawberry.field(description="Admins: how far the search index lags behind the content.")
     async def search_status(self, info: Info) -> SearchStatus:
         backend = info.context.search
+        assert backend is not None  # the app always configures a search backend
         documents = await service.documents(backend=backend, principal=info.context.principal)
         lag = await index_lag()
         return SearchStatus(

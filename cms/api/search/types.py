@@ -15,8 +15,12 @@ from search.backend import SearchFilter as DomainFilter
 from search.backend import SearchOrder as DomainOrder
 
 # The domain's enums, exposed as they are.
-SearchKind = strawberry.enum(DocKind, name="SearchKind", description="What kind of item a search result is.")
-SearchOrder = strawberry.enum(DomainOrder, name="SearchOrder")
+# strawberry.enum registers the GraphQL enum on the class itself and returns it unchanged; binding the class
+# (not the call's result) keeps these names usable in annotations.
+SearchKind = DocKind
+SearchOrder = DomainOrder
+strawberry.enum(SearchKind, name="SearchKind", description="What kind of item a search result is.")
+strawberry.enum(SearchOrder, name="SearchOrder")
 
 
 @strawberry.input(description="Every given part must match; within a list any value matches (tags: all must match).")

@@ -8,7 +8,7 @@ import functools
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
-from typing import BinaryIO, ParamSpec, TypeVar
+from typing import BinaryIO, ParamSpec, TypeVar, cast
 
 from cms.media.storage.base import ObjectTooLarge, WriteResult
 
@@ -44,7 +44,9 @@ async def run_undoable(fn: Callable[[], T], undo: Callable[[T], object]) -> T:
 
 
 async def open_file(path: Path, mode: str) -> BinaryIO:
-    return await run_undoable(functools.partial(open, path, mode), lambda file: file.close())  # type: ignore[return-value]
+    # `mode` is a binary mode; open() is typed by its mode literal and cannot tell from a str.
+    opener = cast("Callable[[], BinaryIO]", functools.partial(open, path, mode))
+    return await run_undoable(opener, lambda file: file.close())
 
 
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -199,7 +200,8 @@ class Storage(ABC):
     async def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int = 3600) -> str:
         raise NotImplementedError("direct uploads need the S3 backend")
 
-    async def list_parts(self, key: str, upload_id: str) -> list[tuple[int, str, int]]:
+    # builtins.list: in this class, `list` names the method above.
+    async def list_parts(self, key: str, upload_id: str) -> builtins.list[tuple[int, str, int]]:
         raise NotImplementedError("direct uploads need the S3 backend")
 
     async def complete_multipart(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cms.media.storage._io import run_blocking
@@ -19,6 +19,7 @@ class DirectUploadsMixin:
     _client: Any
     _presigner: Any
     buckets: dict[Area, str]
+    stat: Callable[[Area, str], Awaitable[ObjectInfo | None]]
 
     @property
     def _staging(self) -> str:
@@ -91,7 +92,7 @@ class DirectUploadsMixin:
             UploadId=upload_id,
             MultipartUpload={"Parts": payload},
         )
-        info = await self.stat(Area.STAGING, key)  # type: ignore[attr-defined]
+        info = await self.stat(Area.STAGING, key)
         if info is None:
             raise ObjectMissing(f"completed upload {key} is not visible")
         return info

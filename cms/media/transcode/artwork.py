@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -248,6 +249,7 @@ class _Video:
     ) -> None:
         self.container, self.stream, self.deadline = container, stream, deadline
         self.rotation = None if rotation is None else round(rotation / 90) % 4 * 90
+        assert stream.time_base is not None  # demuxed streams have one
         self.start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         rate = stream.average_rate or stream.guessed_rate or 25
         self.half_frame = 0.5 / float(rate)
@@ -307,8 +309,9 @@ class _Video:
             return frame
         return None
 
-    def _decode_after_seek(self, target: float, *, skip: str) -> Iterator[av.VideoFrame]:
+    def _decode_after_seek(self, target: float, *, skip: Literal["NONREF", "NONKEY"]) -> Iterator[av.VideoFrame]:
         self._tick()
+        assert self.stream.time_base is not None  # demuxed streams have one
         self.stream.codec_context.skip_frame = skip  # NONKEY: only keyframes are decoded at all
         base = self.stream.start_time or 0
         self.container.seek(base + int(max(0.0, target) / self.stream.time_base), stream=self.stream, backward=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -33,7 +35,7 @@ class Capabilities:
         )
 
 
-def _frames(count: int = 4, width: int = 256, height: int = 144):
+def _frames(count: int = 4, width: int = 256, height: int = 144) -> Iterator[av.VideoFrame]:
     for i in range(count):
         image = np.full((height, width, 3), (i * 40) % 255, dtype=np.uint8)
         yield av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
@@ -43,7 +45,8 @@ def _encode_sample(codec: str) -> bytes:
     """A few frames of H.264 in MP4, made with `codec`; raises when the encoder cannot really run."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as out:
-        stream = out.add_stream(codec, rate=25)
+        # add_stream is typed by literal codec names; `codec` is a str naming a video encoder.
+        stream = cast(av.VideoStream, out.add_stream(codec, rate=25))
         stream.width, stream.height, stream.pix_fmt = 256, 144, "yuv420p"
         stream.time_base = Fraction(1, 25)
         for index, frame in enumerate(_frames()):

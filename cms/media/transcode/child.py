@@ -28,11 +28,11 @@ def _progress(low: float, high: float) -> Callable[[float], None]:
     return lambda fraction: _emit({"progress": round(low + (high - low) * min(max(fraction, 0.0), 1.0), 4)})
 
 
-def _artwork(task: dict, out: Path, deadline: float) -> dict[str, Any]:
+def _artwork(task: dict[str, Any], out: Path, deadline: float) -> dict[str, Any]:
     """Each piece on its own: one that fails is reported, the others still made."""
-    common = {"input_format": task["input_format"], "rotation": task["rotation"], "deadline": deadline}
+    common: dict[str, Any] = {"input_format": task["input_format"], "rotation": task["rotation"], "deadline": deadline}
     made: dict[str, Any] = {}
-    jobs = {
+    jobs: dict[str, Callable[[], artwork.PosterResult | artwork.StripResult | artwork.StoryboardResult]] = {
         "poster": lambda: artwork.poster(task["src"], out / "poster.jpg", **common),
         "thumbnails": lambda: artwork.thumbnail_strip(task["src"], out / "thumbnails.jpg", **common),
         "storyboard": lambda: artwork.storyboard(task["src"], out / "storyboard", duration=task["duration"], **common),

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 from av.container import InputContainer
@@ -36,7 +37,7 @@ class opened:
 
 def decoded(
     container: InputContainer, streams: list[av.stream.Stream], deadline: float | None
-) -> Iterator[tuple[av.stream.Stream, av.frame.Frame]]:
+) -> Iterator[tuple[av.stream.Stream, av.VideoFrame | av.AudioFrame]]:
     """Demux once and decode each stream; damaged packets are tolerated up to a few."""
     errors = 0
     try:
@@ -44,7 +45,8 @@ def decoded(
             if deadline is not None and time.monotonic() > deadline:
                 raise TranscodeTimeout("the transcode did not finish before its deadline")
             try:
-                frames = packet.decode()
+                # Only video and audio streams are demuxed here, so no subtitles come out.
+                frames = cast("list[av.VideoFrame | av.AudioFrame]", packet.decode())
             except av.InvalidDataError as exc:
                 errors += 1
                 if errors > _MAX_DECODE_ERRORS:

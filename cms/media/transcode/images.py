@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000  # 100 MP: above any real camera, far below what would exhaust a worker's memory
 DEFAULT_WIDTHS = (320, 640, 960, 1280, 1920, 2560)
@@ -93,7 +93,7 @@ def refuse_oversized(path: Path) -> None:
                 size = opened.size
     except Image.DecompressionBombError as exc:  # past twice Pillow's own limit: refused inside open()
         raise ImageRejected(f"the image is too large (at most {MAX_PIXELS // 10**6} MP)") from exc
-    except (Image.UnidentifiedImageError, *_DECODE_ERRORS):
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
         return
     if reason := too_large(*size):
         raise ImageRejected(reason)
@@ -120,7 +120,7 @@ def _decode(path: Path) -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(f"the image is too large (at most {MAX_PIXELS // 10**6} MP)") from exc
-    except Image.UnidentifiedImageError as exc:
+    except UnidentifiedImageError as exc:
         raise ImageRejected("the file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)") from exc
     except _DECODE_ERRORS as exc:
         raise ImageRejected(f"the image could not be decoded: {str(exc)[:200] or type(exc).__name__}") from exc

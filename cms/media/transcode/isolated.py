@@ -56,7 +56,9 @@ async def run_isolated(
             await child.wait()
 
 
-async def _converse(child: asyncio.subprocess.Process, task: dict, on_progress) -> dict[str, Any]:
+async def _converse(
+    child: asyncio.subprocess.Process, task: dict[str, Any], on_progress: Callable[[float], Any] | None
+) -> dict[str, Any]:
     assert child.stdin and child.stdout and child.stderr
     child.stdin.write(json.dumps(task).encode() + b"\n")
     await child.stdin.drain()
@@ -77,7 +79,8 @@ async def _converse(child: asyncio.subprocess.Process, task: dict, on_progress) 
         raise IsolatedTaskFailed(outcome["error"])
     if outcome is None or code != 0:
         raise IsolatedTaskFailed(_crash_reason(code, errors))
-    return outcome["result"]
+    returned: dict[str, Any] = outcome["result"]
+    return returned
 
 
 def _crash_reason(code: int | None, errors: str) -> str:

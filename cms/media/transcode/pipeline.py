@@ -13,6 +13,7 @@ import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 from av.container import InputContainer
@@ -77,12 +78,12 @@ def transcode_video(
             ticker = Ticker(progress, expected_duration(container, video))
             for stream, frame in decoded(container, [video] + ([audio] if audio else []), deadline):
                 if stream is video:
-                    job.frame(frame)
+                    job.frame(cast(av.VideoFrame, frame))
                     ticker.at(job.elapsed)
                     if not any(rung.ok for rung in rungs):
                         break  # nothing left to encode: stop decoding
                 elif branch is not None:
-                    _feed_audio(branch, frame, job.origin)
+                    _feed_audio(branch, cast(av.AudioFrame, frame), job.origin)
             job.finish(expected_duration(container, video))
             audio_result = _finish_audio(branch) if branch is not None and job.any_ok else None
             if branch is not None and audio_result is None:
@@ -121,7 +122,7 @@ def transcode_audio(
         ticker = Ticker(progress, expected)
         try:
             for _, frame in decoded(container, [audio], deadline):
-                _feed_audio(branch, frame, start)
+                _feed_audio(branch, cast(av.AudioFrame, frame), start)
                 ticker.at(branch.samples / sample_rate)
             check_complete(branch.samples / sample_rate, expected, "audio")
             rendition = _finish_audio(branch)
@@ -190,6 +191,7 @@ class _VideoJob:
         # Held back one frame so its duration is the real gap to the next one (VFR): the muxer adds
         # durations up for EXTINF, and a nominal 1/fps would make VFR playlists too short.
         if self._held is not None:
+            assert self._last_pts is not None  # set together with _held
             self._send(self._held[0], self._held[1], pts - self._last_pts)
         self._held = (upright, keyframe)
         self._last_pts = pts

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import av
 import av.filter
 from av.container import InputContainer
+
+if TYPE_CHECKING:
+    from av.codec.hwaccel import HWAccel
 
 from cms.media.transcode.errors import TranscodeFailed, ffmpeg_reason
 
@@ -81,7 +85,7 @@ def open_input(src: Path, input_format: str | None, *, hw_decode: bool = False) 
         raise TranscodeFailed(f"the file could not be opened as media: {ffmpeg_reason(exc)}") from exc
 
 
-def _cuda_hwaccel() -> object | None:
+def _cuda_hwaccel() -> HWAccel | None:
     try:
         from av.codec.hwaccel import HWAccel, hwdevices_available
     except ImportError:
@@ -118,14 +122,17 @@ class Rotator:
             self._graph, self._key = self._build(frame), key  # rebuilt only if the stream changes size
         pts, time_base = frame.pts, frame.time_base
         self._graph.push(frame)
-        upright = self._graph.pull()
+        upright = cast(av.VideoFrame, self._graph.pull())  # a video graph gives video frames
         upright.pts, upright.time_base = pts, time_base
         return upright
 
     def _build(self, frame: av.VideoFrame) -> av.filter.Graph:
         graph = av.filter.Graph()
         node = graph.add_buffer(
-            width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base or 1
+            width=frame.width,
+            height=frame.height,
+            format=frame.format,
+            time_base=frame.time_base or 1,  # type: ignore[arg-type]  # PyAV takes an int; its stub says Fraction
         )
         for name, args in self._FILTERS[self.rotation]:
             following = graph.add(name, args) if args else graph.add(name)

@@ -9,6 +9,7 @@ import math
 import shutil
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 from av.video.frame import PictureType
@@ -31,7 +32,8 @@ def usable_encoder(name: str) -> str:
         return name
     if name not in _encoder_usable:
         try:
-            context = av.CodecContext.create(name, "w")
+            # create() is typed as the base CodecContext; a video encoder's name gives a VideoCodecContext.
+            context = cast(av.VideoCodecContext, av.CodecContext.create(name, "w"))
             context.width, context.height, context.pix_fmt = 256, 144, "yuv420p"
             context.time_base = Fraction(1, 30)
             context.open()
@@ -124,8 +126,12 @@ class VideoRendition:
             format="hls",
             options=hls.muxer_options(self.folder, segment_seconds),
         )
-        stream = self._container.add_stream(
-            encoder, rate=rate, options=encoder_options(encoder, self.plan, gop=gop, preset=preset, crf=crf)
+        # add_stream is typed by literal codec names; `encoder` is a str naming a video encoder.
+        stream = cast(
+            av.VideoStream,
+            self._container.add_stream(
+                encoder, rate=rate, options=encoder_options(encoder, self.plan, gop=gop, preset=preset, crf=crf)
+            ),
         )
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         context = stream.codec_context
@@ -157,6 +163,7 @@ class VideoRendition:
             dst_color_range=ColorRange.MPEG,
         )
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        assert scaled.pts is not None  # decoded frames carry timestamps
         # The decoder's own I/P/B types would leak the source GOP into every rung: only ours count.
         scaled.pict_type = PictureType.I if keyframe else PictureType.NONE
         self._durations[scaled.pts] = scaled.duration
@@ -166,11 +173,12 @@ class VideoRendition:
         self._mux(self._stream.encode(scaled))
         self.frames += 1
 
-    def _mux(self, packets: list[av.Packet]) -> None:
+    def _mux(self, packets: list[av.Packet[av.VideoStream]]) -> None:
+        assert self._container is not None
         for packet in packets:
             # x264 stamps packets with the nominal 1/fps; the HLS muxer sums packet durations into
             # EXTINF, so give each packet its frame's real duration (VFR sources).
-            duration = self._durations.pop(packet.pts, None)
+            duration = self._durations.pop(packet.pts, None) if packet.pts is not None else None
             if duration:
                 packet.duration = duration
             self._container.mux(packet)

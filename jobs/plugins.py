@@ -1,8 +1,11 @@
-"""Plugin job kinds and cron jobs (cms_job_kinds, cms_cron_jobs), checked and adapted for the worker.
+"""What the worker does for plugins: their reaction hooks (notify_plugins), job kinds and cron jobs.
 
-Plugin job kinds run through the same job table as core jobs (leases, retries, dead letter, `retryJob`): each
+notify_plugins hands a committed content event to the plugins' reaction hooks (at least once); the event -> hook
+map below is the one place that says which events plugins hear about, and the job kind's triggers are its keys.
+
+Plugin job kinds (cms_job_kinds) run through the same job table as core jobs (leases, retries, dead letter, `retryJob`): each
 function `async def job(ctx, **payload)` is wrapped in a `JobKind` whose runner call builds `ctx`.
-Plugin cron jobs are arq `CronJob`s handed to the arq worker; arq enqueues each tick under a job id made of the
+Plugin cron jobs (cms_cron_jobs) are arq `CronJob`s handed to the arq worker; arq enqueues each tick under a job id made of the
 cron job's name and the tick's time, so several workers run one tick once.
 Anything a plugin returns that cannot be used is reported with the plugin's name (as the PluginHost reports
 failures) and skipped; the worker starts regardless.
@@ -15,12 +18,15 @@ import inspect
 import logging
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from arq.cron import CronJob
 from arq.worker import Retry
 
+from cms.core.outbox import Event
 from cms.plugins.host import PluginHost
+from jobs import announce
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 from jobs.store.service import KIND_MAX
 
@@ -115,3 +121,31 @@ def _isolated(plugin: str, cron_job: CronJob) -> Callable[..., Any]:
 
     run.__qualname__ = getattr(function, "__qualname__", cron_job.name)
     return run
+
+
+# outbox event -> (hook, how to build its arguments from the event payload)
+_HOOKS: dict[Event, tuple[str, Callable[[dict[str, Any]], dict[str, str]]]] = {
+    Event.PROGRAM_UNPUBLISH: ("cms_content_unpublished", lambda p: {"kind": "program", "id": str(p["id"])}),
+    Event.EPISODE_UNPUBLISH: ("cms_content_unpublished", lambda p: {"kind": "episode", "id": str(p["id"])}),
+    Event.ASSET_READY: ("cms_asset_ready", lambda p: {"asset_id": str(p["asset_id"])}),
+    Event.COMMENT_ADD: ("cms_comment_added", lambda p: {"comment_id": str(p["id"])}),
+}
+# Publishing is announced when the item goes live, once per publication (jobs/announce.py): at once when it is
+# public already, by the worker's scan when its publish time comes.
+_PUBLISH = {Event.PROGRAM_PUBLISH: "program", Event.EPISODE_PUBLISH: "episode"}
+
+
+async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
+    """A plugin that fails is logged by the host and does not fail the job: the others still hear the event."""
+    event = payload.get("event", "")
+    if event in _PUBLISH:
+        await announce.announce_if_live(deps, kind=_PUBLISH[Event(event)], id=int(payload["id"]))
+        return
+    hook = _HOOKS.get(event)  # a str finds its StrEnum member
+    if hook is None or deps.plugins is None:
+        return
+    name, arguments = hook
+    await deps.plugins.acall(name, **arguments(payload))
+
+
+KIND = JobKind(name="notify_plugins", run=run, timeout=timedelta(minutes=5), triggers=(*_HOOKS, *_PUBLISH))
