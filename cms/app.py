@@ -33,6 +33,7 @@ from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.security_headers import SecurityHeadersMiddleware
 from cms.http.uploads import upload_receiver
+from cms.ingest.registry import installed_sources
 from cms.services import Services
 
 log = logging.getLogger("cms.app")
@@ -101,7 +102,13 @@ def create_app(
         graphiql=settings.graphiql_enabled,
         validator=validator,
         schema=schema,
-        parts=ContextParts(settings=settings, storage=services.storage, plugins=plugins, search=services.search),
+        parts=ContextParts(
+            settings=settings,
+            storage=services.storage,
+            plugins=plugins,
+            search=services.search,
+            ingest_sources=installed_sources(plugins, settings),
+        ),
     )
     if settings.public_cache_seconds > 0:
         gql = PublicQueryCache(

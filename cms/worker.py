@@ -16,7 +16,7 @@ from cms.services import Services
 from jobs import ingest, plugins, serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
 from jobs.kinds import KINDS
-from jobs.maintenance import run_announcements, run_maintenance
+from jobs.maintenance import run_announcements, run_maintenance, run_source_schedule
 from jobs.runner import JobDeps, run_job
 
 
@@ -26,7 +26,7 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
     their cron jobs are scheduled by arq (jobs/plugins.py)."""
     settings, host = services.settings, services.plugins
     kinds = plugins.merge_job_kinds(KINDS, host)
-    sources = ingest.sources(host)  # once per worker: a clash is reported once, not on every ingest job
+    sources = ingest.sources(host, settings)  # once per worker: a clash is reported once, not on every ingest job
     # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
     cron_jobs = [] if burst else plugins.cron_jobs(host, reserved={RUN_JOB})
 
@@ -44,19 +44,17 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
         )
         # What plugin cron functions find in their ctx (arq adds job_id, job_try, enqueue_time, score, redis).
         ctx.update(plugins.cron_context(deps))
-        for _name, loop in (
-            ("maintenance", run_maintenance(deps)),
-            ("announcements", run_announcements(deps)),
-            (
-                "dispatcher",
-                run_dispatcher(
-                    ctx["redis"],
-                    max_attempts=settings.job_max_attempts,
-                    requeue_after=timedelta(seconds=settings.job_requeue_seconds),
-                    queue_name=settings.queue_name,
-                    poll_seconds=settings.job_poll_seconds,
-                    deps=deps,
-                ),
+        for loop in (
+            run_maintenance(deps),
+            run_announcements(deps),
+            run_source_schedule(),
+            run_dispatcher(
+                ctx["redis"],
+                max_attempts=settings.job_max_attempts,
+                requeue_after=timedelta(seconds=settings.job_requeue_seconds),
+                queue_name=settings.queue_name,
+                poll_seconds=settings.job_poll_seconds,
+                deps=deps,
             ),
         ):
             stack.push_async_callback(_cancel, asyncio.create_task(loop))

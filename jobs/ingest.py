@@ -11,20 +11,19 @@ by the job machinery and finds the same episode.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
-
-from tortoise import fields
+from typing import Any
 
 from cms.auth.principal import Principal
 from cms.content import episodes
-from cms.content.models import Episode, Program
+from cms.content.models import Program
 from cms.core.errors import DomainError
+from cms.core.settings import Settings
+from cms.ingest import registry
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
 from cms.plugins.host import PluginHost
@@ -36,35 +35,21 @@ from jobs.store import service as jobstore
 log = logging.getLogger("cms.jobs.ingest")
 
 POLL, ITEM = "ingest_poll", "ingest_item"
-SOURCE_MAX = cast("fields.CharField[str | None]", Episode._meta.fields_map["source"]).max_length
-EXTERNAL_ID_MAX = cast("fields.CharField[str | None]", Episode._meta.fields_map["external_id"]).max_length
+EXTERNAL_ID_MAX = registry.EXTERNAL_ID_MAX
 
 
-def sources(host: PluginHost | None) -> dict[str, Any]:
-    """The plugins' ingest sources by kind; a kind another plugin registered earlier provides, or an object without
-    discover/fetch, is reported and skipped."""
-    if host is None:
-        return {}
-    return host.named_registrations(
-        "cms_ingest_sources",
-        noun="ingest source",
-        values="sources",
-        max_chars=SOURCE_MAX,
-        problem=lambda source: (
-            None
-            if callable(getattr(source, "discover", None)) and callable(getattr(source, "fetch", None))
-            else "has no discover() and fetch()"
-        ),
-    )
+def sources(host: PluginHost | None, settings: Settings) -> dict[str, Any]:
+    """The plugins' ingest sources by kind (cms.ingest.registry.installed_sources)."""
+    return registry.installed_sources(host, settings)
 
 
-def _sources_of(deps: JobDeps) -> Mapping[str, Any]:
+def sources_of(deps: JobDeps) -> Mapping[str, Any]:
     """The worker built them once (cms/worker.py); deps made without them (tests) ask their plugins."""
-    return deps.ingest_sources if deps.ingest_sources is not None else sources(deps.plugins)
+    return deps.ingest_sources if deps.ingest_sources is not None else sources(deps.plugins, deps.settings)
 
 
 def _source(deps: JobDeps, kind: Any) -> Any:
-    found = _sources_of(deps)
+    found = sources_of(deps)
     if kind not in found:
         installed = ", ".join(sorted(found)) or "none"
         raise PermanentJobError(f"no ingest source named {kind!r} is installed (installed: {installed})")
@@ -79,7 +64,7 @@ def item_key(source: str, external_id: str) -> str:
     return f"ingest:{source}:sha256:{hashlib.sha256(external_id.encode()).hexdigest()}"
 
 
-def _external_id(item: Any) -> str | None:
+def external_id_of(item: Any) -> str | None:
     if not isinstance(item, Mapping):
         return None
     value = item.get("external_id")
@@ -106,7 +91,7 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
     items = await _call_source(lambda: source.discover(config))
     queued = 0
     for item in items or []:
-        external_id = _external_id(item)
+        external_id = external_id_of(item)
         if external_id is None:
             log.warning("ingest source %s: item without a usable external_id skipped: %.200r", kind, item)
             continue
@@ -125,15 +110,23 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
 
 
 async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
-    kind, program_id, item = payload["source"], payload["program_id"], payload["item"]
+    """`source` is the episodes' provenance: the plugin's kind for polls, "source:<id>" for a managed source, whose
+    item jobs also name the plugin (`kind`) and keep the item's fingerprint to notice upstream changes."""
+    provenance, program_id, item = payload["source"], payload["program_id"], payload["item"]
+    kind = payload.get("kind", provenance)
     source = _source(deps, kind)
-    external_id = _external_id(item)
+    external_id = external_id_of(item)
     if external_id is None:
         raise PermanentJobError("the item has no usable external_id")
     actor = await system_actor(kind)
     try:
         episode = await episodes.episode_from_source(
-            actor=actor, program_id=program_id, source=kind, external_id=external_id, item=item
+            actor=actor,
+            program_id=program_id,
+            source=provenance,
+            external_id=external_id,
+            item=item,
+            keep_fingerprint="kind" in payload,
         )
     except DomainError as exc:  # the program is gone, or the item's text is unusable: retrying cannot help
         raise PermanentJobError(f"item {external_id!r}: {exc}") from exc
@@ -143,8 +136,10 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{kind}-", dir=scratch) as folder:
         fetched = await _call_source(lambda: source.fetch(item, Path(folder)))
-        path = Path(fetched) if fetched is not None else None
-        if path is None or not path.is_file():
+        if fetched is None:
+            return  # an item without media: the episode alone
+        path = Path(fetched)
+        if not path.is_file():
             raise PermanentJobError(f"ingest source {kind!r} fetched no file for item {external_id!r}")
         filename = item.get("filename") if isinstance(item.get("filename"), str) else None  # None: the file's name
         try:
@@ -163,8 +158,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
 async def _call_source(call: Callable[[], Any]) -> Any:
     """Call a source method, sync or async. Its `PermanentFailure` (the runner's PermanentJobError) dead-letters
     the job; other errors are retried."""
-    result = call()
-    return await result if inspect.isawaitable(result) else result
+    return await registry.call(call)
 
 
 POLL_KIND = JobKind(name=POLL, run=run_poll, timeout=timedelta(minutes=10))

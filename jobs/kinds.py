@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cms.core.outbox import Event
-from jobs import announce, assets, ingest, plugins, search_index
+from jobs import announce, assets, ingest, plugins, search_index, source_runs
 from jobs.runner import JobKind
 
 CORE_KINDS: tuple[JobKind, ...] = (
@@ -13,6 +13,8 @@ CORE_KINDS: tuple[JobKind, ...] = (
     announce.LIVE_KIND,  # cms_content_published when a publication goes live
     ingest.POLL_KIND,  # plugin ingest sources (cms_ingest_sources): discover items...
     ingest.ITEM_KIND,  # ...and bring each one in as a draft episode with its media
+    source_runs.RUN_KIND,  # a managed source's run (runSource, or its schedule)
+    source_runs.PUBLISH_KIND,  # autoPublish: an ingested episode goes live once its media is ready
     search_index.KIND,  # search freshness: every content change re-indexes the item from PostgreSQL
 )
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in CORE_KINDS}

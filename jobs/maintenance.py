@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from cms.media.uploads import expire_uploads
-from jobs import announce
+from jobs import announce, source_runs
 from jobs.runner import JobDeps
 
 log = logging.getLogger("cms.jobs.maintenance")
@@ -48,3 +48,8 @@ async def run_announcements(deps: JobDeps, *, every: timedelta = announce.SCAN_E
         every=every,
         name="announcement scan",
     )
+
+
+async def run_source_schedule(every: timedelta = source_runs.SCAN_EVERY) -> None:
+    """Managed ingest sources run within `every` (plus a dispatch round) of their scheduled time."""
+    await run_periodically(source_runs.schedule_due, every=every, name="source schedule scan")

@@ -24,7 +24,19 @@ from tests.support.server import LiveServer
 from tests.support.sql import QueryCounter
 
 # Emptied after each test, with the search backend's own (SEARCH_TABLES).
-TABLES = ("comment", "audit_entry", "upload", "job", "outbox_event", "asset", "episode", "program", "cms_user")
+TABLES = (
+    "comment",
+    "audit_entry",
+    "upload",
+    "job",
+    "outbox_event",
+    "ingest_source_run",
+    "ingest_source",
+    "asset",
+    "episode",
+    "program",
+    "cms_user",
+)
 
 
 @pytest.fixture(scope="session")

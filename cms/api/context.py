@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class ContextParts:
     storage: Storage
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
+    ingest_sources: Mapping[str, Any] = field(default_factory=dict)  # the plugins' (cms.ingest.registry)
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Context:
     base_url: str
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
+    ingest_sources: Mapping[str, Any] = field(default_factory=dict)
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None

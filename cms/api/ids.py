@@ -7,7 +7,7 @@ import binascii
 
 from cms.core.errors import Invalid
 
-NODE_TYPES = ("Program", "Episode", "Asset", "Comment", "User", "AuditEntry", "Job")
+NODE_TYPES = ("Program", "Episode", "Asset", "Comment", "User", "AuditEntry", "Job", "Source", "SourceRun")
 
 
 def to_global_id(type_name: str, pk: int) -> str:

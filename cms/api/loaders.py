@@ -10,6 +10,8 @@ from strawberry.dataloader import DataLoader
 
 from cms.content import comments, episodes, programs
 from cms.content.models import Episode, Program
+from cms.ingest import sources as ingest_sources
+from cms.ingest.models import SourceRun
 from cms.media import service as media
 from cms.media.models import Asset, Rendition
 from cms.users import service as users
@@ -61,6 +63,9 @@ class Loaders:
     )
     renditions_by_asset: DataLoader[int, list[Rendition]] = field(
         default_factory=lambda: _by_key(lambda ids: media.renditions_by_asset(asset_ids=ids), default=[])
+    )
+    last_source_run: DataLoader[int, SourceRun | None] = field(
+        default_factory=lambda: _by_key(lambda ids: ingest_sources.last_runs(source_ids=ids))
     )
     user_by_id: DataLoader[int, User | None] = field(
         default_factory=lambda: _by_key(lambda ids: users.users_by_ids(ids=ids))

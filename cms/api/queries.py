@@ -11,12 +11,14 @@ from cms.api.audit.types import AuditEntry
 from cms.api.content.types import Comment, Episode, Program
 from cms.api.context import Info
 from cms.api.ids import NODE_TYPES, from_global_id
+from cms.api.ingest.types import Source, SourceRun
 from cms.api.media.jobs import Job
 from cms.api.media.types import Asset
 from cms.api.node import Node
 from cms.api.users.types import User
 from cms.audit import service as audit
 from cms.content import comments, episodes, programs
+from cms.ingest import sources as ingest_sources
 from cms.media import service as media
 from cms.users import service as users
 from jobs.store import service as jobstore
@@ -30,6 +32,8 @@ _NODES: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
     "User": (users.get_user, User),
     "Job": (jobstore.get_job, Job),
     "AuditEntry": (audit.get_entry, AuditEntry),
+    "Source": (ingest_sources.get_source, Source),
+    "SourceRun": (ingest_sources.get_run, SourceRun),
 }
 assert set(_NODES) == set(NODE_TYPES), "every node type needs a lookup"
 

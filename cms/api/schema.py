@@ -17,6 +17,7 @@ from cms.api.content.mutations import ContentMutation
 from cms.api.content.queries import ContentQuery
 from cms.api.cost import Charge, QueryCost
 from cms.api.errors_masking import CorrelatedMaskErrors
+from cms.api.ingest.operations import SourceMutation, SourceQuery
 from cms.api.media.jobs import JobMutation, JobQuery
 from cms.api.media.renditions import ProgressSubscription
 from cms.api.media.uploads import UploadMutation
@@ -34,12 +35,12 @@ _LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(MAX_DEPTH, None, N
 
 
 @strawberry.type
-class Query(NodeQuery, ContentQuery, SearchQuery, AuditQuery, JobQuery):
+class Query(NodeQuery, ContentQuery, SearchQuery, AuditQuery, JobQuery, SourceQuery):
     pass
 
 
 @strawberry.type
-class Mutation(ContentMutation, UploadMutation, JobMutation):
+class Mutation(ContentMutation, UploadMutation, JobMutation, SourceMutation):
     pass
 
 

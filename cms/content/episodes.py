@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,7 +135,13 @@ async def create_episode(*, actor: Actor | None, program_id: int, changes: dict[
 
 
 async def episode_from_source(
-    *, actor: Actor | None, program_id: int, source: str, external_id: str, item: Mapping[str, Any]
+    *,
+    actor: Actor | None,
+    program_id: int,
+    source: str,
+    external_id: str,
+    item: Mapping[str, Any],
+    keep_fingerprint: bool = False,
 ) -> Episode:
     """The episode of an item from an ingest source: found by (source, external_id), or created as a draft from the
     item's text, with its provenance, in one transaction (so a crash cannot leave an episode that a retry would not
@@ -143,12 +151,34 @@ async def episode_from_source(
         return existing
     try:
         async with in_transaction():
-            episode = await create_episode(actor=actor, program_id=program_id, changes=_item_changes(item, external_id))
+            changes = _item_changes(item, external_id)
+            if keep_fingerprint:  # a managed source compares it on later runs (refresh_from_source)
+                ingest = {**changes.get("metadata", {}).get("ingest", {}), "fingerprint": item_fingerprint(item)}
+                changes["metadata"] = {"ingest": ingest}
+            episode = await create_episode(actor=actor, program_id=program_id, changes=changes)
             await Episode.filter(id=episode.id).update(source=source, external_id=external_id)
     except IntegrityError:  # another run created it meanwhile
         return await Episode.get(source=source, external_id=external_id)
     episode.source, episode.external_id = source, external_id
     return episode
+
+
+def item_fingerprint(item: Mapping[str, Any]) -> str:
+    """A digest of an ingest item as its source described it: a changed one upstream gets a new digest."""
+    return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def refresh_from_source(*, actor: Actor | None, episode: Episode, item: Mapping[str, Any]) -> bool:
+    """Bring an ingested episode's title, description and provenance in line with its item when the item changed
+    upstream (an audited update, so search follows); True when it did."""
+    if (episode.metadata.get("ingest") or {}).get("fingerprint") == item_fingerprint(item):
+        return False
+    assert episode.external_id is not None  # an ingested episode has its provenance
+    changes = _item_changes(item, episode.external_id)
+    ingest = {**changes.get("metadata", {}).get("ingest", {}), "fingerprint": item_fingerprint(item)}
+    changes["metadata"] = {**episode.metadata, "ingest": ingest}
+    await update_episode(actor=actor, id=episode.id, changes=changes)
+    return True
 
 
 def _item_changes(item: Mapping[str, Any], external_id: str) -> dict[str, Any]:
@@ -158,8 +188,9 @@ def _item_changes(item: Mapping[str, Any], external_id: str) -> dict[str, Any]:
     changes: dict[str, Any] = {"title": title.strip()[: v.TITLE_MAX]}
     if isinstance(item.get("description"), str):
         changes["description"] = item["description"][: v.DESCRIPTION_MAX]
-    if isinstance(item.get("url"), str):
-        changes["metadata"] = {"ingest": {"url": item["url"]}}
+    provenance = {key: item[key] for key in ("url", "published_at", "podcast") if item.get(key) is not None}
+    if provenance:
+        changes["metadata"] = {"ingest": provenance}
     return changes
 
 

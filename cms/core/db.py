@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "cms.audit.models",
     "cms.core.outbox",
     "jobs.store.models",
+    "cms.ingest.models",
     "aerich.models",
 ]
 EMBEDDED_DATABASE = "cms"

@@ -50,6 +50,10 @@ class Event(StrEnum):
     ASSET_PERSISTED = "asset.persisted"
     ASSET_READY = "asset.ready"
     ASSET_FAILED = "asset.failed"
+    SOURCE_CREATE = "source.create"
+    SOURCE_UPDATE = "source.update"
+    SOURCE_DELETE = "source.delete"
+    SOURCE_RUN = "source.run"  # an editor asked for a run now
 
 
 class OutboxEvent(Model):

@@ -134,12 +134,26 @@ class Settings(BaseSettings):
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
     plugins_disabled: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="CMS_PLUGINS_DISABLED")
+    # Outbound fetches of ingest sources (cms/ingest/http.py): hosts allowed although they resolve to loopback or
+    # private addresses (on-premise feeds; "host" or "host:port"), and the caps on every fetch.
+    ingest_allow_hosts: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="CMS_INGEST_ALLOW_HOSTS")
+    ingest_max_bytes: int = Field(4 * 1024**3, alias="CMS_INGEST_MAX_BYTES", gt=0)  # one media file
+    ingest_max_document_bytes: int = Field(20 * 1024**2, alias="CMS_INGEST_MAX_DOCUMENT_BYTES", gt=0)  # feeds, API
+    ingest_timeout_seconds: float = Field(30.0, alias="CMS_INGEST_TIMEOUT_SECONDS", gt=0)  # connect, and between reads
+    ingest_host_requests_per_second: float = Field(5.0, alias="CMS_INGEST_HOST_RPS", gt=0)
 
     @field_validator("plugins_disabled", mode="before")
     @classmethod
     def _plugin_names(cls, raw: object) -> object:
         if isinstance(raw, str):
             return frozenset(name.strip() for name in raw.split(",") if name.strip())
+        return raw
+
+    @field_validator("ingest_allow_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return frozenset(name.strip().lower() for name in raw.split(",") if name.strip())
         return raw
 
     @field_validator("rate_reads", "rate_mutations", "rate_uploads", "rate_auth_failures")

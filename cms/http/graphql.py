@@ -76,6 +76,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             base_url=public_base_url(parts.settings, request),
             plugins=parts.plugins,
             search=parts.search,
+            ingest_sources=parts.ingest_sources,
         )
 
     def decode_json(self, data: str | bytes) -> object:

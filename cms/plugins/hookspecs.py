@@ -82,17 +82,27 @@ def cms_graphql_mutation_types() -> list[type]:
 
 
 @hookspec
-def cms_ingest_sources() -> dict[str, object]:
-    """Return ingest sources by kind name (e.g. `{"rss": RssSource()}`); the worker's `ingest_poll` job uses them.
+def cms_ingest_sources(settings: Settings) -> dict[str, object]:
+    """Return ingest sources by kind name (e.g. `{"rss": RssSource(settings)}`); editors manage sources of these
+    kinds (`createSource`), the worker runs them (`ingest_run`), and the `ingest_poll` job uses them too.
 
     A source object has this shape (a structural Protocol; no base class to inherit; methods may be sync)::
 
         class IngestSource(Protocol):
             kind: str                                   # the same name as its key (at most 40 characters)
-            async def discover(self, config: dict) -> list[dict]:
-                '''List items: dicts with "external_id" (required), "title", "url", "description", "filename".'''
-            async def fetch(self, item: dict, dest: pathlib.Path) -> pathlib.Path:
-                '''Download one item's media into the folder `dest` and return the file's path.'''
+            secret_fields: tuple[str, ...] = ()         # optional: config keys that are write-only (API keys)
+            def validate_config(self, config: dict) -> dict:
+                '''Optional: the config to store; raise ValueError("what is wrong") to refuse it.'''
+            async def discover(self, config: dict, state: dict) -> list[dict] | None:
+                '''List items: dicts with "external_id" (required), "title", "url", "description", "filename".
+                `state` (an optional parameter) is kept between runs (ETags, cursors): change it in place.
+                Return None when nothing changed since the last run (a 304): no item is then reported gone.'''
+            async def fetch(self, item: dict, dest: pathlib.Path) -> pathlib.Path | None:
+                '''Download one item's media into the folder `dest` and return the file's path; None when the
+                item has no media (the episode comes in without).'''
+
+    Fetch from the outside world with `cms.ingest.http.SafeClient.from_settings(settings)`: it refuses private
+    and loopback addresses (CMS_INGEST_ALLOW_HOSTS excepted), re-checks every redirect and caps size and time.
 
     A poll is the job `ingest_poll` with payload `{"source": <kind>, "program_id": <int>, "config": {...}}`
     (queue it with `jobs.store.service.enqueue`, e.g. from a cron job). It calls `discover(config)` and queues

@@ -245,6 +245,7 @@ class PluginHost:
         max_chars: int,
         problem: Callable[[Any], str | None],
         reserved: Container[str] = (),
+        **hook_args: Any,
     ) -> dict[str, Any]:
         """Merge hook results that are dicts of named things (job kinds, ingest sources) in registration order.
 
@@ -253,7 +254,7 @@ class PluginHost:
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
         article = "an" if noun[0] in "aeiou" else "a"
-        for plugin, result in self.in_registration_order(hook_name):
+        for plugin, result in self.in_registration_order(hook_name, **hook_args):
             if not isinstance(result, Mapping):
                 self.report(plugin, hook_name, f"returned {type(result).__name__}, not a dict of {values} by kind")
                 continue

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from jobs.announce import live_key, stamp
-from jobs.ingest import _external_id, item_key
+from jobs.ingest import external_id_of as _external_id
+from jobs.ingest import item_key
 
 
 def test_item_keys_fit_the_dedupe_column() -> None:

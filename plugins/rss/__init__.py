@@ -1,0 +1,1 @@
+"""RSS, Atom and podcast feeds as an ingest source (built-in plugin)."""
