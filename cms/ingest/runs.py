@@ -32,9 +32,13 @@ class Tally:
             self.problems.append({"external_id": external_id, "reason": reason[:500]})
 
 
+class RunInProgress(Exception):
+    """Another run of the source is alive: this one waits (its job is retried later)."""
+
+
 async def start(source_id: int, *, trigger: str) -> tuple[Source, SourceRun] | None:
-    """A new RUNNING run of the source, or None when the source is gone or another run is alive. A run whose
-    worker stopped beating is marked FAILED first, so a crash never blocks the source for good."""
+    """A new RUNNING run of the source, or None when the source is gone; RunInProgress while another run is alive.
+    A run whose worker stopped beating is marked FAILED first, so a crash never blocks the source for good."""
     async with in_transaction():
         source = await Source.select_for_update().get_or_none(id=source_id)
         if source is None:
@@ -42,7 +46,7 @@ async def start(source_id: int, *, trigger: str) -> tuple[Source, SourceRun] | N
         cutoff = now() - HEARTBEAT_STALE
         stale = SourceRun.filter(source_id=source_id, status=RunStatus.RUNNING)
         if await stale.filter(heartbeat_at__gte=cutoff).exists():
-            return None
+            raise RunInProgress(f"a run of source {source_id} is in progress")
         await stale.update(status=RunStatus.FAILED, finished_at=now(), error="the worker running it stopped")
         run = await SourceRun.create(source=source, trigger=trigger)
     return source, run

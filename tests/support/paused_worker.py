@@ -1,5 +1,5 @@
-"""`cms worker`, with a pause injected into the persist job so that a test can SIGKILL it at a known point
-(process_asset, the job persisting queues, runs unpaused).
+"""`cms worker`, with a pause injected into the persist job (or a source's run) so that a test can SIGKILL it at a
+known point (process_asset, the job persisting queues, runs unpaused).
 
     CMS_TEST_PAUSE_AT=start|after_promote CMS_TEST_PAUSE_FILE=/tmp/x python -m tests.support.paused_worker
 
@@ -18,11 +18,11 @@ from typing import Any
 
 from cms import cli
 from cms.media import intake
-from jobs import assets
+from jobs import assets, source_runs
 from jobs.kinds import KINDS
 from jobs.runner import JobDeps
 
-POINTS = ("start", "after_promote")
+POINTS = ("start", "after_promote", "ingest_run")
 
 
 async def _pause(point: str) -> None:
@@ -46,6 +46,18 @@ def install(point: str) -> None:
             await mark_persisted(*args, **kwargs)
 
         intake._mark_persisted = paused_mark_persisted
+    elif point == "ingest_run":  # a source's run has sorted its first item (one item job queued), not the rest
+        sort = source_runs._sort
+        calls = 0
+
+        async def paused_sort(*args: Any, **kwargs: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                await _pause(point)
+            await sort(*args, **kwargs)
+
+        source_runs._sort = paused_sort  # type: ignore[assignment]
     else:
         raise SystemExit(f"CMS_TEST_PAUSE_AT must be one of {POINTS}")
 
