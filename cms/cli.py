@@ -1,4 +1,4 @@
-"""`cms`: serve, worker, migrate, reindex, dev-token, export-schema."""
+"""`cms`: serve, worker, migrate, reindex, import, dev-token, export-schema."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cms.core.settings import CMS_ROLES, Settings
+
+if TYPE_CHECKING:
+    from cms.ingest.folder import Report
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 
@@ -116,6 +120,115 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    """Register a folder's media files as draft episodes of a program (cms/ingest/folder.py). Exit 0 when every
+    file went in (or was a duplicate, already there, or not media), 1 when some failed, 2 on bad arguments, 130 when
+    interrupted (run it again to continue)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from cms.ingest import folder
+    from cms.services import Services
+
+    if args.path.startswith("s3://"):
+        print("importing from S3 in place is not supported yet: copy the objects to a local folder", file=sys.stderr)
+        return 2
+    root = Path(args.path)
+    if not root.is_dir():
+        print(f"{root}: no such folder", file=sys.stderr)
+        return 2
+    walk = folder.walk_folder(root)
+    report = folder.Report(dry_run=args.dry_run)
+
+    async def run() -> int:
+        async with Services(settings).running() as services:
+            program = await folder.find_program(args.program)
+            if program is None:
+                print(f"no program with the slug {args.program!r}", file=sys.stderr)
+                return 2
+            columns = (
+                TextColumn("{task.description}", style="dim"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("{task.fields[completed_files]}/{task.fields[files]} files"),
+                TimeRemainingColumn(),
+            )
+            # A bar only for people watching: scripts and logs get the summary alone.
+            with Progress(*columns, disable=args.quiet or not sys.stdout.isatty()) as bar:
+                task = bar.add_task("scanning", total=walk.total_bytes, files=len(walk.files), completed_files=0)
+                done = 0
+
+                def file_done(file: folder.FolderFile, outcome: folder.Outcome) -> None:
+                    nonlocal done
+                    done += 1
+                    bar.update(task, completed_files=done)
+
+                await folder.import_folder(
+                    settings=settings,
+                    storage=services.storage,
+                    program=program,
+                    root=root,
+                    walk=walk,
+                    report=report,
+                    publish=args.publish,
+                    dry_run=args.dry_run,
+                    progress=folder.Progress(
+                        file_started=lambda f, phase: bar.update(task, description=f"{phase} {_short(f.relative)}"),
+                        bytes_done=lambda n: bar.advance(task, n),
+                        file_done=file_done,
+                    ),
+                )
+        return 0
+
+    try:
+        code = asyncio.run(run())
+    except KeyboardInterrupt:
+        _print_import_summary(report)
+        print("interrupted: run the same command again to continue where it stopped", file=sys.stderr)
+        return 130
+    if code:
+        return code
+    _print_import_summary(report)
+    return 0 if report.ok else 1
+
+
+def _short(name: str, width: int = 40) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+def _print_import_summary(report: Report) -> None:
+    """A table of counts, then the files worth a look as plain lines (never wrapped, so they can be grepped):
+    every failure with its reason, and the first duplicates, non-media and skipped files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cms.ingest.folder import Outcome
+
+    listed = {Outcome.FAILED: None, Outcome.DUPLICATE: 20, Outcome.NOT_MEDIA: 20, Outcome.SKIPPED: 20}
+    table = Table(title="dry run: nothing was changed" if report.dry_run else None)
+    table.add_column("result")
+    table.add_column("files", justify="right")
+    for outcome in Outcome:
+        label = "would import" if report.dry_run and outcome is Outcome.IMPORTED else outcome.value
+        table.add_row(label, str(report.count(outcome)))
+    Console().print(table)
+    for outcome, limit in listed.items():
+        entries = report.entries[outcome]
+        for path, detail in entries if limit is None else entries[:limit]:
+            print(f"{outcome.value}: {path}: {detail}")
+        if limit is not None and len(entries) > limit:
+            print(f"{outcome.value}: … and {len(entries) - limit} more")
+    # One plain line for scripts and logs.
+    print(", ".join(f"{report.count(o)} {o.value}" for o in Outcome))
+
+
 def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     from cms.auth import DevIssuer
 
@@ -186,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = sub.add_parser("reindex", help="rebuild the search index from PostgreSQL (no downtime)")
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
     reindex.set_defaults(run=_reindex)
+
+    imports = sub.add_parser("import", help="register a folder's media files as draft episodes of a program")
+    imports.add_argument("path", help="the folder to import (every media file under it)")
+    imports.add_argument("--program", required=True, metavar="SLUG", help="the program the episodes belong to")
+    imports.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
+    imports.add_argument("--publish", action="store_true", help="publish each episode once its media is ready")
+    imports.add_argument("--quiet", action="store_true", help="no progress bar")
+    imports.set_defaults(run=_import)
 
     token = sub.add_parser("dev-token", help="print a token from the development issuer")
     token.add_argument("--role", choices=CMS_ROLES, default="editor")

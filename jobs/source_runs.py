@@ -21,7 +21,7 @@ from cms.content.models import Episode, PublishStatus
 from cms.content.visibility import now
 from cms.core.errors import DomainError
 from cms.core.outbox import Event
-from cms.ingest import registry, runs
+from cms.ingest import folder, registry, runs
 from cms.ingest.models import Source, SourceRun
 from cms.media.models import Asset, AssetStatus
 from jobs.ingest import ITEM, external_id_of, item_key, sources_of, system_actor
@@ -41,9 +41,11 @@ _WAITING = (AssetStatus.UPLOADING, AssetStatus.PROCESSING)
 async def run_source(deps: JobDeps, payload: dict[str, Any]) -> None:
     """One run of the source `payload["id"]` (an editor's runSource, or its schedule)."""
     trigger = "manual" if payload.get("event") == Event.SOURCE_RUN else str(payload.get("trigger", "schedule"))
+    # A run in progress (RunInProgress) fails this attempt: the job is retried with backoff, and takes over once
+    # that run finished or its worker stopped beating (a crash mid-run).
     started = await runs.start(int(payload["id"]), trigger=trigger)
     if started is None:
-        log.info("source %s: deleted, or a run is in progress; nothing to do", payload["id"])
+        log.info("source %s is gone; nothing to run", payload["id"])
         return
     source, run = started
     tally = runs.Tally()
@@ -154,20 +156,25 @@ def _reason(exc: BaseException) -> str:
 
 
 async def publish_when_ready(deps: JobDeps, payload: dict[str, Any]) -> None:
-    """An asset became ready: publish its episode when a source with autoPublish brought it in and none of the
-    episode's other media is still on its way (an album waits for all of its files)."""
+    """An asset became ready: publish its episode when a source with autoPublish brought it in, or a folder import
+    with `--publish` (cms.ingest.folder), and none of the episode's other media is still on its way (an album waits
+    for all of its files)."""
     asset = await Asset.get_or_none(id=payload.get("asset_id"))
     if asset is None or asset.episode_id is None:
         return
     episode = await Episode.get_or_none(id=asset.episode_id)
-    if episode is None or episode.status != PublishStatus.DRAFT or not (episode.source or "").startswith("source:"):
+    if episode is None or episode.status != PublishStatus.DRAFT:
         return
-    source = await Source.get_or_none(id=int(episode.source.removeprefix("source:")))  # type: ignore[union-attr]
-    if source is None or not source.auto_publish:
-        return
+    source = None
+    if not folder.publishes_when_ready(episode):
+        if not (episode.source or "").startswith("source:"):
+            return
+        source = await Source.get_or_none(id=int(episode.source.removeprefix("source:")))  # type: ignore[union-attr]
+        if source is None or not source.auto_publish:
+            return
     if await Asset.filter(episode_id=episode.id, status__in=_WAITING).exists():
         return
-    actor = await system_actor(source.kind)
+    actor = await folder.import_actor() if source is None else await system_actor(source.kind)
     await episodes.publish_episode(actor=actor, id=episode.id, at=None)
 
 
