@@ -6,11 +6,17 @@ job per item, deduplicated on `ingest:<source>:<external_id>`: discovering an it
 the database), then, unless its media was handed over already, `fetch`es the file into a scratch folder and hands
 it to the media intake (`asset.uploaded`, then persist and process as for an upload). A failed fetch is retried
 by the job machinery and finds the same episode.
+
+`fetch` may return a list of files (an album: one episode, several assets), one asset each, in order. Such an item
+says how many with `media_count`: an attempt that handed over only some of them is finished by the retry, which
+skips the files handed over already by name (so a source names them the same way on every attempt). A `fetch` with
+a `config` parameter gets its managed source's config, secrets included (a bot token is never put in an item).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
@@ -24,6 +30,7 @@ from cms.content.models import Program
 from cms.core.errors import DomainError
 from cms.core.settings import Settings
 from cms.ingest import registry
+from cms.ingest.models import Source
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
 from cms.plugins.host import PluginHost
@@ -130,29 +137,69 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
         )
     except DomainError as exc:  # the program is gone, or the item's text is unusable: retrying cannot help
         raise PermanentJobError(f"item {external_id!r}: {exc}") from exc
-    if await Asset.filter(episode_id=episode.id, created_by_id=actor.user.id).exists():
+    handed_over = set(
+        await Asset.filter(episode_id=episode.id, created_by_id=actor.user.id).values_list("filename", flat=True)
+    )
+    expected = item.get("media_count")
+    if handed_over and not (isinstance(expected, int) and len(handed_over) < expected):
         return  # its media was handed over by an earlier run
+    config = await _config_for(source, provenance)
     scratch = Path(deps.settings.data_dir) / "tmp" / "ingest"
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{kind}-", dir=scratch) as folder:
-        fetched = await _call_source(lambda: source.fetch(item, Path(folder)))
-        if fetched is None:
+        fetched = await _call_source(lambda: _fetch(source, item, Path(folder), config))
+        paths = _fetched_paths(fetched)
+        if not paths:
             return  # an item without media: the episode alone
-        path = Path(fetched)
-        if not path.is_file():
+        if not all(path.is_file() for path in paths):
             raise PermanentJobError(f"ingest source {kind!r} fetched no file for item {external_id!r}")
-        filename = item.get("filename") if isinstance(item.get("filename"), str) else None  # None: the file's name
-        try:
-            await create_asset_from_file(
-                actor=actor,
-                storage=deps.storage,
-                path=path,
-                episode_id=episode.id,
-                filename=filename,
-                max_size=deps.settings.upload_max_bytes,
-            )
-        except DomainError as exc:  # too large, a bad file name: the same file would be refused again
-            raise PermanentJobError(str(exc)) from exc
+        single = not isinstance(fetched, list | tuple)
+        # None: the file's own name; an item's "filename" names its one file only
+        filename = item.get("filename") if single and isinstance(item.get("filename"), str) else None
+        for path in paths:
+            if (filename or path.name).strip() in handed_over:
+                continue  # an earlier attempt handed this one over
+            try:
+                await create_asset_from_file(
+                    actor=actor,
+                    storage=deps.storage,
+                    path=path,
+                    episode_id=episode.id,
+                    filename=filename,
+                    max_size=deps.settings.upload_max_bytes,
+                )
+            except DomainError as exc:  # too large, a bad file name: the same file would be refused again
+                raise PermanentJobError(str(exc)) from exc
+
+
+def _fetch(source: Any, item: dict[str, Any], dest: Path, config: dict[str, Any] | None) -> Any:
+    return source.fetch(item, dest) if config is None else source.fetch(item, dest, config=config)
+
+
+def _fetched_paths(fetched: Any) -> list[Path]:
+    """What `fetch` returned as a list of paths: None (no media), one path, or a list (tuple) of them."""
+    if fetched is None:
+        return []
+    if isinstance(fetched, list | tuple):
+        return [Path(path) for path in fetched]
+    return [Path(fetched)]
+
+
+async def _config_for(source: Any, provenance: str) -> dict[str, Any] | None:
+    """The managed source's config with its secrets, for a `fetch` that takes `config`; None for one that does not.
+    An `ingest_poll` item has no managed source: its fetch gets an empty config."""
+    try:
+        wanted = "config" in inspect.signature(source.fetch).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        wanted = False
+    if not wanted:
+        return None
+    if not provenance.startswith("source:"):
+        return {}
+    row = await Source.get_or_none(id=int(provenance.removeprefix("source:")))
+    if row is None:
+        raise PermanentJobError(f"{provenance} was deleted: its item cannot be fetched without its config")
+    return {**row.config, **row.secrets}
 
 
 async def _call_source(call: Callable[[], Any]) -> Any:

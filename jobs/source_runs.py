@@ -90,7 +90,8 @@ async def _discover_and_sort(deps: JobDeps, source: Source, tally: runs.Tally) -
         except DomainError as exc:  # this item's text or payload is unusable: the others still come in
             tally.failed += 1
             tally.problem(external_id, exc.message)
-    await _report_gone(source, seen, tally)
+    if not getattr(plugin, "incremental", False):  # a source listing only what is new cannot tell what is gone
+        await _report_gone(source, seen, tally)
     return state
 
 

@@ -97,9 +97,12 @@ def cms_ingest_sources(settings: Settings) -> dict[str, object]:
                 '''List items: dicts with "external_id" (required), "title", "url", "description", "filename".
                 `state` (an optional parameter) is kept between runs (ETags, cursors): change it in place.
                 Return None when nothing changed since the last run (a 304): no item is then reported gone.'''
-            async def fetch(self, item: dict, dest: pathlib.Path) -> pathlib.Path | None:
-                '''Download one item's media into the folder `dest` and return the file's path; None when the
-                item has no media (the episode comes in without).'''
+            incremental: bool = False                   # optional: discover lists only what is new (no "gone")
+            async def fetch(self, item: dict, dest: pathlib.Path, config: dict) -> pathlib.Path | list | None:
+                '''Download one item's media into the folder `dest` and return the file's path, or a list of
+                paths (an album: one asset each; say how many in the item's "media_count" so a retry finishes
+                a partial one); None when the item has no media (the episode comes in without). `config`
+                (optional parameter) is the source's config with its secrets.'''
 
     Fetch from the outside world with `cms.ingest.http.SafeClient.from_settings(settings)`: it refuses private
     and loopback addresses (CMS_INGEST_ALLOW_HOSTS excepted), re-checks every redirect and caps size and time.
