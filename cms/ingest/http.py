@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 TRANSIENT = frozenset({429, 502, 503, 504})
-_CREDENTIALS = ("authorization", "proxy-authorization", "cookie")  # never carried to another origin
+_CREDENTIALS = ("authorization", "proxy-authorization", "cookie", "x-goog-api-key")  # never carried to another origin
 _DEFAULT_PORT = {"http": 80, "https": 443}
 _DOWNLOAD_MIN_RATE = 256 * 1024  # bytes per second that earn a download more time past its first 10 × timeout
 _RETRY_AFTER_MAX = 60.0
