@@ -12,6 +12,7 @@ from typing import Any
 
 from cms.core.outbox import Event
 from cms.media import intake, processing
+from cms.media.probe import DocumentLimits
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 
 
@@ -35,6 +36,7 @@ async def persist(deps: JobDeps, payload: dict[str, Any]) -> None:
             asset_id=payload["asset_id"],
             upload_id=payload["upload_id"],
             allowed_kinds=deps.settings.upload_allowed_kinds,
+            document_limits=DocumentLimits.from_settings(deps.settings),
         )
 
 
@@ -44,7 +46,11 @@ async def process(deps: JobDeps, payload: dict[str, Any]) -> None:
     )
     async with _refusal_fails_the_asset(payload["asset_id"]):
         await processing.process_asset(
-            storage=deps.storage, asset_id=payload["asset_id"], capabilities=deps.capabilities, limits=limits
+            storage=deps.storage,
+            asset_id=payload["asset_id"],
+            capabilities=deps.capabilities,
+            limits=limits,
+            document_limits=DocumentLimits.from_settings(deps.settings),
         )
 
 
@@ -56,7 +62,8 @@ PERSIST = JobKind(
     triggers=(Event.ASSET_UPLOADED,),
     about_asset=True,
 )
-# The child process has its own time limit (CMS_TRANSCODE_TIMEOUT_SECONDS); this one only backstops it.
+# The child process has its own time limit (CMS_TRANSCODE_TIMEOUT_SECONDS, CMS_DOCUMENT_TIMEOUT_SECONDS for PDFs);
+# this one only backstops it.
 PROCESS = JobKind(
     name="process_asset",
     run=process,

@@ -12,7 +12,7 @@ from cms.core import outbox
 from cms.core.outbox import Event
 from jobs.runner import JobDeps, JobKind
 from jobs.store import service as jobstore
-from search.sync import sync_item
+from search.sync import sync_document_asset, sync_item
 
 # Content events that change what the index holds.
 INDEX_EVENTS = tuple(
@@ -20,17 +20,23 @@ INDEX_EVENTS = tuple(
     for noun in ("program", "episode")
     for verb in ("create", "update", "delete", "publish", "unpublish")
 )
+# Asset events that change an episode's document: a ready PDF brings its text (the episode's attachments). Every
+# asset's readiness makes a job; for anything but a document attached to an episode it reads one row and stops.
+ASSET_INDEX_EVENTS = (Event.ASSET_READY,)
 
 
 async def run(deps: JobDeps, payload: dict[str, Any]) -> None:
     if deps.search is None:
+        return
+    if payload["event"] in ASSET_INDEX_EVENTS:
+        await sync_document_asset(deps.search, int(payload["asset_id"]))
         return
     noun, _, verb = payload["event"].partition(".")
     # Creating a program cannot change episodes (it has none yet); everything else may.
     await sync_item(deps.search, noun, int(payload["id"]), created=verb == "create")
 
 
-KIND = JobKind(name="index_content", run=run, timeout=timedelta(minutes=30), triggers=INDEX_EVENTS)
+KIND = JobKind(name="index_content", run=run, timeout=timedelta(minutes=30), triggers=INDEX_EVENTS + ASSET_INDEX_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class IndexLag:
 
 async def index_lag() -> IndexLag:
     """From the outbox (changes not relayed yet) and the job table (index jobs queued, running or dead)."""
-    unrelayed, oldest_event = await outbox.unrelayed(INDEX_EVENTS)
+    unrelayed, oldest_event = await outbox.unrelayed(KIND.triggers)
     pending, oldest_job = await jobstore.pending(KIND.name)
     oldest = [at for at in (oldest_event, oldest_job) if at is not None]
     lag = (now() - min(oldest)).total_seconds() if oldest else 0.0

@@ -45,7 +45,12 @@ class SearchDocument:
     # PUBLISHED, to the latest of the relevant publish times. None = never public in its current state.
     public_from: datetime | None
     date: datetime  # what DATE ordering and date filters use: the publish time, else the creation time
-    updated_at: datetime  # the last edit of the item or, for an episode, of its program (OpenSearch's doc version)
+    # The last edit of the item or, for an episode, of its program or of its attachments' text (OpenSearch's doc
+    # version: it must move whenever the document's content does).
+    updated_at: datetime
+    # An episode's attachments: the text of its ready documents (PDFs), searched with the lowest weight and never
+    # highlighted. Empty for programs and for episodes without documents.
+    attachments: str = ""
 
     @property
     def key(self) -> str:

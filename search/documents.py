@@ -1,16 +1,34 @@
 """Search documents built from the content tables: the only place that knows how a program or episode looks
-to the index. Reads rows as plain values (no model objects) so a full rebuild stays fast."""
+to the index. Reads rows as plain values (no model objects) so a full rebuild stays fast.
+
+An episode's document also carries its attachments: the text extracted from its READY document assets (PDFs,
+`asset_text`), at most ATTACHMENT_CHARS of it, cut in SQL so that a rebuild never reads megabytes per episode."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from tortoise import connections
 from tortoise.queryset import QuerySet
 
 from cms.content.models import Episode, Program, PublishStatus
+from cms.media.models import Asset, AssetKind, AssetStatus
 from search.backend import DocKind, SearchDocument
+
+# An episode's attachments' text in its document, all documents together (the first pages of the oldest first).
+# Within what both backends index whole: PostgreSQL's tsvector stays far below its 1 MB limit with the title and
+# description beside it, OpenSearch cuts a field at 500,000 characters.
+ATTACHMENT_CHARS = 100_000
+_ATTACHMENTS = """
+SELECT a.episode_id AS episode_id,
+       left(string_agg(left(t.text, $2), E'\\n\\n' ORDER BY a.id), $2) AS text,
+       max(t.updated_at) AS updated_at
+FROM asset_text t JOIN asset a ON a.id = t.asset_id
+WHERE a.episode_id = ANY($1::bigint[]) AND a.status = $3
+GROUP BY a.episode_id
+"""
 
 _PROGRAM_FIELDS = (
     "id",
@@ -61,8 +79,12 @@ def program_document(row: dict[str, Any]) -> SearchDocument:
     )
 
 
-def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocument:
-    """Episodes inherit their program's tags, category and language: that is what a viewer filters them by."""
+def episode_document(
+    row: dict[str, Any], program: dict[str, Any], attachments: tuple[str, datetime] | None = None
+) -> SearchDocument:
+    """Episodes inherit their program's tags, category and language: that is what a viewer filters them by.
+    `attachments`: the text of its documents and when it last changed (see attachment_texts)."""
+    text, text_changed = attachments or ("", None)
     return SearchDocument(
         kind=DocKind.EPISODE,
         id=row["id"],
@@ -74,9 +96,11 @@ def episode_document(row: dict[str, Any], program: dict[str, Any]) -> SearchDocu
         program_id=program["id"],
         program_title=program["title"],
         public_from=_public_from(row, program),
-        # The document changes with its program too: its version (search.opensearch.mapping) must move on either edit.
+        # The document changes with its program and its attachments too: its version (search.opensearch.mapping)
+        # must move on any of these edits.
         date=row["publish_at"] or row["created_at"],
-        updated_at=max(row["updated_at"], program["updated_at"]),
+        updated_at=max(row["updated_at"], program["updated_at"], *([text_changed] if text_changed else [])),
+        attachments=text,
     )
 
 
@@ -84,9 +108,47 @@ async def _programs(ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: row for row in await Program.filter(id__in=list(ids)).values(*_PROGRAM_FIELDS)}
 
 
+async def attachment_texts(episode_ids: Iterable[int]) -> dict[int, tuple[str, datetime]]:
+    """Episode id -> (its READY documents' text, oldest document first, at most ATTACHMENT_CHARS; the last time any
+    of it was extracted), for the episodes that have such text. One query whatever the number of episodes."""
+    ids = sorted(set(episode_ids))
+    if not ids:
+        return {}
+    rows = await connections.get("default").execute_query_dict(
+        _ATTACHMENTS, [ids, ATTACHMENT_CHARS, AssetStatus.READY.value]
+    )
+    return {row["episode_id"]: (row["text"], row["updated_at"]) for row in rows if row["text"]}
+
+
 async def _episode_documents(rows: list[dict[str, Any]]) -> list[SearchDocument]:
     programs = await _programs({row["program_id"] for row in rows})
-    return [episode_document(row, programs[row["program_id"]]) for row in rows if row["program_id"] in programs]
+    texts = await attachment_texts(row["id"] for row in rows)
+    return [
+        episode_document(row, programs[row["program_id"]], texts.get(row["id"]))
+        for row in rows
+        if row["program_id"] in programs
+    ]
+
+
+async def episode_of_document(asset_id: int) -> int | None:
+    """The episode a document asset is attached to (None: not a document, or attached to none)."""
+    # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
+    rows = cast(
+        "list[int | None]",
+        await Asset.filter(id=asset_id, kind=AssetKind.DOCUMENT).values_list("episode_id", flat=True),
+    )
+    return rows[0] if rows else None
+
+
+async def episodes_with_text_since(since: datetime) -> list[int]:
+    """Episodes whose attachments' text was extracted at or after `since` (a rebuild's catch-up)."""
+    rows = cast(
+        "list[int | None]",
+        await Asset.filter(kind=AssetKind.DOCUMENT, extracted_text__updated_at__gte=since).values_list(
+            "episode_id", flat=True
+        ),
+    )
+    return sorted({episode for episode in rows if episode is not None})
 
 
 async def program_documents(program_id: int) -> list[SearchDocument] | None:
@@ -110,7 +172,8 @@ async def episode_documents_of_program(program_id: int, *, batch: int = 1000) ->
     if program is None:
         return
     async for rows in _batches(Episode.filter(program_id=program_id), _EPISODE_FIELDS, batch):
-        yield [episode_document(row, program) for row in rows]
+        texts = await attachment_texts(row["id"] for row in rows)
+        yield [episode_document(row, program, texts.get(row["id"])) for row in rows]
 
 
 async def episode_document_by_id(episode_id: int) -> SearchDocument | None:
@@ -119,7 +182,7 @@ async def episode_document_by_id(episode_id: int) -> SearchDocument | None:
 
 
 async def episode_documents(episodes: QuerySet[Episode]) -> list[SearchDocument]:
-    """The documents of the episodes a queryset selects, in two queries whatever their number."""
+    """The documents of the episodes a queryset selects, in three queries whatever their number."""
     return await _episode_documents(await episodes.values(*_EPISODE_FIELDS))
 
 

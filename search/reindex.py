@@ -29,11 +29,15 @@ class ReindexResult:
 
 async def changed_since(since: datetime) -> list[SearchDocument]:
     """Documents of rows changed after `since`: index jobs that ran during the rebuild wrote to the old index.
-    A changed program changes its episodes' documents too."""
+    A changed program changes its episodes' documents too, and so does a document's text its episode's."""
     changed_programs = Program.filter(updated_at__gte=since)
     found = await documents.program_documents_where(changed_programs)
     program_ids = [doc.id for doc in found]
-    episodes = Q(updated_at__gte=since) | Q(program_id__in=program_ids) if program_ids else Q(updated_at__gte=since)
+    episodes = Q(updated_at__gte=since)
+    if program_ids:
+        episodes |= Q(program_id__in=program_ids)
+    if with_text := await documents.episodes_with_text_since(since):
+        episodes |= Q(id__in=with_text)
     found += await documents.episode_documents(Episode.filter(episodes))
     return found
 

@@ -33,6 +33,14 @@ async def sync_item(backend: SearchBackend, kind: str, item_id: int, *, created:
         await outbox.notify("search.indexed")  # cached public search answers are stale now
 
 
+async def sync_document_asset(backend: SearchBackend, asset_id: int) -> None:
+    """A document asset became ready: its text is now part of its episode's document, so that episode is synced
+    (nothing happens for other kinds of asset, or a document attached to no episode)."""
+    episode_id = await documents.episode_of_document(asset_id)
+    if episode_id is not None:
+        await sync_item(backend, "episode", episode_id)
+
+
 async def _sync_program(backend: SearchBackend, program_id: int, *, with_episodes: bool) -> None:
     found = await documents.program_documents(program_id)
     if found is None:

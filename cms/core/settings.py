@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     transcode_timeout_seconds: float = Field(2 * 3600, alias="CMS_TRANSCODE_TIMEOUT_SECONDS")
     transcode_memory_bytes: int = Field(8 * 1024**3, alias="CMS_TRANSCODE_MEMORY_BYTES")
     try_gpu: bool = Field(True, alias="CMS_TRY_GPU")
+    # PDFs (cms/media/documents.py): refused above this many pages; text kept for search up to this many bytes
+    # (UTF-8). Reading one runs in the same kind of isolated child as a transcode, with limits of its own: a PDF
+    # reader needs far less than a video encoder, so a decompression bomb runs into the wall long before 8 GiB.
+    document_max_pages: int = Field(2000, alias="CMS_DOCUMENT_MAX_PAGES", gt=0)
+    document_max_text_bytes: int = Field(1024 * 1024, alias="CMS_DOCUMENT_MAX_TEXT_BYTES", gt=0)
+    document_timeout_seconds: float = Field(300.0, alias="CMS_DOCUMENT_TIMEOUT_SECONDS", gt=0)
+    document_memory_bytes: int = Field(2 * 1024**3, alias="CMS_DOCUMENT_MEMORY_BYTES", gt=0)
 
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")

@@ -21,7 +21,7 @@ from cms.content.models import Program
 from cms.core import outbox
 from cms.core.outbox import Event
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload
-from cms.media.probe import ProbeFailed, probe_file
+from cms.media.probe import DocumentLimits, ProbeFailed, probe_document, probe_file
 from cms.media.sniff import sniff_file
 from cms.media.storage import Area, Storage, master_key
 
@@ -61,14 +61,20 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str, dict[str, Any]]:
+async def _inspect(
+    path: Path, allowed_kinds: list[str], document_limits: DocumentLimits
+) -> tuple[AssetKind, str, dict[str, Any]]:
     found = await sniff_file(path)
     if found is None:
         raise IntakeRefused("the file's content is not an accepted video, audio, image or PDF")
     if found.kind.value not in allowed_kinds:
         raise IntakeRefused(f"{found.kind.value.lower()} files are not accepted here")
+    if found.kind == AssetKind.DOCUMENT:  # in a child process: PDFium never parses an upload inside the worker
+        probing = probe_document(path, document_limits)
+    else:
+        probing = asyncio.to_thread(probe_file, path, found.kind)
     try:
-        probe = await asyncio.wait_for(asyncio.to_thread(probe_file, path, found.kind), PROBE_TIMEOUT_SECONDS)
+        probe = await asyncio.wait_for(probing, PROBE_TIMEOUT_SECONDS)
     except ProbeFailed as exc:
         raise IntakeRefused(str(exc)) from exc
     except TimeoutError as exc:
@@ -76,7 +82,9 @@ async def _inspect(path: Path, allowed_kinds: list[str]) -> tuple[AssetKind, str
     return found.kind, found.mime, probe
 
 
-async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allowed_kinds: list[str]) -> None:
+async def persist_asset(
+    *, storage: Storage, asset_id: int, upload_id: str, allowed_kinds: list[str], document_limits: DocumentLimits
+) -> None:
     asset = await Asset.get_or_none(id=asset_id)
     upload = await Upload.get_or_none(id=upload_id)
     if asset is None or upload is None or asset.status == AssetStatus.READY or asset.stage not in (None, "persist"):
@@ -90,7 +98,7 @@ async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allo
     try:
         staged = local_file(storage, Area.STAGING, upload.staging_key, known_sha256=upload.received_sha256)
         async with staged as (path, sha256):
-            kind, mime, probe = await _inspect(path, allowed_kinds)
+            kind, mime, probe = await _inspect(path, allowed_kinds, document_limits)
             size = path.stat().st_size
     except IntakeRefused:
         await storage.delete(Area.STAGING, upload.staging_key)
@@ -106,22 +114,17 @@ async def persist_asset(*, storage: Storage, asset_id: int, upload_id: str, allo
 
 
 async def _mark_persisted(asset: Asset, upload: Upload) -> None:
-    """Documents are ready as they are; media waits for its renditions (event "asset.persisted")."""
-    ready = asset.kind == AssetKind.DOCUMENT
+    """The master is stored; every kind now waits for its renditions (event "asset.persisted"): documents too, for
+    their preview, thumbnails and text."""
     async with in_transaction():
         # Only from the "persist" stage: a repeated run after success must not queue the renditions twice.
         updated = await Asset.filter(
             id=asset.id, status__in=[AssetStatus.PROCESSING, AssetStatus.FAILED], stage="persist"
-        ).update(
-            status=AssetStatus.READY if ready else AssetStatus.PROCESSING,
-            failure_reason=None,
-            stage=None if ready else "queued",
-            progress=100 if ready else 0,
-        )
+        ).update(status=AssetStatus.PROCESSING, failure_reason=None, stage="queued", progress=0)
         if updated and upload.cover_for_program_id:
             await Program.filter(id=upload.cover_for_program_id).update(cover_asset_id=asset.id)
         if updated:
-            await outbox.record(Event.ASSET_READY if ready else Event.ASSET_PERSISTED, asset_id=asset.id)
+            await outbox.record(Event.ASSET_PERSISTED, asset_id=asset.id)
 
 
 async def mark_failed(*, asset_id: int, reason: str) -> None:

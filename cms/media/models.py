@@ -53,8 +53,9 @@ class Asset(Model):
     # Foreign-key columns Tortoise sets at run time; annotations only, for the type checker.
     episode_id: int | None
     created_by_id: int | None
-    # Reverse relation Tortoise adds at run time.
+    # Reverse relations Tortoise adds at run time.
     renditions: fields.ReverseRelation[Rendition]
+    extracted_text: fields.BackwardOneToOneRelation[AssetText]
 
     class Meta:
         table = "asset"
@@ -142,3 +143,24 @@ class Rendition(Model):
     class Meta:
         table = "rendition"
         unique_together = (("asset", "kind", "name"),)
+
+
+class AssetText(Model):
+    """Text extracted from a document asset (a PDF's pages), which the search indexer reads.
+
+    Up to CMS_DOCUMENT_MAX_TEXT_BYTES, written when the asset is processed. A table of its own, so that loading assets
+    (on every page of the API) never drags up to a megabyte of text along; it goes with its asset."""
+
+    id = fields.BigIntField(primary_key=True)
+    asset: fields.OneToOneRelation[Asset] = fields.OneToOneField(
+        "models.Asset", related_name="extracted_text", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    pages = fields.IntField()  # pages the text was read from (fewer than the document's when the cap cut it short)
+    truncated = fields.BooleanField(default=False)  # the byte cap cut it short
+    updated_at = fields.DatetimeField(auto_now=True)
+    # Foreign-key column Tortoise sets at run time; an annotation only, for the type checker.
+    asset_id: int
+
+    class Meta:
+        table = "asset_text"

@@ -1,17 +1,21 @@
-"""Probe media with PyAV: duration, dimensions, rotation, codecs, bitrate, channels.
+"""Probe media with PyAV: duration, dimensions, rotation, codecs, bitrate, channels; and PDFs with PDFium, in an
+isolated child: page count, page size, version, title and author.
 
 Inputs open with the `file` protocol only, so a playlist or reference file cannot make FFmpeg reach out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import av
 
+from cms.core.settings import Settings
 from cms.media.models import AssetKind
 from cms.media.transcode.images import ImageRejected, refuse_oversized
+from cms.media.transcode.isolated import IsolatedTaskFailed, run_isolated
 from cms.media.transcode.source import ALLOWED_INPUT_FORMATS
 
 
@@ -44,8 +48,44 @@ def _codec(stream: Any) -> str:
     return str(stream.codec_context.codec.canonical_name)
 
 
+@dataclass(frozen=True)
+class DocumentLimits:
+    """How much of a PDF the worker reads (CMS_DOCUMENT_*): the pages accepted, the text kept for search, and the
+    limits of the child process that reads it (probe and processing alike)."""
+
+    max_pages: int
+    max_text_bytes: int
+    timeout_seconds: float
+    memory_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DocumentLimits:
+        return cls(
+            max_pages=settings.document_max_pages,
+            max_text_bytes=settings.document_max_text_bytes,
+            timeout_seconds=settings.document_timeout_seconds,
+            memory_bytes=settings.document_memory_bytes,
+        )
+
+
+async def probe_document(path: Path, limits: DocumentLimits) -> dict[str, Any]:
+    """A PDF's probe (cms.media.transcode.documents.probe_pdf), read in an isolated child: opening a PDF already
+    parses its cross-reference table and page tree, which a hostile file can make explode or crash PDFium, so not
+    even that happens in the worker. Raises ProbeFailed with the reason (password, page count, page size, damage)."""
+    task = {"task": "document_probe", "src": str(path), "max_pages": limits.max_pages}
+    try:
+        result = await run_isolated(
+            task, timeout=limits.timeout_seconds, memory_limit_bytes=limits.memory_bytes, reader="PDF reader"
+        )
+    except IsolatedTaskFailed as exc:
+        raise ProbeFailed(str(exc)) from exc
+    probe: dict[str, Any] = result["probe"]
+    return probe
+
+
 def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:  # noqa: C901 - each stream kind's checks in turn
-    """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable."""
+    """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable. Documents
+    are not read here (see probe_document): their probe is {}."""
     if kind == AssetKind.DOCUMENT:
         return {}
     if kind == AssetKind.IMAGE:

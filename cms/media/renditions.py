@@ -63,6 +63,37 @@ def _artwork(prefix: str, name: str, made: dict[str, Any], key: str) -> Renditio
     )
 
 
+def _images(prefix: str, folder: str, variants: list[dict[str, Any]]) -> list[Rendition]:
+    """One IMAGE row per WebP size (an image asset's, or a document's first-page thumbnails)."""
+    return [
+        Rendition(
+            kind=RenditionKind.IMAGE,
+            name=f"{v['width']}w",
+            status=READY,
+            key=f"{prefix}/{folder}/{v['filename']}",
+            width=v["width"],
+            height=v["height"],
+            size=v["size_bytes"],
+        )
+        for v in variants
+    ]
+
+
+def _document(prefix: str, made: dict[str, Any]) -> list[Rendition]:
+    """A PDF: its first page as the POSTER (`playback.posterUrl`) and as IMAGE sizes (`playback.images`, `srcset`),
+    so a frontend shows a document's cover exactly as it shows a picture's."""
+    preview = Rendition(
+        kind=RenditionKind.POSTER,
+        name="preview",
+        status=READY,
+        key=f"{prefix}/{made['preview']}",
+        width=made["preview_width"],
+        height=made["preview_height"],
+        size=made["preview_size_bytes"],
+    )
+    return [preview, *_images(prefix, "images", made["thumbnails"]["variants"])]
+
+
 def rendition_rows(asset: Asset, result: dict[str, Any], prefix: str) -> list[Rendition]:
     rows: list[Rendition] = []
     if "video" in result:
@@ -82,18 +113,9 @@ def rendition_rows(asset: Asset, result: dict[str, Any], prefix: str) -> list[Re
         audio = result["audio"]
         rows += [_audio(prefix, audio["rendition"]), _master(prefix, audio["master"])]
     if "image" in result:
-        rows += [
-            Rendition(
-                kind=RenditionKind.IMAGE,
-                name=f"{v['width']}w",
-                status=READY,
-                key=f"{prefix}/images/{v['filename']}",
-                width=v["width"],
-                height=v["height"],
-                size=v["size_bytes"],
-            )
-            for v in result["image"]["variants"]
-        ]
+        rows += _images(prefix, "images", result["image"]["variants"])
+    if "document" in result:
+        rows += _document(prefix, result["document"])
     return rows
 
 

@@ -22,7 +22,8 @@ from search.text import char_filter_rules, primary_subtag, safe_text
 
 # Bump when settings or mappings change: a new version needs `cms reindex` (rebuild) to take effect.
 # 2: Snowball stemmers as PostgreSQL's (was: built-in language analyzers, Persian and Sorani among them).
-MAPPING_VERSION = 2
+# 3: `attachments`, an episode's documents' text (PDFs).
+MAPPING_VERSION = 3
 
 TEXT_ANALYZER = "cms_text"
 CHAR_FILTER = "cms_invisible"
@@ -47,9 +48,17 @@ LANGUAGE_ANALYZERS: dict[str, str] = {
     "tr": "turkish",
 }
 
-# Searchable text fields and their weights: title > tags > description > an episode's program title (as the
-# PostgreSQL backend's weights A > B > C > D).
-FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags": 2.0, "description": 1.0, "program_words": 0.5}
+# Searchable text fields and their weights: title > tags > description > an episode's program title and attachments
+# (as the PostgreSQL backend's weights A > B > C > D). Attachments get no language fields (they are matched through
+# the base field, unstemmed): every language field adds clauses to every query, and a PDF's words are a match
+# of last resort anyway.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "tags": 2.0,
+    "description": 1.0,
+    "program_words": 0.5,
+    "attachments": 0.5,
+}
 # Longer text is cut when indexed: highlighting refuses fields past index.highlight.max_analyzed_offset (1,000,000).
 MAX_TEXT_CHARS = 500_000
 LANGUAGE_FIELD_PREFIXES = ("title", "description")  # tags are short labels: the base field is enough
@@ -121,6 +130,7 @@ def index_body() -> dict[str, Any]:
         "program_id": keyword,  # a string, as facets report it
         "program_title": {"type": "keyword", "index": False, "doc_values": False},  # kept, not searched
         "program_words": text,  # an episode's program title (empty for a program: its title is already there)
+        "attachments": text,  # an episode's documents' text: searched, never highlighted
         "public_from": date,  # absent = never public
         "date": date,
         "updated_at": date,
@@ -210,6 +220,7 @@ def document_source(doc: SearchDocument) -> dict[str, Any]:
         "program_id": str(doc.program_id),
         "program_title": clean_value(doc.program_title, 256),
         "program_words": clean_value(doc.program_title) if doc.kind == DocKind.EPISODE else "",
+        "attachments": clean_value(doc.attachments) or "",
         "public_from": iso(doc.public_from) if doc.public_from else None,
         "date": iso(doc.date),
         "updated_at": iso(doc.updated_at),

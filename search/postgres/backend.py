@@ -1,8 +1,9 @@
 """PostgreSQL full-text search: the default backend, on the process's own database (Tortoise connection).
 
 Tables (migrations 4, 5): `search_document` holds what every match is read for (filters, dates and one weighted
-tsvector: title A, tags B, description C, an episode's program title D, under a GIN index) and is kept narrow;
-`search_document_text` holds the texts, read only to highlight a page of hits. An item's text is stemmed with the
+tsvector: title A, tags B, description C, an episode's program title and attachments D, under a GIN index) and is
+kept narrow; `search_document_text` holds the texts, read only to highlight a page of hits (an episode's
+attachments, the text of its PDFs, are indexed but never highlighted, so they are not stored there). An item's text is stemmed with the
 configuration of its language (`search.postgres.backend.language`; `simple` when there is none, e.g. Persian). Text is folded
 before PostgreSQL sees it, indexed and queried alike (`search.text.normalise`: Arabic-script letter forms,
 diacritics, joiners, digits, as OpenSearch's analyzer does); the texts table keeps the original beside the folded
@@ -58,7 +59,7 @@ BATCH_SIZE = 500  # documents per INSERT statement
 # Text past these lengths is neither indexed nor highlighted: a tsvector has a 1 MB limit (and positions stop at
 # 16,383), and ts_headline's cost grows with the text.
 MAX_TITLE = 10_000
-MAX_TEXT = 100_000
+MAX_TEXT = 100_000  # a description, and an episode's attachments (search.documents.ATTACHMENT_CHARS)
 _CURSOR_SHAPE = (int, int, int, str)  # rank * scale, date in microseconds, id, kind
 
 
@@ -204,7 +205,7 @@ def _folded(text: str) -> str | None:
 
 def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[list[Any]]:
     """search.sql.UPSERT's parameters: one array per column."""
-    columns: list[list[Any]] = [[] for _ in range(16)]
+    columns: list[list[Any]] = [[] for _ in range(17)]
     for doc in docs:
         config = ts_config(doc.language, available)
         title, description = safe_text(doc.title)[:MAX_TITLE], safe_text(doc.description)[:MAX_TEXT]
@@ -226,6 +227,7 @@ def _columns(docs: Iterable[SearchDocument], available: frozenset[str]) -> list[
             json.dumps(document_lexemes(doc) + sample_lexemes(doc.key) + [config_lexeme(config)]),
             _folded(title),
             _folded(description),
+            normalise(safe_text(doc.attachments)[:MAX_TEXT]),
         )
         for column, value in zip(columns, values):
             column.append(value)

@@ -11,8 +11,8 @@ from search.postgres.highlight import FRAGMENT_SENTINEL
 from search.postgres.query import TITLE_MARK
 from search.text import primary_subtag, safe_text
 
-# ts_rank weights {D, C, B, A}: program title, description, tags, title. A title match outweighs a description
-# that repeats the word a few times.
+# ts_rank weights {D, C, B, A}: program title and attachments, description, tags, title. A title match outweighs a
+# description that repeats the word a few times.
 RANK_WEIGHTS = [0.05, 0.1, 0.3, 1.0]
 RANK_SCALE = 1_000_000  # ranks are compared as integers (rank * scale, rounded): exact in cursors
 # Added to the score of items with a query word in the title: above any ts_rank (at most ~1.6 with these weights).
@@ -34,7 +34,13 @@ def _field(column: str, weight: str) -> str:
 
 _VECTOR = f" || {_GAP} || ".join(
     _field(column, weight)
-    for column, weight in (("title_words", "A"), ("tags_text", "B"), ("description_words", "C"), ("program_words", "D"))
+    for column, weight in (
+        ("title_words", "A"),
+        ("tags_text", "B"),
+        ("description_words", "C"),
+        ("program_words", "D"),
+        ("attachments_words", "D"),  # last: positions stop at 16,383, and a long text must not push the others there
+    )
 ) + (
     " || array_to_tsvector(ARRAY(SELECT jsonb_array_elements_text(u.filters_json::jsonb)))"  # filters, samples
     # the title tier's marks (search.postgres.query.TITLE_MARK); a word too long to be worth one gets none
@@ -42,13 +48,17 @@ _VECTOR = f" || {_GAP} || ".join(
     " FROM unnest(tsvector_to_array(to_tsvector(u.config::regconfig, u.title_words))) AS w"
     " WHERE octet_length(w) <= 200))"
 )
-_ALL_TEXT = "u.title_words || ' ' || u.tags_text || ' ' || u.description_words || ' ' || u.program_words"
+_ALL_TEXT = (
+    "u.title_words || ' ' || u.tags_text || ' ' || u.description_words || ' ' || u.program_words"
+    " || ' ' || u.attachments_words"
+)
 _DOC_COLUMNS = ("kind", "id", "program_id", "category", "lang", "tags", "public_from", "date", "config", "vector")
 
 # One statement per batch: both tables written, the configurations in use recorded, and back come the words the
 # vocabulary lacks: the vector's lexemes and, for stemmed languages, the surface words (`simple` lexemes) too.
 # The words are folded text (search.text.normalise): title and description come as written and, where folding
-# changes them, folded too (title_norm, description_norm: NULL when the same); tags and program title folded only.
+# changes them, folded too (title_norm, description_norm: NULL when the same); tags, program title and an episode's
+# attachments (the text of its documents: indexed, never stored here or highlighted) folded only.
 UPSERT = f"""
 WITH u AS (
     SELECT u.*, COALESCE(u.title_norm, u.title) AS title_words,
@@ -56,9 +66,9 @@ WITH u AS (
     FROM unnest(
         $1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
         $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
-        $16::text[]
+        $16::text[], $17::text[]
     ) AS u(kind, id, title, description, tags_json, tags_text, category, lang, program_id, program_words,
-           public_from, date, config, filters_json, title_norm, description_norm)
+           public_from, date, config, filters_json, title_norm, description_norm, attachments_words)
 ), configs AS (
     INSERT INTO search_config (config) SELECT DISTINCT u.config FROM u ORDER BY 1 ON CONFLICT DO NOTHING
 ), texts AS (

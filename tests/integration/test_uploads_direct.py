@@ -192,7 +192,7 @@ async def test_png_upload_becomes_ready_with_webp_sizes(api: Api, settings: Sett
     assert staging(settings) == [] and len(masters(settings)) == 1
 
 
-async def test_pdf_upload_is_ready_after_persist_without_renditions(api: Api, settings: Settings) -> None:
+async def test_pdf_upload_is_ready_after_its_preview_and_text(api: Api, settings: Settings) -> None:
     episode = await make_episode(api)
     done = await upload_direct(api, episode, TINY_PDF, filename="notes.pdf", content_type="application/pdf")
     await drain(settings)
@@ -200,16 +200,18 @@ async def test_pdf_upload_is_ready_after_persist_without_renditions(api: Api, se
     asset = await get_asset(api, done["id"])
     assert (asset["status"], asset["kind"], asset["contentType"]) == ("READY", "DOCUMENT", "application/pdf"), asset
     assert asset["sha256"] == media.sha256(TINY_PDF) and asset["failureReason"] is None
-    # Documents are served as they are: no process_asset job, no renditions, nothing in previews.
-    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [("persist_asset", "SUCCEEDED", 1)]
+    assert asset["probe"]["pages"] == 1
+    # Documents are processed like images (tests/integration/test_documents.py): a first-page preview and WebP sizes.
+    assert [(j["kind"], j["status"], j["attempts"]) for j in asset["jobs"]] == [
+        ("persist_asset", "SUCCEEDED", 1),
+        ("process_asset", "SUCCEEDED", 1),
+    ]
     processed = await get_renditions(api, done["id"])
-    assert (processed["status"], processed["stage"], processed["progress"], processed["renditions"]) == (
-        "READY",
-        None,
-        100,
-        [],
-    ), processed
-    assert previews(settings) == []
+    assert (processed["status"], processed["stage"], processed["progress"]) == ("READY", None, 100), processed
+    assert len(ready_renditions(processed, "POSTER")) == 1 and ready_renditions(processed, "IMAGE"), processed
+    keys = preview_keys(settings)
+    assert keys and all(k.startswith(f"{media.sha256(TINY_PDF)}/document-") and k.endswith(".webp") for k in keys)
+    assert len(keys) == len(processed["renditions"])  # the text is kept for search, never published
     assert staging(settings) == []
     assert [p.read_bytes() for p in masters(settings)] == [TINY_PDF]
 

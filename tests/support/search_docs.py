@@ -30,6 +30,7 @@ def doc(
     program_title: str = "Daily",
     public_from: datetime | None = PAST,
     date: datetime | None = None,
+    attachments: str = "",
 ) -> SearchDocument:
     date = date or NOW - timedelta(days=id)
     return SearchDocument(
@@ -45,6 +46,7 @@ def doc(
         public_from=public_from,
         date=date,
         updated_at=date,
+        attachments=attachments,
     )
 
 

@@ -17,7 +17,8 @@ async def _noop(deps: object, payload: object) -> None:
 def test_media_intake_chain_and_content_events_route_to_their_jobs() -> None:
     assert EVENT_JOBS[Event.ASSET_UPLOADED] == ("persist_asset",)
     assert EVENT_JOBS[Event.ASSET_PERSISTED] == ("process_asset",)
-    assert EVENT_JOBS[Event.ASSET_READY] == ("notify_plugins", "ingest_publish")
+    # A ready document brings its text to its episode's search document.
+    assert EVENT_JOBS[Event.ASSET_READY] == ("notify_plugins", "ingest_publish", "index_content")
     assert EVENT_JOBS[Event.SOURCE_RUN] == ("ingest_run",)
     for noun in ("program", "episode"):
         for verb in ("create", "update", "delete"):

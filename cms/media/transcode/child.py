@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cms.media.transcode import artwork, images
+from cms.media.transcode import artwork, documents, images
 from cms.media.transcode.errors import TranscodeFailed
 from cms.media.transcode.ladder import plan_ladder
 from cms.media.transcode.pipeline import transcode_audio, transcode_video
@@ -47,6 +47,8 @@ def _artwork(task: dict[str, Any], out: Path, deadline: float) -> dict[str, Any]
 
 
 def _run(task: dict[str, Any]) -> dict[str, Any]:
+    if task["task"] == "document_probe":  # reads only: no output folder
+        return {"probe": documents.probe_pdf(task["src"], max_pages=task["max_pages"])}
     out = Path(task["out_dir"])
     deadline = time.monotonic() + float(task["timeout"])
     if task["task"] == "video":
@@ -73,6 +75,17 @@ def _run(task: dict[str, Any]) -> dict[str, Any]:
         return {"audio": dataclasses.asdict(audio)}
     if task["task"] == "image":
         return {"image": dataclasses.asdict(images.responsive_images(task["src"], out / "images"))}
+    if task["task"] == "document":
+        made = documents.render_document(
+            task["src"],
+            out,
+            task["text_path"],
+            max_pages=task["max_pages"],
+            max_text_bytes=task["max_text_bytes"],
+            deadline=deadline,
+            progress=_progress(0.0, 1.0),
+        )
+        return {"document": dataclasses.asdict(made)}
     raise ValueError(f"unknown task {task['task']!r}")
 
 
@@ -80,8 +93,12 @@ def main() -> int:
     task = json.loads(sys.stdin.readline())
     try:
         _emit({"result": _run(task)})
-    except (TranscodeFailed, images.ImageRejected, artwork.ArtworkFailed) as exc:
+    except (TranscodeFailed, images.ImageRejected, artwork.ArtworkFailed, documents.DocumentRejected) as exc:
         _emit({"error": getattr(exc, "reason", None) or str(exc)})
+    except MemoryError:
+        # The address-space limit refused an allocation Python made (one in C code usually kills the child instead,
+        # and the parent names that). Said plainly: the file asked for more than any sane one of its kind needs.
+        _emit({"error": "processing needed more memory than allowed; the file may be damaged, or built to do this"})
     except Exception as exc:  # noqa: BLE001 - reported to the parent, traceback to stderr for the logs
         traceback.print_exc()
         _emit({"error": f"processing failed unexpectedly: {type(exc).__name__}"})

@@ -58,7 +58,14 @@ def responsive_images(
     the widest asked for), aspect preserved. Raises ImageRejected for bombs, animations and broken files."""
     if not widths or min(widths) < 1:
         raise ValueError("widths must be positive")
-    image = _decode(Path(src))
+    return write_variants(_decode(Path(src)), out_dir, widths=widths, quality=quality)
+
+
+def write_variants(
+    image: Image.Image, out_dir: str | Path, *, widths: tuple[int, ...] = DEFAULT_WIDTHS, quality: int = 80
+) -> ImageResult:
+    """The WebP sizes of an image already decoded and checked (an upright RGB/RGBA picture with no metadata): the
+    second half of `responsive_images`, shared with pictures made here (a PDF's first page)."""
     width, height = image.size
     targets = sorted({w for w in widths if w < width} | ({width} if width <= max(widths) else set()))
     out = Path(out_dir)

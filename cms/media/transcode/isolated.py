@@ -34,7 +34,10 @@ async def run_isolated(
     timeout: float,
     memory_limit_bytes: int,
     on_progress: Callable[[float], Any] | None = None,
+    reader: str = "media decoder",
 ) -> dict[str, Any]:
+    """Run `task` in a child under `timeout` seconds and `memory_limit_bytes` of address space; its result, or
+    IsolatedTaskFailed with a reason for people. `reader` names what crashed, if it does ("PDF reader")."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -46,7 +49,7 @@ async def run_isolated(
         limit=1024 * 1024,
     )
     try:
-        return await asyncio.wait_for(_converse(child, task, on_progress), timeout)
+        return await asyncio.wait_for(_converse(child, task, on_progress, reader), timeout)
     except TimeoutError:
         raise IsolatedTaskFailed(f"processing took longer than {timeout:.0f} s and was stopped") from None
     finally:
@@ -57,7 +60,7 @@ async def run_isolated(
 
 
 async def _converse(
-    child: asyncio.subprocess.Process, task: dict[str, Any], on_progress: Callable[[float], Any] | None
+    child: asyncio.subprocess.Process, task: dict[str, Any], on_progress: Callable[[float], Any] | None, reader: str
 ) -> dict[str, Any]:
     assert child.stdin and child.stdout and child.stderr
     child.stdin.write(json.dumps(task).encode() + b"\n")
@@ -78,15 +81,17 @@ async def _converse(
     if outcome is not None and "error" in outcome:
         raise IsolatedTaskFailed(outcome["error"])
     if outcome is None or code != 0:
-        raise IsolatedTaskFailed(_crash_reason(code, errors))
+        raise IsolatedTaskFailed(_crash_reason(code, errors, reader))
     returned: dict[str, Any] = outcome["result"]
     return returned
 
 
-def _crash_reason(code: int | None, errors: str) -> str:
+def _crash_reason(code: int | None, errors: str, reader: str = "media decoder") -> str:
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        return f"the media decoder crashed ({name}); the file is probably damaged"
+        if -code == signal.SIGABRT:  # how PDFium (and allocators in C libraries) stop when an allocation is refused
+            return f"the {reader} stopped ({name}): the file is damaged, or needs more memory than allowed"
+        return f"the {reader} crashed ({name}); the file is probably damaged"
     if "MemoryError" in errors or "Cannot allocate memory" in errors:
         return "processing needed more memory than allowed; the file may be damaged or too large"
     log.warning("media child exited with %s: %s", code, errors[-2000:])

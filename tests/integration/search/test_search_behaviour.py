@@ -94,6 +94,23 @@ async def test_pages_cross_from_title_matches_to_other_matches(search_backend: S
     assert all(page.total == 9 and page.exact_counts for page in pages)
 
 
+async def test_attachments_are_searched_below_every_other_field(search_backend: SearchBackend):
+    """An episode's documents' text (its PDFs) finds it, after items with the word in their own fields."""
+    await search_backend.upsert(
+        [
+            doc(1, "Board meeting", attachments="Minutes. Item 4: the quokka motion was carried. " * 3),
+            doc(2, "Quokka island", "Ferries and beaches"),
+            doc(3, "Wildlife hour", "A quokka at dawn"),
+            doc(4, "Board meeting", "Budget", attachments="Minutes. Item 1: the budget"),
+        ]
+    )
+    page = await find(search_backend, "quokka")
+    assert ids(page) == [2, 3, 1] and page.total == 3
+    assert "description" not in page.hits[2].highlights  # attachments are searched, never shown as a snippet
+    assert ids(await find(search_backend, "quokka motion")) == [1]  # words from the document, together
+    assert ids(await find(search_backend, "budget")) == [4]
+
+
 async def test_relevance_ties_go_to_the_newest(search_backend: SearchBackend):
     await search_backend.upsert(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -115,7 +116,7 @@ def test_index_body_field_types() -> None:
     props = mappings["properties"]
     assert mappings["dynamic"] is False
     assert mappings["_meta"] == {"mapping_version": MAPPING_VERSION}
-    for field in ("title", "description", "tags", "program_words"):
+    for field in ("title", "description", "tags", "program_words", "attachments"):
         assert props[field] == {"type": "text", "analyzer": TEXT_ANALYZER} | (
             {"fields": {"keyword": {"type": "keyword", "ignore_above": 256}}} if field == "tags" else {}
         )
@@ -183,6 +184,9 @@ def test_document_source() -> None:
     assert source["program_id"] == "3" and source["tags"] == ["jazz", "live"]
     assert source["program_words"] == "Jazz Hour" and source["program_title"] == "Jazz Hour"
     assert document_source(doc(kind=DocKind.PROGRAM))["program_words"] == ""  # a program's title is its own
+    assert source["attachments"] == ""  # no documents attached
+    with_pdf = document_source(dataclasses.replace(doc(language="en-GB"), attachments="Minutes of the \x00meeting"))
+    assert with_pdf["attachments"] == "Minutes of the  meeting" and "attachments_english" not in with_pdf  # unstemmed
     assert source["date"] == "2025-03-03T05:06:07.891+00:00" and source["updated_at"] == "2025-03-04T05:06:07.891+00:00"
     assert set(source) <= set(index_body()["mappings"]["properties"])  # every field is mapped (dynamic: false)
 
@@ -342,7 +346,7 @@ def test_words_match_exactly_by_prefix_or_with_typos() -> None:
     assert prefix["multi_match"]["type"] == "bool_prefix" and prefix["multi_match"]["fields"] == BASE_FIELDS
     assert fuzzy["multi_match"]["fuzziness"] == "AUTO" and fuzzy["multi_match"]["fields"] == BASE_FIELDS
     assert fuzzy["multi_match"]["max_expansions"] == FUZZY_EXPANSIONS
-    assert BASE_FIELDS == ["title^3", "tags^2", "description", "program_words^0.5"]
+    assert BASE_FIELDS == ["title^3", "tags^2", "description", "program_words^0.5", "attachments^0.5"]
     assert len(languages) == len(LANGUAGE_FIELDS)
 
 
