@@ -21,8 +21,8 @@ from cms.content.models import Program
 from cms.core import outbox
 from cms.core.outbox import Event
 from cms.media.models import Asset, AssetKind, AssetStatus, Upload
-from cms.media.probe import DocumentLimits, ProbeFailed, probe_document, probe_file
-from cms.media.sniff import sniff_file
+from cms.media.probe import DocumentLimits, ProbeFailed, probe_document, probe_file, settle_kind
+from cms.media.sniff import Sniffed, sniff_file
 from cms.media.storage import Area, Storage, master_key
 
 log = logging.getLogger("cms.media.intake")
@@ -67,6 +67,9 @@ async def _inspect(
     found = await sniff_file(path)
     if found is None:
         raise IntakeRefused("the file's content is not an accepted video, audio, image or PDF")
+    kind = await asyncio.to_thread(settle_kind, path, found.kind)
+    if kind != found.kind:  # sound in a video container
+        found = Sniffed(kind, found.mime.replace("video/", "audio/", 1))
     if found.kind.value not in allowed_kinds:
         raise IntakeRefused(f"{found.kind.value.lower()} files are not accepted here")
     if found.kind == AssetKind.DOCUMENT:  # in a child process: PDFium never parses an upload inside the worker

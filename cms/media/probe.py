@@ -83,6 +83,20 @@ async def probe_document(path: Path, limits: DocumentLimits) -> dict[str, Any]:
     return probe
 
 
+def settle_kind(path: Path, sniffed: AssetKind) -> AssetKind:
+    """A video container (MP4, WebM, Matroska) holding sound only is audio: podcasts serve such .mp4 and .m4a files
+    (the isom brand sniffs as video). A file that cannot be opened keeps its kind: probe_file says why."""
+    if sniffed != AssetKind.VIDEO:
+        return sniffed
+    try:
+        with av.open(str(path), mode="r", options=_SAFE_OPTIONS) as container:
+            if not container.streams.video and container.streams.audio:
+                return AssetKind.AUDIO
+    except (av.FFmpegError, OSError, ValueError):
+        pass
+    return sniffed
+
+
 def probe_file(path: Path, kind: AssetKind) -> dict[str, Any]:  # noqa: C901 - each stream kind's checks in turn
     """Read container and stream headers and decode the first frame; raise ProbeFailed when unreadable. Documents
     are not read here (see probe_document): their probe is {}."""

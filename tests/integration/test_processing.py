@@ -89,3 +89,37 @@ async def test_bad_token_in_connection_init_closes_the_socket(live_server):
             assert closed.rcvd.code == 4403
         else:
             raise AssertionError("the socket stayed open")
+
+
+def _sound_only_mp4(seconds: float = 1.0) -> bytes:
+    """AAC in an MP4 with the generic isom brand (which sniffs as video), as many podcast .mp4 files are."""
+    import io
+    import math
+
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=44100)
+        stream.layout = "mono"
+        t = np.arange(int(44100 * seconds)) / 44100
+        frame = av.AudioFrame.from_ndarray(
+            (0.3 * np.sin(2 * math.pi * 330 * t)).astype(np.float32).reshape(1, -1), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 44100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return out.getvalue()
+
+
+async def test_sound_in_a_video_container_is_audio(api, settings):
+    data = _sound_only_mp4()
+    assert data[4:12] == b"ftypisom"
+    episode = await make_episode(api, "Podcast mp4")
+    asset = await upload_direct(api, episode, data, filename="episode.mp4")
+    await drain(settings)
+    found = await _renditions(api, asset["id"])
+    described = (await api.data(operation("Asset"), {"id": asset["id"]}, role="editor"))["node"]
+    assert (found["status"], described["kind"], described["contentType"]) == ("READY", "AUDIO", "audio/mp4"), described
+    variants = [r for r in found["renditions"] if r["kind"] == "HLS_VARIANT"]
+    assert [r["name"] for r in variants] == ["audio"], variants
