@@ -129,8 +129,9 @@ async def run(args: Any, db_url: str, tmp: Path) -> int:
             installed=_installed(settings),
         )
         env = cms_env(db_url, data_dir, CMS_INGEST_ALLOW_HOSTS="127.0.0.1", CMS_TRY_GPU="false")
+        worker_log = (tmp / "worker.log").open("w")  # a pipe nobody reads would fill and block the worker's logging
         worker = subprocess.Popen(
-            [*cms_cmd(), "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            [*cms_cmd(), "worker"], env=env, cwd=ROOT, stdout=worker_log, stderr=subprocess.STDOUT, text=True
         )
         rss = TreeRss(worker.pid)
         try:
@@ -140,7 +141,7 @@ async def run(args: Any, db_url: str, tmp: Path) -> int:
                 while not await done():
                     rss.sample()
                     if worker.poll() is not None:
-                        raise RuntimeError(f"the worker exited: {worker.stderr.read() if worker.stderr else ''}")
+                        raise RuntimeError(f"the worker exited: {(tmp / 'worker.log').read_text()[-2000:]}")
                     if time.monotonic() - begin > limit:
                         raise RuntimeError(f"{what}: not done after {limit:.0f} s")
                     await asyncio.sleep(0.2)

@@ -7,12 +7,15 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cms.core.settings import CMS_ROLES, Settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from cms.ingest.folder import Report
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
@@ -121,24 +124,15 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
-    """Register a folder's media files as draft episodes of a program (cms/ingest/folder.py). Exit 0 when every
-    file went in (or was a duplicate, already there, or not media), 1 when some failed, 2 on bad arguments, 130 when
-    interrupted (run it again to continue)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
+    """Register a folder's media files (or, with `s3://bucket/prefix`, a bucket's media objects in place: see
+    `_import_s3`) as draft episodes of a program (cms/ingest/folder.py). Exit 0 when every file went in (or was a
+    duplicate, already there, or not media), 1 when some failed, 2 on bad arguments, 130 when interrupted (run it
+    again to continue)."""
     from cms.ingest import folder
     from cms.services import Services
 
     if args.path.startswith("s3://"):
-        print("importing from S3 in place is not supported yet: copy the objects to a local folder", file=sys.stderr)
-        return 2
+        return _import_s3(settings, args)
     root = Path(args.path)
     if not root.is_dir():
         print(f"{root}: no such folder", file=sys.stderr)
@@ -152,16 +146,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             if program is None:
                 print(f"no program with the slug {args.program!r}", file=sys.stderr)
                 return 2
-            columns = (
-                TextColumn("{task.description}", style="dim"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TextColumn("{task.fields[completed_files]}/{task.fields[files]} files"),
-                TimeRemainingColumn(),
-            )
-            # A bar only for people watching: scripts and logs get the summary alone.
-            with Progress(*columns, disable=args.quiet or not sys.stdout.isatty()) as bar:
+            with _import_bar(args) as bar:
                 task = bar.add_task("scanning", total=walk.total_bytes, files=len(walk.files), completed_files=0)
                 done = 0
 
@@ -187,6 +172,101 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                 )
         return 0
 
+    return _run_import(run, report)
+
+
+def _import_s3(settings: Settings, args: argparse.Namespace) -> int:
+    """`cms import s3://bucket/prefix`: register the objects in place (cms/ingest/s3_import.py): each is copied
+    server-side into staging, never through this process. Needs the CMS to store media on S3 (S3_ENDPOINT_URL);
+    the source bucket is read with the same endpoint and credentials. Exit codes as for a folder."""
+    from cms.ingest import folder, s3_import
+    from cms.media.storage.s3 import S3Storage, SourceObject
+    from cms.services import Services
+
+    if settings.s3_endpoint_url is None:
+        print(
+            "importing from s3:// needs the CMS to store its media on S3 (set S3_ENDPOINT_URL and the S3_BUCKET_*"
+            " variables): the objects are copied inside S3, so they can only go to S3 storage",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        bucket, prefix = s3_import.parse_s3_url(args.path)
+    except s3_import.BadS3Url as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    report = folder.Report(dry_run=args.dry_run)
+
+    async def run() -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        async with Services(settings).running() as services:
+            storage = services.storage
+            if not isinstance(storage, S3Storage):  # a plugin or test replaced the storage
+                print("importing from s3:// needs the S3 storage backend", file=sys.stderr)
+                return 2
+            program = await folder.find_program(args.program)
+            if program is None:
+                print(f"no program with the slug {args.program!r}", file=sys.stderr)
+                return 2
+            try:
+                listing = await s3_import.list_objects(storage, bucket, prefix)
+            except (ClientError, BotoCoreError) as exc:
+                print(f"cannot list s3://{bucket}/{prefix}: {exc}", file=sys.stderr)
+                return 2
+            with _import_bar(args) as bar:
+                count = len(listing.objects)
+                task = bar.add_task("listing", total=listing.total_bytes, files=count, completed_files=0)
+                done = 0
+
+                def started(item: SourceObject, phase: str) -> None:
+                    bar.update(task, description=f"{phase} {_short(listing.relative(item))}")
+
+                def object_done(item: SourceObject, outcome: folder.Outcome) -> None:
+                    nonlocal done
+                    done += 1  # copies happen inside S3: the bar moves by each object's size when it is done
+                    bar.update(task, completed_files=done, advance=item.size)
+
+                await s3_import.import_objects(
+                    settings=settings,
+                    storage=storage,
+                    program=program,
+                    listing=listing,
+                    report=report,
+                    publish=args.publish,
+                    dry_run=args.dry_run,
+                    progress=s3_import.Progress(object_started=started, object_done=object_done),
+                )
+        return 0
+
+    return _run_import(run, report)
+
+
+def _import_bar(args: argparse.Namespace) -> Progress:
+    """The import's progress bar (bytes, speed, files, time left): only for people watching, so scripts and logs
+    get the summary alone."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}", style="dim"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[completed_files]}/{task.fields[files]} files"),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, disable=args.quiet or not sys.stdout.isatty())
+
+
+def _run_import(run: Callable[[], Coroutine[Any, Any, int]], report: Report) -> int:
+    """Run an import to its exit code, printing the summary (also when interrupted)."""
     try:
         code = asyncio.run(run())
     except KeyboardInterrupt:
@@ -300,8 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
     reindex.set_defaults(run=_reindex)
 
-    imports = sub.add_parser("import", help="register a folder's media files as draft episodes of a program")
-    imports.add_argument("path", help="the folder to import (every media file under it)")
+    imports = sub.add_parser("import", help="register a folder's (or S3 prefix's) media as draft episodes of a program")
+    imports.add_argument(
+        "path", help="the folder to import (every media file under it), or s3://bucket/prefix (copied inside S3)"
+    )
     imports.add_argument("--program", required=True, metavar="SLUG", help="the program the episodes belong to")
     imports.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
     imports.add_argument("--publish", action="store_true", help="publish each episode once its media is ready")

@@ -7,12 +7,10 @@ tested without it (the live MTProto path is not)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import re
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from telethon.tl import types as tl
@@ -41,6 +38,7 @@ from plugins.telegram.posts import post_from_update
 from tests.support import media
 from tests.support.api import Api, operation
 from tests.support.jobs import drain
+from tests.support.loopback import serving
 
 TOKEN = "123456789:AAHfake-token_for_tests_only_0123456789"
 OTHER_TOKEN = "987654321:BBHanother-token_nobody_issued_98765"
@@ -121,19 +119,9 @@ def _error(code: int, description: str) -> JSONResponse:
 @contextlib.asynccontextmanager
 async def bot_api_server() -> AsyncIterator[BotApiServer]:
     app = BotApiServer()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), task.result()
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(app) as url:
+        app.url = url
         yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture

@@ -3,19 +3,18 @@ changes, with ETag conditional GETs, redirects and a count of every request."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
+
+from tests.support.loopback import serving
 
 
 @dataclass
@@ -65,19 +64,9 @@ class FeedServer:
 @contextlib.asynccontextmanager
 async def feed_server() -> AsyncIterator[FeedServer]:
     app = FeedServer()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), task.result()
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(app) as url:
+        app.url = url
         yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 def podcast_feed(title: str, items: list[dict[str, str]]) -> bytes:

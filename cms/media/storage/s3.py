@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +36,17 @@ from cms.media.storage.s3_util import (
     hash_object,
     is_missing,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceObject:
+    """An object of a bucket outside our three areas (an import's source), as a listing describes it."""
+
+    bucket: str
+    key: str  # any S3 key: never used as one of our keys
+    size: int
+    etag: str  # no quotes; pins the version copied (CopySourceIfMatch)
+    checksum_algorithms: tuple[str, ...]  # e.g. ("SHA256",) when S3 keeps one for the object
 
 
 class S3Storage(DirectUploadsMixin, Storage):
@@ -258,6 +271,67 @@ class S3Storage(DirectUploadsMixin, Storage):
         async for page in self._pages("list_objects_v2", Bucket=self.buckets[Area(area)], Prefix=prefix):
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], item["Size"], item["ETag"].strip('"'), item["LastModified"])
+
+    # --- objects of other buckets (imports in place) -----------------------------------------------------------
+    # The source bucket is reached with this storage's client: the same endpoint and credentials.
+
+    async def list_source(self, bucket: str, prefix: str = "") -> AsyncIterator[SourceObject]:
+        """Every object of `bucket` whose key starts with `prefix`, in key order, page by page (1,000 a request)."""
+        async for page in self._pages("list_objects_v2", Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield SourceObject(
+                    bucket,
+                    item["Key"],
+                    item["Size"],
+                    item["ETag"].strip('"'),
+                    tuple(item.get("ChecksumAlgorithm", ())),
+                )
+
+    async def source_head(self, source: SourceObject, length: int) -> bytes:
+        """The first `length` bytes of that version of the object (a ranged GET): enough to sniff its type."""
+        response = await run_blocking(
+            self._client.get_object,
+            Bucket=source.bucket,
+            Key=source.key,
+            Range=f"bytes=0-{max(length, 1) - 1}",
+            IfMatch=f'"{source.etag}"',
+        )
+        body = response["Body"]
+        try:
+            return bytes(await run_blocking(body.read))
+        finally:
+            body.close()
+
+    async def source_sha256(self, source: SourceObject) -> str | None:
+        """The object's sha256 (hex) when S3 keeps a full-object SHA256 checksum for it (one HEAD), else None: a
+        multipart upload's composite checksum ("...-N") is a hash of part hashes, not of the bytes."""
+        if "SHA256" not in source.checksum_algorithms:
+            return None
+        head = await run_blocking(
+            self._client.head_object,
+            Bucket=source.bucket,
+            Key=source.key,
+            IfMatch=f'"{source.etag}"',
+            ChecksumMode="ENABLED",
+        )
+        reported = head.get("ChecksumSHA256")
+        if not reported or "-" in reported or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
+        try:
+            return base64.b64decode(reported, validate=True).hex()
+        except ValueError:
+            return None
+
+    async def copy_in(self, source: SourceObject, area: Area, dest_key: str) -> ObjectInfo:
+        """Server-side copy of that version of `source` into `area` (CopyObject, or UploadPartCopy part by part
+        above 5 GiB): no byte passes through this process. Returns the copy's metadata."""
+        bucket, dest_key = self._loc(area, dest_key)
+        etag = f'"{source.etag}"'
+        await copy_object(self, source.bucket, source.key, etag, source.size, bucket, dest_key, None)
+        landed = await self._head(bucket, dest_key)
+        if landed is None or landed["ContentLength"] != source.size:
+            raise RuntimeError(f"copy of s3://{source.bucket}/{source.key} to {area}/{dest_key} did not land intact")
+        return ObjectInfo(dest_key, landed["ContentLength"], landed["ETag"].strip('"'), landed["LastModified"])
 
     # --- promote and cleanup ------------------------------------------------------------------------------
 

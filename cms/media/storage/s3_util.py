@@ -73,11 +73,12 @@ async def copy_object(
     size: int,
     dst_bucket: str,
     dst_key: str,
-    digest: bytes,
+    digest: bytes | None,
 ) -> None:
     """Server-side copy of the exact version `etag` (no bytes through us), asking S3 for a SHA256 of the copy.
 
-    A copy that S3 reports with a different full-object SHA256 is deleted and refused.
+    A copy that S3 reports with a different full-object SHA256 than `digest` is deleted and refused; with no
+    `digest` (an import that did not hash the source: the persist job hashes the copy) nothing is compared.
     """
     client = storage._client
     source = {"Bucket": src_bucket, "Key": src_key}
@@ -91,7 +92,8 @@ async def copy_object(
             ChecksumAlgorithm="SHA256",
         )
         reported = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
-        if reported and "-" not in reported and reported != b64(digest):  # "-N" marks a composite checksum
+        # "-N" marks a composite checksum, not comparable with a full-object one.
+        if digest is not None and reported and "-" not in reported and reported != b64(digest):
             await run_blocking(client.delete_object, Bucket=dst_bucket, Key=dst_key)
             raise ChecksumMismatch(b64(digest), reported)
         return
