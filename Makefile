@@ -17,7 +17,7 @@ GRAPHIQL_STAMP := $(GRAPHIQL_STATIC)/.installed
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search clean
+.PHONY: install graphiql e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest clean
 
 install: $(STAMP)
 
@@ -98,6 +98,9 @@ bench-edge: install
 
 bench-search: install
 	$(BIN)/python bench/search_bench.py
+
+bench-ingest: install
+	$(BIN)/python bench/ingest_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC)
