@@ -24,18 +24,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cms.auth.principal import Principal
 from cms.content import episodes
 from cms.content.models import Program
 from cms.core.errors import DomainError
 from cms.core.settings import Settings
 from cms.ingest import registry
+from cms.ingest.actors import source_actor
 from cms.ingest.models import Source
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
 from cms.plugins.host import PluginHost
-from cms.users.actors import Actor
-from cms.users.service import ensure_user
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 from jobs.store import service as jobstore
 
@@ -82,12 +80,6 @@ def external_id_of(item: Any) -> str | None:
     return value
 
 
-async def system_actor(source: str) -> Actor:
-    """Who ingest acts as: an editor principal of its own, so the audit trail says where episodes came from."""
-    principal = Principal(subject=f"system:ingest:{source}", roles=frozenset({"editor"}), name=f"Ingest ({source})")
-    return Actor(principal=principal, user=await ensure_user(principal=principal))
-
-
 async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
     kind, program_id = payload.get("source"), payload.get("program_id")
     config = payload.get("config") or {}
@@ -125,7 +117,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
     external_id = external_id_of(item)
     if external_id is None:
         raise PermanentJobError("the item has no usable external_id")
-    actor = await system_actor(kind)
+    actor = await source_actor(kind)
     try:
         episode = await episodes.episode_from_source(
             actor=actor,

@@ -17,14 +17,15 @@ from datetime import timedelta
 from typing import Any
 
 from cms.content import episodes
-from cms.content.models import Episode, PublishStatus
+from cms.content.models import Episode
 from cms.content.visibility import now
 from cms.core.errors import DomainError
 from cms.core.outbox import Event
-from cms.ingest import folder, registry, runs
+from cms.ingest import publishing, registry, runs
+from cms.ingest.actors import source_actor
 from cms.ingest.models import Source, SourceRun
-from cms.media.models import Asset, AssetStatus
-from jobs.ingest import ITEM, external_id_of, item_key, sources_of, system_actor
+from cms.media.models import AssetStatus
+from jobs.ingest import ITEM, external_id_of, item_key, sources_of
 from jobs.runner import JobDeps, JobKind
 from jobs.store import service as jobstore
 from jobs.store.models import Job, JobStatus
@@ -73,7 +74,7 @@ async def _discover_and_sort(deps: JobDeps, source: Source, tally: runs.Tally) -
     if found is None:  # not modified since the last run: nothing to sort, and nothing is gone
         return state
     seen: set[str] = set()
-    actor = await system_actor(source.kind)
+    actor = await source_actor(source.kind)
     for item in found:
         tally.found += 1
         external_id = external_id_of(item)
@@ -157,26 +158,8 @@ def _reason(exc: BaseException) -> str:
 
 
 async def publish_when_ready(deps: JobDeps, payload: dict[str, Any]) -> None:
-    """An asset became ready: publish its episode when a source with autoPublish brought it in, or a folder import
-    with `--publish` (cms.ingest.folder), and none of the episode's other media is still on its way (an album waits
-    for all of its files)."""
-    asset = await Asset.get_or_none(id=payload.get("asset_id"))
-    if asset is None or asset.episode_id is None:
-        return
-    episode = await Episode.get_or_none(id=asset.episode_id)
-    if episode is None or episode.status != PublishStatus.DRAFT:
-        return
-    source = None
-    if not folder.publishes_when_ready(episode):
-        if not (episode.source or "").startswith("source:"):
-            return
-        source = await Source.get_or_none(id=int(episode.source.removeprefix("source:")))  # type: ignore[union-attr]
-        if source is None or not source.auto_publish:
-            return
-    if await Asset.filter(episode_id=episode.id, status__in=_WAITING).exists():
-        return
-    actor = await folder.import_actor() if source is None else await system_actor(source.kind)
-    await episodes.publish_episode(actor=actor, id=episode.id, at=None)
+    """`ingest_publish`: the rules are cms.ingest.publishing's."""
+    await publishing.publish_when_ready(payload.get("asset_id"))
 
 
 async def schedule_due() -> int:

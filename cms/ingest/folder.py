@@ -36,17 +36,16 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from cms.auth.principal import Principal
 from cms.content import episodes
 from cms.content.models import Episode, Program, PublishStatus
 from cms.core.errors import DomainError
 from cms.core.settings import Settings
+from cms.ingest.actors import import_actor
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset, AssetStatus, Upload
 from cms.media.sniff import sniff_file
 from cms.media.storage import Storage
 from cms.users.actors import Actor
-from cms.users.service import ensure_user
 
 log = logging.getLogger("cms.ingest.folder")
 
@@ -202,13 +201,6 @@ class Manifest:
         if self._out is not None:
             self._out.close()
             self._out = None
-
-
-async def import_actor() -> Actor:
-    """Who folder imports act as: an editor identity of their own, so the audit trail says where episodes came
-    from (also the publisher of `publishWhenReady` episodes)."""
-    principal = Principal(subject="system:import:folder", roles=frozenset({"editor"}), name="Folder import")
-    return Actor(principal=principal, user=await ensure_user(principal=principal))
 
 
 def publishes_when_ready(episode: Episode) -> bool:

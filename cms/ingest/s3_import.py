@@ -45,6 +45,7 @@ from cms.content.models import Episode, Program
 from cms.core.errors import DomainError
 from cms.core.settings import Settings
 from cms.ingest import folder
+from cms.ingest.actors import import_actor
 from cms.ingest.folder import Outcome, Report
 from cms.media.imports import create_asset_from_staged_copy
 from cms.media.models import Asset, AssetStatus
@@ -202,7 +203,7 @@ async def import_objects(
         source=source,
         known=await folder._load_known(source),
         manifest=EtagManifest.for_program(settings.data_dir, program.id, writable=not dry_run),
-        actor=None if dry_run else await folder.import_actor(),
+        actor=None if dry_run else await import_actor(),
         publish=publish,
     )
     try:

@@ -20,6 +20,7 @@ from cms.content.models import Episode, Program, PublishStatus
 from cms.core.db import PgTarget
 from cms.core.settings import Settings
 from cms.ingest import folder
+from cms.ingest.actors import import_actor
 from cms.media.models import Asset, AssetStatus, Upload
 from cms.media.storage import open_storage_from_settings
 from tests.support import media
@@ -144,7 +145,7 @@ async def test_an_interrupted_import_continues_without_duplicates(
         )
     assert [path for path, _ in report.entries[folder.Outcome.IMPORTED]] == ["a.mp4"]
     # A run killed between an episode and its asset leaves the episode: the next run gives it its asset.
-    actor = await folder.import_actor()
+    actor = await import_actor()
     orphan = await episodes.episode_from_source(
         actor=actor, program_id=program.id, source=f"folder:{program.id}", external_id="c.png", item={"title": "c"}
     )
