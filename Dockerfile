@@ -1,3 +1,10 @@
+# The admin app (React + Vite): typed against graphql/, built into plugins/admin/static for the image.
+FROM node:20-slim AS admin
+WORKDIR /src
+COPY graphql graphql
+COPY plugins/admin/web plugins/admin/web
+RUN cd plugins/admin/web && npm ci --ignore-scripts --no-audit --no-fund && npm run build
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -5,6 +12,7 @@ COPY cms cms
 COPY jobs jobs
 COPY search search
 COPY plugins plugins
+COPY --from=admin /src/plugins/admin/static plugins/admin/static
 COPY migrations migrations
 COPY graphql graphql
 # GraphiQL's browser files into the installed package (checked against pinned hashes), so it works offline; npm is

@@ -14,10 +14,16 @@ AUDIT_STAMP := $(AUDIT)/node_modules/.installed
 # tarballs' files checked against the hashes pinned in cms/http/graphiql.py, into a gitignored folder.
 GRAPHIQL_STATIC := cms/http/graphiql_static
 GRAPHIQL_STAMP := $(GRAPHIQL_STATIC)/.installed
+# The admin app (plugins/admin/web, React + Vite + TypeScript), built into plugins/admin/static (gitignored), which
+# the admin plugin serves under /admin. Typed operations are generated from graphql/ by `npm run codegen`.
+ADMIN := plugins/admin/web
+ADMIN_DEPS := $(ADMIN)/node_modules/.installed
+ADMIN_BUILT := plugins/admin/static/index.html
+ADMIN_SOURCES := $(shell find $(ADMIN)/src -type f -not -path '*/gql/*' 2>/dev/null) $(wildcard $(ADMIN)/*.ts $(ADMIN)/*.json $(ADMIN)/index.html) graphql/schema.graphql $(wildcard graphql/operations/*.graphql)
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest clean
+.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest clean
 
 install: $(STAMP)
 
@@ -59,8 +65,30 @@ $(GRAPHIQL_STAMP): cms/http/graphiql.py $(STAMP)
 
 graphiql: $(GRAPHIQL_STAMP)
 
+# Node.js and npm from Debian when the machine has none (Vite needs Node 20.19+).
+$(ADMIN_DEPS): $(ADMIN)/package.json $(ADMIN)/package-lock.json
+	command -v npm >/dev/null || $(SUDO) $(APT_GET) install -y --no-install-recommends nodejs npm \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GET) install -y --no-install-recommends nodejs npm; }
+	cd $(ADMIN) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(ADMIN_DEPS)
+
+admin-deps: $(ADMIN_DEPS)
+
+$(ADMIN_BUILT): $(ADMIN_DEPS) $(ADMIN_SOURCES)
+	cd $(ADMIN) && npm run build
+
+admin: $(ADMIN_BUILT)
+
+# The admin's type check: operations against the schema (codegen), then tsc over the app.
+admin-check: $(ADMIN_DEPS)
+	cd $(ADMIN) && npm run typecheck
+
+# Vitest: the admin's UI logic (component-level tests in jsdom).
+admin-test: $(ADMIN_DEPS)
+	cd $(ADMIN) && npm test
+
 # GraphiQL's offline files are best effort here (npm may be missing): without them it loads them from a CDN.
-run: install
+run: install admin
 	$(MAKE) graphiql || echo "GraphiQL's files not installed: GraphiQL will load them from a CDN"
 	$(BIN)/cms serve
 
@@ -68,7 +96,7 @@ run: install
 services:
 	bash .ci/services
 
-test: install graphiql e2e-deps audit-deps services
+test: install graphiql admin admin-test e2e-deps audit-deps services
 	$(BIN)/pytest
 
 # Quality gates: `make check` runs them all (CI runs it before the tests); `make fmt` rewrites the code in place.
@@ -84,7 +112,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-check: lint typecheck
+check: lint typecheck admin-check
 
 schema: install
 	$(BIN)/cms export-schema
@@ -103,4 +131,4 @@ bench-ingest: install
 	$(BIN)/python bench/ingest_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC)
+	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC) $(ADMIN)/node_modules $(ADMIN)/src/gql plugins/admin/static

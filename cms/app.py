@@ -22,10 +22,11 @@ from cms.auth.tokens import KeySource
 from cms.content.visibility import next_scheduled_change
 from cms.core import db
 from cms.core.outbox import ChangeFeed
-from cms.core.settings import DEV_ISSUER_PATH, Settings
+from cms.core.settings import Settings
 from cms.http.auth import BearerTokenBackend, on_auth_error
 from cms.http.concurrency import ConcurrencyLimitMiddleware
 from cms.http.cors import CORSMiddleware
+from cms.http.dev_issuer import IssuerCORSMiddleware, dev_issuer_routes
 from cms.http.graphiql import graphiql_routes
 from cms.http.graphql import graphql_body_reader, graphql_endpoint
 from cms.http.public_cache import PublicQueryCache
@@ -127,7 +128,7 @@ def create_app(
         Route("/uploads/{upload_id}", upload_receiver(settings, services.storage), methods=["PUT"]),
     ]
     if dev_issuer is not None:
-        routes += _dev_issuer_routes(dev_issuer)
+        routes += dev_issuer_routes(dev_issuer, settings)
     if settings.graphiql_enabled:
         routes += graphiql_routes()
     routes += plugins.routes(settings)  # after the core routes: core paths win on a clash
@@ -137,6 +138,8 @@ def create_app(
         # Outside the concurrency limit, so its 503 still carries the security and CORS headers.
         Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(CORSMiddleware, origins=settings.cors_origins),
+        # The development issuer's machine endpoints answer any origin; outside authentication, so its 401s do too.
+        *([Middleware(IssuerCORSMiddleware)] if dev_issuer is not None else []),
         Middleware(ConcurrencyLimitMiddleware, limit=settings.http_limit_concurrency),
         Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(validator, limiter), on_error=on_auth_error),
     ]
@@ -146,19 +149,6 @@ def create_app(
     app.state.services = services
     app.state.rate_limiter = limiter
     return app
-
-
-def _dev_issuer_routes(dev: DevIssuer) -> list[Route]:
-    async def discovery(request: Request) -> JSONResponse:
-        return JSONResponse(dev.discovery())
-
-    async def jwks(request: Request) -> JSONResponse:
-        return JSONResponse(dev.jwks(), headers={"Cache-Control": "public, max-age=300"})
-
-    return [
-        Route(f"{DEV_ISSUER_PATH}/.well-known/openid-configuration", discovery),
-        Route(f"{DEV_ISSUER_PATH}/jwks", jwks),
-    ]
 
 
 def app_from_env() -> Starlette:

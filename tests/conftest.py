@@ -18,6 +18,7 @@ from cms.services import Services
 from search.postgres.backend import TABLES as SEARCH_TABLES
 from tests.support import database
 from tests.support.api import Api
+from tests.support.keycloak import Keycloak
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.opensearch import OpenSearchNode
 from tests.support.server import LiveServer
@@ -54,6 +55,14 @@ async def db_target(pg_server: PgTarget) -> AsyncIterator[PgTarget]:
 @pytest.fixture(scope="session")
 def issuer() -> Iterator[TestIssuer]:
     with TestIssuer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[Keycloak]:
+    """One real Keycloak for the whole run (the OIDC tests and the admin's browser tests), started on first use.
+    No skip: Java and Maven are part of the test set-up, and a Keycloak that cannot start is a failure."""
+    with Keycloak() as running:
         yield running
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from cms.auth.jwks import StaticKeys
 
 _ALG = "RS256"
+# What the sign-in of cms/auth/dev_login.py grants; `openid` is required, the others are accepted and ignored
+# (the tokens always carry name and roles, the claims the CMS needs).
+SCOPES = ("openid", "profile", "email", "roles", "offline_access")
 
 
 class DevIssuer:
@@ -40,13 +45,28 @@ class DevIssuer:
         return {"keys": [self._public.as_dict(private=False, use="sig", alg=_ALG)]}
 
     def discovery(self) -> dict[str, Any]:
+        """OpenID Provider metadata: the browser sign-in (code + PKCE) that cms/auth/dev_login.py implements."""
         return {
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
+            "end_session_endpoint": f"{self.issuer}/logout",
             "id_token_signing_alg_values_supported": [_ALG],
-            "response_types_supported": ["id_token"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPES),
+            "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "roles", "name", "email"],
+            "claims_supported": [
+                *("iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "azp", "sid"),
+                *("roles", "name", "email"),
+            ],
+            # RFC 9207: the redirect back carries `iss`, so a client can tell which issuer answered.
+            "authorization_response_iss_parameter_supported": True,
         }
 
     def key_source(self) -> StaticKeys:
@@ -61,12 +81,14 @@ class DevIssuer:
         ttl: int = 3600,
         name: str | None = None,
         email: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
-        """A signed token for `subject`, valid for `ttl` seconds from now."""
+        """A signed access token for `subject`, valid for `ttl` seconds from now; `extra` claims are added."""
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         now = int(time.time())
         claims: dict[str, Any] = {
+            **(extra or {}),
             "iss": self.issuer,
             "sub": subject,
             "aud": audience,
@@ -79,7 +101,30 @@ class DevIssuer:
             claims["name"] = name
         if email is not None:
             claims["email"] = email
-        return jwt.encode({"alg": _ALG, "kid": self.kid}, claims, self._key, algorithms=[_ALG])
+        return self.sign(claims)
+
+    def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
+        """`claims` signed with the issuer's key. `typ` tells token kinds apart (RFC 8725 section 3.11): a token
+        minted for one use (an access token, say) is refused where another kind is expected (`verify`)."""
+        return jwt.encode({"alg": _ALG, "kid": self.kid, "typ": typ}, dict(claims), self._key, algorithms=[_ALG])
+
+    def verify(self, token: str, *, typ: str, audience: str, leeway: int = 0) -> dict[str, Any]:
+        """The claims of a token this issuer signed with header `typ` for `audience`, not expired; ValueError
+        otherwise (whatever the reason: the caller answers the same way to all of them)."""
+        try:
+            decoded = jwt.decode(token, self._public, algorithms=[_ALG])
+            if decoded.header.get("typ") != typ:
+                raise ValueError(f"not a {typ} token")
+            jwt.JWTClaimsRegistry(
+                leeway=leeway,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": audience},
+                exp={"essential": True},
+                sub={"essential": True},
+            ).validate(decoded.claims)
+        except (JoseError, TypeError) as error:
+            raise ValueError(f"token refused: {error}") from error
+        return decoded.claims
 
 
 def _load_or_create_key(path: Path) -> RSAKey:

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     oidc_roles_claim: str | None = Field(None, alias="OIDC_ROLES_CLAIM")
     oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="OIDC_ROLE_MAP")
     oidc_leeway_seconds: int = Field(30, alias="OIDC_LEEWAY_SECONDS")
+    # The public OIDC client (authorization code + PKCE, no secret) the admin SPA signs in as, at Keycloak or at the
+    # development issuer, which signs in this client only.
+    admin_client_id: str = Field("cms-admin", alias="CMS_ADMIN_CLIENT_ID", min_length=1)
 
     s3_endpoint_url: str | None = Field(None, alias="S3_ENDPOINT_URL")
     s3_public_endpoint_url: str | None = Field(None, alias="S3_PUBLIC_ENDPOINT_URL")

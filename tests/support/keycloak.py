@@ -358,3 +358,14 @@ def _stop_group(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 def _tail(log: Path, lines: int = 60) -> str:
     text = log.read_text(errors="replace") if log.exists() else ""
     return f"--- {log} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def allow_browser_client(keycloak: Keycloak, origin: str, *, client_id: str = "cms-admin", realm: str = REALM) -> None:
+    """Let the admin app's browser client sign in from `origin` (a test server's random port): its redirect URIs,
+    web origins (CORS on the token endpoint) and post-logout redirects, as an operator registers their host."""
+    found = keycloak.admin("GET", f"/{realm}/clients", params={"clientId": client_id}).json()
+    client = found[0]
+    client["redirectUris"] = sorted({*client.get("redirectUris", []), f"{origin}/admin/*"})
+    client["webOrigins"] = sorted({*client.get("webOrigins", []), origin})
+    client.setdefault("attributes", {})["post.logout.redirect.uris"] = "+"  # "+": the same as the redirect URIs
+    keycloak.admin("PUT", f"/{realm}/clients/{client['id']}", json=client)

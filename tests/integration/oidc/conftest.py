@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,13 +16,6 @@ from tests.support.processes import child_env, cms, free_port, wait_http
 
 # How an operator would map Keycloak realm roles: the CMS names as they are, plus one IdP-specific role.
 ROLE_MAP = "admin:admin,editor:editor,viewer:viewer,cms-editors:editor"
-
-
-@pytest.fixture(scope="session")
-def keycloak() -> Iterator[Keycloak]:
-    # No skip: Java and Maven are part of the test set-up, and a Keycloak that cannot start is a failure.
-    with Keycloak() as running:
-        yield running
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,100 @@
+"""Serves the built admin app under /admin and tells it where the API and the identity provider are.
+
+The app is a client of the public GraphQL API like any frontend: this plugin adds no endpoint of its own beyond
+its files and `/admin/config.json`. `make admin` (run by `make run` and `make test`) builds `web/` into `static/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from cms.core.settings import Settings
+from cms.plugins.hookspecs import hookimpl
+
+STATIC = Path(__file__).resolve().parent / "static"
+PREFIX = "/admin"
+SCOPE = "openid profile email"
+_NOT_BUILT = (
+    "<!doctype html><html lang=en><title>Admin not built</title><h1>The admin app is not built</h1>"
+    "<p>Run <code>make admin</code> (npm ci and vite build in plugins/admin/web), then reload.</p></html>"
+)
+
+
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def _issuer(settings: Settings) -> str:
+    return settings.oidc_issuer or settings.dev_issuer_url
+
+
+def content_security_policy(settings: Settings, request: Request) -> str:
+    """Only this origin, the identity provider and S3 (presigned part uploads); nothing from a CDN."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    socket = own.replace("http", "ws", 1)
+    extra = " ".join(o for o in {_origin(_issuer(settings)), _origin(settings.s3_endpoint_url)} if o and o != own)
+    media = f"'self' blob: {_origin(settings.public_base_url) or ''}".strip()
+    return (
+        f"default-src 'self'; connect-src 'self' {socket} {extra}".rstrip()
+        + f"; img-src 'self' data: blob: {_origin(settings.public_base_url) or ''}".rstrip()
+        + f"; media-src {media}; worker-src 'self' blob:; style-src 'self'; script-src 'self'; "
+        "frame-src 'self' " + (_origin(_issuer(settings)) or "") + "; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+def _config(settings: Settings) -> dict[str, object]:
+    return {
+        "graphqlUrl": "/graphql",
+        "oidc": {"authority": _issuer(settings), "clientId": settings.admin_client_id, "scope": SCOPE},
+    }
+
+
+def admin_routes(settings: Settings, static: Path = STATIC) -> list[BaseRoute]:
+    root = static.resolve()
+
+    async def config(request: Request) -> Response:
+        return JSONResponse(_config(settings), headers={"cache-control": "no-store"})
+
+    async def redirect(request: Request) -> Response:
+        return RedirectResponse(f"{PREFIX}/", status_code=308)
+
+    async def page(request: Request) -> Response:
+        index = root / "index.html"
+        if not index.is_file():
+            return HTMLResponse(_NOT_BUILT, status_code=503, headers={"retry-after": "60"})
+        wanted = (root / request.path_params["path"]).resolve()
+        if wanted.is_relative_to(root) and wanted.is_file() and wanted != index:
+            # Hashed file names under assets/ never change content: cache them for a year.
+            immutable = wanted.is_relative_to(root / "assets")
+            cache = "public, max-age=31536000, immutable" if immutable else "public, max-age=300"
+            return FileResponse(wanted, headers={"cache-control": cache})
+        if "." in Path(request.path_params["path"]).name:
+            return Response("Not found", status_code=404, media_type="text/plain")
+        # Any other path is a page of the single-page app: its router takes it from index.html.
+        headers = {
+            "cache-control": "no-cache",
+            "content-security-policy": content_security_policy(settings, request),
+            "referrer-policy": "no-referrer",
+            "x-content-type-options": "nosniff",
+        }
+        return FileResponse(index, headers=headers, media_type="text/html")
+
+    return [
+        Route(f"{PREFIX}/config.json", config, methods=["GET"]),
+        Route(PREFIX, redirect, methods=["GET", "HEAD"]),
+        Route(PREFIX + "/{path:path}", page, methods=["GET", "HEAD"]),
+    ]
+
+
+@hookimpl
+def cms_routes(settings: Settings) -> list[BaseRoute]:
+    return admin_routes(settings)
