@@ -15,10 +15,17 @@ from urllib.parse import quote
 import pytest
 from playwright.async_api import Browser, Playwright, async_playwright
 
+from cms.core.db import PgTarget
+from cms.core.settings import Settings
+from tests.support.admin_site import AdminSite
+from tests.support.admin_site import admin_site as admin_site_running
+from tests.support.keycloak import Keycloak
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HLS_JS = HERE / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+AXE_JS = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = HERE.parent / "artifacts" / "e2e"
 
 # The only files the page server hands out: URL path -> file.
@@ -89,3 +96,22 @@ def artifacts() -> Path:
     """Where screenshots go: tests/artifacts/e2e/ (gitignored), kept after the run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+async def admin_site(
+    keycloak: Keycloak, pg_server: PgTarget, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AdminSite]:
+    """The admin app as deployed (API, worker, S3 on moto, Keycloak), for tests/e2e/test_admin_*.py."""
+    async with admin_site_running(
+        keycloak, pg_server, settings.redis_url, tmp_path_factory.mktemp("admin-site")
+    ) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def admin_artifacts(artifacts: Path) -> Path:
+    """Screenshots of the admin's browser tests: tests/artifacts/e2e/admin/."""
+    folder = artifacts / "admin"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -80,10 +80,12 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
         return latest && !latest.expired ? latest.access_token : null;
       },
       signIn: (returnTo = "/") => manager.signinRedirect({ state: returnTo }),
-      signOut: async () => {
-        await manager.removeUser();
-        await manager.signoutRedirect().catch(() => window.location.assign(import.meta.env.BASE_URL));
-      },
+      // The ID token goes along as id_token_hint, so the provider ends its session without asking again.
+      signOut: () =>
+        manager.signoutRedirect().catch(async () => {
+          await manager.removeUser();
+          window.location.assign(import.meta.env.BASE_URL);
+        }),
     }),
     [manager, user],
   );
