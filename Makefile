@@ -23,7 +23,7 @@ ADMIN_SOURCES := $(shell find $(ADMIN)/src -type f -not -path '*/gql/*' 2>/dev/n
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest clean
+.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest bench-admin clean
 
 install: $(STAMP)
 
@@ -129,6 +129,9 @@ bench-search: install
 
 bench-ingest: install
 	$(BIN)/python bench/ingest_bench.py
+
+bench-admin: install admin-deps $(CHROMIUM)
+	$(BIN)/python bench/admin_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC) $(ADMIN)/node_modules $(ADMIN)/src/gql plugins/admin/static

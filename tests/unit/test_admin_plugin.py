@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from cms.core.settings import Settings
 from plugins.admin.plugin import admin_routes
 
-INDEX = "<!doctype html><title>admin</title><div id=root></div>"
+INDEX = '<!doctype html><title>admin</title><div id="root"></div>'
 
 
 @pytest.fixture
@@ -53,7 +53,11 @@ async def test_admin_redirects_to_the_app_root(client: httpx.AsyncClient) -> Non
 async def test_every_page_of_the_app_is_its_index_with_a_strict_policy(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
-    assert response.text == INDEX
+    # The build's index.html with the configuration inlined before the root, as a JSON data block.
+    config = '<script id="cms-admin-config" type="application/json">{"graphqlUrl":"/graphql","oidc":{'
+    assert response.text.startswith("<!doctype html><title>admin</title>" + config), response.text
+    assert response.text.endswith('</script><div id="root"></div>')
+    assert '"authority":"http://localhost:8000/auth/dev"' in response.text
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "no-cache"
     policy = response.headers["content-security-policy"]
@@ -70,8 +74,23 @@ async def test_hashed_assets_are_cached_for_a_year(client: httpx.AsyncClient) ->
     assert response.status_code == 200
     assert response.text == "console.log('admin')"
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["content-type"].startswith("text/javascript")
+    again = await client.get("/admin/assets/index-abc123.js", headers={"if-none-match": response.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
     other = await client.get("/admin/favicon.svg")
     assert other.status_code == 200 and other.headers["cache-control"] == "public, max-age=300"
+
+
+async def test_text_files_go_out_gzipped_to_clients_that_accept_it(build: Path, client: httpx.AsyncClient) -> None:
+    script = "const admin = 1;\n" * 400  # large enough to be worth compressing
+    (build / "assets" / "entry-def456.js").write_text(script)
+    packed = await client.get("/admin/assets/entry-def456.js", headers={"accept-encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(script) / 10
+    assert packed.text == script  # httpx undoes the gzip
+    assert packed.headers["vary"] == "accept-encoding"
+    plain = await client.get("/admin/assets/entry-def456.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == script
 
 
 @pytest.mark.parametrize("path", ["/admin/assets/missing.js", "/admin/../secret.txt", "/admin/%2e%2e/secret.txt"])

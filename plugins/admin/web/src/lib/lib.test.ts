@@ -112,3 +112,23 @@ describe("endpoints", () => {
     );
   });
 });
+
+describe("loadConfig", () => {
+  it("reads the configuration the server inlined, without a request", async () => {
+    const { loadConfig } = await import("../config");
+    const block = document.createElement("script");
+    block.id = "cms-admin-config";
+    block.type = "application/json";
+    block.textContent = JSON.stringify({
+      graphqlUrl: "/graphql",
+      oidc: { authority: "http://localhost:8000/auth/dev", clientId: "cms-admin", scope: "openid" },
+    });
+    document.body.append(block);
+    try {
+      const config = await loadConfig("/admin/");
+      expect(config.oidc.clientId).toBe("cms-admin");
+    } finally {
+      block.remove();
+    }
+  });
+});
