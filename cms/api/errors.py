@@ -41,10 +41,12 @@ class ForbiddenError(Error):
 
 
 def _path(field: str, input_arg: str | None) -> list[str]:
+    # A dotted problem names a field inside a field: "config.url" is ["input", "config", "url"].
     # Problems on arguments outside the input object (id, at) keep their own name.
+    inside = field.split(".")
     if input_arg is None or field in ("id", "at"):
-        return [field]
-    return [input_arg, field]
+        return inside
+    return [input_arg, *inside]
 
 
 def as_error(exc: DomainError, *, input_arg: str | None = "input") -> Error:

@@ -32,7 +32,7 @@ class Conflict(DomainError):
 
 
 class Invalid(DomainError):
-    """Input failed validation; `problems` maps a field path to a message."""
+    """Input failed validation; `problems` maps a field path to a message (dotted inside a field: `config.url`)."""
 
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems.items()))

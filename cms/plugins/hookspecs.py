@@ -9,6 +9,10 @@ docs/plugins.md has a section per hook; tests/unit/test_hookspecs_documented.py 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -81,6 +85,99 @@ def cms_graphql_mutation_types() -> list[type]:
 # -- ingest and jobs (consumed by the worker) -----------------------------------------------------------------
 
 
+class ConfigFieldType(StrEnum):
+    """What an ingest source's config field holds, and so which control a form shows for it."""
+
+    STRING = "string"  # a line of text
+    URL = "url"  # an http(s) address
+    INTEGER = "integer"  # a whole number, between `min` and `max` when they are set
+    BOOLEAN = "boolean"  # true or false
+    CHOICE = "choice"  # one of `choices`
+    SECRET = "secret"  # write-only text (an API key, a token): stored apart and never shown
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}")
+_INT32 = (-(2**31), 2**31 - 1)  # GraphQL's Int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigField:
+    """One config field of an ingest source, described for editors: the admin app builds its form from these
+    (GraphQL `SourceKind.configFields`). The description documents the config; `validate_config` still decides.
+
+    `default` is the value the source uses when the field is left out (a JSON value of the field's type; never
+    for a secret). `min`/`max` bound an `INTEGER`. `choices` are the values of a `CHOICE`. A `SECRET` field is
+    secret; `secret=True` makes a field of another type write-only too. A mistake here raises ValueError when
+    the description is built, so a plugin with a wrong description fails to load instead of misleading editors.
+    """
+
+    name: str
+    label: str
+    type: ConfigFieldType
+    required: bool = False
+    help: str = ""
+    choices: Sequence[str] = ()
+    default: Any = None
+    secret: bool = False
+    min: int | None = None
+    max: int | None = None
+
+    def __post_init__(self) -> None:
+        kind = ConfigFieldType(self.type)  # also takes the plain value, "url"
+        set_ = object.__setattr__  # frozen: normalised once, here
+        set_(self, "type", kind)
+        set_(self, "choices", tuple(self.choices))
+        set_(self, "secret", bool(self.secret) or kind is ConfigFieldType.SECRET)
+        where = f"config field {self.name!r}"
+        if not isinstance(self.name, str) or not _FIELD_NAME.fullmatch(self.name):
+            raise ValueError(f"{where}: a name is 1 to 100 letters, digits, '_' or '-', not starting with a digit")
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise ValueError(f"{where}: needs a label")
+        if not isinstance(self.help, str):
+            raise ValueError(f"{where}: help is text")
+        if (kind is ConfigFieldType.CHOICE) != bool(self.choices):
+            raise ValueError(f"{where}: choices are given for a CHOICE field, and only for one")
+        if not all(isinstance(choice, str) for choice in self.choices) or len(set(self.choices)) < len(self.choices):
+            raise ValueError(f"{where}: choices are distinct strings")
+        for bound in (self.min, self.max):
+            if bound is not None and (kind is not ConfigFieldType.INTEGER or not _whole(bound)):
+                raise ValueError(f"{where}: min and max are whole numbers, for an INTEGER field only")
+            if bound is not None and not _INT32[0] <= bound <= _INT32[1]:
+                raise ValueError(f"{where}: min and max fit in 32 bits (GraphQL's Int)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"{where}: min is above max")
+        if self.default is not None and not self._takes(self.default):
+            raise ValueError(f"{where}: the default {self.default!r} is not a value of this field")
+
+    def _takes(self, value: Any) -> bool:
+        """Whether `value` fits the description (for `default`; the source's validate_config is the judge)."""
+        if self.secret:
+            return False  # a secret has no default: it would be shown
+        if self.type is ConfigFieldType.INTEGER:
+            return _whole(value) and (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        if self.type is ConfigFieldType.BOOLEAN:
+            return isinstance(value, bool)
+        if self.type is ConfigFieldType.CHOICE:
+            return value in self.choices
+        return isinstance(value, str)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class ConfigError(ValueError):
+    """Raised by an ingest source's `validate_config` to refuse a config: `field` names the config key at fault
+    (None: the config as a whole, e.g. two fields that exclude each other). Editors see `message` beside that field
+    (the API's ValidationError path `["input", "config", field]`); `str()` is `"<field>: <message>"` for logs.
+    A plain ValueError works too: its message lands on the config as a whole."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
+
+
 @hookspec
 def cms_ingest_sources(settings: Settings) -> dict[str, object]:
     """Return ingest sources by kind name (e.g. `{"rss": RssSource(settings)}`); editors manage sources of these
@@ -90,9 +187,13 @@ def cms_ingest_sources(settings: Settings) -> dict[str, object]:
 
         class IngestSource(Protocol):
             kind: str                                   # the same name as its key (at most 40 characters)
-            secret_fields: tuple[str, ...] = ()         # optional: config keys that are write-only (API keys)
+            label: str = kind                           # optional: the kind's name for editors ("RSS feed")
+            description: str = ""                       # optional: a sentence for editors about its config
+            config_fields: Sequence[ConfigField] = ()   # optional: the config described, field by field (forms)
+            secret_fields: tuple[str, ...] = ()         # optional: more write-only config keys (API keys)
             def validate_config(self, config: dict) -> dict:
-                '''Optional: the config to store; raise ValueError("what is wrong") to refuse it.'''
+                '''Optional: the config to store; raise ConfigError("what is wrong", field="url") (or a plain
+                ValueError, for the config as a whole) to refuse it.'''
             async def discover(self, config: dict, state: dict) -> list[dict] | None:
                 '''List items: dicts with "external_id" (required), "title", "url", "description", "filename".
                 `state` (an optional parameter) is kept between runs (ETags, cursors): change it in place.
@@ -103,6 +204,13 @@ def cms_ingest_sources(settings: Settings) -> dict[str, object]:
                 paths (an album: one asset each; say how many in the item's "media_count" so a retry finishes
                 a partial one); None when the item has no media (the episode comes in without). `config`
                 (optional parameter) is the source's config with its secrets.'''
+
+    `config_fields` (`ConfigField`, `ConfigFieldType` above) describe the config for editors: names, labels, help,
+    types, required, choices, ranges, defaults, secrets; editors' forms are built from them (GraphQL
+    `SourceKind.configFields`). Keep them in step with `validate_config`, which still decides. Write-only fields
+    are those described as secret plus any named in `secret_fields` (a source without a description lists them
+    there). A description that is not a sequence of `ConfigField` with distinct names gets the source reported and
+    skipped.
 
     Fetch from the outside world with `cms.ingest.http.SafeClient.from_settings(settings)`: it refuses private
     and loopback addresses (CMS_INGEST_ALLOW_HOSTS excepted), re-checks every redirect and caps size and time.

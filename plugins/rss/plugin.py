@@ -14,16 +14,36 @@ from urllib.parse import urlsplit
 
 from cms.core.settings import Settings
 from cms.ingest.http import SafeClient
-from cms.plugins.hookspecs import hookimpl
+from cms.plugins.hookspecs import ConfigError, ConfigField, ConfigFieldType, hookimpl
 from plugins.rss.feed import FeedError, FeedItem, parse_feed
 
 MAX_ITEMS = 5000
 _FILENAME_MAX = 200
 
 
+CONFIG_FIELDS = (
+    ConfigField(
+        "url",
+        "Feed URL",
+        ConfigFieldType.URL,
+        required=True,
+        help="The RSS, Atom or podcast feed's address, starting with http:// or https://.",
+    ),
+    ConfigField(
+        "maxItems",
+        "Most items per run",
+        ConfigFieldType.INTEGER,
+        help=f"The newest items taken on each run, 1 to {MAX_ITEMS:,}; empty: all of them (up to {MAX_ITEMS:,}).",
+        min=1,
+        max=MAX_ITEMS,
+    ),
+)
+
+
 class RssSource:
     kind = "rss"
-    secret_fields: tuple[str, ...] = ()
+    label = "RSS / Atom / podcast feed"
+    config_fields = CONFIG_FIELDS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -35,15 +55,15 @@ class RssSource:
             or urlsplit(url.strip()).scheme not in ("http", "https")
             or not urlsplit(url).hostname
         ):
-            raise ValueError("url: the feed's address, starting with http:// or https://")
+            raise ConfigError("the feed's address, starting with http:// or https://", field="url")
         unknown = sorted(set(config) - {"url", "maxItems"})
         if unknown:
-            raise ValueError(f"unknown fields {unknown}: an rss source takes url and maxItems")
+            raise ConfigError(f"unknown fields {unknown}: an rss source takes url and maxItems")
         checked: dict[str, Any] = {"url": url.strip()}
         limit = config.get("maxItems")
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_ITEMS:
-                raise ValueError(f"maxItems: a whole number from 1 to {MAX_ITEMS}")
+                raise ConfigError(f"a whole number from 1 to {MAX_ITEMS}", field="maxItems")
             checked["maxItems"] = limit
         return checked
 

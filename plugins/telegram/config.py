@@ -2,7 +2,8 @@
 
 Plain fields: `chatId` (a channel's @username or its numeric id, e.g. -1001234567890), `botApiUrl` (default the
 public API), `mode` ("polling" or "webhook"), `backfill` (read the history through MTProto) and `apiId`.
-Write-only fields (`SECRET_FIELDS`): `botToken`, `webhookSecret`, `apiHash` and `session`.
+Write-only fields (`SECRET_FIELDS`): `botToken`, `webhookSecret`, `apiHash` and `session`. `CONFIG_FIELDS` describes
+them all for editors' forms.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from cms.plugins.hookspecs import ConfigError, ConfigField, ConfigFieldType
 
 PUBLIC_API = "https://api.telegram.org"
 SECRET_FIELDS = ("botToken", "webhookSecret", "apiHash", "session")
@@ -26,6 +29,75 @@ _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _API_HASH = re.compile(r"[0-9a-f]{32}")
 _SESSION_MAX = 4096
+API_ID_MAX = 2**31 - 1
+
+# The config described for editors' forms, in the order a form shows it; check_config decides.
+CONFIG_FIELDS = (
+    ConfigField(
+        "chatId",
+        "Channel",
+        ConfigFieldType.STRING,
+        required=True,
+        help="The channel's @username (e.g. @my_channel) or its numeric id (e.g. -1001234567890).",
+    ),
+    ConfigField(
+        "botToken",
+        "Bot token",
+        ConfigFieldType.SECRET,
+        required=True,
+        help="The bot's token from @BotFather (123456789:AA...); the bot must be an administrator of the channel.",
+    ),
+    ConfigField(
+        "mode",
+        "Mode",
+        ConfigFieldType.CHOICE,
+        choices=MODES,
+        default="polling",
+        help="polling: ask Telegram for new posts on each run; webhook: Telegram pushes them as they come "
+        "(needs the webhook secret).",
+    ),
+    ConfigField(
+        "webhookSecret",
+        "Webhook secret",
+        ConfigFieldType.SECRET,
+        help="Required in webhook mode: 16 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram sends it back "
+        "with every update).",
+    ),
+    ConfigField(
+        "botApiUrl",
+        "Bot API server URL",
+        ConfigFieldType.URL,
+        default=PUBLIC_API,
+        help=f"A local Bot API server lifts the 20 MB cap on files; empty: the public {PUBLIC_API}.",
+    ),
+    ConfigField(
+        "backfill",
+        "Read the channel's history (backfill)",
+        ConfigFieldType.BOOLEAN,
+        default=False,
+        help="Needs the API id, API hash and session below (an MTProto user session reads the history).",
+    ),
+    ConfigField(
+        "apiId",
+        "API id",
+        ConfigFieldType.INTEGER,
+        min=1,
+        max=API_ID_MAX,
+        help="For backfill: the numeric api_id of your app at my.telegram.org.",
+    ),
+    ConfigField(
+        "apiHash",
+        "API hash",
+        ConfigFieldType.SECRET,
+        help="For backfill: the 32 hex digits of your app's api_hash at my.telegram.org.",
+    ),
+    ConfigField(
+        "session",
+        "Session",
+        ConfigFieldType.SECRET,
+        help="For backfill: a telethon StringSession string (see the telegram plugin's README).",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -52,30 +124,31 @@ class TelegramConfig:
 
 
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The config to store (secrets included: the caller keeps them apart); ValueError says what is wrong."""
+    """The config to store (secrets included: the caller keeps them apart); ConfigError (a ValueError) says what
+    is wrong and in which field."""
     unknown = sorted(set(config) - _FIELDS)
     if unknown:
-        raise ValueError(f"unknown fields {unknown}: a telegram source takes {sorted(_FIELDS)}")
+        raise ConfigError(f"unknown fields {unknown}: a telegram source takes {sorted(_FIELDS)}")
     checked: dict[str, Any] = {"chatId": _chat(config.get("chatId"))}
     token = config.get("botToken")
     if not isinstance(token, str) or not _TOKEN.fullmatch(token.strip()):
-        raise ValueError("botToken: the bot's token from @BotFather (123456789:AA...), required")
+        raise ConfigError("the bot's token from @BotFather (123456789:AA...), required", field="botToken")
     checked["botToken"] = token.strip()
     if config.get("botApiUrl") is not None:
         checked["botApiUrl"] = _api_url(config["botApiUrl"])
     mode = config.get("mode", "polling")
     if mode not in MODES:
-        raise ValueError('mode: "polling" (getUpdates on each run) or "webhook" (Telegram pushes updates)')
+        raise ConfigError('"polling" (getUpdates on each run) or "webhook" (Telegram pushes updates)', field="mode")
     checked["mode"] = mode
     secret = config.get("webhookSecret")
     if secret is not None:
         if not isinstance(secret, str) or not _WEBHOOK_SECRET.fullmatch(secret):
-            raise ValueError(
-                "webhookSecret: 16 to 256 characters of A-Z, a-z, 0-9, _ and - (setWebhook's secret_token)"
+            raise ConfigError(
+                "16 to 256 characters of A-Z, a-z, 0-9, _ and - (setWebhook's secret_token)", field="webhookSecret"
             )
         checked["webhookSecret"] = secret
     elif mode == "webhook":
-        raise ValueError("webhookSecret: required in webhook mode (Telegram sends it back with every update)")
+        raise ConfigError("required in webhook mode (Telegram sends it back with every update)", field="webhookSecret")
     checked.update(_backfill(config))
     return checked
 
@@ -106,15 +179,17 @@ def _chat(value: Any) -> int | str:
             return int(text)
         if _USERNAME.fullmatch(text) and "__" not in text:
             return text
-    raise ValueError("chatId: the channel's @username (e.g. @my_channel) or its numeric id (e.g. -1001234567890)")
+    raise ConfigError(
+        "the channel's @username (e.g. @my_channel) or its numeric id (e.g. -1001234567890)", field="chatId"
+    )
 
 
 def _api_url(value: Any) -> str:
     parts = urlsplit(value.strip()) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("botApiUrl: the Bot API server's address, starting with http:// or https://")
+        raise ConfigError("the Bot API server's address, starting with http:// or https://", field="botApiUrl")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("botApiUrl: no credentials, query or fragment; just the server's address")
+        raise ConfigError("no credentials, query or fragment; just the server's address", field="botApiUrl")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -123,25 +198,27 @@ def _backfill(config: dict[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     backfill = config.get("backfill", False)
     if not isinstance(backfill, bool):
-        raise ValueError("backfill: true or false")
+        raise ConfigError("true or false", field="backfill")
     api_id = config.get("apiId")
     if api_id is not None:
-        if not isinstance(api_id, int) or isinstance(api_id, bool) or not 0 < api_id < 2**31:
-            raise ValueError("apiId: the numeric api_id of your app at my.telegram.org")
+        if not isinstance(api_id, int) or isinstance(api_id, bool) or not 0 < api_id <= API_ID_MAX:
+            raise ConfigError("the numeric api_id of your app at my.telegram.org", field="apiId")
         checked["apiId"] = api_id
     api_hash = config.get("apiHash")
     if api_hash is not None:
         if not isinstance(api_hash, str) or not _API_HASH.fullmatch(api_hash.strip()):
-            raise ValueError("apiHash: the 32 hex digits of your app's api_hash at my.telegram.org")
+            raise ConfigError("the 32 hex digits of your app's api_hash at my.telegram.org", field="apiHash")
         checked["apiHash"] = api_hash.strip()
     session = config.get("session")
     if session is not None:
         if not isinstance(session, str) or not session.strip() or len(session) > _SESSION_MAX:
-            raise ValueError("session: a telethon StringSession string (see plugins/telegram/README.md)")
+            raise ConfigError("a telethon StringSession string (see plugins/telegram/README.md)", field="session")
         checked["session"] = session.strip()
     if backfill:
         missing = [name for name in ("apiId", "apiHash", "session") if name not in checked]
         if missing:
-            raise ValueError(f"backfill: needs {', '.join(missing)} (an MTProto user session reads the history)")
+            raise ConfigError(
+                f"needs {', '.join(missing)} (an MTProto user session reads the history)", field="backfill"
+            )
         checked["backfill"] = True
     return checked

@@ -28,7 +28,7 @@ from jobs.store.service import PermanentFailure
 from plugins.telegram import backfill
 from plugins.telegram.backfill import BackfillError
 from plugins.telegram.botapi import PUBLIC_FILE_MAX, UPDATES_LIMIT, BotApi, BotApiError, install_log_redaction, too_big
-from plugins.telegram.config import SECRET_FIELDS, TelegramConfig, check_config, parse_config
+from plugins.telegram.config import CONFIG_FIELDS, TelegramConfig, check_config, parse_config
 from plugins.telegram.items import items_from_posts, latest_versions, settle
 from plugins.telegram.posts import KINDS, Post, post_from_update
 from plugins.telegram.webhook import webhook_routes
@@ -40,7 +40,8 @@ _DEFAULT_SUFFIX = {"photo": ".jpg", "video": ".mp4", "audio": ".mp3", "voice": "
 
 class TelegramSource:
     kind = "telegram"
-    secret_fields: tuple[str, ...] = SECRET_FIELDS
+    label = "Telegram channel"
+    config_fields = CONFIG_FIELDS  # botToken, webhookSecret, apiHash and session: write-only
     # discover() lists what is new since the last run, not the whole channel (Telegram offers no such list).
     incremental = True
 

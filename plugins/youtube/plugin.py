@@ -18,10 +18,10 @@ from typing import Any
 
 from cms.core.settings import Settings
 from cms.ingest.http import SafeClient
-from cms.plugins.hookspecs import hookimpl
+from cms.plugins.hookspecs import ConfigField, hookimpl
 from jobs.store.service import PermanentFailure
 from plugins.youtube import api, atom
-from plugins.youtube.config import VIDEO_ID, Target, check_config, target
+from plugins.youtube.config import DESCRIPTION, VIDEO_ID, Target, check_config, config_fields, target
 from plugins.youtube.download import Downloader
 from plugins.youtube.videos import WATCH_URL, Video, to_item
 
@@ -30,7 +30,8 @@ MAX_DURATION_SECONDS = 4 * 3600
 
 class YouTubeSource:
     kind = "youtube"
-    secret_fields: tuple[str, ...] = ("apiKey",)
+    label = "YouTube channel or playlist"
+    description = DESCRIPTION
 
     def __init__(
         self,
@@ -49,6 +50,8 @@ class YouTubeSource:
         self.downloader = Downloader(
             settings, watch_url=watch_url, max_duration_seconds=max_duration_seconds, extractors=extractors
         )
+        # Described for editors' forms (apiKey: write-only); the cap on maxDurationMinutes is this source's own.
+        self.config_fields: tuple[ConfigField, ...] = config_fields(max_duration_minutes=max_duration_seconds // 60)
 
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return check_config(config, max_duration_minutes=self.max_duration_seconds // 60)

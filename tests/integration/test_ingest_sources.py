@@ -1,6 +1,7 @@
 """Sources editors manage through GraphQL, run by the worker: an RSS podcast feed on a loopback server brings in one
 episode per item with its media, idempotently; a changed item updates its episode, an item gone upstream is
-reported and kept, autoPublish publishes once the media is ready, and refused addresses fail the run with a reason."""
+reported and kept, autoPublish publishes once the media is ready, and refused addresses fail the run with a reason.
+The kinds describe their config for editors' forms, and a refused config field is named in the error's path."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def test_a_feed_comes_in_once_changes_update_and_gone_items_are_reported(
     api: Api, settings: Settings, feeds: FeedServer
 ) -> None:
     kinds = (await api.data(operation("SourceKinds"), {}, role="editor"))["sourceKinds"]
-    assert {"kind": "rss", "secretFields": []} in kinds
+    assert next(kind for kind in kinds if kind["kind"] == "rss")["secretFields"] == []
     program_id = await make_program(api)
     clips = {"a": media.mp4_clip(seconds=1.0, seed=31), "b": media.mp4_clip(seconds=1.0, seed=32)}
     for name, data in clips.items():
@@ -213,3 +214,86 @@ async def test_sources_are_checked_kept_to_editors_and_never_run_twice_at_once(
     deleted = (await api.data(operation("DeleteSource"), {"id": source["id"]}, role="editor"))["deleteSource"]
     assert deleted["__typename"] == "Deleted"
     assert not await Source.exists(id=pk) and not await SourceRun.exists(source_id=pk)
+
+
+def shape(kind: dict) -> list[dict]:
+    return [{key: field[key] for key in ("name", "type", "required", "secret")} for field in kind["configFields"]]
+
+
+async def test_each_kind_describes_its_config_for_editors(api: Api) -> None:
+    kinds = {
+        kind["kind"]: kind for kind in (await api.data(operation("SourceKinds"), {}, role="editor"))["sourceKinds"]
+    }
+    assert {"rss", "youtube", "telegram"} <= set(kinds)
+    assert shape(kinds["rss"]) == [
+        {"name": "url", "type": "URL", "required": True, "secret": False},
+        {"name": "maxItems", "type": "INTEGER", "required": False, "secret": False},
+    ]
+    assert shape(kinds["youtube"]) == [
+        {"name": "url", "type": "URL", "required": False, "secret": False},
+        {"name": "channelId", "type": "STRING", "required": False, "secret": False},
+        {"name": "playlistId", "type": "STRING", "required": False, "secret": False},
+        {"name": "maxItems", "type": "INTEGER", "required": False, "secret": False},
+        {"name": "maxDurationMinutes", "type": "INTEGER", "required": False, "secret": False},
+        {"name": "apiKey", "type": "SECRET", "required": False, "secret": True},
+    ]
+    assert shape(kinds["telegram"]) == [
+        {"name": "chatId", "type": "STRING", "required": True, "secret": False},
+        {"name": "botToken", "type": "SECRET", "required": True, "secret": True},
+        {"name": "mode", "type": "CHOICE", "required": False, "secret": False},
+        {"name": "webhookSecret", "type": "SECRET", "required": False, "secret": True},
+        {"name": "botApiUrl", "type": "URL", "required": False, "secret": False},
+        {"name": "backfill", "type": "BOOLEAN", "required": False, "secret": False},
+        {"name": "apiId", "type": "INTEGER", "required": False, "secret": False},
+        {"name": "apiHash", "type": "SECRET", "required": False, "secret": True},
+        {"name": "session", "type": "SECRET", "required": False, "secret": True},
+    ]
+    for kind in kinds.values():  # secretFields: the described secrets (what updateSource keeps write-only)
+        assert kind["secretFields"] == sorted(f["name"] for f in kind["configFields"] if f["secret"]), kind
+        assert kind["label"] and all(f["label"] and f["help"] for f in kind["configFields"]), kind
+    rss_limit = kinds["rss"]["configFields"][1]
+    assert (rss_limit["min"], rss_limit["max"], rss_limit["default"], rss_limit["choices"]) == (1, 5000, None, [])
+    mode = next(f for f in kinds["telegram"]["configFields"] if f["name"] == "mode")
+    assert (mode["choices"], mode["default"], mode["min"]) == (["polling", "webhook"], "polling", None)
+    backfill = next(f for f in kinds["telegram"]["configFields"] if f["name"] == "backfill")
+    assert backfill["default"] is False
+    assert kinds["youtube"]["description"].startswith("Give one of")
+
+    viewer = await api.gql(operation("SourceKinds"), {}, role="viewer")
+    assert viewer["data"] is None or viewer["data"]["sourceKinds"] is None
+    assert viewer["errors"][0]["extensions"]["code"] == "FORBIDDEN", viewer
+
+
+async def test_a_refused_config_field_is_named_in_the_error_path(api: Api) -> None:
+    program_id = await make_program(api)
+
+    async def create(kind: str, config: dict) -> dict:
+        variables = {"input": {"kind": kind, "name": "Refused", "programId": program_id, "config": config}}
+        created = (await api.data(operation("CreateSource"), variables, role="editor"))["createSource"]
+        assert created["__typename"] == "ValidationError", created
+        return created
+
+    bad_url = await create("rss", {"url": "file:///etc/passwd"})
+    assert bad_url["fields"] == [
+        {"path": ["input", "config", "url"], "message": "the feed's address, starting with http:// or https://"}
+    ]
+    too_many = await create("rss", {"url": "https://feeds.example/a.xml", "maxItems": 0})
+    assert too_many["fields"] == [{"path": ["input", "config", "maxItems"], "message": "a whole number from 1 to 5000"}]
+    token = await create("telegram", {"chatId": "@cms_test_channel", "botToken": "not-a-token"})
+    assert [f["path"] for f in token["fields"]] == [["input", "config", "botToken"]]
+    assert "not-a-token" not in token["fields"][0]["message"]  # a secret is never echoed
+    # A problem no single field owns stays on the config as a whole.
+    unknown = await create("rss", {"url": "https://feeds.example/a.xml", "feed": "x"})
+    assert [f["path"] for f in unknown["fields"]] == [["input", "config"]]
+    assert "unknown fields ['feed']" in unknown["fields"][0]["message"]
+
+    source = await create_source(api, program_id, "https://feeds.example/a.xml")
+    changed = (
+        await api.data(
+            operation("UpdateSource"),
+            {"id": source["id"], "input": {"config": {"url": "https://feeds.example/a.xml", "maxItems": 9999}}},
+            role="editor",
+        )
+    )["updateSource"]
+    assert changed["__typename"] == "ValidationError", changed
+    assert changed["fields"] == [{"path": ["input", "config", "maxItems"], "message": "a whole number from 1 to 5000"}]

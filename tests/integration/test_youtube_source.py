@@ -577,7 +577,7 @@ async def test_a_channel_comes_in_through_graphql_and_the_worker(
     api: Api, settings: Settings, youtube: FakeYouTube
 ) -> None:
     kinds = (await api.data(operation("SourceKinds"), {}, role="editor"))["sourceKinds"]
-    assert {"kind": "youtube", "secretFields": ["apiKey"]} in kinds
+    assert next(kind for kind in kinds if kind["kind"] == "youtube")["secretFields"] == ["apiKey"]
     program_id = (await api.data(operation("CreateProgram"), {"input": {"title": "Channel"}}, role="editor"))[
         "createProgram"
     ]["id"]
@@ -591,10 +591,15 @@ async def test_a_channel_comes_in_through_graphql_and_the_worker(
     assert both["__typename"] == "ValidationError", both
     assert both["fields"] == [
         {
-            "path": ["input", "config"],
+            "path": ["input", "config"],  # no one field is at fault
             "message": "give only one of channelId, playlistId and url, not channelId and playlistId",
         }
     ]
+    handle = (await api.data(operation("CreateSource"), create({"url": "https://www.youtube.com/@x"}), role="editor"))[
+        "createSource"
+    ]
+    assert [f["path"] for f in handle["fields"]] == [["input", "config", "url"]], handle
+    assert handle["fields"][0]["message"].startswith("a channel's @handle or custom address cannot be followed")
 
     created = (
         await api.data(operation("CreateSource"), create({"channelId": CHANNEL, "apiKey": API_KEY}), role="editor")

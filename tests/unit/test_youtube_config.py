@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cms.core.settings import Settings
+from cms.ingest.registry import secret_fields
 from plugins.youtube.atom import parse_feed
 from plugins.youtube.config import check_config
 from plugins.youtube.plugin import YouTubeSource
@@ -63,7 +64,8 @@ def test_ids_and_addresses_are_stored_as_ids_and_check_again_unchanged(
         ({"url": "https://www.youtube.com/@SomeChannel"}, "'Copy channel ID', and give that as channelId"),
         ({"url": "https://www.youtube.com/c/SomeChannel"}, "cannot be followed as it is"),
         ({"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}, "this is one video's address"),
-        ({"url": "https://www.youtube.com/playlist?list=WL"}, "playlistId: a playlist id"),
+        ({"url": "https://www.youtube.com/playlist?list=WL"}, "url: a playlist id"),  # the field it was given in
+        ({"url": "https://www.youtube.com/channel/UCshort"}, "url: a channel id is UC followed by 22"),
         ({"channelId": CHANNEL, "maxItems": 0}, "maxItems: a whole number from 1 to 5000"),
         ({"channelId": CHANNEL, "maxItems": True}, "maxItems: a whole number"),
         ({"channelId": CHANNEL, "maxDurationMinutes": 241}, "maxDurationMinutes: a whole number from 1 to 240"),
@@ -78,7 +80,7 @@ def test_configs_are_refused_with_a_message_an_editor_can_act_on(given: dict[str
 
 def test_the_api_key_is_write_only_and_never_echoed(tmp_path: Path) -> None:
     source = YouTubeSource(Settings(CMS_DATA_DIR=tmp_path))
-    assert (source.kind, source.secret_fields) == ("youtube", ("apiKey",))
+    assert (source.kind, secret_fields(source)) == ("youtube", {"apiKey"})
     bad = "AIzaSy<script>alert(1)</script>000000000"
     with pytest.raises(ValueError, match="apiKey: a YouTube Data API v3 key") as refused:
         source.validate_config({"channelId": CHANNEL, "apiKey": bad})

@@ -14,9 +14,11 @@ from cms.api.node import Node
 from cms.api.pagination import Connection, to_connection
 from cms.ingest import models as m
 from cms.ingest import registry, sources
+from cms.plugins.hookspecs import ConfigField, ConfigFieldType
 
 RunStatus = m.RunStatus
 strawberry.enum(RunStatus, name="SourceRunStatus")
+strawberry.enum(ConfigFieldType, name="SourceConfigFieldType", description="What a source's config field holds.")
 
 
 @strawberry.type(description="A problem with one item of a run: it failed, or upstream no longer lists it.")
@@ -103,11 +105,57 @@ class Source(Node):
         return to_connection(page, SourceRun.from_model)
 
 
+@strawberry.type(description="One config field of a source kind, as its plugin describes it: a form's field.")
+class SourceConfigField:
+    name: str = strawberry.field(description="The config key.")
+    label: str
+    type: ConfigFieldType
+    required: bool = strawberry.field(
+        description="The plugin refuses a config without it (on update, a secret already set counts as given)."
+    )
+    help: str = strawberry.field(description="What to give, for editors; may be empty.")
+    choices: list[str] = strawberry.field(description="The values a CHOICE field takes; empty for other types.")
+    default: JSON | None = strawberry.field(description="What the plugin uses when the field is left out; null: none.")
+    min: int | None = strawberry.field(description="The least value of an INTEGER field, if bounded.")
+    max: int | None = strawberry.field(description="The greatest value of an INTEGER field, if bounded.")
+    secret: bool = strawberry.field(description="Write-only: never shown back (see `Source.secretsSet`).")
+
+    @classmethod
+    def from_field(cls, f: ConfigField) -> SourceConfigField:
+        return cls(
+            name=f.name,
+            label=f.label,
+            type=f.type,
+            required=f.required,
+            help=f.help,
+            choices=list(f.choices),
+            default=cast(JSON, f.default),
+            min=f.min,
+            max=f.max,
+            secret=f.secret,
+        )
+
+
 @strawberry.type(description="An ingest source plugin installed in this CMS.")
 class SourceKind:
     kind: str
+    label: str = strawberry.field(description="The kind's name for editors (the kind itself when the plugin has none).")
+    description: str = strawberry.field(description="A note about the kind's config for editors; may be empty.")
+    config_fields: list[SourceConfigField] = strawberry.field(
+        description="The config described field by field, in the plugin's order; empty when the plugin does not "
+        "describe it (then `config` is a JSON object only the plugin's documentation describes)."
+    )
     secret_fields: list[str] = strawberry.field(description="Config fields that are write-only.")
 
 
 def source_kinds(installed: dict[str, object]) -> list[SourceKind]:
-    return [SourceKind(kind=k, secret_fields=sorted(registry.secret_fields(v))) for k, v in sorted(installed.items())]
+    return [
+        SourceKind(
+            kind=kind,
+            label=registry.label(kind, source),
+            description=registry.description(source),
+            config_fields=[SourceConfigField.from_field(f) for f in registry.config_fields(source)],
+            secret_fields=sorted(registry.secret_fields(source)),
+        )
+        for kind, source in sorted(installed.items())
+    ]

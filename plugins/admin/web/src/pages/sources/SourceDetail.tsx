@@ -120,7 +120,7 @@ export function SourceDetail() {
         <div>
           <dt>Kind</dt>
           <dd>
-            {kindLabel(source.kind)} ({source.kind})
+            {kindLabel(source.kind, kinds)} ({source.kind})
           </dd>
         </div>
         <div>

@@ -8,9 +8,30 @@ import { SourceEditor } from "./SourceEditor";
 afterEach(cleanup);
 
 const PROGRAMS = { programs: [{ id: "P1", title: "Morning show" }], loading: false, error: null, truncated: false };
+const FIELD = { required: false, help: "", choices: [], default: null, min: null, max: null, secret: false } as const;
+// As `sourceKinds` describes them: the form is built from this, nothing about the kinds is known in advance.
 const KINDS = [
-  { kind: "rss", secretFields: [] },
-  { kind: "youtube", secretFields: ["apiKey"] },
+  {
+    kind: "rss",
+    label: "RSS / Atom / podcast feed",
+    description: "",
+    secretFields: [],
+    configFields: [
+      { ...FIELD, name: "url", label: "Feed URL", type: "URL" as const, required: true, help: "Starting with https://." },
+      { ...FIELD, name: "maxItems", label: "Most items per run", type: "INTEGER" as const, min: 1, max: 5000 },
+    ],
+  },
+  {
+    kind: "youtube",
+    label: "YouTube channel or playlist",
+    description: "Give one of the channel or playlist address, a channel id or a playlist id.",
+    secretFields: ["apiKey"],
+    configFields: [
+      { ...FIELD, name: "channelId", label: "Channel id", type: "STRING" as const },
+      { ...FIELD, name: "apiKey", label: "YouTube Data API key", type: "SECRET" as const, secret: true },
+    ],
+  },
+  { kind: "legacy", label: "legacy", description: "", secretFields: ["password"], configFields: [] },
 ];
 
 function clientAnswering(data: unknown) {
@@ -31,7 +52,7 @@ describe("SourceEditor", () => {
       createSource: {
         __typename: "ValidationError",
         message: "invalid input",
-        fields: [{ path: ["input", "config"], message: "url: the feed's address, starting with http:// or https://" }],
+        fields: [{ path: ["input", "config", "url"], message: "the feed's address, starting with http:// or https://" }],
       },
     });
     render(
@@ -110,5 +131,34 @@ describe("SourceEditor", () => {
       id: "S1",
       input: { name: "Talks", programId: "P1", scheduleMinutes: 60, enabled: true, autoPublish: true },
     });
+  });
+});
+
+describe("SourceEditor, kinds described by the API", () => {
+  it("builds each kind's fields from its description, and a JSON object for a kind described by nothing", () => {
+    const { client } = clientAnswering(null);
+    render(
+      <Provider value={client}>
+        <SourceEditor kinds={KINDS} programs={PROGRAMS} />
+      </Provider>,
+    );
+    const kind = screen.getByLabelText("Kind") as HTMLSelectElement;
+    expect(Array.from(kind.options).map((option) => option.textContent)).toEqual([
+      "RSS / Atom / podcast feed (rss)",
+      "YouTube channel or playlist (youtube)",
+      "legacy",
+    ]);
+    expect(screen.getByRole("group", { name: "RSS / Atom / podcast feed settings" })).toBeTruthy();
+    const limit = screen.getByLabelText("Most items per run") as HTMLInputElement;
+    expect([limit.type, limit.min, limit.max]).toEqual(["number", "1", "5000"]);
+
+    fireEvent.change(kind, { target: { value: "youtube" } });
+    expect(screen.getByText("Give one of the channel or playlist address, a channel id or a playlist id.")).toBeTruthy();
+    expect((screen.getByLabelText("YouTube Data API key") as HTMLInputElement).type).toBe("password");
+    expect(screen.queryByLabelText("Feed URL")).toBeNull();
+
+    fireEvent.change(kind, { target: { value: "legacy" } });
+    expect((screen.getByLabelText("Password") as HTMLInputElement).type).toBe("password");
+    expect(screen.getByLabelText("Other settings (JSON)").tagName).toBe("TEXTAREA");
   });
 });

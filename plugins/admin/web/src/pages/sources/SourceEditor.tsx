@@ -1,5 +1,5 @@
-// The form of a source, new or existing: the common fields, then the kind's config fields (see ./config.ts), each
-// with the API's message beside it. What the editor typed stays when the API refuses it.
+// The form of a source, new or existing: the common fields, then the kind's config fields as its plugin describes
+// them (see ./config.ts), each with the API's message beside it. What the editor typed stays when the API refuses it.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useMutation } from "urql";
 import { Field } from "../../components/Field";
@@ -15,8 +15,7 @@ import { CheckField } from "./CheckField";
 import {
   formFields,
   initialValues,
-  kindLabel,
-  KIND_DESCRIPTIONS,
+  kindTitle,
   splitErrors,
   toCreateInput,
   toUpdateInput,
@@ -52,7 +51,8 @@ export function SourceEditor({ kinds, programs, source, onCreated }: SourceEdito
   const [values, setValues] = useState<SourceFormValues>(() =>
     initialValues(formFields(kindInfo(kinds, firstKind, source)), firstKind, source),
   );
-  const fields = useMemo(() => formFields(kindInfo(kinds, values.kind, source)), [kinds, values.kind, source]);
+  const kind = useMemo(() => kindInfo(kinds, values.kind, source), [kinds, values.kind, source]);
+  const fields = useMemo(() => formFields(kind), [kind]);
   const [errors, setErrors] = useState<SplitErrors>(NO_ERRORS);
   const [problem, setProblem] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
@@ -74,14 +74,14 @@ export function SourceEditor({ kinds, programs, source, onCreated }: SourceEdito
   const setConfig = (name: string, value: string | boolean) =>
     setValues((current) => ({ ...current, config: { ...current.config, [name]: value } }));
 
-  const changeKind = (kind: string) => {
+  const changeKind = (next: string) => {
     setValues((current) => {
-      const fresh = initialValues(formFields(kindInfo(kinds, kind)), kind);
+      const fresh = initialValues(formFields(kindInfo(kinds, next)), next);
       const config = { ...fresh.config };
       for (const [name, value] of Object.entries(current.config)) {
         if (name in config && value !== "" && value !== false) config[name] = value;
       }
-      return { ...current, kind, config };
+      return { ...current, kind: next, config };
     });
     setErrors(NO_ERRORS);
   };
@@ -144,7 +144,6 @@ export function SourceEditor({ kinds, programs, source, onCreated }: SourceEdito
   const programChoices = programs.programs.some((program) => program.id === values.programId) || !values.programId
     ? programs.programs
     : [...programs.programs, { id: values.programId, title: `Program ${values.programId}` }];
-  const description = KIND_DESCRIPTIONS[values.kind];
 
   return (
     <form ref={form} className="source-form" noValidate onSubmit={(event) => void submit(event)}>
@@ -157,9 +156,9 @@ export function SourceEditor({ kinds, programs, source, onCreated }: SourceEdito
         <Field label="Kind" error={errors.fields.kind} hint="The ingest source plugin: where episodes come from.">
           {(props) => (
             <select {...props} required value={values.kind} onChange={(event) => changeKind(event.target.value)}>
-              {kinds.map((kind) => (
-                <option key={kind.kind} value={kind.kind}>
-                  {kindLabel(kind.kind)} ({kind.kind})
+              {kinds.map((option) => (
+                <option key={option.kind} value={option.kind}>
+                  {kindTitle(option)}
                 </option>
               ))}
             </select>
@@ -207,8 +206,8 @@ export function SourceEditor({ kinds, programs, source, onCreated }: SourceEdito
         )}
       </Field>
       <fieldset className="config-fields">
-        <legend>{description ? `${description.label} settings` : `${values.kind} settings`}</legend>
-        {description?.note ? <p className="hint">{description.note}</p> : null}
+        <legend>{`${kind.label || kind.kind} settings`}</legend>
+        {kind.description ? <p className="hint">{kind.description}</p> : null}
         {errors.configGeneral ? (
           <p className="field-error" data-testid="field-error">
             {errors.configGeneral}
@@ -359,6 +358,7 @@ function ConfigControl({ field, value, onChange, error, isSet, remove, onRemove 
                 step={1}
                 min={field.min}
                 max={field.max}
+                placeholder={field.placeholder}
                 required={required}
                 value={text}
                 onChange={(event) => onChange(event.target.value)}
@@ -373,6 +373,7 @@ function ConfigControl({ field, value, onChange, error, isSet, remove, onRemove 
                 dir="ltr"
                 spellCheck={false}
                 autoComplete="off"
+                placeholder={field.placeholder}
                 required={required}
                 value={text}
                 onChange={(event) => onChange(event.target.value)}

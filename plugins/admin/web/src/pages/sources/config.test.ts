@@ -2,18 +2,82 @@ import { describe, expect, it } from "vitest";
 import {
   formFields,
   initialValues,
+  kindLabel,
+  kindTitle,
   labelOf,
   OTHER_SETTINGS,
   splitErrors,
   toCreateInput,
   toUpdateInput,
+  type ConfigFieldDescription,
   type ExistingSource,
+  type KindInfo,
   type SourceFormValues,
 } from "./config";
 
-const RSS = { kind: "rss", secretFields: [] };
-const YOUTUBE = { kind: "youtube", secretFields: ["apiKey"] };
-const TELEGRAM = { kind: "telegram", secretFields: ["apiHash", "botToken", "session", "webhookSecret"] };
+/** A config field as the API describes it (SourceKind.configFields). */
+function described(
+  name: string,
+  type: ConfigFieldDescription["type"],
+  extra: Partial<ConfigFieldDescription> = {},
+): ConfigFieldDescription {
+  return {
+    name,
+    label: labelOf(name),
+    type,
+    required: false,
+    help: "",
+    choices: [],
+    default: null,
+    min: null,
+    max: null,
+    secret: type === "SECRET",
+    ...extra,
+  };
+}
+
+// The built-in kinds as `sourceKinds` describes them (the shapes the Python tests check against the plugins).
+const RSS: KindInfo = {
+  kind: "rss",
+  label: "RSS / Atom / podcast feed",
+  description: "",
+  secretFields: [],
+  configFields: [
+    described("url", "URL", { label: "Feed URL", required: true, help: "The feed's address, starting with http:// or https://." }),
+    described("maxItems", "INTEGER", { label: "Most items per run", min: 1, max: 5000, help: "The newest items taken on each run." }),
+  ],
+};
+const YOUTUBE: KindInfo = {
+  kind: "youtube",
+  label: "YouTube channel or playlist",
+  description: "Give one of the channel or playlist address, a channel id or a playlist id.",
+  secretFields: ["apiKey"],
+  configFields: [
+    described("url", "URL", { label: "Channel or playlist URL" }),
+    described("channelId", "STRING", { label: "Channel id" }),
+    described("playlistId", "STRING", { label: "Playlist id" }),
+    described("maxItems", "INTEGER", { min: 1, max: 5000 }),
+    described("maxDurationMinutes", "INTEGER", { min: 1, max: 240 }),
+    described("apiKey", "SECRET", { label: "YouTube Data API key" }),
+  ],
+};
+const TELEGRAM: KindInfo = {
+  kind: "telegram",
+  label: "Telegram channel",
+  description: "",
+  secretFields: ["apiHash", "botToken", "session", "webhookSecret"],
+  configFields: [
+    described("chatId", "STRING", { label: "Channel", required: true }),
+    described("botToken", "SECRET", { required: true }),
+    described("mode", "CHOICE", { choices: ["polling", "webhook"], default: "polling" }),
+    described("webhookSecret", "SECRET"),
+    described("botApiUrl", "URL", { default: "https://api.telegram.org" }),
+    described("backfill", "BOOLEAN", { default: false }),
+    described("apiId", "INTEGER", { min: 1, max: 2147483647 }),
+    described("apiHash", "SECRET"),
+    described("session", "SECRET"),
+  ],
+};
 
 function values(overrides: Partial<SourceFormValues>): SourceFormValues {
   return {
@@ -29,52 +93,74 @@ function values(overrides: Partial<SourceFormValues>): SourceFormValues {
   };
 }
 
-describe("formFields: a kind's config description -> the form's fields", () => {
-  it("gives rss a required url input and a bounded number", () => {
+describe("formFields: the API's config description -> the form's fields", () => {
+  it("gives rss a required url input and a bounded number, with the plugin's labels and help", () => {
     const fields = formFields(RSS);
-    expect(fields.map((field) => [field.name, field.control, field.required])).toEqual([
-      ["url", "url", true],
-      ["maxItems", "number", false],
+    expect(fields.map((field) => [field.name, field.label, field.control, field.required])).toEqual([
+      ["url", "Feed URL", "url", true],
+      ["maxItems", "Most items per run", "number", false],
     ]);
     expect(fields[1]).toMatchObject({ min: 1, max: 5000 });
     expect(fields[0]!.hint).toMatch(/http/);
+    expect(fields.some((field) => field.name === OTHER_SETTINGS)).toBe(false);
   });
 
-  it("makes the API's secret fields password inputs, whatever the description says", () => {
+  it("makes secret fields password inputs, showing no default, range or choices", () => {
     const fields = formFields(YOUTUBE);
     expect(fields.find((field) => field.name === "apiKey")).toMatchObject({ control: "password", secret: true });
     expect(fields.find((field) => field.name === "channelId")).toMatchObject({ control: "text", secret: false });
+    const odd = formFields({
+      kind: "x",
+      secretFields: ["pin"],
+      configFields: [described("pin", "INTEGER", { min: 1000, max: 9999, default: 1234, secret: false })],
+    });
+    expect(odd).toEqual([{ name: "pin", label: "Pin", control: "password", required: false, secret: true }]);
   });
 
-  it("maps enums to selects, booleans to checkboxes and keeps the required marks", () => {
+  it("maps choices to selects, booleans to checkboxes, keeps the required marks and the plugin's defaults", () => {
     const fields = formFields(TELEGRAM);
     const byName = Object.fromEntries(fields.map((field) => [field.name, field]));
     expect(byName.mode).toMatchObject({ control: "select", options: ["polling", "webhook"], initial: "polling" });
-    expect(byName.backfill).toMatchObject({ control: "checkbox" });
+    expect(byName.backfill).toMatchObject({ control: "checkbox", initial: false });
     expect(byName.botToken).toMatchObject({ control: "password", required: true, secret: true });
     expect(byName.session).toMatchObject({ control: "password" });
     expect(byName.chatId).toMatchObject({ control: "text", required: true });
-    expect(byName.apiId).toMatchObject({ control: "number" });
-    expect(byName.botApiUrl).toMatchObject({ control: "url" });
+    expect(byName.apiId).toMatchObject({ control: "number", min: 1, max: 2147483647 });
+    // A text default is a placeholder, not a value: left empty, the plugin's default applies.
+    expect(byName.botApiUrl).toMatchObject({ control: "url", placeholder: "https://api.telegram.org" });
+    expect(byName.botApiUrl).not.toHaveProperty("initial");
+    expect(fields.map((field) => field.name)).toEqual(TELEGRAM.configFields!.map((field) => field.name));
   });
 
-  it("adds a secret field the description does not know", () => {
-    const fields = formFields({ kind: "rss", secretFields: ["password"] });
+  it("adds a secret field the description does not name", () => {
+    const fields = formFields({ ...RSS, secretFields: ["password"] });
     expect(fields.at(-1)).toMatchObject({ name: "password", control: "password", secret: true, label: "Password" });
   });
 
-  it("gives an undescribed kind its secrets and a JSON object for the rest", () => {
-    const fields = formFields({ kind: "podcastindex", secretFields: ["apiSecret"] });
-    expect(fields.map((field) => [field.name, field.control])).toEqual([
-      ["apiSecret", "password"],
-      [OTHER_SETTINGS, "textarea"],
-    ]);
-    expect(fields[0]!.label).toBe("Api secret");
+  it("gives a kind described by nothing its secrets and a JSON object for the rest", () => {
+    for (const kind of [
+      { kind: "podcastindex", secretFields: ["apiSecret"] },
+      { kind: "podcastindex", secretFields: ["apiSecret"], configFields: [] },
+    ]) {
+      const fields = formFields(kind);
+      expect(fields.map((field) => [field.name, field.control])).toEqual([
+        ["apiSecret", "password"],
+        [OTHER_SETTINGS, "textarea"],
+      ]);
+      expect(fields[0]!.label).toBe("Api secret");
+    }
   });
 
   it("labels a bare name readably", () => {
     expect(labelOf("webhookSecret")).toBe("Webhook secret");
     expect(labelOf("api_hash")).toBe("Api hash");
+  });
+
+  it("names kinds by their plugin's label", () => {
+    expect(kindTitle(RSS)).toBe("RSS / Atom / podcast feed (rss)");
+    expect(kindTitle({ kind: "other", label: "other", secretFields: [] })).toBe("other");
+    expect(kindLabel("youtube", [RSS, YOUTUBE])).toBe("YouTube channel or playlist");
+    expect(kindLabel("youtube")).toBe("youtube");
   });
 });
 
@@ -226,12 +312,22 @@ describe("toUpdateInput", () => {
     const built = toUpdateInput(tf, initialValues(tf, "telegram", telegram), telegram);
     expect(built.input).not.toHaveProperty("config");
   });
+
+  it("shows a select the stored config leaves out at the plugin's default, and that is no change", () => {
+    const telegram: ExistingSource = { ...source, kind: "telegram", config: { chatId: "@news" }, secretsSet: ["botToken"] };
+    const tf = formFields(TELEGRAM);
+    const start = initialValues(tf, "telegram", telegram);
+    expect(start.config).toMatchObject({ mode: "polling", backfill: false, botApiUrl: "" });
+    expect(toUpdateInput(tf, start, telegram).input).not.toHaveProperty("config");
+    const webhook = toUpdateInput(tf, { ...start, config: { ...start.config, mode: "webhook" } }, telegram);
+    expect(webhook.input?.config).toEqual({ chatId: "@news", mode: "webhook", backfill: false });
+  });
 });
 
 describe("splitErrors: the API's field errors -> beside which field", () => {
   const names = formFields(RSS).map((field) => field.name);
 
-  it("puts a plugin's 'url: ...' message on ['input', 'config'] beside the url field", () => {
+  it("puts an older plugin's 'url: ...' message on ['input', 'config'] beside the url field", () => {
     const split = splitErrors(
       [{ path: ["input", "config"], message: "url: the feed's address, starting with http:// or https://" }],
       names,

@@ -1,138 +1,42 @@
 // What an ingest source's config looks like in the form, and how the form's values become createSource/updateSource
 // input.
 //
-// The API describes a source kind only by its name and its write-only fields (`SourceKind { kind secretFields }`):
-// each plugin checks its config in `validate_config` and answers a ValidationError on ["input", "config"] whose
-// message starts with the config field at fault ("url: the feed's address, ..."). So the fields of the plugins this
-// CMS ships (rss, youtube, telegram) are described here, after their validate_config; the API stays the judge of
-// which fields are secret, and a kind not described here gets its secret fields as password inputs plus its other
-// settings as a JSON object.
+// Each plugin describes its config (`SourceKind { label description configFields secretFields }`): the form is built
+// from that description, field by field. A kind whose plugin describes nothing gets its secret fields as password
+// inputs plus its other settings as a JSON object. The plugin's validate_config stays the judge: a refused field
+// comes back as a ValidationError on ["input", "config", "<field>"] (older plugins: on ["input", "config"] with a
+// message starting "<field>: ..."), shown beside that field.
 import type { FieldError } from "../../lib/results";
+import type { SourceConfigFieldType } from "../../gql/graphql";
 
-export type ConfigFieldType = "string" | "url" | "integer" | "boolean" | "enum" | "multiline";
+export type { SourceConfigFieldType };
 
-/** One config field of a source kind, as its plugin checks it. */
-export interface ConfigField {
+/** One config field as the API describes it (`SourceKind.configFields`). */
+export interface ConfigFieldDescription {
   name: string;
   label: string;
-  type: ConfigFieldType;
-  required?: boolean;
-  help?: string;
-  options?: readonly string[];
-  min?: number;
-  max?: number;
-  /** Shown when the field is empty on a new source (the plugin's own default). */
-  initial?: string | boolean;
+  type: SourceConfigFieldType;
+  required: boolean;
+  help: string;
+  choices: readonly string[];
+  /** What the plugin uses when the field is left out (a JSON value); null: nothing. */
+  default?: unknown;
+  min?: number | null;
+  max?: number | null;
+  secret: boolean;
 }
 
-export interface KindDescription {
-  label: string;
-  /** A sentence above the kind's fields (e.g. "give one of ..."). */
-  note?: string;
-  fields: readonly ConfigField[];
+/** A source kind as the API describes it (`sourceKinds`); only `kind` and `secretFields` are sure to be known. */
+export interface KindInfo {
+  kind: string;
+  label?: string;
+  /** A sentence about the config as a whole (e.g. "Give one of ..."). */
+  description?: string;
+  configFields?: readonly ConfigFieldDescription[];
+  secretFields: readonly string[];
 }
 
-export const KIND_DESCRIPTIONS: Readonly<Record<string, KindDescription>> = {
-  rss: {
-    label: "RSS / Atom / podcast feed",
-    fields: [
-      {
-        name: "url",
-        label: "Feed URL",
-        type: "url",
-        required: true,
-        help: "The feed's address, starting with http:// or https://.",
-      },
-      {
-        name: "maxItems",
-        label: "Most items per run",
-        type: "integer",
-        min: 1,
-        max: 5000,
-        help: "The newest items taken on each run, 1 to 5,000; empty: all of them.",
-      },
-    ],
-  },
-  youtube: {
-    label: "YouTube channel or playlist",
-    note: "Give one of: the channel or playlist address, a channel id or a playlist id.",
-    fields: [
-      {
-        name: "url",
-        label: "Channel or playlist URL",
-        type: "url",
-        help: "https://www.youtube.com/channel/UC... or https://www.youtube.com/playlist?list=PL... (not an @handle).",
-      },
-      { name: "channelId", label: "Channel id", type: "string", help: "UC followed by 22 characters." },
-      { name: "playlistId", label: "Playlist id", type: "string", help: "PL..., UU... (the list=... part of the address)." },
-      {
-        name: "maxItems",
-        label: "Most videos per run",
-        type: "integer",
-        min: 1,
-        max: 5000,
-        help: "The newest videos taken on each run, 1 to 5,000.",
-      },
-      {
-        name: "maxDurationMinutes",
-        label: "Longest video (minutes)",
-        type: "integer",
-        min: 1,
-        help: "Longer videos are refused.",
-      },
-      {
-        name: "apiKey",
-        label: "YouTube Data API key",
-        type: "string",
-        help: "Optional: without one only the channel's 15 newest videos (its public feed) are read.",
-      },
-    ],
-  },
-  telegram: {
-    label: "Telegram channel",
-    fields: [
-      {
-        name: "chatId",
-        label: "Channel",
-        type: "string",
-        required: true,
-        help: "The channel's @username (e.g. @my_channel) or its numeric id (e.g. -1001234567890).",
-      },
-      { name: "botToken", label: "Bot token", type: "string", required: true, help: "The bot's token from @BotFather (123456789:AA...)." },
-      {
-        name: "mode",
-        label: "Mode",
-        type: "enum",
-        options: ["polling", "webhook"],
-        initial: "polling",
-        help: "polling: ask for updates on each run; webhook: Telegram pushes them.",
-      },
-      {
-        name: "webhookSecret",
-        label: "Webhook secret",
-        type: "string",
-        help: "Webhook mode only: 16 to 256 characters of A-Z, a-z, 0-9, _ and -.",
-      },
-      {
-        name: "botApiUrl",
-        label: "Bot API server URL",
-        type: "url",
-        help: "Empty: the public https://api.telegram.org (files up to 20 MB).",
-      },
-      {
-        name: "backfill",
-        label: "Read the channel's history (backfill)",
-        type: "boolean",
-        help: "Needs the API id, API hash and session below (an MTProto user session).",
-      },
-      { name: "apiId", label: "API id", type: "integer", min: 1, help: "The numeric api_id of your app at my.telegram.org." },
-      { name: "apiHash", label: "API hash", type: "string", help: "The 32 hex digits of your app's api_hash." },
-      { name: "session", label: "Session", type: "multiline", help: "A telethon StringSession string." },
-    ],
-  },
-};
-
-/** The JSON object of settings the form has no field for (kinds this app does not describe). */
+/** The JSON object of settings the form has no field for (kinds whose plugin does not describe their config). */
 export const OTHER_SETTINGS = "otherSettings";
 
 export type Control = "text" | "url" | "number" | "checkbox" | "select" | "password" | "textarea";
@@ -148,27 +52,24 @@ export interface FormField {
   options?: readonly string[];
   min?: number;
   max?: number;
+  /** A new source's starting value: the plugin's default of a select or a checkbox. */
   initial?: string | boolean;
+  /** The plugin's default of a text or number field, shown while the field is empty (empty: the default applies). */
+  placeholder?: string;
 }
 
-export interface KindInfo {
-  kind: string;
-  secretFields: readonly string[];
-}
-
-function controlOf(field: ConfigField, secret: boolean): Control {
-  if (secret) return "password";
-  switch (field.type) {
-    case "url":
+function controlOf(type: SourceConfigFieldType): Control {
+  switch (type) {
+    case "URL":
       return "url";
-    case "integer":
+    case "INTEGER":
       return "number";
-    case "boolean":
+    case "BOOLEAN":
       return "checkbox";
-    case "enum":
+    case "CHOICE":
       return "select";
-    case "multiline":
-      return "textarea";
+    case "SECRET":
+      return "password";
     default:
       return "text";
   }
@@ -180,33 +81,36 @@ export function labelOf(name: string): string {
   return words ? words[0]!.toUpperCase() + words.slice(1) : name;
 }
 
-/** The form's fields for a kind: its described fields, every secret field the API names, and for an undescribed
- * kind a JSON object for the rest of its settings. */
-export function formFields(kind: KindInfo, known: Readonly<Record<string, KindDescription>> = KIND_DESCRIPTIONS): FormField[] {
-  const description = known[kind.kind];
+function formField(field: ConfigFieldDescription, secret: boolean): FormField {
+  const control = secret ? "password" : controlOf(field.type);
+  const shown: FormField = { name: field.name, label: field.label || labelOf(field.name), control, required: field.required, secret };
+  if (field.help) shown.hint = field.help;
+  if (secret) return shown; // a secret has no default, range or choices to show
+  if (control === "select") shown.options = field.choices;
+  if (control === "number") {
+    if (typeof field.min === "number") shown.min = field.min;
+    if (typeof field.max === "number") shown.max = field.max;
+  }
+  const fallback = field.default;
+  if (control === "select" && typeof fallback === "string" && field.choices.includes(fallback)) shown.initial = fallback;
+  else if (control === "checkbox") shown.initial = fallback === true;
+  else if ((control === "text" || control === "url") && typeof fallback === "string" && fallback) shown.placeholder = fallback;
+  else if (control === "number" && typeof fallback === "number") shown.placeholder = String(fallback);
+  return shown;
+}
+
+/** The form's fields for a kind: the fields its plugin describes, every other secret field the API names, and for a
+ * kind described by nothing a JSON object for the rest of its settings. */
+export function formFields(kind: KindInfo): FormField[] {
+  const described = kind.configFields ?? [];
   const secrets = new Set(kind.secretFields);
-  const fields: FormField[] = (description?.fields ?? []).map((field) => {
-    const secret = secrets.has(field.name);
-    const shown: FormField = {
-      name: field.name,
-      label: field.label,
-      control: controlOf(field, secret),
-      required: Boolean(field.required),
-      secret,
-    };
-    if (field.help) shown.hint = field.help;
-    if (field.options && !secret) shown.options = field.options;
-    if (field.min !== undefined && !secret) shown.min = field.min;
-    if (field.max !== undefined && !secret) shown.max = field.max;
-    if (field.initial !== undefined) shown.initial = field.initial;
-    return shown;
-  });
+  const fields = described.map((field) => formField(field, field.secret || secrets.has(field.name)));
   for (const name of kind.secretFields) {
     if (!fields.some((field) => field.name === name)) {
       fields.push({ name, label: labelOf(name), control: "password", required: false, secret: true });
     }
   }
-  if (!description) {
+  if (described.length === 0) {
     fields.push({
       name: OTHER_SETTINGS,
       label: "Other settings (JSON)",
@@ -219,8 +123,14 @@ export function formFields(kind: KindInfo, known: Readonly<Record<string, KindDe
   return fields;
 }
 
-export function kindLabel(kind: string): string {
-  return KIND_DESCRIPTIONS[kind]?.label ?? kind;
+/** A kind's name for editors: its plugin's label when the kinds are known, else the kind itself. */
+export function kindLabel(kind: string, kinds?: readonly KindInfo[] | null): string {
+  return kinds?.find((item) => item.kind === kind)?.label || kind;
+}
+
+/** "RSS / Atom / podcast feed (rss)", or just "rss" when the plugin gives no other name. */
+export function kindTitle(kind: KindInfo): string {
+  return kind.label && kind.label !== kind.kind ? `${kind.label} (${kind.kind})` : kind.kind;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -266,7 +176,8 @@ export function initialValues(fields: readonly FormField[], kind: string, source
     const value = stored[field.name];
     if (field.control === "checkbox") config[field.name] = value === undefined ? field.initial === true : value === true;
     else if (field.secret) config[field.name] = "";
-    else if (value === undefined || value === null) config[field.name] = source ? "" : String(field.initial ?? "");
+    // Left out of a stored config, a select shows the plugin's default: what the source uses.
+    else if (value === undefined || value === null) config[field.name] = typeof field.initial === "string" ? field.initial : "";
     else config[field.name] = typeof value === "string" ? value : JSON.stringify(value);
   }
   if (described.has(OTHER_SETTINGS)) {
@@ -416,10 +327,13 @@ export function toUpdateInput(
   const secretChanged = Object.keys(config).some((key) => secretNames.has(key));
   const plain = Object.fromEntries(Object.entries(config).filter(([key]) => !secretNames.has(key)));
   const stored = asObject(source.config);
-  // A checkbox left unticked sends false where the stored config may simply not have the key: the same thing.
+  // A key the stored config leaves out means the plugin's default, which the form shows in a checkbox or a select
+  // (an unticked checkbox: false): sending that default back is no change.
   const storedComparable = { ...stored };
   for (const field of fields) {
-    if (field.control === "checkbox" && !(field.name in storedComparable)) storedComparable[field.name] = false;
+    if (field.name in storedComparable || field.secret) continue;
+    if (field.control === "checkbox") storedComparable[field.name] = field.initial === true;
+    else if (field.control === "select" && typeof field.initial === "string") storedComparable[field.name] = field.initial;
   }
   if (secretChanged || !sameJson(plain, storedComparable)) input.config = config;
   return { input };
@@ -437,8 +351,9 @@ export interface SplitErrors {
   configGeneral?: string;
 }
 
-/** Sorts a ValidationError's field errors: ["input", "config", "url"] and ["input", "config"] with a message
- * "url: ..." both land on the `url` config field (the message without its prefix); the rest by their last element. */
+/** Sorts a ValidationError's field errors: ["input", "config", "url"] lands on the `url` config field, and so does
+ * ["input", "config"] with a message "url: ..." (plugins that do not name the field in the path; the message
+ * without its prefix); other config messages are the settings' as a whole; the rest go by their last element. */
 export function splitErrors(errors: readonly FieldError[] | null | undefined, configNames: readonly string[]): SplitErrors {
   const split: SplitErrors = { fields: {}, config: {} };
   for (const error of errors ?? []) {
