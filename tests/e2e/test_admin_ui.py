@@ -253,3 +253,37 @@ async def test_an_admin_signs_in_with_pkce_sees_the_admin_pages_and_signs_out(
         await session.shot("signed-out")
     finally:
         await session.context.close()
+
+
+async def test_the_session_renews_its_token_silently(editor: Session, admin_site: AdminSite) -> None:
+    """Access tokens live 75 s for this client; the app trades its refresh token for a new one before they expire,
+    without leaving the page, and keeps working with it."""
+    page = editor.page
+    renewals: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            r.url.endswith("/protocol/openid-connect/token")
+            and "grant_type=refresh_token" in (r.post_data or "")
+            and renewals.append(r.url)
+        ),
+    )
+    await page.goto(f"{admin_site.admin}programs")
+    before = await page.evaluate("() => location.href")
+    await page.wait_for_function(
+        "() => Object.keys(sessionStorage).some(k => k.startsWith('oidc.user'))", timeout=5_000
+    )
+    first = await page.evaluate(
+        "() => JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('oidc.user')))).access_token"
+    )
+    await page.wait_for_function(
+        "first => JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('oidc.user'))))"
+        ".access_token !== first",
+        arg=first,
+        timeout=60_000,
+    )
+    assert renewals, "the token changed without a refresh-token grant"
+    assert await page.evaluate("() => location.href") == before  # no redirect to the provider
+    await page.get_by_role("link", name="Episodes").click()
+    await expect(page.get_by_role("heading", level=1, name="Episodes")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_have_count(0)

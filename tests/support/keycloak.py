@@ -360,6 +360,9 @@ def _tail(log: Path, lines: int = 60) -> str:
     return f"--- {log} ---\n" + "\n".join(text.splitlines()[-lines:])
 
 
+ACCESS_TOKEN_SECONDS = 75  # for the admin's browser client: oidc-client-ts renews 60 s before expiry
+
+
 def allow_browser_client(keycloak: Keycloak, origin: str, *, client_id: str = "cms-admin", realm: str = REALM) -> None:
     """Let the admin app's browser client sign in from `origin` (a test server's random port): its redirect URIs,
     web origins (CORS on the token endpoint) and post-logout redirects, as an operator registers their host."""
@@ -367,5 +370,8 @@ def allow_browser_client(keycloak: Keycloak, origin: str, *, client_id: str = "c
     client = found[0]
     client["redirectUris"] = sorted({*client.get("redirectUris", []), f"{origin}/admin/*"})
     client["webOrigins"] = sorted({*client.get("webOrigins", []), origin})
-    client.setdefault("attributes", {})["post.logout.redirect.uris"] = "+"  # "+": the same as the redirect URIs
+    attributes = client.setdefault("attributes", {})
+    attributes["post.logout.redirect.uris"] = "+"  # "+": the same as the redirect URIs
+    # Short-lived access tokens: the app renews them (refresh token) a minute before expiry, so within seconds here.
+    attributes["access.token.lifespan"] = str(ACCESS_TOKEN_SECONDS)
     keycloak.admin("PUT", f"/{realm}/clients/{client['id']}", json=client)
