@@ -106,6 +106,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True  # the next bytes on the wire belong to a request's head
         self._head_bytes = 0
         self._head_fields = 0  # request line and header bytes the parser has handed over
+        self._heads_parsed = 0  # request heads completed on this connection
         self._body_active = False  # body bytes came since the last check
         self._body_seen = 0.0  # loop time of the last check that saw body bytes
 
@@ -127,9 +128,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
+        heads_before = self._heads_parsed
         super().data_received(data)
         if self.transport.get_protocol() is not self:  # upgraded to a WebSocket
             self._unwatch()
+            return
+        if self._heads_parsed != heads_before:
+            # A head ended inside this read, so most of it was that head and the body after it (a whole request in
+            # one read: `_awaiting_head` is true again). The parsed head was measured in on_headers_complete; the
+            # start of a next pipelined head is counted from the next read on.
             return
         if self._awaiting_head and not self.transport.is_closing():
             self._head_bytes += len(data)
@@ -156,6 +163,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._awaiting_head = False
         self._head_bytes = 0
+        self._heads_parsed += 1
         self.watch.waiting.pop(self, None)
         super().on_headers_complete()
         if not (self.parser.should_upgrade() and self._should_upgrade()):
