@@ -43,18 +43,31 @@ def _issuer(settings: Settings) -> str:
 
 
 def content_security_policy(settings: Settings, request: Request) -> str:
-    """Only this origin, the identity provider and S3 (presigned part uploads); nothing from a CDN."""
+    """This origin, plus only what the app must reach elsewhere: the identity provider (token, silent renew), S3
+    (presigned uploads) and the public base URL (signed playback: playlists, segments, posters). No CDN, no fonts."""
     own = f"{request.url.scheme}://{request.url.netloc}"
-    socket = own.replace("http", "ws", 1)
-    extra = " ".join(o for o in {_origin(_issuer(settings)), _origin(settings.s3_endpoint_url)} if o and o != own)
-    media = f"'self' blob: {_origin(settings.public_base_url) or ''}".strip()
-    return (
-        f"default-src 'self'; connect-src 'self' {socket} {extra}".rstrip()
-        + f"; img-src 'self' data: blob: {_origin(settings.public_base_url) or ''}".rstrip()
-        + f"; media-src {media}; worker-src 'self' blob:; style-src 'self'; script-src 'self'; "
-        "frame-src 'self' " + (_origin(_issuer(settings)) or "") + "; "
-        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    issuer, storage, playback = (
+        _origin(url) for url in (_issuer(settings), settings.s3_endpoint_url, settings.public_base_url)
     )
+
+    def sources(*items: str | None) -> str:
+        return " ".join(dict.fromkeys(item for item in items if item and item != own))
+
+    directives = {
+        "default-src": "'self'",
+        "connect-src": sources("'self'", own.replace("http", "ws", 1), issuer, storage, playback),
+        "img-src": sources("'self'", "data:", "blob:", playback),
+        "media-src": sources("'self'", "blob:", playback),
+        "worker-src": "'self' blob:",
+        "frame-src": sources("'self'", issuer),
+        "style-src": "'self'",
+        "script-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
 def _config(settings: Settings) -> dict[str, object]:

@@ -61,20 +61,20 @@ async def test_an_editor_signs_in_uploads_reviews_and_publishes(
     await expect(page.get_by_test_id("who")).to_contain_text("Eddie")
     await editor.shot("signed-in-programs")
 
-    program_id = await _create_program(page, "Evening Review")
+    program_id = await _create_program(page, "Evening News")
     await editor.shot("program-created")
-    episode_id = await _create_episode(page, "Evening Review", "Pilot")
+    episode_id = await _create_episode(page, "Evening News", "Pilot")
     await editor.shot("episode-created")
 
     clip = clips.make_video(tmp_path / "pilot.mp4", width=640, height=360, fps=25, seconds=10.0)
     await page.get_by_label("Upload media file").set_input_files(str(clip))
     await expect(page.get_by_role("progressbar", name="Upload progress")).to_be_visible()
     await editor.shot("uploading")
-    status = page.get_by_test_id("asset-status")
+    status = page.get_by_role("status", name="Processing status")
     await expect(status).to_contain_text("ready", timeout=READY)
     await editor.shot("asset-ready")
 
-    await page.get_by_role("link", name="Review").click()
+    await page.get_by_role("link", name="Review", exact=True).click()
     await page.wait_for_url(re.compile(r"/review$"))
     video = page.locator("video")
     await expect(video).to_be_visible()
@@ -97,7 +97,7 @@ async def test_an_editor_signs_in_uploads_reviews_and_publishes(
 
     await _video(page, "video.currentTime = 8;")
     await page.wait_for_function("() => document.querySelector('video').currentTime > 7")
-    await comment.get_by_role("button", name=re.compile("00:03")).click()
+    await comment.get_by_role("button", name="Seek to 00:03").click()
     await page.wait_for_function("() => Math.abs(document.querySelector('video').currentTime - 3) < 0.5")
     marker = page.get_by_role("button", name=re.compile(r"Comment at 00:03"))
     await expect(marker).to_be_visible()
@@ -194,12 +194,14 @@ async def test_a_viewer_sees_no_edit_controls(browser: Browser, admin_site: Admi
         await session.context.close()
 
 
-async def test_an_interrupted_upload_resumes_with_the_parts_missing(editor: Session, admin_site: AdminSite) -> None:
+async def test_an_interrupted_upload_resumes_with_the_parts_missing(
+    editor: Session, admin_site: AdminSite, tmp_path: Path
+) -> None:
     page = editor.page
     await _create_program(page, "Long takes")
     await _create_episode(page, "Long takes", "The long one")
     data = padded_mp4(3 * PART - 1024)  # three parts: 5 MiB, 5 MiB, the rest
-    path = Path(editor.shots.parent / "long-take.mp4")
+    path = tmp_path / "long-take.mp4"
     path.write_bytes(data)
 
     sent: dict[int, int] = {}
@@ -225,7 +227,9 @@ async def test_an_interrupted_upload_resumes_with_the_parts_missing(editor: Sess
     await editor.shot("upload-interrupted")
     blocked["on"] = False
     await retry.click()
-    await expect(page.get_by_test_id("asset-status")).to_contain_text(re.compile("processing|ready"), timeout=READY)
+    await expect(page.get_by_role("status", name="Processing status")).to_contain_text(
+        re.compile("processing|ready"), timeout=READY
+    )
     await editor.shot("upload-resumed")
     assert sent.get(1) == 1, f"part 1 was sent again after the interruption: {sent}"
     assert sent.get(2) == 1 and sent.get(3) == 1, sent

@@ -69,6 +69,16 @@ async def test_every_page_of_the_app_is_its_index_with_a_strict_policy(client: h
     assert "http://127.0.0.1:9000" in policy
 
 
+async def test_the_policy_lets_the_player_reach_a_separate_playback_host(tmp_path: Path, build: Path) -> None:
+    settings = Settings(CMS_DATA_DIR=tmp_path / "data", PUBLIC_BASE_URL="https://media.example.org")
+    async with _client(settings, build) as client:
+        policy = (await client.get("/admin/")).headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    for name in ("connect-src", "media-src", "img-src"):
+        assert "https://media.example.org" in directives[name].split(), (name, policy)
+    assert directives["script-src"] == "'self'"
+
+
 async def test_hashed_assets_are_cached_for_a_year(client: httpx.AsyncClient) -> None:
     response = await client.get("/admin/assets/index-abc123.js")
     assert response.status_code == 200
