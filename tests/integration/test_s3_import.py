@@ -61,15 +61,7 @@ def on_s3(settings: Settings, moto_s3: MotoS3, buckets: dict[Area, str]) -> Sett
 def _env(settings: Settings, db_target: PgTarget, moto_s3: MotoS3 | None, buckets: dict[Area, str]) -> dict[str, str]:
     env = {"DATABASE_URL": database_url(db_target), "CMS_DATA_DIR": str(settings.data_dir)}
     if moto_s3 is not None:
-        env |= {
-            "S3_ENDPOINT_URL": moto_s3.endpoint_url,
-            "S3_BUCKET_STAGING": buckets[Area.STAGING],
-            "S3_BUCKET_MASTERS": buckets[Area.MASTERS],
-            "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+        env |= moto_s3.env(buckets)
     return child_env(env)
 
 

@@ -19,7 +19,7 @@ from tests.support.api import Api
 from tests.support.jobs import database_url
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.processes import Process, child_env, cms, eventually, free_port, run_cms, wait_http
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, MotoS3
+from tests.support.s3 import MotoS3
 from tests.support.uploads import (
     assert_validation_error,
     bucket_keys,
@@ -92,13 +92,7 @@ async def deployment(
             "REDIS_URL": settings.redis_url,
             "CMS_QUEUE_NAME": f"cms-test-s3:{uuid.uuid4().hex[:12]}",
             "CMS_DATA_DIR": str(logs / "data"),
-            "S3_ENDPOINT_URL": moto_s3.endpoint_url,
-            "S3_BUCKET_STAGING": buckets[Area.STAGING],
-            "S3_BUCKET_MASTERS": buckets[Area.MASTERS],
-            "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
+            **moto_s3.env(buckets),
             "OIDC_ISSUER": issuer.url,
             "OIDC_AUDIENCE": "cms",
             "CMS_INLINE_WORKER": "false",

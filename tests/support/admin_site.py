@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cms.core.db import PgTarget
-from cms.media.storage import Area
 from tests.support import database
 from tests.support.jobs import database_url
 from tests.support.keycloak import Keycloak, allow_browser_client
 from tests.support.processes import Process, child_env, cms, free_port, run_cms, wait_http
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, MotoS3
+from tests.support.s3 import MotoS3
 
 MiB = 1 << 20
 PART = 5 * MiB  # S3's smallest part: files above the threshold go up in 5 MiB parts
@@ -59,13 +58,7 @@ async def admin_site(keycloak: Keycloak, pg_server: PgTarget, redis_url: str, wo
                     "CMS_QUEUE_NAME": f"cms-test-admin:{uuid.uuid4().hex[:12]}",
                     "CMS_DATA_DIR": str(work / "data"),
                     "PUBLIC_BASE_URL": url,
-                    "S3_ENDPOINT_URL": moto.endpoint_url,
-                    "S3_BUCKET_STAGING": buckets[Area.STAGING],
-                    "S3_BUCKET_MASTERS": buckets[Area.MASTERS],
-                    "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
-                    "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                    "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                    "AWS_DEFAULT_REGION": "us-east-1",
+                    **moto.env(buckets),
                     "OIDC_ISSUER": keycloak.issuer,
                     "OIDC_AUDIENCE": "cms",
                     "OIDC_ROLE_MAP": ROLE_MAP,

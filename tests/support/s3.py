@@ -51,6 +51,18 @@ class MotoS3:
             client.create_bucket(Bucket=name)
         return buckets
 
+    def env(self, buckets: Mapping[Area, str]) -> dict[str, str]:
+        """The settings a `cms` process needs to keep media in these buckets on this server."""
+        return {
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_BUCKET_STAGING": buckets[Area.STAGING],
+            "S3_BUCKET_MASTERS": buckets[Area.MASTERS],
+            "S3_BUCKET_PREVIEWS": buckets[Area.PREVIEWS],
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
     def pending_uploads(self, buckets: Mapping[Area, str]) -> list[tuple[str, str]]:
         """(bucket, key) of every incomplete multipart upload in these buckets."""
         client = self.client()
