@@ -37,6 +37,8 @@ async def _video(page: Page, script: str) -> object:
 async def _create_program(page: Page, title: str) -> str:
     await page.get_by_role("link", name="Programs").click()
     await page.get_by_role("link", name="New program").click()
+    # The list has fields with the same labels: wait for the form's page before filling anything.
+    await expect(page.get_by_role("heading", level=1, name="New program")).to_be_visible()
     await page.get_by_label("Title").fill(title)
     await page.get_by_label("Description").fill("Made by the browser test.")
     await page.get_by_role("button", name="Create program").click()
@@ -47,6 +49,7 @@ async def _create_program(page: Page, title: str) -> str:
 async def _create_episode(page: Page, program_title: str, title: str) -> str:
     await page.get_by_role("link", name="Episodes").click()
     await page.get_by_role("link", name="New episode").click()
+    await expect(page.get_by_role("heading", level=1, name="New episode")).to_be_visible()
     await page.get_by_label("Program").select_option(label=program_title)
     await page.get_by_label("Title").fill(title)
     await page.get_by_role("button", name="Create episode").click()

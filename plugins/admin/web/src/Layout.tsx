@@ -5,6 +5,16 @@ import { useAuth } from "./auth/auth";
 import { applyTheme, storedTheme, type Theme } from "./lib/theme";
 import { useViewer } from "./viewer";
 
+/** The main navigation, and what a viewer must be able to do to be offered each page. */
+const NAV: readonly { to: string; label: string; needs?: "edit" | "administer" }[] = [
+  { to: "/programs", label: "Programs" },
+  { to: "/episodes", label: "Episodes" },
+  { to: "/sources", label: "Sources", needs: "edit" },
+  { to: "/jobs", label: "Jobs", needs: "administer" },
+  { to: "/audit", label: "Audit", needs: "administer" },
+  { to: "/search-status", label: "Search", needs: "administer" },
+];
+
 export function Layout() {
   const auth = useAuth();
   const viewer = useViewer();
@@ -22,30 +32,11 @@ export function Layout() {
         <span className="brand">Media CMS</span>
         <nav aria-label="Main">
           <ul>
-            <li>
-              <NavLink to="/programs">Programs</NavLink>
-            </li>
-            <li>
-              <NavLink to="/episodes">Episodes</NavLink>
-            </li>
-            {viewer.can.edit ? (
-              <li>
-                <NavLink to="/sources">Sources</NavLink>
+            {NAV.filter((link) => !link.needs || viewer.can[link.needs]).map((link) => (
+              <li key={link.to}>
+                <NavLink to={link.to}>{link.label}</NavLink>
               </li>
-            ) : null}
-            {viewer.can.administer ? (
-              <>
-                <li>
-                  <NavLink to="/jobs">Jobs</NavLink>
-                </li>
-                <li>
-                  <NavLink to="/audit">Audit</NavLink>
-                </li>
-                <li>
-                  <NavLink to="/search-status">Search</NavLink>
-                </li>
-              </>
-            ) : null}
+            ))}
           </ul>
         </nav>
         <div className="session">

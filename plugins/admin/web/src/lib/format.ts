@@ -31,3 +31,8 @@ export function dateTime(iso: string | null | undefined, locale?: string): strin
   if (Number.isNaN(date.getTime())) return "—";
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date);
 }
+
+/** "program" -> "Program". */
+export function capitalised(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}

@@ -33,16 +33,24 @@ function stringFields(value: unknown): Record<string, string> | null {
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
 }
 
+/** A mutation's result, or the ApiProblem for an answer that has none (a failed request, or no answer at all). */
+async function resultOf<Data, Result>(
+  request: PromiseLike<{ data?: Data | undefined; error?: CombinedError | undefined }>,
+  pick: (data: Data) => Result | null | undefined,
+): Promise<Result> {
+  const { data, error } = await request;
+  const result = data ? pick(data) : undefined;
+  if (!result) throw failure(error);
+  return result;
+}
+
 export function uploadApi(client: Client): UploadApi {
   const options = { requestPolicy: "network-only" as const };
   return {
     async createUpload(input) {
-      const { data, error } = await client.mutation(CreateUploadDocument, { input }, options).toPromise();
-      const result = data?.createUpload;
-      if (!result) throw failure(error);
-      if (result.__typename !== "Upload") {
-        throw typed(result, "The file was not accepted.");
-      }
+      const request = client.mutation(CreateUploadDocument, { input }, options).toPromise();
+      const result = await resultOf(request, (data) => data.createUpload);
+      if (result.__typename !== "Upload") throw typed(result, "The file was not accepted.");
       const ticket: UploadTicket = {
         id: result.id,
         method: result.method as UploadMethod,
@@ -56,21 +64,15 @@ export function uploadApi(client: Client): UploadApi {
       return ticket;
     },
     async resumeUpload(id) {
-      const { data, error } = await client.mutation(ResumeUploadDocument, { id }, options).toPromise();
-      const result = data?.resumeUpload;
-      if (!result) throw failure(error);
-      if (result.__typename !== "Upload") {
-        throw typed(result, "The upload cannot be resumed.");
-      }
+      const request = client.mutation(ResumeUploadDocument, { id }, options).toPromise();
+      const result = await resultOf(request, (data) => data.resumeUpload);
+      if (result.__typename !== "Upload") throw typed(result, "The upload cannot be resumed.");
       return { partSize: Number(result.partSize), parts: parts(result.parts) };
     },
     async completeUpload(id) {
-      const { data, error } = await client.mutation(CompleteUploadDocument, { id }, options).toPromise();
-      const result = data?.completeUpload;
-      if (!result) throw failure(error);
-      if (result.__typename !== "Asset") {
-        throw typed(result, "The upload could not be completed.");
-      }
+      const request = client.mutation(CompleteUploadDocument, { id }, options).toPromise();
+      const result = await resultOf(request, (data) => data.completeUpload);
+      if (result.__typename !== "Asset") throw typed(result, "The upload could not be completed.");
     },
     async assetStatus(assetId) {
       const { data } = await client.query(AdminAssetStatusDocument, { id: assetId }, options).toPromise();

@@ -1,5 +1,5 @@
 // Pieces the program and episode forms share: the notice a page arrives with, read-only values, the mutations'
-// answers as one problem, and focus on the first field the API rejected.
+// answers as one problem, focus on the first field the API rejected, and the fields bound to the form's values.
 import { useEffect, useRef, type ReactNode } from "react";
 import { useLocation } from "react-router-dom";
 import type { CombinedError } from "urql";
@@ -31,6 +31,20 @@ export function answerProblem(answer: { data?: unknown; error?: CombinedError | 
   return problemOf(result);
 }
 
+/** A mutation's answer holds one field (besides __typename): its result. */
+function onlyResult(data: object | undefined): Union {
+  const entry = Object.entries(data ?? {}).find(([key]) => key !== "__typename");
+  return entry?.[1] as Union;
+}
+
+/** The problem with a mutation's one result, or null when it worked (publish, unpublish, delete). */
+export function mutationProblem(answer: { data?: object | undefined; error?: CombinedError | undefined }): ResultProblem | null {
+  return answerProblem(answer, onlyResult(answer.data));
+}
+
+/** The problem for field messages found before asking the API. */
+export const markedFields = (fields: Record<string, string>): ResultProblem => ({ message: "check the marked fields", fields });
+
 /** Move focus to the first invalid control inside `form` after a failed save (or to the alert when none). */
 export function useFocusFirstProblem(trigger: unknown) {
   const form = useRef<HTMLFormElement>(null);
@@ -46,8 +60,18 @@ export function useFocusFirstProblem(trigger: unknown) {
   return form;
 }
 
-export const slugHint = (creating: boolean) =>
+const slugHint = (creating: boolean) =>
   creating ? "Optional: made from the title when left blank." : "Letters and digits separated by dashes; blank keeps the current one.";
+
+/** The Title and Slug fields every program and episode form starts with. */
+export function TitleAndSlug<V extends { title: string; slug: string }>({ form, creating }: { form: FormBinding<V>; creating: boolean }) {
+  return (
+    <>
+      <TextField form={form} label="Title" name="title" content required />
+      <TextField form={form} label="Slug" name="slug" hint={slugHint(creating)} />
+    </>
+  );
+}
 
 /** Values shown as text for readers without the edit role. */
 export function ReadOnlyValues({ items }: { items: readonly [string, ReactNode][] }) {
@@ -70,12 +94,17 @@ export function otherFieldMessages(problem: ResultProblem, known: readonly strin
     .map(([field, message]) => `${field}: ${message}`);
 }
 
-interface TextFieldProps<V extends object> {
-  label: string;
-  name: keyof V & string;
+/** What a field needs of its form: the values as typed, the change handler and the last save's problem. */
+export interface FormBinding<V extends object> {
   values: V;
   onChange: (name: keyof V & string, value: string) => void;
-  error?: string | undefined;
+  problem: ResultProblem | null;
+}
+
+interface TextFieldProps<V extends object> {
+  form: FormBinding<V>;
+  label: string;
+  name: keyof V & string;
   hint?: ReactNode;
   multiline?: boolean;
   /** Content in any script (titles, descriptions) lays out by its own direction. */
@@ -85,12 +114,13 @@ interface TextFieldProps<V extends object> {
   autoComplete?: string;
 }
 
-/** One labelled text input (or textarea) bound to a field of the form's values, its error beside it. */
+/** One labelled text input (or textarea) bound to a field of the form's values, the API's error for it beside it. */
 export function TextField<V extends object>(props: TextFieldProps<V>) {
-  const { label, name, values, onChange, error, hint, multiline, content, required, inputMode } = props;
-  const value = String((values as Record<string, unknown>)[name] ?? "");
+  const { form, label, name, hint, multiline, content, required, inputMode } = props;
+  const { onChange } = form;
+  const value = String((form.values as Record<string, unknown>)[name] ?? "");
   return (
-    <Field label={label} error={error} hint={hint}>
+    <Field label={label} error={form.problem?.fields[name]} hint={hint}>
       {(field) =>
         multiline ? (
           <textarea

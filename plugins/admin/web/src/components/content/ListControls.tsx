@@ -4,7 +4,8 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { useSearchParams } from "react-router-dom";
 import { useClient } from "urql";
 import type { DocumentNode } from "graphql";
-import { Field } from "../Field";
+import type { OrderDirection, PublishStatus, SearchOrder } from "../../gql/graphql";
+import { Field, SelectField, type Choice } from "../Field";
 import { Notice } from "../Notice";
 import {
   changeList,
@@ -81,15 +82,23 @@ function TextFilter(props: {
   );
 }
 
-export interface SortChoice<F extends string> {
-  value: F;
-  label: string;
-}
+const STATUS_CHOICES: readonly Choice<PublishStatus | "">[] = [
+  { value: "", label: "Any status" },
+  ...STATUSES.map((status) => ({ value: status, label: status.charAt(0) + status.slice(1).toLowerCase() })),
+];
+const ORDER_CHOICES: readonly Choice<SearchOrder>[] = [
+  { value: "RELEVANCE", label: "Relevance" },
+  { value: "DATE", label: "Newest" },
+];
+const DIRECTION_CHOICES: readonly Choice<OrderDirection>[] = [
+  { value: "ASC", label: "Ascending" },
+  { value: "DESC", label: "Descending" },
+];
 
 interface ListFiltersProps<F extends string> {
   state: ListState<F>;
   onChange: (next: ListState<F>, how?: { replace?: boolean }) => void;
-  sorts: readonly SortChoice<F>[];
+  sorts: readonly Choice<F>[];
   /** Status filtering: editors only (others see published items only). */
   showStatus: boolean;
   /** The episode list's program picker. */
@@ -111,23 +120,14 @@ export function ListFilters<F extends string>({ state, onChange, sorts, showStat
     <form className="filters" role="search" aria-label="List filters" onSubmit={onSubmit}>
       <TextFilter label="Search" type="search" value={state.q} onCommit={commits.q} />
       {showStatus ? (
-        <Field label="Status" hint={searching ? "Not applied to search results" : undefined}>
-          {(field) => (
-            <select
-              {...field}
-              value={state.status ?? ""}
-              disabled={searching}
-              onChange={(event) => onChange(changeList(state, { status: (event.target.value || null) as ListState["status"] }))}
-            >
-              <option value="">Any status</option>
-              {STATUSES.map((status) => (
-                <option key={status} value={status}>
-                  {status.charAt(0) + status.slice(1).toLowerCase()}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Status"
+          hint={searching ? "Not applied to search results" : undefined}
+          value={state.status ?? ""}
+          choices={STATUS_CHOICES}
+          disabled={searching}
+          onChange={(value) => onChange(changeList(state, { status: value || null }))}
+        />
       ) : null}
       {programs ? (
         <Field label="Program" hint={programs.more ? "The first programs by title" : undefined}>
@@ -154,47 +154,16 @@ export function ListFilters<F extends string>({ state, onChange, sorts, showStat
       <TextFilter label="Language" value={state.language} onCommit={commits.language} placeholder="e.g. en, fa-IR" />
       <TextFilter label="Tags" value={state.tags} onCommit={commits.tags} hint="Comma separated; all must match" />
       {searching ? (
-        <Field label="Sort by">
-          {(field) => (
-            <select
-              {...field}
-              value={state.order}
-              onChange={(event) => onChange(changeList(state, { order: event.target.value as ListState["order"] }))}
-            >
-              <option value="RELEVANCE">Relevance</option>
-              <option value="DATE">Newest</option>
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Sort by"
+          value={state.order}
+          choices={ORDER_CHOICES}
+          onChange={(order) => onChange(changeList(state, { order }))}
+        />
       ) : (
         <>
-          <Field label="Sort by">
-            {(field) => (
-              <select
-                {...field}
-                value={state.sort}
-                onChange={(event) => onChange(changeList(state, { sort: event.target.value as F }))}
-              >
-                {sorts.map((sort) => (
-                  <option key={sort.value} value={sort.value}>
-                    {sort.label}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Direction">
-            {(field) => (
-              <select
-                {...field}
-                value={state.dir}
-                onChange={(event) => onChange(changeList(state, { dir: event.target.value as ListState["dir"] }))}
-              >
-                <option value="ASC">Ascending</option>
-                <option value="DESC">Descending</option>
-              </select>
-            )}
-          </Field>
+          <SelectField label="Sort by" value={state.sort} choices={sorts} onChange={(sort) => onChange(changeList(state, { sort }))} />
+          <SelectField label="Direction" value={state.dir} choices={DIRECTION_CHOICES} onChange={(dir) => onChange(changeList(state, { dir }))} />
         </>
       )}
       {filtered ? (

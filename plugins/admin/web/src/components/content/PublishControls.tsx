@@ -1,5 +1,6 @@
 // Publish now, unpublish, or schedule for a wall-clock time in the editor's own time zone (sent as UTC).
 import { useId, useRef, useState } from "react";
+import { useMutation, type DocumentInput } from "urql";
 import type { PublishStatus } from "../../gql/graphql";
 import { dateTime } from "../../lib/format";
 import { shownStatus } from "../../lib/listState";
@@ -8,6 +9,7 @@ import { localInputToUtc, timeZoneName, utcToLocalInput } from "../../lib/schedu
 import { Field } from "../Field";
 import { Notice } from "../Notice";
 import { StatusBadge } from "../StatusBadge";
+import { mutationProblem } from "./FormParts";
 
 interface PublishControlsProps {
   status: PublishStatus;
@@ -125,5 +127,28 @@ export function PublishControls({ status, publishAt, onPublish, onUnpublish, rea
       {busy ? <p role="status">Saving…</p> : null}
       {result ? <Notice kind={result.ok ? "success" : "error"}>{result.text}</Notice> : null}
     </section>
+  );
+}
+
+interface ItemPublishingProps {
+  item: { id: string; status: PublishStatus; publishAt: string | null };
+  /** The item's publish and unpublish mutations: each answers the item or an Error. */
+  publish: DocumentInput<object, { id: string; at: string | null }>;
+  unpublish: DocumentInput<object, { id: string }>;
+  readOnly: boolean;
+}
+
+/** The publishing section of a program's or episode's page, sending its own mutations. */
+export function ItemPublishing({ item, publish, unpublish, readOnly }: ItemPublishingProps) {
+  const [, publishItem] = useMutation(publish);
+  const [, unpublishItem] = useMutation(unpublish);
+  return (
+    <PublishControls
+      status={item.status}
+      publishAt={item.publishAt}
+      onPublish={async (at) => mutationProblem(await publishItem({ id: item.id, at }))}
+      onUnpublish={async () => mutationProblem(await unpublishItem({ id: item.id }))}
+      readOnly={readOnly}
+    />
   );
 }

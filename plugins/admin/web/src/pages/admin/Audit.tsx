@@ -5,9 +5,10 @@ import { Link, useSearchParams } from "react-router-dom";
 import { useQuery } from "urql";
 import { Field } from "../../components/Field";
 import { Notice } from "../../components/Notice";
-import { afterOf, Pager } from "../../components/Pager";
+import { afterOf, MorePages, useCursorsFor } from "../../components/Pager";
+import { TableHead, TableRegion } from "../../components/TableRegion";
+import { Time } from "../../components/Time";
 import { AuditEntriesDocument, type AuditEntriesQuery } from "../../gql/graphql";
-import { dateTime } from "../../lib/format";
 import { transportMessage } from "../../lib/results";
 import { auditDiff } from "./diff";
 import { auditFilter, type AuditFilters } from "./format";
@@ -38,12 +39,61 @@ const ACTIONS = [
   "source.run",
 ];
 
+const ENTRY_COLUMNS = ["When", "Who", "What", "Target", "Changes"];
+const DIFF_COLUMNS = ["Field", "Before", "After"];
+
 type Entry = AuditEntriesQuery["auditEntries"]["edges"][number]["node"];
 
 const PAGES_BY_TYPE: Record<string, string> = { Program: "/programs", Episode: "/episodes", Source: "/sources" };
 
+interface Suggestions {
+  /** The <datalist>'s id. */
+  id: string;
+  values: readonly string[];
+}
+
+const FILTERS: readonly { name: keyof AuditFilters; label: string; hint: string; suggestions?: Suggestions }[] = [
+  { name: "action", label: "Action", hint: "e.g. source.create", suggestions: { id: "audit-actions", values: ACTIONS } },
+  { name: "actor", label: "Actor (user id)", hint: "Pick a name below to fill it." },
+  { name: "target", label: "Target (id)", hint: "A program's, episode's, source's... id." },
+];
+
 function filtersOf(params: URLSearchParams): AuditFilters {
   return { action: params.get("action") ?? "", actor: params.get("actor") ?? "", target: params.get("target") ?? "" };
+}
+
+/** One text filter of the form: an id or name, typed exactly (no spelling help, no autofill). */
+function FilterInput({ label, hint, value, onChange, suggestions }: {
+  label: string;
+  hint: string;
+  value: string;
+  onChange: (value: string) => void;
+  suggestions?: Suggestions | undefined;
+}) {
+  return (
+    <Field label={label} hint={hint}>
+      {(props) => (
+        <>
+          <input
+            {...props}
+            type="text"
+            list={suggestions?.id}
+            autoComplete="off"
+            spellCheck={false}
+            value={value}
+            onChange={(event) => onChange(event.target.value)}
+          />
+          {suggestions ? (
+            <datalist id={suggestions.id}>
+              {suggestions.values.map((suggestion) => (
+                <option key={suggestion} value={suggestion} />
+              ))}
+            </datalist>
+          ) : null}
+        </>
+      )}
+    </Field>
+  );
 }
 
 export function Audit() {
@@ -52,9 +102,7 @@ export function Audit() {
   const [draft, setDraft] = useState<AuditFilters>(applied);
   // Paging starts over whenever the filters change (in the form or with the browser's back button).
   const key = params.toString();
-  const [paging, setPaging] = useState<{ key: string; cursors: (string | null)[] }>({ key, cursors: [null] });
-  const cursors = paging.key === key ? paging.cursors : [null];
-  const setCursors = (next: (string | null)[]) => setPaging({ key, cursors: next });
+  const [cursors, setCursors] = useCursorsFor(key);
   useEffect(() => setDraft(filtersOf(new URLSearchParams(key))), [key]);
   const [{ data, error, fetching }, reexecute] = useQuery({
     query: AuditEntriesDocument,
@@ -64,9 +112,7 @@ export function Audit() {
   const apply = (event: FormEvent) => {
     event.preventDefault();
     const next: Record<string, string> = {};
-    if (draft.action.trim()) next.action = draft.action.trim();
-    if (draft.actor.trim()) next.actor = draft.actor.trim();
-    if (draft.target.trim()) next.target = draft.target.trim();
+    for (const { name } of FILTERS) if (draft[name].trim()) next[name] = draft[name].trim();
     setParams(next);
   };
 
@@ -76,50 +122,16 @@ export function Audit() {
     <>
       <h1>Audit trail</h1>
       <form className="filters" role="search" aria-label="Filter the audit trail" onSubmit={apply}>
-        <Field label="Action" hint="e.g. source.create">
-          {(props) => (
-            <>
-              <input
-                {...props}
-                type="text"
-                list="audit-actions"
-                autoComplete="off"
-                spellCheck={false}
-                value={draft.action}
-                onChange={(event) => setDraft({ ...draft, action: event.target.value })}
-              />
-              <datalist id="audit-actions">
-                {ACTIONS.map((action) => (
-                  <option key={action} value={action} />
-                ))}
-              </datalist>
-            </>
-          )}
-        </Field>
-        <Field label="Actor (user id)" hint="Pick a name below to fill it.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              value={draft.actor}
-              onChange={(event) => setDraft({ ...draft, actor: event.target.value })}
-            />
-          )}
-        </Field>
-        <Field label="Target (id)" hint="A program's, episode's, source's... id.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              autoComplete="off"
-              spellCheck={false}
-              value={draft.target}
-              onChange={(event) => setDraft({ ...draft, target: event.target.value })}
-            />
-          )}
-        </Field>
+        {FILTERS.map(({ name, label, hint, suggestions }) => (
+          <FilterInput
+            key={name}
+            label={label}
+            hint={hint}
+            value={draft[name]}
+            onChange={(value) => setDraft({ ...draft, [name]: value })}
+            suggestions={suggestions}
+          />
+        ))}
         <div className="actions">
           <button type="submit" className="primary">
             Apply filters
@@ -143,35 +155,13 @@ export function Audit() {
         </p>
       ) : null}
       {entries.length > 0 ? (
-        <div className="table-wrap" role="region" aria-label="Audit entries" tabIndex={0}>
-          <table className="audit">
-            <caption className="visually-hidden">Audit entries</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">What</th>
-                <th scope="col">Target</th>
-                <th scope="col">Changes</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((entry) => (
-                <AuditRow key={entry.id} entry={entry} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableRegion label="Audit entries" className="audit" columns={ENTRY_COLUMNS}>
+          {entries.map((entry) => (
+            <AuditRow key={entry.id} entry={entry} />
+          ))}
+        </TableRegion>
       ) : null}
-      {data && (data.auditEntries.pageInfo.hasNextPage || cursors.length > 1) ? (
-        <Pager
-          label="Audit pages"
-          cursors={cursors}
-          hasNextPage={data.auditEntries.pageInfo.hasNextPage}
-          endCursor={data.auditEntries.pageInfo.endCursor}
-          onChange={setCursors}
-        />
-      ) : null}
+      <MorePages label="Audit pages" cursors={cursors} pageInfo={data?.auditEntries.pageInfo} onChange={setCursors} />
     </>
   );
 }
@@ -183,7 +173,7 @@ function AuditRow({ entry }: { entry: Entry }) {
   return (
     <tr>
       <th scope="row">
-        <time dateTime={entry.at}>{dateTime(entry.at)}</time>
+        <Time at={entry.at} />
       </th>
       <td dir="auto">
         {entry.actor ? (
@@ -218,13 +208,7 @@ function AuditRow({ entry }: { entry: Entry }) {
               {entry.before == null ? "set" : entry.after == null ? "removed" : "changed"}
             </summary>
             <table className="diff">
-              <thead>
-                <tr>
-                  <th scope="col">Field</th>
-                  <th scope="col">Before</th>
-                  <th scope="col">After</th>
-                </tr>
-              </thead>
+              <TableHead columns={DIFF_COLUMNS} />
               <tbody>
                 {rows.map((row) => (
                   <tr key={row.field} className={`diff-${row.change}`}>

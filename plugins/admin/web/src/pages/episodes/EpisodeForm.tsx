@@ -1,23 +1,20 @@
 // An episode: create (/episodes/new, ?program=ID preselects its program) or edit (/episodes/:id) with publishing,
 // media, review and deletion; viewers get the same page read-only.
-import { useId, useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
-import { ConfirmButton } from "../../components/ConfirmButton";
+import { DetailsForm, NewItemForm, useContentForm } from "../../components/content/ContentForm";
 import {
   answerProblem,
-  FormNotice,
+  markedFields,
   ReadOnlyValues,
-  slugHint,
   TextField,
-  useArrivalFocus,
-  useArrivalNotice,
-  useFocusFirstProblem,
+  TitleAndSlug,
+  type FormBinding,
 } from "../../components/content/FormParts";
-import { PublishControls } from "../../components/content/PublishControls";
+import { DeleteItem, ItemHeading, LoadedItem, useOpenCreated } from "../../components/content/ItemPage";
+import { ItemPublishing } from "../../components/content/PublishControls";
 import { Field } from "../../components/Field";
 import { EpisodeMedia } from "../../components/media/EpisodeMedia";
-import { Notice } from "../../components/Notice";
 import {
   AdminEpisodeDocument,
   AdminProgramOptionsDocument,
@@ -39,7 +36,6 @@ import {
 } from "../../lib/contentForms";
 import { dateTime } from "../../lib/format";
 import { shownStatus } from "../../lib/listState";
-import { transportMessage, type ResultProblem } from "../../lib/results";
 import { useViewer } from "../../viewer";
 
 const FIELDS = ["programId", "title", "slug", "season", "number", "description"];
@@ -51,34 +47,15 @@ export function EpisodeForm() {
   return id ? <EpisodePage id={id} /> : <NewEpisode />;
 }
 
-function EpisodeFields({
-  values,
-  onChange,
-  problem,
-  creating,
-}: {
-  values: EpisodeValues;
-  onChange: (name: keyof EpisodeValues, value: string) => void;
-  problem: ResultProblem | null;
-  creating: boolean;
-}) {
-  const error = (name: string) => problem?.fields[name];
-  const common = { values, onChange };
+function EpisodeFields({ form, creating }: { form: FormBinding<EpisodeValues>; creating: boolean }) {
   return (
     <>
-      <TextField {...common} label="Title" name="title" error={error("title")} content required />
-      <TextField
-        {...common}
-        label="Slug"
-        name="slug"
-        error={error("slug")}
-        hint={slugHint(creating)}
-      />
+      <TitleAndSlug form={form} creating={creating} />
       <div className="field-row">
-        <TextField {...common} label="Season" name="season" error={error("season")} inputMode="numeric" />
-        <TextField {...common} label="Number" name="number" error={error("number")} inputMode="numeric" />
+        <TextField form={form} label="Season" name="season" inputMode="numeric" />
+        <TextField form={form} label="Number" name="number" inputMode="numeric" />
       </div>
-      <TextField {...common} label="Description" name="description" error={error("description")} content multiline />
+      <TextField form={form} label="Description" name="description" content multiline />
     </>
   );
 }
@@ -108,109 +85,55 @@ function ProgramPicker({ value, onChange, error }: { value: string; onChange: (i
 }
 
 function NewEpisode() {
-  const navigate = useNavigate();
   const [params] = useSearchParams();
-  const [values, setValues] = useState<EpisodeValues>(() => ({ ...EMPTY_EPISODE, programId: params.get("program") ?? "" }));
-  const [problem, setProblem] = useState<ResultProblem | null>(null);
+  const form = useContentForm<EpisodeValues>(() => ({ ...EMPTY_EPISODE, programId: params.get("program") ?? "" }));
+  const opened = useOpenCreated("episode");
   const [created, createEpisode] = useMutation(CreateEpisodeDocument);
-  const form = useFocusFirstProblem(problem);
-  const onChange = (name: keyof EpisodeValues, value: string) => setValues((current) => ({ ...current, [name]: value }));
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setProblem(null);
-    const converted = episodeCreateInput(values);
-    if (converted.problems) return setProblem({ message: "check the marked fields", fields: converted.problems });
+  const create = async () => {
+    const converted = episodeCreateInput(form.values);
+    if (converted.problems) return markedFields(converted.problems);
     const answer = await createEpisode({ input: converted.input });
-    const result = answer.data?.createEpisode;
-    const found = answerProblem(answer, result);
-    if (found) return setProblem(found);
-    if (result?.__typename === "Episode") {
-      navigate(`/episodes/${encodeURIComponent(result.id)}`, { state: { notice: `Episode “${result.title}” created.` } });
-    }
+    return opened(answer, answer.data?.createEpisode);
   };
-
+  const { programId } = form.values;
   return (
-    <>
-      <p className="breadcrumb">
-        <Link to="/episodes">Episodes</Link>
-      </p>
-      <h1>New episode</h1>
-      <form ref={form} className="content-form" noValidate onSubmit={(event) => void submit(event)}>
-        <FormNotice problem={problem} action="create the episode" known={FIELDS} />
-        <ProgramPicker value={values.programId} onChange={(id) => onChange("programId", id)} error={problem?.fields.programId} />
-        <EpisodeFields values={values} onChange={onChange} problem={problem} creating />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={created.fetching}>
-            Create episode
-          </button>
-          <Link to={values.programId ? `/programs/${encodeURIComponent(values.programId)}` : "/episodes"}>Cancel</Link>
-        </div>
-        {created.fetching ? <p role="status">Saving…</p> : null}
-      </form>
-    </>
+    <NewItemForm
+      noun="episode"
+      form={form}
+      known={FIELDS}
+      busy={created.fetching}
+      onSave={create}
+      cancelTo={programId ? `/programs/${encodeURIComponent(programId)}` : "/episodes"}
+    >
+      <ProgramPicker value={programId} onChange={(id) => form.onChange("programId", id)} error={form.problem?.fields.programId} />
+      <EpisodeFields form={form} creating />
+    </NewItemForm>
   );
 }
 
 type Episode = NonNullable<AdminEpisodeQuery["episode"]>;
 
 function EpisodePage({ id }: { id: string }) {
-  const [{ data, error, fetching }] = useQuery({ query: AdminEpisodeDocument, variables: { id } });
-  if (error && !data) return <Notice kind="error">Could not load the episode: {transportMessage(error)}</Notice>;
-  if (!data) return fetching ? <p role="status">Loading…</p> : null;
-  if (!data.episode) {
-    return (
-      <>
-        <h1>Episode not found</h1>
-        <Notice kind="error">No episode has this id, or you may not see it.</Notice>
-        <Link to="/episodes">Back to episodes</Link>
-      </>
-    );
-  }
-  return <EpisodeDetail key={data.episode.id} episode={data.episode} />;
+  const [result] = useQuery({ query: AdminEpisodeDocument, variables: { id } });
+  return (
+    <LoadedItem noun="episode" result={result} item={result.data?.episode}>
+      {(episode) => <EpisodeDetail key={episode.id} episode={episode} />}
+    </LoadedItem>
+  );
 }
 
 function EpisodeDetail({ episode }: { episode: Episode }) {
   const { can } = useViewer();
-  const arrived = useArrivalNotice();
-  const heading = useArrivalFocus<HTMLHeadingElement>(arrived);
-  const navigate = useNavigate();
-  const [, publish] = useMutation(PublishEpisodeDocument);
-  const [, unpublish] = useMutation(UnpublishEpisodeDocument);
-  const [deleting, deleteEpisode] = useMutation(DeleteEpisodeDocument);
-  const [deleteProblem, setDeleteProblem] = useState<string | null>(null);
   const program = episode.program;
   const programLive = shownStatus(program.status, program.publishAt) === "PUBLISHED";
-
-  const onPublish = async (at: string | null) => {
-    const answer = await publish({ id: episode.id, at });
-    return answerProblem(answer, answer.data?.publishEpisode);
-  };
-  const onUnpublish = async () => {
-    const answer = await unpublish({ id: episode.id });
-    return answerProblem(answer, answer.data?.unpublishEpisode);
-  };
-  const onDelete = async () => {
-    setDeleteProblem(null);
-    const answer = await deleteEpisode({ id: episode.id });
-    const found = answerProblem(answer, answer.data?.deleteEpisode);
-    if (found) return setDeleteProblem(found.message);
-    navigate("/episodes", { state: { notice: `Episode “${episode.title}” deleted.` } });
-  };
-
   return (
     <>
       <p className="breadcrumb">
         <Link to="/episodes">Episodes</Link>
         <span aria-hidden="true"> / </span>
-        <Link to={`/programs/${encodeURIComponent(program.id)}`} dir="auto">
-          {program.title}
-        </Link>
+        <ProgramLink program={program} />
       </p>
-      <h1 dir="auto" ref={heading} tabIndex={-1}>
-        {episode.title}
-      </h1>
-      {arrived ? <Notice kind="success">{arrived}</Notice> : null}
+      <ItemHeading title={episode.title} />
       <p className="actions">
         <Link className="button" to={`/episodes/${encodeURIComponent(episode.id)}/review`}>
           Review
@@ -230,13 +153,7 @@ function EpisodeDetail({ episode }: { episode: Episode }) {
           ]}
         />
       )}
-      <PublishControls
-        status={episode.status}
-        publishAt={episode.publishAt}
-        onPublish={onPublish}
-        onUnpublish={onUnpublish}
-        readOnly={!can.edit}
-      />
+      <ItemPublishing item={episode} publish={PublishEpisodeDocument} unpublish={UnpublishEpisodeDocument} readOnly={!can.edit} />
       {programLive ? null : (
         <p className="hint">
           Its program is not public yet, so this episode stays hidden from the public until the program is published too.
@@ -244,73 +161,45 @@ function EpisodeDetail({ episode }: { episode: Episode }) {
       )}
       <EpisodeMedia episodeId={episode.id} canEdit={can.edit} />
       {can.edit ? (
-        <section className="danger-zone" aria-label="Delete episode">
-          <ConfirmButton
-            label="Delete"
-            question={`Delete the episode “${episode.title}”?`}
-            confirmLabel="Delete"
-            disabled={deleting.fetching}
-            onConfirm={onDelete}
-          />
-          {deleteProblem ? <Notice kind="error">Could not delete the episode: {deleteProblem}</Notice> : null}
-        </section>
+        <DeleteItem
+          noun="episode"
+          item={episode}
+          question={`Delete the episode “${episode.title}”?`}
+          mutation={DeleteEpisodeDocument}
+        />
       ) : null}
     </>
   );
 }
 
-function EditEpisode({ episode }: { episode: Episode }) {
-  const headingId = useId();
-  const [initial, setInitial] = useState<EpisodeValues>(() => episodeValues(episode));
-  const [values, setValues] = useState<EpisodeValues>(initial);
-  const [problem, setProblem] = useState<ResultProblem | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
-  const [updating, updateEpisode] = useMutation(UpdateEpisodeDocument);
-  const form = useFocusFirstProblem(problem);
-  const onChange = (name: keyof EpisodeValues, value: string) => {
-    setValues((current) => ({ ...current, [name]: value }));
-    setSaved(null);
-  };
+function ProgramLink({ program }: { program: Episode["program"] }) {
+  return (
+    <Link to={`/programs/${encodeURIComponent(program.id)}`} dir="auto">
+      {program.title}
+    </Link>
+  );
+}
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setProblem(null);
-    setSaved(null);
-    const converted = episodeUpdateInput(values, initial);
-    if (converted.problems) return setProblem({ message: "check the marked fields", fields: converted.problems });
-    if (!hasChanges(converted.input)) return setSaved("No changes to save.");
+function EditEpisode({ episode }: { episode: Episode }) {
+  const form = useContentForm(() => episodeValues(episode));
+  const [updating, updateEpisode] = useMutation(UpdateEpisodeDocument);
+  const save = async () => {
+    const converted = episodeUpdateInput(form.values, form.initial);
+    if (converted.problems) return markedFields(converted.problems);
+    if (!hasChanges(converted.input)) return form.unchanged();
     const answer = await updateEpisode({ id: episode.id, input: converted.input });
     const result = answer.data?.updateEpisode;
-    const found = answerProblem(answer, result);
-    if (found) return setProblem(found);
-    if (result?.__typename === "Episode") {
-      const next = episodeValues({ ...result, program: episode.program });
-      setInitial(next);
-      setValues(next);
-      setSaved("Changes saved.");
-    }
+    if (result?.__typename === "Episode") form.savedAs(episodeValues({ ...result, program: episode.program }));
+    return answerProblem(answer, result);
   };
-
+  const intro = (
+    <p>
+      Program: <ProgramLink program={episode.program} />
+    </p>
+  );
   return (
-    <section aria-labelledby={headingId}>
-      <h2 id={headingId}>Details</h2>
-      <p>
-        Program:{" "}
-        <Link to={`/programs/${encodeURIComponent(episode.program.id)}`} dir="auto">
-          {episode.program.title}
-        </Link>
-      </p>
-      <form ref={form} className="content-form" noValidate onSubmit={(event) => void submit(event)}>
-        <FormNotice problem={problem} action="save the episode" known={FIELDS} />
-        <EpisodeFields values={values} onChange={onChange} problem={problem} creating={false} />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={updating.fetching}>
-            Save changes
-          </button>
-        </div>
-        {updating.fetching ? <p role="status">Saving…</p> : null}
-        {saved ? <Notice kind="success">{saved}</Notice> : null}
-      </form>
-    </section>
+    <DetailsForm noun="episode" form={form} known={FIELDS} busy={updating.fetching} onSave={save} intro={intro}>
+      <EpisodeFields form={form} creating={false} />
+    </DetailsForm>
   );
 }

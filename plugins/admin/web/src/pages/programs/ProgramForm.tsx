@@ -1,22 +1,14 @@
 // A program: create (/programs/new) or edit (/programs/:id) with publishing, deletion and its episodes; viewers
 // get the same page read-only.
-import { useId, useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { useId, useState } from "react";
+import { Link, useParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
-import { ConfirmButton } from "../../components/ConfirmButton";
-import {
-  answerProblem,
-  FormNotice,
-  ReadOnlyValues,
-  slugHint,
-  TextField,
-  useArrivalFocus,
-  useArrivalNotice,
-  useFocusFirstProblem,
-} from "../../components/content/FormParts";
-import { PublishControls } from "../../components/content/PublishControls";
+import { DetailsForm, NewItemForm, useContentForm } from "../../components/content/ContentForm";
+import { answerProblem, ReadOnlyValues, TextField, TitleAndSlug, type FormBinding } from "../../components/content/FormParts";
+import { DeleteItem, ItemHeading, LoadedItem, useOpenCreated } from "../../components/content/ItemPage";
+import { ItemPublishing } from "../../components/content/PublishControls";
 import { Notice } from "../../components/Notice";
-import { Pager, afterOf } from "../../components/Pager";
+import { afterOf, MorePages } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import {
   AdminProgramDocument,
@@ -38,7 +30,7 @@ import {
 } from "../../lib/contentForms";
 import { dateTime } from "../../lib/format";
 import { PAGE_SIZE } from "../../lib/listState";
-import { transportMessage, type ResultProblem } from "../../lib/results";
+import { transportMessage } from "../../lib/results";
 import { useViewer } from "../../viewer";
 
 const FIELDS = ["title", "slug", "description", "category", "language", "tags"];
@@ -48,131 +40,52 @@ export function ProgramForm() {
   return id ? <ProgramPage id={id} /> : <NewProgram />;
 }
 
-function ProgramFields({
-  values,
-  onChange,
-  problem,
-  creating,
-}: {
-  values: ProgramValues;
-  onChange: (name: keyof ProgramValues, value: string) => void;
-  problem: ResultProblem | null;
-  creating: boolean;
-}) {
-  const error = (name: string) => problem?.fields[name];
-  const common = { values, onChange };
+function ProgramFields({ form, creating }: { form: FormBinding<ProgramValues>; creating: boolean }) {
   return (
     <>
-      <TextField {...common} label="Title" name="title" error={error("title")} content required />
-      <TextField
-        {...common}
-        label="Slug"
-        name="slug"
-        error={error("slug")}
-        hint={slugHint(creating)}
-      />
-      <TextField {...common} label="Description" name="description" error={error("description")} content multiline />
-      <TextField {...common} label="Category" name="category" error={error("category")} content />
-      <TextField {...common} label="Language" name="language" error={error("language")} hint="A language tag such as en or fa-IR." />
-      <TextField {...common} label="Tags" name="tags" error={error("tags")} hint="Comma separated." content />
+      <TitleAndSlug form={form} creating={creating} />
+      <TextField form={form} label="Description" name="description" content multiline />
+      <TextField form={form} label="Category" name="category" content />
+      <TextField form={form} label="Language" name="language" hint="A language tag such as en or fa-IR." />
+      <TextField form={form} label="Tags" name="tags" hint="Comma separated." content />
     </>
   );
 }
 
 function NewProgram() {
-  const navigate = useNavigate();
-  const [values, setValues] = useState<ProgramValues>(EMPTY_PROGRAM);
-  const [problem, setProblem] = useState<ResultProblem | null>(null);
+  const form = useContentForm(EMPTY_PROGRAM);
+  const opened = useOpenCreated("program");
   const [created, createProgram] = useMutation(CreateProgramDocument);
-  const form = useFocusFirstProblem(problem);
-  const onChange = (name: keyof ProgramValues, value: string) => setValues((current) => ({ ...current, [name]: value }));
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setProblem(null);
-    const answer = await createProgram({ input: programCreateInput(values) });
-    const result = answer.data?.createProgram;
-    const found = answerProblem(answer, result);
-    if (found) return setProblem(found);
-    if (result?.__typename === "Program") {
-      navigate(`/programs/${encodeURIComponent(result.id)}`, { state: { notice: `Program “${result.title}” created.` } });
-    }
+  const create = async () => {
+    const answer = await createProgram({ input: programCreateInput(form.values) });
+    return opened(answer, answer.data?.createProgram);
   };
-
   return (
-    <>
-      <p className="breadcrumb">
-        <Link to="/programs">Programs</Link>
-      </p>
-      <h1>New program</h1>
-      <form ref={form} className="content-form" noValidate onSubmit={(event) => void submit(event)}>
-        <FormNotice problem={problem} action="create the program" known={FIELDS} />
-        <ProgramFields values={values} onChange={onChange} problem={problem} creating />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={created.fetching}>
-            Create program
-          </button>
-          <Link to="/programs">Cancel</Link>
-        </div>
-        {created.fetching ? <p role="status">Saving…</p> : null}
-      </form>
-    </>
+    <NewItemForm noun="program" form={form} known={FIELDS} busy={created.fetching} onSave={create} cancelTo="/programs">
+      <ProgramFields form={form} creating />
+    </NewItemForm>
   );
 }
 
 type Program = NonNullable<AdminProgramQuery["program"]>;
 
 function ProgramPage({ id }: { id: string }) {
-  const [{ data, error, fetching }] = useQuery({ query: AdminProgramDocument, variables: { id } });
-  if (error && !data) return <Notice kind="error">Could not load the program: {transportMessage(error)}</Notice>;
-  if (!data) return fetching ? <p role="status">Loading…</p> : null;
-  if (!data.program) {
-    return (
-      <>
-        <h1>Program not found</h1>
-        <Notice kind="error">No program has this id, or you may not see it.</Notice>
-        <Link to="/programs">Back to programs</Link>
-      </>
-    );
-  }
-  return <ProgramDetail key={data.program.id} program={data.program} />;
+  const [result] = useQuery({ query: AdminProgramDocument, variables: { id } });
+  return (
+    <LoadedItem noun="program" result={result} item={result.data?.program}>
+      {(program) => <ProgramDetail key={program.id} program={program} />}
+    </LoadedItem>
+  );
 }
 
 function ProgramDetail({ program }: { program: Program }) {
   const { can } = useViewer();
-  const arrived = useArrivalNotice();
-  const heading = useArrivalFocus<HTMLHeadingElement>(arrived);
-  const navigate = useNavigate();
-  const [, publish] = useMutation(PublishProgramDocument);
-  const [, unpublish] = useMutation(UnpublishProgramDocument);
-  const [deleting, deleteProgram] = useMutation(DeleteProgramDocument);
-  const [deleteProblem, setDeleteProblem] = useState<string | null>(null);
-
-  const onPublish = async (at: string | null) => {
-    const answer = await publish({ id: program.id, at });
-    return answerProblem(answer, answer.data?.publishProgram);
-  };
-  const onUnpublish = async () => {
-    const answer = await unpublish({ id: program.id });
-    return answerProblem(answer, answer.data?.unpublishProgram);
-  };
-  const onDelete = async () => {
-    setDeleteProblem(null);
-    const answer = await deleteProgram({ id: program.id });
-    const found = answerProblem(answer, answer.data?.deleteProgram);
-    if (found) return setDeleteProblem(found.message);
-    navigate("/programs", { state: { notice: `Program “${program.title}” deleted.` } });
-  };
-
   return (
     <>
       <p className="breadcrumb">
         <Link to="/programs">Programs</Link>
       </p>
-      <h1 dir="auto" ref={heading} tabIndex={-1}>
-        {program.title}
-      </h1>
-      {arrived ? <Notice kind="success">{arrived}</Notice> : null}
+      <ItemHeading title={program.title} />
       {can.edit ? (
         <EditProgram program={program} />
       ) : (
@@ -187,76 +100,35 @@ function ProgramDetail({ program }: { program: Program }) {
           ]}
         />
       )}
-      <PublishControls
-        status={program.status}
-        publishAt={program.publishAt}
-        onPublish={onPublish}
-        onUnpublish={onUnpublish}
-        readOnly={!can.edit}
-      />
+      <ItemPublishing item={program} publish={PublishProgramDocument} unpublish={UnpublishProgramDocument} readOnly={!can.edit} />
       <ProgramEpisodes programId={program.id} canEdit={can.edit} />
       {can.edit ? (
-        <section className="danger-zone" aria-label="Delete program">
-          <ConfirmButton
-            label="Delete"
-            question={`Delete the program “${program.title}” and all its episodes?`}
-            confirmLabel="Delete"
-            disabled={deleting.fetching}
-            onConfirm={onDelete}
-          />
-          {deleteProblem ? <Notice kind="error">Could not delete the program: {deleteProblem}</Notice> : null}
-        </section>
+        <DeleteItem
+          noun="program"
+          item={program}
+          question={`Delete the program “${program.title}” and all its episodes?`}
+          mutation={DeleteProgramDocument}
+        />
       ) : null}
     </>
   );
 }
 
 function EditProgram({ program }: { program: Program }) {
-  const headingId = useId();
-  const [initial, setInitial] = useState<ProgramValues>(() => programValues(program));
-  const [values, setValues] = useState<ProgramValues>(initial);
-  const [problem, setProblem] = useState<ResultProblem | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const form = useContentForm(() => programValues(program));
   const [updating, updateProgram] = useMutation(UpdateProgramDocument);
-  const form = useFocusFirstProblem(problem);
-  const onChange = (name: keyof ProgramValues, value: string) => {
-    setValues((current) => ({ ...current, [name]: value }));
-    setSaved(null);
-  };
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setProblem(null);
-    setSaved(null);
-    const input = programUpdateInput(values, initial);
-    if (!hasChanges(input)) return setSaved("No changes to save.");
+  const save = async () => {
+    const input = programUpdateInput(form.values, form.initial);
+    if (!hasChanges(input)) return form.unchanged();
     const answer = await updateProgram({ id: program.id, input });
     const result = answer.data?.updateProgram;
-    const found = answerProblem(answer, result);
-    if (found) return setProblem(found);
-    if (result?.__typename === "Program") {
-      const next = programValues(result);
-      setInitial(next);
-      setValues(next);
-      setSaved("Changes saved.");
-    }
+    if (result?.__typename === "Program") form.savedAs(programValues(result));
+    return answerProblem(answer, result);
   };
-
   return (
-    <section aria-labelledby={headingId}>
-      <h2 id={headingId}>Details</h2>
-      <form ref={form} className="content-form" noValidate onSubmit={(event) => void submit(event)}>
-        <FormNotice problem={problem} action="save the program" known={FIELDS} />
-        <ProgramFields values={values} onChange={onChange} problem={problem} creating={false} />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={updating.fetching}>
-            Save changes
-          </button>
-        </div>
-        {updating.fetching ? <p role="status">Saving…</p> : null}
-        {saved ? <Notice kind="success">{saved}</Notice> : null}
-      </form>
-    </section>
+    <DetailsForm noun="program" form={form} known={FIELDS} busy={updating.fetching} onSave={save}>
+      <ProgramFields form={form} creating={false} />
+    </DetailsForm>
   );
 }
 
@@ -320,15 +192,7 @@ function ProgramEpisodes({ programId, canEdit }: { programId: string; canEdit: b
                 </tbody>
               </table>
             </div>
-            {episodes.pageInfo.hasNextPage || cursors.length > 1 ? (
-              <Pager
-                label="Episode pages"
-                cursors={cursors}
-                hasNextPage={episodes.pageInfo.hasNextPage}
-                endCursor={episodes.pageInfo.endCursor}
-                onChange={setCursors}
-              />
-            ) : null}
+            <MorePages label="Episode pages" cursors={cursors} pageInfo={episodes.pageInfo} onChange={setCursors} />
           </>
         )
       ) : null}

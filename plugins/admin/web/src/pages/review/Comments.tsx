@@ -2,7 +2,7 @@
 // comment at the playhead. What is offered mirrors the API: everyone signed in comments and replies, editors
 // resolve, editors and the author delete.
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type RefObject } from "react";
-import { useMutation } from "urql";
+import { useMutation, type CombinedError } from "urql";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { Field } from "../../components/Field";
 import { Notice } from "../../components/Notice";
@@ -132,6 +132,7 @@ export function CommentList({ episodeId, threads, activeId, follow, onSeek, head
   }, [activeId, follow]);
 
   if (threads.length === 0) return <p>No comments yet.</p>;
+  const item = { episodeId, onSeek, onAnnounce: setAnnouncement, headingId };
   return (
     // Scrollable, and every comment has a button in it: keyboard users reach all of it without a tab stop here.
     <div ref={scroller} className="comment-scroll">
@@ -143,26 +144,12 @@ export function CommentList({ episodeId, threads, activeId, follow, onSeek, head
             className={comment.id === activeId ? "comment comment-active" : "comment"}
             aria-current={comment.id === activeId ? "time" : undefined}
           >
-            <CommentItem
-              comment={comment}
-              episodeId={episodeId}
-              onSeek={onSeek}
-              onAnnounce={setAnnouncement}
-              headingId={headingId}
-              canReply
-            />
+            <CommentItem {...item} comment={comment} canReply />
             {replies.length > 0 ? (
               <ol className="replies" aria-label={`Replies to ${describe(comment)}`}>
                 {replies.map((reply) => (
                   <li key={reply.id} data-comment={reply.id} className="comment reply">
-                    <CommentItem
-                      comment={reply}
-                      episodeId={episodeId}
-                      onSeek={onSeek}
-                      onAnnounce={setAnnouncement}
-                      headingId={headingId}
-                      isReply
-                    />
+                    <CommentItem {...item} comment={reply} isReply />
                   </li>
                 ))}
               </ol>
@@ -204,25 +191,23 @@ function CommentItem({ comment, episodeId, onSeek, onAnnounce, headingId, canRep
   const what = describe(comment, isReply);
   const mayDelete = viewer.can.edit || comment.author.id === viewer.id;
 
+  /** Shows the mutation's problem, or announces what was done: true when it worked. */
+  const settle = (result: { error?: CombinedError | undefined }, typed: Parameters<typeof problemOf>[0], done: string) => {
+    const found = result.error ? transportMessage(result.error) : (problemOf(typed)?.message ?? null);
+    setProblem(found);
+    if (!found) onAnnounce(done);
+    return !found;
+  };
+
   const onResolve = async () => {
     const result = await resolve({ id: comment.id });
-    const found = result.error ? transportMessage(result.error) : (problemOf(result.data?.resolveComment)?.message ?? null);
-    setProblem(found);
-    if (!found) {
-      onAnnounce(`Resolved the ${what}.`);
-      (seekButton.current ?? replyButton.current)?.focus();
-    }
+    if (settle(result, result.data?.resolveComment, `Resolved the ${what}.`)) (seekButton.current ?? replyButton.current)?.focus();
   };
 
   const onDelete = async () => {
     const result = await remove({ id: comment.id });
-    const found = result.error ? transportMessage(result.error) : (problemOf(result.data?.deleteComment)?.message ?? null);
-    setProblem(found);
-    if (!found) {
-      onAnnounce(`Deleted the ${what}.`);
-      // The comment is gone: focus the list's heading rather than nothing.
-      document.getElementById(headingId)?.focus();
-    }
+    // The comment is gone: focus the list's heading rather than nothing.
+    if (settle(result, result.data?.deleteComment, `Deleted the ${what}.`)) document.getElementById(headingId)?.focus();
   };
 
   return (

@@ -1,5 +1,6 @@
 // A labelled checkbox with its hint and the API's error beside it (the box before its label, as forms expect).
-import { useId, type ReactNode } from "react";
+import type { ReactNode } from "react";
+import { FieldNotes, useFieldIds } from "../../components/Field";
 
 interface CheckFieldProps {
   label: string;
@@ -13,40 +14,27 @@ interface CheckFieldProps {
 }
 
 export function CheckField({ label, checked, onChange, hint, error, name, context }: CheckFieldProps) {
-  const id = useId();
-  const contextId = context ? `${id}-context` : undefined;
-  const hintId = hint ? `${id}-hint` : undefined;
-  const errorId = error ? `${id}-error` : undefined;
-  const describedBy = [contextId, hintId, errorId].filter(Boolean).join(" ") || undefined;
+  const ids = useFieldIds({ context, hint, error });
   return (
     <div className={error ? "field field-check field-invalid" : "field field-check"}>
       <div className="check-row">
         <input
           type="checkbox"
-          id={id}
+          id={ids.id}
           name={name}
           checked={checked}
           aria-invalid={Boolean(error)}
-          aria-describedby={describedBy}
+          aria-describedby={ids.describedBy}
           onChange={(event) => onChange(event.target.checked)}
         />
-        <label htmlFor={id}>{label}</label>
+        <label htmlFor={ids.id}>{label}</label>
         {context ? (
-          <span id={contextId} className="visually-hidden">
+          <span id={ids.contextId} className="visually-hidden">
             {context}
           </span>
         ) : null}
       </div>
-      {hint ? (
-        <p className="hint" id={hintId}>
-          {hint}
-        </p>
-      ) : null}
-      {error ? (
-        <p className="field-error" id={errorId} data-testid="field-error">
-          {error}
-        </p>
-      ) : null}
+      <FieldNotes ids={ids} hint={hint} error={error} />
     </div>
   );
 }

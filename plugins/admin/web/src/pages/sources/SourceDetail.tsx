@@ -3,20 +3,31 @@ import { useEffect, useRef, useState } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { useMutation, useQuery } from "urql";
 import { ConfirmButton } from "../../components/ConfirmButton";
-import { Notice } from "../../components/Notice";
-import { afterOf, Pager } from "../../components/Pager";
+import { Announcement, Notice } from "../../components/Notice";
+import { afterOf, MorePages } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
+import { TableRegion, type ColumnHeading } from "../../components/TableRegion";
+import { Time } from "../../components/Time";
 import { AdminSourceDocument, DeleteSourceDocument, SourceKindsDocument, type AdminSourceQuery } from "../../gql/graphql";
-import { dateTime } from "../../lib/format";
 import { problemOf, transportMessage } from "../../lib/results";
 import { useViewer } from "../../viewer";
 import { kindLabel } from "./config";
+import { LastRun } from "./LastRun";
 import { programTitle, useProgramOptions } from "./programs";
 import { runCounts, scheduleText, usePolling, useRunSource } from "./runs";
 import { SourceEditor } from "./SourceEditor";
 
 const RUNS_PAGE = 20;
 const WATCH_MS = 120_000;
+
+const RUN_COLUMNS: readonly ColumnHeading[] = [
+  "Started",
+  "Finished",
+  "Status",
+  "Trigger",
+  ...["Found", "New", "Updated", "Skipped", "Failed", "Gone"].map((label) => ({ label, number: true })),
+  "Problems",
+];
 
 type Run = NonNullable<AdminSourceQuery["source"]>["runs"]["edges"][number]["node"];
 
@@ -135,24 +146,20 @@ export function SourceDetail() {
         </div>
         <div>
           <dt>Next run</dt>
-          <dd>{source.nextRunAt ? <time dateTime={source.nextRunAt}>{dateTime(source.nextRunAt)}</time> : "—"}</dd>
+          <dd>
+            <Time at={source.nextRunAt} />
+          </dd>
         </div>
         <div>
           <dt>Last run</dt>
           <dd>
-            {latest ? (
-              <>
-                <StatusBadge status={latest.status} /> <time dateTime={latest.startedAt}>{dateTime(latest.startedAt)}</time>
-              </>
-            ) : (
-              "Never"
-            )}
+            <LastRun run={latest} />
           </dd>
         </div>
         <div>
           <dt>Created</dt>
           <dd>
-            <time dateTime={source.createdAt}>{dateTime(source.createdAt)}</time>
+            <Time at={source.createdAt} />
           </dd>
         </div>
       </dl>
@@ -164,10 +171,7 @@ export function SourceDetail() {
           <Link to={`/audit?target=${encodeURIComponent(source.id)}`}>Audit trail of this source</Link>
         ) : null}
       </div>
-      <div role="status" className="run-outcome">
-        {runMessage}
-      </div>
-      {problem ? <Notice kind="error">{problem}</Notice> : null}
+      <Announcement status={runMessage} problem={problem} className="run-outcome" />
 
       <h2>Settings</h2>
       {kindsResult.error ? (
@@ -198,41 +202,13 @@ export function SourceDetail() {
       {runs.length === 0 ? (
         <p>No runs yet.</p>
       ) : (
-        <div className="table-wrap" role="region" aria-label="Run history" tabIndex={0}>
-          <table>
-            <caption className="visually-hidden">Runs of {source.name}, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Status</th>
-                <th scope="col">Trigger</th>
-                <th scope="col" className="number">Found</th>
-                <th scope="col" className="number">New</th>
-                <th scope="col" className="number">Updated</th>
-                <th scope="col" className="number">Skipped</th>
-                <th scope="col" className="number">Failed</th>
-                <th scope="col" className="number">Gone</th>
-                <th scope="col">Problems</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.map((item) => (
-                <RunRow key={item.id} run={item} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableRegion label="Run history" caption={`Runs of ${source.name}, newest first`} columns={RUN_COLUMNS}>
+          {runs.map((item) => (
+            <RunRow key={item.id} run={item} />
+          ))}
+        </TableRegion>
       )}
-      {source.runs.pageInfo.hasNextPage || cursors.length > 1 ? (
-        <Pager
-          label="Run history pages"
-          cursors={cursors}
-          hasNextPage={source.runs.pageInfo.hasNextPage}
-          endCursor={source.runs.pageInfo.endCursor}
-          onChange={setCursors}
-        />
-      ) : null}
+      <MorePages label="Run history pages" cursors={cursors} pageInfo={source.runs.pageInfo} onChange={setCursors} />
 
       <h2>Delete</h2>
       <p>The source and its run history go; the episodes it brought in stay.</p>
@@ -250,9 +226,11 @@ function RunRow({ run }: { run: Run }) {
   return (
     <tr>
       <th scope="row">
-        <time dateTime={run.startedAt}>{dateTime(run.startedAt)}</time>
+        <Time at={run.startedAt} />
       </th>
-      <td>{run.finishedAt ? <time dateTime={run.finishedAt}>{dateTime(run.finishedAt)}</time> : "—"}</td>
+      <td>
+        <Time at={run.finishedAt} />
+      </td>
       <td>
         <StatusBadge status={run.status} />
       </td>

@@ -2,18 +2,29 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useLocation } from "react-router-dom";
 import { useQuery } from "urql";
-import { Notice } from "../../components/Notice";
-import { afterOf, Pager } from "../../components/Pager";
-import { StatusBadge } from "../../components/StatusBadge";
+import { Notice, OutcomeNotice, type Outcome } from "../../components/Notice";
+import { afterOf, MorePages } from "../../components/Pager";
+import { TableRegion, type ColumnHeading } from "../../components/TableRegion";
+import { Time } from "../../components/Time";
 import { AdminSourcesDocument } from "../../gql/graphql";
-import { dateTime } from "../../lib/format";
 import { transportMessage } from "../../lib/results";
 import { kindLabel } from "./config";
+import { LastRun } from "./LastRun";
 import { programTitle, useProgramOptions } from "./programs";
-import { scheduleText, usePolling, useRunSource, type RunOutcome } from "./runs";
+import { scheduleText, usePolling, useRunSource } from "./runs";
 
 const PAGE = 25;
 const WATCH_MS = 60_000;
+
+const SOURCE_COLUMNS: readonly ColumnHeading[] = [
+  "Name",
+  "Kind",
+  "Program",
+  "Schedule",
+  "Last run",
+  "Next run",
+  { label: "Actions", hidden: true },
+];
 
 export function SourceList() {
   const location = useLocation();
@@ -26,7 +37,7 @@ export function SourceList() {
   });
   const programs = useProgramOptions();
   const runSource = useRunSource();
-  const [outcome, setOutcome] = useState<RunOutcome | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [watchUntil, setWatchUntil] = useState(0);
 
   useEffect(() => {
@@ -59,10 +70,7 @@ export function SourceList() {
         </Link>
       </div>
       {arrived ? <Notice kind="success">{arrived}</Notice> : null}
-      <div aria-live="polite" role="status" className="run-outcome">
-        {outcome?.ok ? outcome.message : null}
-      </div>
-      {outcome && !outcome.ok ? <Notice kind="error">{outcome.message}</Notice> : null}
+      <OutcomeNotice outcome={outcome} className="run-outcome" />
       {error ? <Notice kind="error">The sources could not be loaded: {transportMessage(error)}</Notice> : null}
       {fetching && !data ? <p role="status">Loading…</p> : null}
       {data && sources.length === 0 && cursors.length === 1 ? (
@@ -71,66 +79,35 @@ export function SourceList() {
         </p>
       ) : null}
       {sources.length > 0 ? (
-        <div className="table-wrap" role="region" aria-label="Ingest sources" tabIndex={0}>
-          <table>
-            <caption className="visually-hidden">Ingest sources</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Program</th>
-                <th scope="col">Schedule</th>
-                <th scope="col">Last run</th>
-                <th scope="col">Next run</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {sources.map((source) => (
-                <tr key={source.id}>
-                  <th scope="row">
-                    <Link to={`/sources/${encodeURIComponent(source.id)}`} dir="auto">
-                      {source.name}
-                    </Link>
-                  </th>
-                  <td>
-                    <span title={kindLabel(source.kind)}>{source.kind}</span>
-                  </td>
-                  <td dir="auto">{programTitle(programs.programs, source.programId)}</td>
-                  <td>{scheduleText(source.scheduleMinutes, source.enabled)}</td>
-                  <td>
-                    {source.lastRun ? (
-                      <>
-                        <StatusBadge status={source.lastRun.status} />{" "}
-                        <time dateTime={source.lastRun.startedAt}>{dateTime(source.lastRun.startedAt)}</time>
-                      </>
-                    ) : (
-                      "Never"
-                    )}
-                  </td>
-                  <td>{source.nextRunAt ? <time dateTime={source.nextRunAt}>{dateTime(source.nextRunAt)}</time> : "—"}</td>
-                  <td>
-                    <button type="button" onClick={() => void run(source.id, source.name)}>
-                      Run now<span className="visually-hidden">: {source.name}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableRegion label="Ingest sources" columns={SOURCE_COLUMNS}>
+          {sources.map((source) => (
+            <tr key={source.id}>
+              <th scope="row">
+                <Link to={`/sources/${encodeURIComponent(source.id)}`} dir="auto">
+                  {source.name}
+                </Link>
+              </th>
+              <td>
+                <span title={kindLabel(source.kind)}>{source.kind}</span>
+              </td>
+              <td dir="auto">{programTitle(programs.programs, source.programId)}</td>
+              <td>{scheduleText(source.scheduleMinutes, source.enabled)}</td>
+              <td>
+                <LastRun run={source.lastRun} />
+              </td>
+              <td>
+                <Time at={source.nextRunAt} />
+              </td>
+              <td>
+                <button type="button" onClick={() => void run(source.id, source.name)}>
+                  Run now<span className="visually-hidden">: {source.name}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </TableRegion>
       ) : null}
-      {data && (data.sources.pageInfo.hasNextPage || cursors.length > 1) ? (
-        <Pager
-          label="Source pages"
-          cursors={cursors}
-          hasNextPage={data.sources.pageInfo.hasNextPage}
-          endCursor={data.sources.pageInfo.endCursor}
-          onChange={setCursors}
-        />
-      ) : null}
+      <MorePages label="Source pages" cursors={cursors} pageInfo={data?.sources.pageInfo} onChange={setCursors} />
     </>
   );
 }

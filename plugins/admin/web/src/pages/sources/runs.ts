@@ -2,15 +2,11 @@
 import { useCallback, useEffect, useRef } from "react";
 import { useMutation } from "urql";
 import { RunSourceDocument } from "../../gql/graphql";
+import type { Outcome } from "../../components/Notice";
 import { problemOf, transportMessage } from "../../lib/results";
 
-export interface RunOutcome {
-  ok: boolean;
-  message: string;
-}
-
 /** runSource: the request is queued for the worker, which starts the run within moments. */
-export function useRunSource(): (id: string, name: string) => Promise<RunOutcome> {
+export function useRunSource(): (id: string, name: string) => Promise<Outcome> {
   const [, run] = useMutation(RunSourceDocument);
   return useCallback(
     async (id: string, name: string) => {
