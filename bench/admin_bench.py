@@ -790,10 +790,12 @@ def serve_cmd(build: Path | None) -> list[str]:
 
 
 def check_served(app_url: str, build: Path | None) -> None:
-    """The app's /admin/programs must be the index.html measured (a frozen copy, or the live folder's)."""
+    """The app's /admin/programs must be the index.html measured (a frozen copy, or the live folder's), as the
+    plugin serves it: with the configuration inlined as a JSON data block before the root element."""
     served = httpx.get(f"{app_url}/admin/programs", timeout=10)
     expected = (build or STATIC) / "index.html"
-    if served.status_code != 200 or served.content != expected.read_bytes():
+    inlined = re.sub(r'<script id="cms-admin-config" type="application/json">.*?</script>', "", served.text, count=1)
+    if served.status_code != 200 or inlined != expected.read_text():
         raise PageNotReady(f"/admin/programs answered {served.status_code}, not {expected}: {served.text[:200]}")
 
 
