@@ -112,7 +112,15 @@ def _authorize_get(login: DevLogin, request: Request) -> Response:
     return _html(page, form_targets=f"'self' {_origin_of(auth.redirect_uri)}")
 
 
+# Anyone who can post the sign-in form chooses their own role: only browsers on this machine may, so a development
+# server bound to 0.0.0.0 hands no admin token to its network (use a real OIDC_ISSUER for a shared server).
+_LOOPBACK_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 async def _authorize_post(login: DevLogin, request: Request) -> Response:
+    if request.client is None or request.client.host not in _LOOPBACK_CLIENTS:
+        message = "The development issuer signs in browsers on this machine only. Set OIDC_ISSUER to serve others."
+        return _html(refusal_page(message), 403)
     try:
         form = await _read_form(request)
         auth = login.unseal(_field(form, "request"))

@@ -46,9 +46,9 @@ def content_security_policy(settings: Settings, request: Request) -> str:
     """This origin, plus only what the app must reach elsewhere: the identity provider (token, silent renew), S3
     (presigned uploads) and the public base URL (signed playback: playlists, segments, posters). No CDN, no fonts."""
     own = f"{request.url.scheme}://{request.url.netloc}"
-    issuer, storage, playback = (
-        _origin(url) for url in (_issuer(settings), settings.s3_endpoint_url, settings.public_base_url)
-    )
+    # Presigned upload URLs name the public endpoint when there is one (the internal one may be unreachable).
+    presigner = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+    issuer, storage, playback = (_origin(url) for url in (_issuer(settings), presigner, settings.public_base_url))
 
     def sources(*items: str | None) -> str:
         return " ".join(dict.fromkeys(item for item in items if item and item != own))

@@ -51,7 +51,10 @@ class YouTubeSource:
             settings, watch_url=watch_url, max_duration_seconds=max_duration_seconds, extractors=extractors
         )
         # Described for editors' forms (apiKey: write-only); the cap on maxDurationMinutes is this source's own.
-        self.config_fields: tuple[ConfigField, ...] = config_fields(max_duration_minutes=max_duration_seconds // 60)
+        # At least a minute: the field counts minutes, and a cap under one would make its range empty.
+        self.config_fields: tuple[ConfigField, ...] = config_fields(
+            max_duration_minutes=max(1, max_duration_seconds // 60)
+        )
 
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return check_config(config, max_duration_minutes=self.max_duration_seconds // 60)

@@ -368,6 +368,23 @@ async def test_a_forged_or_tampered_form_is_refused(client):
     assert 'role="alert"' in unknown_role.text  # the page again, saying what to fix
 
 
+async def test_only_browsers_on_this_machine_may_sign_in(settings, db_target, api, tmp_path):
+    """A development server bound to 0.0.0.0: a browser elsewhere on the network sees the page but cannot choose a
+    role and walk away with an admin token."""
+    dev_settings = settings.model_copy(update={"oidc_issuer": None, "public_base_url": BASE, "data_dir": tmp_path})
+    app = create_app(Services(dev_settings, database=db_target))
+    transport = httpx.ASGITransport(app=app, client=("192.168.1.23", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as remote:
+        _, challenge = pkce()
+        page = await remote.get("/auth/dev/authorize", params=authorize_params(challenge))
+        assert page.status_code == 200
+        answer = await remote.post(
+            "/auth/dev/authorize", data={"request": sealed_request(page.text), "role": "admin", "decision": "allow"}
+        )
+    assert answer.status_code == 403 and "location" not in answer.headers
+    assert "this machine only" in answer.text
+
+
 # -- refresh tokens -----------------------------------------------------------------------------------------------
 
 

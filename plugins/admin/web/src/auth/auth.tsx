@@ -55,20 +55,29 @@ export function AuthProvider({ manager, children }: { manager: UserManager; chil
     const unloaded = () => {
       if (live) setUser(null);
     };
+    // An expired access token with a refresh token still valid is renewed, not a reason to sign out: a reload after
+    // a coffee break, or a renewal that came late (a laptop waking up), keeps the editor where they were.
+    const renewOrUnload = () => {
+      manager.signinSilent().catch(unloaded);
+    };
     manager.events.addUserLoaded(loaded);
     manager.events.addUserUnloaded(unloaded);
     manager.events.addUserSignedOut(unloaded);
-    manager.events.addAccessTokenExpired(unloaded);
+    manager.events.addAccessTokenExpired(renewOrUnload);
     manager
       .getUser()
-      .then((found) => live && setUser(found && !found.expired ? found : null))
+      .then(async (found) => {
+        if (found?.expired && found.refresh_token) return manager.signinSilent().catch(() => null);
+        return found && !found.expired ? found : null;
+      })
+      .then((found) => live && setUser(found))
       .finally(() => live && setReady(true));
     return () => {
       live = false;
       manager.events.removeUserLoaded(loaded);
       manager.events.removeUserUnloaded(unloaded);
       manager.events.removeUserSignedOut(unloaded);
-      manager.events.removeAccessTokenExpired(unloaded);
+      manager.events.removeAccessTokenExpired(renewOrUnload);
     };
   }, [manager]);
 

@@ -4,6 +4,8 @@
 import { TransportError, type Send, type SendRequest, type SendResponse } from "./uploadPolicy";
 
 export const IDLE_MS = 30_000;
+// After the last byte the server checks and stores the body; an answer that never comes still ends the attempt.
+export const ANSWER_MS = 300_000;
 
 function retryAfterSeconds(value: string | null): number | null {
   if (!value) return null;
@@ -22,7 +24,7 @@ function header(xhr: XMLHttpRequest, name: string): string | null {
   return null;
 }
 
-export function xhrSend(idleMs: number = IDLE_MS): Send {
+export function xhrSend(idleMs: number = IDLE_MS, answerMs: number = ANSWER_MS): Send {
   return (request: SendRequest) =>
     new Promise<SendResponse>((resolve, reject) => {
       if (request.signal.aborted) {
@@ -53,8 +55,11 @@ export function xhrSend(idleMs: number = IDLE_MS): Send {
         watch();
         request.onProgress(event.loaded);
       };
-      // The body is sent: the server may now take a while (checksums, storage) before it answers.
-      xhr.upload.onload = () => clearTimeout(idle);
+      // The body is sent: the server may now take a while (checksums, storage) before it answers, but not forever.
+      xhr.upload.onload = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => giveUp("timeout"), answerMs);
+      };
       xhr.onload = () => {
         cleanup();
         resolve({ status: xhr.status, body: xhr.responseText, retryAfter: retryAfterSeconds(header(xhr, "retry-after")) });
