@@ -147,11 +147,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- parser callbacks
 
     def on_url(self, url: bytes) -> None:
-        self._head_fields += len(url)
+        self._head_fields += len(url) + 16  # with the method, the version and CRLF
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_fields += len(name) + len(value)
+        self._head_fields += len(name) + len(value) + 4  # with ": " and CRLF, as on the wire
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:

@@ -69,6 +69,18 @@ async def test_every_page_of_the_app_is_its_index_with_a_strict_policy(client: h
     assert "http://127.0.0.1:9000" in policy
 
 
+async def test_the_policy_allows_the_public_s3_endpoint_presigned_urls_name(tmp_path: Path, build: Path) -> None:
+    settings = Settings(
+        CMS_DATA_DIR=tmp_path / "data",
+        S3_ENDPOINT_URL="http://minio:9000",
+        S3_PUBLIC_ENDPOINT_URL="http://localhost:9000",
+    )
+    async with _client(settings, build) as client:
+        policy = (await client.get("/admin/")).headers["content-security-policy"]
+    connect = dict(part.strip().split(" ", 1) for part in policy.split(";"))["connect-src"].split()
+    assert "http://localhost:9000" in connect and "http://minio:9000" not in connect
+
+
 async def test_the_policy_lets_the_player_reach_a_separate_playback_host(tmp_path: Path, build: Path) -> None:
     settings = Settings(CMS_DATA_DIR=tmp_path / "data", PUBLIC_BASE_URL="https://media.example.org")
     async with _client(settings, build) as client:
