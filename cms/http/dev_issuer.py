@@ -37,6 +37,7 @@ from cms.auth.dev_login import (
 )
 from cms.core.settings import DEV_ISSUER_PATH, Settings
 from cms.http.auth import principal_of
+from cms.http.body import BodyError, read_body
 from cms.http.dev_issuer_pages import content_security_policy, refusal_page, sign_in_page, signed_out_page
 
 FORM_LIMIT_BYTES = 16 * 1024  # a sign-in form or a token request is well under 4 KiB
@@ -151,11 +152,10 @@ async def _read_form(request: Request) -> Multi:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise ValueError("the body must be application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT_BYTES:
-            raise ValueError(f"the body is larger than {FORM_LIMIT_BYTES} bytes")
+    try:
+        body = await read_body(request.scope, request.receive, limit=FORM_LIMIT_BYTES)
+    except BodyError:
+        raise ValueError(f"the body is larger than {FORM_LIMIT_BYTES} bytes") from None
     try:
         text = body.decode("utf-8")
         return _multi(parse_qsl(text, keep_blank_values=True, max_num_fields=FORM_FIELDS_LIMIT))

@@ -115,7 +115,8 @@ def _index_with_config(index: Path, settings: Settings) -> str:
     the app starts without a round trip for /admin/config.json."""
     payload = json.dumps(_config(settings), separators=(",", ":")).replace("<", "\\u003c")
     block = f'<script id="cms-admin-config" type="application/json">{payload}</script>'
-    return index.read_text().replace(_ROOT_DIV, block + _ROOT_DIV, 1)
+    stat = index.stat()
+    return _load(index, (stat.st_mtime_ns, stat.st_size)).data.decode().replace(_ROOT_DIV, block + _ROOT_DIV, 1)
 
 
 def admin_routes(settings: Settings, static: Path = STATIC) -> list[BaseRoute]:
