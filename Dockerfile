@@ -21,8 +21,9 @@ RUN pip install --no-cache-dir . \
  && apt-get update && apt-get install -y --no-install-recommends npm \
  && cd / && python -m cms.http.graphiql_install \
  && apt-get purge -y --auto-remove npm && rm -rf /var/lib/apt/lists/* /root/.npm \
- && useradd --create-home cms
-USER cms
+ && groupadd --gid 10001 cms && useradd --create-home --uid 10001 --gid 10001 cms
+# Numeric, so Kubernetes can check runAsNonRoot without a runAsUser (deploy/k8s runs it read-only as 10001).
+USER 10001
 ENV CMS_DATA_DIR=/home/cms/var
 EXPOSE 8000
 CMD ["cms", "serve", "--host", "0.0.0.0", "--port", "8000"]

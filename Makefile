@@ -20,10 +20,16 @@ ADMIN := plugins/admin/web
 ADMIN_DEPS := $(ADMIN)/node_modules/.installed
 ADMIN_BUILT := plugins/admin/static/index.html
 ADMIN_SOURCES := $(shell find $(ADMIN)/src -type f -not -path '*/gql/*' 2>/dev/null) $(wildcard $(ADMIN)/*.ts $(ADMIN)/*.json $(ADMIN)/index.html) graphql/schema.graphql $(wildcard graphql/operations/*.graphql)
+# The Kubernetes manifests (deploy/k8s): kustomize built from its Go module (pinned; Go from the machine, no
+# toolchain download) into the venv; deploy/validate.py renders every overlay and validates it offline against the
+# Kubernetes schemas bundled by kubernetes-validate (dev extra) and a strict KEDA ScaledObject schema.
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := $(BIN)/kustomize
+KUSTOMIZE_STAMP := $(BIN)/.kustomize-$(KUSTOMIZE_VERSION)
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest bench-admin clean
+.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps deploy-deps deploy-check services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest bench-admin bench-soak clean
 
 install: $(STAMP)
 
@@ -87,6 +93,18 @@ admin-check: $(ADMIN_DEPS)
 admin-test: $(ADMIN_DEPS)
 	cd $(ADMIN) && npm test
 
+$(KUSTOMIZE_STAMP): | $(STAMP)
+	@command -v go >/dev/null || { echo "kustomize $(KUSTOMIZE_VERSION) is built with Go 1.26 or newer: install Go first" >&2; exit 1; }
+	GOTOOLCHAIN=local GOBIN=$(abspath $(BIN)) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $(KUSTOMIZE_STAMP)
+
+deploy-deps: $(KUSTOMIZE_STAMP)
+
+# Every Kustomize tree rendered and validated (schemas of Kubernetes 1.30 and 1.37, strict; references between
+# objects); tests/unit/test_deploy_manifests.py checks the rendered manifests against the code.
+deploy-check: install deploy-deps
+	$(BIN)/python deploy/validate.py --kustomize $(KUSTOMIZE)
+
 # GraphiQL's offline files are best effort here (npm may be missing): without them it loads them from a CDN.
 run: install admin
 	$(MAKE) graphiql || echo "GraphiQL's files not installed: GraphiQL will load them from a CDN"
@@ -96,7 +114,7 @@ run: install admin
 services:
 	bash .ci/services
 
-test: install graphiql admin admin-test e2e-deps audit-deps services
+test: install graphiql admin admin-test e2e-deps audit-deps deploy-deps services
 	$(BIN)/pytest
 
 # Quality gates: `make check` runs them all (CI runs it before the tests); `make fmt` rewrites the code in place.
@@ -112,7 +130,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-check: lint typecheck admin-check
+check: lint typecheck admin-check deploy-check
 
 schema: install
 	$(BIN)/cms export-schema
@@ -132,6 +150,10 @@ bench-ingest: install
 
 bench-admin: install admin-deps $(CHROMIUM)
 	$(BIN)/python bench/admin_bench.py
+
+# Two APIs and two workers under a mixed load for 10 minutes (`make bench-soak SOAK_ARGS=--short`: 60 seconds).
+bench-soak: install services
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache $(E2E)/node_modules tests/artifacts $(GRAPHIQL_STATIC) $(ADMIN)/node_modules $(ADMIN)/src/gql plugins/admin/static

@@ -10,8 +10,6 @@ from contextlib import AbstractAsyncContextManager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -20,7 +18,7 @@ from cms.api.schema import build_schema
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
 from cms.auth.tokens import KeySource
 from cms.content.visibility import next_scheduled_change
-from cms.core import db
+from cms.core import db, metrics, replica
 from cms.core.outbox import ChangeFeed
 from cms.core.settings import Settings
 from cms.http.auth import BearerTokenBackend, on_auth_error
@@ -29,10 +27,13 @@ from cms.http.cors import CORSMiddleware
 from cms.http.dev_issuer import IssuerCORSMiddleware, dev_issuer_routes
 from cms.http.graphiql import graphiql_routes
 from cms.http.graphql import graphql_body_reader, graphql_endpoint
+from cms.http.health import Readiness
+from cms.http.observability import ObservabilityMiddleware, metric_routes
 from cms.http.public_cache import PublicQueryCache
 from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
 from cms.http.security_headers import SecurityHeadersMiddleware
+from cms.http.unavailable import UnavailableMiddleware
 from cms.http.uploads import upload_receiver
 from cms.ingest.registry import installed_sources
 from cms.services import Services
@@ -73,24 +74,32 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(services.running())
+            stack.push_async_callback(readiness.aclose)
             if isinstance(validator.keys, RemoteJWKS):
                 stack.push_async_callback(validator.keys.aclose)
             log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
+            if settings.metrics_enabled and settings.metrics_port is not None:
+                metrics.start_metrics_server(settings.metrics_host, settings.metrics_port)
             if limiter is not None:
                 limiter.start()  # an embedded Redis is started here
                 stack.push_async_callback(limiter.aclose)
             assert services.database is not None  # set by running()
             await stack.enter_async_context(feed.running(services.database))
+            if (read_replica := db.replica_target(settings)) is not None:
+                # Anonymous queries read from the replica while the probe finds it fresh (cms/core/replica.py).
+                await stack.enter_async_context(
+                    replica.probing(
+                        primary=services.database,
+                        replica=read_replica,
+                        max_lag=settings.read_replica_max_lag_seconds,
+                        changes=feed,
+                    )
+                )
             for service in background:
                 await stack.enter_async_context(service(services))
             yield
 
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    async def ready(request: Request) -> JSONResponse:
-        ok = await db.database_ready()
-        return JSONResponse({"status": "ready" if ok else "unavailable", "database": ok}, 200 if ok else 503)
+    readiness = Readiness(settings, services.storage, lambda: services.database)  # /livez, /readyz and aliases
 
     plugin_types = plugins.graphql_types()
     schema = build_schema(
@@ -121,8 +130,7 @@ def create_app(
         )
     gql = graphql_body_reader(gql, limit=settings.max_body_bytes)  # outermost: the cache works on what it read
     routes = [
-        Route("/health", health),
-        Route("/ready", ready),
+        *readiness.routes(),
         Route("/graphql", gql),
         WebSocketRoute("/graphql", gql),
         Route("/uploads/{upload_id}", upload_receiver(settings, services.storage), methods=["PUT"]),
@@ -131,15 +139,23 @@ def create_app(
         routes += dev_issuer_routes(dev_issuer, settings)
     if settings.graphiql_enabled:
         routes += graphiql_routes()
+    if settings.metrics_enabled:
+        metrics.register_pool_collector()
+        if settings.metrics_port is None:  # else on their own port only (started by the lifespan)
+            routes += metric_routes()
     routes += plugins.routes(settings)  # after the core routes: core paths win on a clash
 
     middleware = [
         Middleware(RequestIdMiddleware),
+        # Next: its metrics, span and access line cover every answer, the refusals of the middleware below included.
+        Middleware(ObservabilityMiddleware, routes=routes, access_log=settings.access_log),
         # Outside the concurrency limit, so its 503 still carries the security and CORS headers.
         Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(CORSMiddleware, origins=settings.cors_origins),
         # The development issuer's machine endpoints answer any origin; outside authentication, so its 401s do too.
         *([Middleware(IssuerCORSMiddleware)] if dev_issuer is not None else []),
+        # PostgreSQL, Redis or storage unreachable: 503 with Retry-After (with the headers above), never a 500.
+        Middleware(UnavailableMiddleware),
         Middleware(ConcurrencyLimitMiddleware, limit=settings.http_limit_concurrency),
         Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(validator, limiter), on_error=on_auth_error),
     ]
@@ -153,4 +169,10 @@ def create_app(
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory cms.app:app_from_env`: settings from the environment."""
-    return create_app(Services(Settings()))
+    from cms.core.logs import configure_logging
+    from cms.core.tracing import configure_tracing
+
+    settings = Settings()
+    configure_logging(settings)
+    configure_tracing(settings, "cms-api")
+    return create_app(Services(settings))

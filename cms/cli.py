@@ -1,4 +1,4 @@
-"""`cms`: serve, worker, migrate, reindex, import, dev-token, export-schema."""
+"""`cms`: serve, worker, worker-health, migrate, reindex, import, dev-token, export-schema."""
 
 from __future__ import annotations
 
@@ -25,9 +25,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from cms.app import create_app
+    from cms.core.tracing import configure_tracing
     from cms.services import Services
     from cms.worker import inline_worker
 
+    configure_tracing(settings, "cms-api")
+    # --log-level is the server's: uvicorn's loggers (set by uvicorn) and the access line that replaces uvicorn's own.
+    logging.getLogger("cms.access").setLevel(getattr(logging, args.log_level.upper(), logging.DEBUG))
     inline = settings.inline_worker and not args.no_worker
     app = create_app(Services(settings), background=[inline_worker] if inline else [])
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
@@ -42,6 +46,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
         http=_http_protocol(settings),
         timeout_keep_alive=settings.http_timeout_keep_alive,
+        # Logging is configured (cms/core/logs.py): uvicorn's records go through the same formatter, and its access
+        # line is replaced by the app's structured one (CMS_ACCESS_LOG).
+        log_config=None,
+        access_log=False,
     )
     return 0
 
@@ -77,10 +85,45 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from cms.core.tracing import configure_tracing, shutdown_tracing
     from cms.services import Services
-    from cms.worker import build_worker
+    from cms.worker import build_worker, serve_metrics
 
-    build_worker(Services(settings), burst=args.burst).run()
+    configure_tracing(settings, "cms-worker")
+    serve_metrics(settings)  # its own port (CMS_METRICS_PORT, default 9464): a worker has no HTTP listener
+    try:
+        build_worker(Services(settings), burst=args.burst).run()
+    finally:
+        shutdown_tracing()  # export the spans still batched
+    return 0
+
+
+def _worker_health(settings: Settings, args: argparse.Namespace) -> int:
+    """For orchestrators' probes: exit 0 when a worker of CMS_WORKER_QUEUE on this host (any host with --any)
+    recorded its health within CMS_WORKER_HEALTH_SECONDS (plus a second), 1 when none did, 2 when Redis cannot
+    be asked."""
+    from cms.worker import check_health
+
+    where = "any host" if args.any else "this host"
+    if not settings.redis_url:
+        print("worker-health needs REDIS_URL: an embedded Redis lives inside the process that runs it", file=sys.stderr)
+        return 2
+    try:
+        found = asyncio.run(check_health(settings, any_host=args.any))
+    except (OSError, ConnectionError) as exc:
+        print(f"unhealthy: cannot reach Redis to check the workers: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - redis-py's own errors: a probe answers with a reason, not a traceback
+        print(f"unhealthy: cannot check the workers: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if found is None:
+        print(
+            f"unhealthy: no worker of queue {settings.worker_queue!r} on {where} reported in the last"
+            f" {settings.worker_health_seconds + 1:g} s",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"healthy: worker of queue {settings.worker_queue!r} on {where}: {found}")
     return 0
 
 
@@ -88,7 +131,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from cms.core import db
 
     async def run() -> None:
-        target = db.resolve_target(settings)
+        target = db.direct_target(settings, db.resolve_target(settings))  # DDL over a session of its own
         await db.ensure_database(target)
         applied = await db.migrate(db.tortoise_config(target))
         print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
@@ -374,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     worker.set_defaults(run=_worker)
 
+    health = sub.add_parser(
+        "worker-health", help="exit 0 when a worker of CMS_WORKER_QUEUE on this host reported healthy recently"
+    )
+    health.add_argument("--any", action="store_true", help="a worker of the queue on any host will do")
+    health.set_defaults(run=_worker_health)
+
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
 
     reindex = sub.add_parser("reindex", help="rebuild the search index from PostgreSQL (no downtime)")
@@ -406,13 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cms.core.logs import configure_logging
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings()
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings)  # JSON lines in production (CMS_LOG_FORMAT), with request/trace/job context
     code: int = args.run(settings, args)
     return code
 

@@ -1,23 +1,46 @@
-"""The arq worker: `cms worker` runs it alone; `cms serve` can run one inside the API process."""
+"""The arq worker: `cms worker` runs it alone; `cms serve` can run one inside the API process.
+
+A worker consumes one queue (CMS_WORKER_QUEUE, default CMS_QUEUE_NAME): the main queue, or the media queue of a GPU
+pool. Every worker relays the outbox and hands due jobs to their queue, refreshes the database-backed job metrics,
+and records every CMS_WORKER_HEALTH_SECONDS that it is alive (`cms worker-health` reads that).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from arq.connections import ArqRedis, create_pool
 from arq.worker import Worker, func
 
 from cms.core.redis import redis_settings
+from cms.core.settings import Settings
 from cms.services import Services
 from jobs import ingest, plugins, serialization
 from jobs.dispatcher import RUN_JOB, run_dispatcher
-from jobs.kinds import KINDS
+from jobs.kinds import KINDS, MEDIA_JOBS
 from jobs.maintenance import run_announcements, run_maintenance, run_source_schedule
+from jobs.metrics import run_gauges
 from jobs.runner import JobDeps, run_job
+
+log = logging.getLogger("cms.worker")
+# `cms worker` serves its metrics here unless CMS_METRICS_PORT says otherwise (OpenTelemetry's Prometheus exporter
+# port, a common default for a process's own metrics endpoint).
+WORKER_METRICS_PORT = 9464
+HEALTH_SUFFIX = ":health-check:"
+
+
+def health_key(queue: str, host: str | None = None) -> str:
+    """Where a worker on `host` (this machine, or pod, by default) records its health: one key per queue and host,
+    so a probe inside a pod checks that pod's worker, not whichever worker of the queue wrote last."""
+    return f"{queue}{HEALTH_SUFFIX}{host or socket.gethostname()}"
 
 
 def build_worker(services: Services, *, handle_signals: bool = True, burst: bool = False) -> Worker:
@@ -27,8 +50,10 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
     settings, host = services.settings, services.plugins
     kinds = plugins.merge_job_kinds(KINDS, host)
     sources = ingest.sources(host, settings)  # once per worker: a clash is reported once, not on every ingest job
-    # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers.
-    cron_jobs = [] if burst else plugins.cron_jobs(host, reserved={RUN_JOB})
+    queue = settings.worker_queue
+    # A burst worker leaves once the queue is empty: cron schedules belong to long-running workers, and to those of
+    # the main queue only (arq schedules cron jobs per queue: a media pool would run each a second time).
+    cron_jobs = [] if burst or queue != settings.queue_name else plugins.cron_jobs(host, reserved={RUN_JOB})
 
     async def startup(ctx: dict[str, Any]) -> None:
         stack = ctx["stack"] = contextlib.AsyncExitStack()
@@ -53,9 +78,11 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
                 max_attempts=settings.job_max_attempts,
                 requeue_after=timedelta(seconds=settings.job_requeue_seconds),
                 queue_name=settings.queue_name,
+                media_queue_name=settings.media_queue,
                 poll_seconds=settings.job_poll_seconds,
                 deps=deps,
             ),
+            run_gauges(main_queue=settings.queue_name, media_queue=settings.media_queue, media_kinds=MEDIA_JOBS),
         ):
             stack.push_async_callback(_cancel, asyncio.create_task(loop))
 
@@ -72,7 +99,9 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
         on_startup=startup,
         on_shutdown=shutdown,
         redis_settings=redis_settings(settings),
-        queue_name=settings.queue_name,
+        queue_name=queue,
+        health_check_interval=settings.worker_health_seconds,
+        health_check_key=health_key(queue),
         job_serializer=serialization.dumps,
         job_deserializer=serialization.loads,
         # PostgreSQL's lease and the runner's per-kind timeout govern jobs; arq's only backstops them.
@@ -83,6 +112,44 @@ def build_worker(services: Services, *, handle_signals: bool = True, burst: bool
         handle_signals=handle_signals,
         burst=burst,
     )
+
+
+def serve_metrics(settings: Settings) -> int | None:
+    """Serve this process's metrics (prometheus_client's registry: jobs, queues, transcodes) over HTTP on
+    CMS_METRICS_HOST:CMS_METRICS_PORT (default 9464); the port, or None when metrics are off or the port is taken
+    (a second worker on one machine: the worker runs on without it, and says so)."""
+    if not settings.metrics_enabled:
+        return None
+    from prometheus_client import start_http_server
+
+    port = settings.metrics_port if settings.metrics_port is not None else WORKER_METRICS_PORT
+    try:
+        server, _ = start_http_server(port, addr=settings.metrics_host)
+    except OSError as exc:
+        log.warning(
+            "worker metrics not served: %s:%s is not free (%s); set CMS_METRICS_PORT", settings.metrics_host, port, exc
+        )
+        return None
+    bound = int(server.server_port)
+    log.info("worker metrics on http://%s:%d/metrics", settings.metrics_host, bound)
+    return bound
+
+
+async def check_health(settings: Settings, *, any_host: bool = False) -> str | None:
+    """What the newest health record of a worker of CMS_WORKER_QUEUE on this host (with `any_host`, on any host)
+    says, or None when there is none: no such worker reported within CMS_WORKER_HEALTH_SECONDS (plus a second)."""
+    queue = settings.worker_queue
+    # One try with a short timeout: a probe must answer, not wait for Redis to come back.
+    redis: ArqRedis = await create_pool(replace(redis_settings(settings), conn_retries=0, conn_timeout=3))
+    try:
+        if not any_host:
+            value = await redis.get(health_key(queue))
+        else:
+            keys = [key async for key in redis.scan_iter(match=f"{queue}{HEALTH_SUFFIX}*", count=100)]
+            value = next((v for v in await redis.mget(keys) if v is not None), None) if keys else None
+    finally:
+        await redis.aclose()
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from cms.core.outbox import Event
 from cms.media import intake, processing
 from cms.media.probe import DocumentLimits
+from jobs import metrics
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 
 
@@ -45,12 +46,20 @@ async def process(deps: JobDeps, payload: dict[str, Any]) -> None:
         timeout_seconds=deps.settings.transcode_timeout_seconds, memory_bytes=deps.settings.transcode_memory_bytes
     )
     async with _refusal_fails_the_asset(payload["asset_id"]):
-        await processing.process_asset(
+        made = await processing.process_asset(
             storage=deps.storage,
             asset_id=payload["asset_id"],
             capabilities=deps.capabilities,
             limits=limits,
             document_limits=DocumentLimits.from_settings(deps.settings),
+        )
+    for speed in made:
+        metrics.transcode_speed(
+            speed.rung,
+            speed.encoder,
+            media_seconds=speed.media_seconds,
+            frames=speed.frames,
+            work_seconds=speed.work_seconds,
         )
 
 
@@ -71,4 +80,5 @@ PROCESS = JobKind(
     timeout=timedelta(hours=6),
     triggers=(Event.ASSET_PERSISTED,),
     about_asset=True,
+    media=True,  # the transcode (and image/PDF renditions): the GPU pool's work when the queues are split
 )

@@ -2,6 +2,8 @@
 
 Runs as a background task in every worker. Several dispatchers may run at once: the outbox is read with
 FOR UPDATE SKIP LOCKED and job creation is idempotent, and running a job twice is prevented by `claim`.
+Media jobs (JobKind.media) go to the media queue (CMS_MEDIA_QUEUE_NAME), every other job to the main queue, so
+GPU workers consuming the media queue run transcodes and nothing else; with one queue for both nothing differs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from arq.connections import ArqRedis
 from tortoise.transactions import in_transaction
 
 from cms.core.outbox import OutboxEvent
-from jobs.kinds import ASSET_JOBS, EVENT_JOBS, KINDS
+from jobs import metrics
+from jobs.kinds import ASSET_JOBS, EVENT_JOBS, KINDS, MEDIA_JOBS
 from jobs.runner import JobDeps
 from jobs.store import service as jobstore
 from jobs.store.models import JobStatus
@@ -43,6 +46,7 @@ async def relay_outbox(*, max_attempts: int, batch: int = 200) -> int:
                 payload={**event.payload, "event": event.kind},
                 dedupe_key=f"event:{event.id}:{kind}",
                 asset_id=event.payload.get("asset_id") if kind in ASSET_JOBS else None,
+                context=event.context,  # the job's span continues the request's trace
             )
             for event in events
             for kind in EVENT_JOBS.get(event.kind, ())
@@ -54,28 +58,42 @@ async def relay_outbox(*, max_attempts: int, batch: int = 200) -> int:
     return len(events)
 
 
-async def enqueue_due(redis: ArqRedis, *, requeue_after: timedelta, queue_name: str) -> int:
+def queue_for(kind: str, *, queue_name: str, media_queue_name: str | None) -> str:
+    """The queue a job of `kind` is handed to."""
+    return media_queue_name if media_queue_name and kind in MEDIA_JOBS else queue_name
+
+
+async def enqueue_due(
+    redis: ArqRedis, *, requeue_after: timedelta, queue_name: str, media_queue_name: str | None = None
+) -> int:
     jobs = await jobstore.due_for_enqueue(requeue_after=requeue_after)
     for job in jobs:
+        queue = queue_for(job.kind, queue_name=queue_name, media_queue_name=media_queue_name)
         # A fresh arq id per hand-over: PostgreSQL, not Redis, decides whether the job still needs to run.
-        await redis.enqueue_job(
-            RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue_name
-        )
+        await redis.enqueue_job(RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue)
         await jobstore.mark_enqueued(job.id)
     return len(jobs)
 
 
 async def dispatch_once(
-    redis: ArqRedis, *, max_attempts: int, requeue_after: timedelta, queue_name: str, deps: JobDeps | None = None
+    redis: ArqRedis,
+    *,
+    max_attempts: int,
+    requeue_after: timedelta,
+    queue_name: str,
+    media_queue_name: str | None = None,
+    deps: JobDeps | None = None,
 ) -> None:
     while await relay_outbox(max_attempts=max_attempts):
         pass
     for job in await jobstore.reclaim_expired_leases():
         log.warning("job %s (%s) lost its worker; now %s", job.id, job.kind, job.status.value)
+        dead = job.status == JobStatus.DEAD
+        metrics.job_finished(job.kind, metrics.DEAD if dead else metrics.RETRY)  # that attempt's outcome
         kind = KINDS.get(job.kind)
-        if job.status == JobStatus.DEAD and deps is not None and kind is not None and kind.on_dead is not None:
+        if dead and deps is not None and kind is not None and kind.on_dead is not None:
             await kind.on_dead(deps, job.payload, job.last_error or "worker lost")  # as the runner does
-    await enqueue_due(redis, requeue_after=requeue_after, queue_name=queue_name)
+    await enqueue_due(redis, requeue_after=requeue_after, queue_name=queue_name, media_queue_name=media_queue_name)
 
 
 async def run_dispatcher(
@@ -85,13 +103,19 @@ async def run_dispatcher(
     requeue_after: timedelta,
     queue_name: str,
     poll_seconds: float,
+    media_queue_name: str | None = None,
     deps: JobDeps | None = None,
 ) -> None:
     """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round."""
     while True:
         try:
             await dispatch_once(
-                redis, max_attempts=max_attempts, requeue_after=requeue_after, queue_name=queue_name, deps=deps
+                redis,
+                max_attempts=max_attempts,
+                requeue_after=requeue_after,
+                queue_name=queue_name,
+                media_queue_name=media_queue_name,
+                deps=deps,
             )
         except asyncio.CancelledError:
             raise

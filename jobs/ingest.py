@@ -34,6 +34,7 @@ from cms.ingest.models import Source
 from cms.media.imports import create_asset_from_file
 from cms.media.models import Asset
 from cms.plugins.host import PluginHost
+from jobs import metrics
 from jobs.runner import JobDeps, JobKind, PermanentJobError
 from jobs.store import service as jobstore
 
@@ -88,11 +89,12 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
     if not isinstance(program_id, int) or not await Program.exists(id=program_id):
         raise PermanentJobError(f"program {program_id!r} does not exist")
     items = await _call_source(lambda: source.discover(config))
-    queued = 0
+    queued = invalid = 0
     for item in items or []:
         external_id = external_id_of(item)
         if external_id is None:
             log.warning("ingest source %s: item without a usable external_id skipped: %.200r", kind, item)
+            invalid += 1
             continue
         try:
             await jobstore.enqueue(
@@ -103,16 +105,25 @@ async def run_poll(deps: JobDeps, payload: dict[str, Any]) -> None:
             )
         except DomainError as exc:  # an item that is not JSON
             log.warning("ingest source %s: item %s skipped: %s", kind, external_id, exc)
+            invalid += 1
             continue
         queued += 1
+    # A poll cannot tell new items from known ones (the dedupe key does): all of them count as new.
+    metrics.ingest_items(kind, {"new": queued, "failed": invalid})
     log.info("ingest source %s discovered %d items for program %s", kind, queued, program_id)
 
 
 async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
     """`source` is the episodes' provenance: the plugin's kind for polls, "source:<id>" for a managed source, whose
     item jobs also name the plugin (`kind`) and keep the item's fingerprint to notice upstream changes."""
+    kind = payload.get("kind", payload["source"])
+    if await _bring_in(deps, payload, kind):
+        metrics.ingest_items(str(kind), {"imported": 1})  # by the plugin's kind, never the source's id
+
+
+async def _bring_in(deps: JobDeps, payload: dict[str, Any], kind: Any) -> bool:
+    """The item's episode and media; False when an earlier attempt had brought them in already."""
     provenance, program_id, item = payload["source"], payload["program_id"], payload["item"]
-    kind = payload.get("kind", provenance)
     source = _source(deps, kind)
     external_id = external_id_of(item)
     if external_id is None:
@@ -134,7 +145,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
     )
     expected = item.get("media_count")
     if handed_over and not (isinstance(expected, int) and len(handed_over) < expected):
-        return  # its media was handed over by an earlier run
+        return False  # its media was handed over by an earlier run
     config = await _config_for(source, provenance)
     scratch = Path(deps.settings.data_dir) / "tmp" / "ingest"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -142,7 +153,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
         fetched = await _call_source(lambda: _fetch(source, item, Path(folder), config))
         paths = _fetched_paths(fetched)
         if not paths:
-            return  # an item without media: the episode alone
+            return True  # an item without media: the episode alone
         if not all(path.is_file() for path in paths):
             raise PermanentJobError(f"ingest source {kind!r} fetched no file for item {external_id!r}")
         single = not isinstance(fetched, list | tuple)
@@ -162,6 +173,7 @@ async def run_item(deps: JobDeps, payload: dict[str, Any]) -> None:
                 )
             except DomainError as exc:  # too large, a bad file name: the same file would be refused again
                 raise PermanentJobError(str(exc)) from exc
+    return True
 
 
 def _fetch(source: Any, item: dict[str, Any], dest: Path, config: dict[str, Any] | None) -> Any:

@@ -27,3 +27,5 @@ EVENT_JOBS: dict[str, tuple[str, ...]] = {
 }
 # Jobs that work on an asset: listed on `Asset.jobs` (plugin notifications about an asset are not).
 ASSET_JOBS = frozenset(kind.name for kind in CORE_KINDS if kind.about_asset)
+# Media (GPU) work: handed to the media queue (CMS_MEDIA_QUEUE_NAME).
+MEDIA_JOBS = frozenset(kind.name for kind in CORE_KINDS if kind.media)

@@ -25,6 +25,7 @@ from cms.ingest import publishing, registry, runs
 from cms.ingest.actors import source_actor
 from cms.ingest.models import Source, SourceRun
 from cms.media.models import AssetStatus
+from jobs import metrics
 from jobs.ingest import ITEM, external_id_of, item_key, sources_of
 from jobs.runner import JobDeps, JobKind
 from jobs.store import service as jobstore
@@ -55,10 +56,18 @@ async def run_source(deps: JobDeps, payload: dict[str, Any]) -> None:
             state = await _discover_and_sort(deps, source, tally)
         except Exception as exc:  # noqa: BLE001 - the run's outcome is recorded; the schedule tries again
             log.warning("source %s (%s) run %s failed: %s", source.id, source.kind, run.id, exc, exc_info=True)
+            _count(source, tally)
             await runs.fail(run, tally, _reason(exc))
             return
+    _count(source, tally)
     await runs.finish(run, tally, state=state)
     log.info("source %s run %s: %s", source.id, run.id, tally)
+
+
+def _count(source: Source, tally: runs.Tally) -> None:
+    """The items a run sorted, by the source's plugin kind (never its id: one series per kind and outcome)."""
+    outcomes = {"new": tally.created, "updated": tally.updated, "unchanged": tally.skipped, "failed": tally.failed}
+    metrics.ingest_items(source.kind, outcomes)
 
 
 async def _discover_and_sort(deps: JobDeps, source: Source, tally: runs.Tally) -> dict[str, Any] | None:

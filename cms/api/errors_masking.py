@@ -9,9 +9,11 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from cms.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from cms.core.unavailable import RETRY_AFTER_SECONDS, message, unavailable_part
 
 log = logging.getLogger("cms.api")
 
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 _CODES = {Invalid: "BAD_USER_INPUT", Conflict: "CONFLICT", NotFound: "NOT_FOUND", Forbidden: "FORBIDDEN"}
 
 
@@ -41,6 +43,19 @@ class CorrelatedMaskErrors(MaskErrors):
                 extensions["fields"] = original.problems
             return GraphQLError(
                 original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions
+            )
+        part = unavailable_part(original)
+        if part is not None:
+            # An outage, not a bug: said plainly (cms/http/graphql.py answers 503 with Retry-After), logged briefly.
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            log.warning("%s unavailable in %s [request %s]: %r", part, error.path, request_id, original)
+            return GraphQLError(
+                message(part),
+                error.nodes,
+                error.source,
+                error.positions,
+                error.path,
+                extensions={"code": SERVICE_UNAVAILABLE, "service": part, "retryAfter": RETRY_AFTER_SECONDS},
             )
         if _unstorable_text(original):
             return GraphQLError(

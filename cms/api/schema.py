@@ -18,10 +18,12 @@ from cms.api.content.queries import ContentQuery
 from cms.api.cost import Charge, QueryCost
 from cms.api.errors_masking import CorrelatedMaskErrors
 from cms.api.ingest.operations import SourceMutation, SourceQuery
+from cms.api.instrumentation import OperationMetrics
 from cms.api.media.jobs import JobMutation, JobQuery
 from cms.api.media.renditions import ProgressSubscription
 from cms.api.media.uploads import UploadMutation
 from cms.api.queries import NodeQuery
+from cms.api.reads import AnonymousReads
 from cms.api.scalars import SCALAR_MAP
 from cms.api.search.queries import SearchQuery
 from graphql import GraphQLError
@@ -84,11 +86,13 @@ def build_schema(
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: each request gets fresh extension instances (they hold per-request state).
         extensions=[
+            OperationMetrics,  # first: wraps the others, reads the result after masking
             lambda: AddValidationRules(_LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: QueryCost(limit=cost_limit, charge=charge),  # before validation: refuses what costs too much
             lambda: _ValidationCache(maxsize=256),
             CorrelatedMaskErrors,
+            AnonymousReads,  # anonymous queries may read from the replica (DATABASE_READ_URL)
         ],
     )

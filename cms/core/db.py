@@ -92,26 +92,63 @@ def resolve_target(settings: Settings) -> PgTarget:
     return start_embedded_postgres(settings.data_dir)
 
 
-def tortoise_config(target: PgTarget, *, pool_max: int = 20) -> dict[str, Any]:
+REPLICA_CONNECT_TIMEOUT = 5.0  # seconds: a replica that does not answer costs a read this long, once (then primary)
+
+
+def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool) -> dict[str, Any]:
+    credentials: dict[str, Any] = {
+        "host": target.host,
+        "port": target.port,
+        "user": target.user,
+        "password": target.password,
+        "database": target.database,
+        "minsize": 1,
+        "maxsize": pool_max,
+        # PostgreSQL away must fail a request fast (a 503, cms/core/unavailable.py), never hang it: asyncpg's connect
+        # timeout (default 60 s), and a bound on any one statement (default none) so a stalled server frees the pool.
+        "timeout": 5.0,
+        "command_timeout": 60.0,
+    }
+    if pgbouncer:
+        # In transaction mode consecutive statements may run on different server connections, where asyncpg's
+        # named prepared statements do not exist; with no cache it uses unnamed ones, which live within one call.
+        credentials["statement_cache_size"] = 0
+    return credentials
+
+
+def tortoise_config(
+    target: PgTarget, *, pool_max: int = 20, replica: PgTarget | None = None, pgbouncer: bool = False
+) -> dict[str, Any]:
+    """`replica`: a read replica, where `cms.core.replica.RoutingClient` sends anonymous reads while it is fresh;
+    `pgbouncer`: the targets are PgBouncer in transaction mode."""
+    credentials = _credentials(target, pool_max=pool_max, pgbouncer=pgbouncer)
+    engine = "tortoise.backends.asyncpg"
+    if replica is not None:
+        # The primary's client with a replica pool for anonymous reads (cms/core/replica.py).
+        engine = "cms.core.replica"
+        credentials["replica"] = {
+            "host": replica.host,
+            "port": replica.port,
+            "user": replica.user,
+            "password": replica.password,
+            "database": replica.database,
+            "timeout": REPLICA_CONNECT_TIMEOUT,
+        }
     return {
-        "connections": {
-            "default": {
-                "engine": "tortoise.backends.asyncpg",
-                "credentials": {
-                    "host": target.host,
-                    "port": target.port,
-                    "user": target.user,
-                    "password": target.password,
-                    "database": target.database,
-                    "minsize": 1,
-                    "maxsize": pool_max,
-                },
-            }
-        },
+        "connections": {"default": {"engine": engine, "credentials": credentials}},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def direct_target(settings: Settings, target: PgTarget) -> PgTarget:
+    """Where sessions of their own go (LISTEN, migrations, CREATE DATABASE): DATABASE_DIRECT_URL, else `target`."""
+    return PgTarget.from_url(settings.database_direct_url) if settings.database_direct_url else target
+
+
+def replica_target(settings: Settings) -> PgTarget | None:
+    return PgTarget.from_url(settings.database_read_url) if settings.database_read_url else None
 
 
 async def migrate(config: dict[str, Any]) -> list[str]:
@@ -131,11 +168,15 @@ async def migrate(config: dict[str, Any]) -> list[str]:
 
 
 async def open_database(settings: Settings, target: PgTarget, *, run_migrations: bool = True) -> dict[str, Any]:
-    """Create the database if needed, initialise Tortoise and bring the schema up to date."""
-    await ensure_database(target)
-    config = tortoise_config(target, pool_max=settings.db_pool_max)
+    """Create the database if needed, initialise Tortoise and bring the schema up to date (both over the direct
+    connection: PgBouncer in transaction mode is for the pool)."""
+    direct = direct_target(settings, target)
+    await ensure_database(direct)
     if run_migrations:
-        await migrate(config)
+        await migrate(tortoise_config(direct, pgbouncer=settings.database_pgbouncer and direct == target))
+    config = tortoise_config(
+        target, pool_max=settings.db_pool_max, replica=replica_target(settings), pgbouncer=settings.database_pgbouncer
+    )
     # Global fallback: ASGI servers run the lifespan in one task and each request in another.
     await Tortoise.init(config=config, _enable_global_fallback=True)
     return config
@@ -143,27 +184,29 @@ async def open_database(settings: Settings, target: PgTarget, *, run_migrations:
 
 _holders = 0
 _open_target: PgTarget | None = None
+_open_direct: PgTarget | None = None
 
 
 @contextlib.asynccontextmanager
 async def database(settings: Settings, target: PgTarget | None = None) -> AsyncIterator[PgTarget]:
     """The process's database, open while held: Tortoise's connections are process-wide, so the first holder opens
     them (at `target`, else where the settings say) and the last one closes them; a holder arriving while they are
-    open shares them. Returns where the database is."""
-    global _holders, _open_target
+    open shares them. Returns where the database is, as a direct address (DATABASE_DIRECT_URL when set): what
+    needs a session of its own (LISTEN) connects there."""
+    global _holders, _open_target, _open_direct
     if _holders == 0:
         resolved = target or resolve_target(settings)
-        await open_database(settings, resolved)
-        _open_target = resolved
+        await open_database(settings, resolved, run_migrations=settings.migrate_on_start)
+        _open_target, _open_direct = resolved, direct_target(settings, resolved)
     elif target is not None and target != _open_target:
         raise RuntimeError(f"the database is already open at {_open_target}, not {target}")
     _holders += 1
     try:
-        yield _open_target  # type: ignore[misc]  # set by the first holder
+        yield _open_direct  # type: ignore[misc]  # set by the first holder
     finally:
         _holders -= 1
         if _holders == 0:
-            _open_target = None
+            _open_target = _open_direct = None
             await close_database()
 
 

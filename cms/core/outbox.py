@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import Any, cast
 
 import asyncpg
+import structlog
+from opentelemetry import propagate
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -62,6 +64,9 @@ class OutboxEvent(Model):
     payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     relayed_at = fields.DatetimeField(null=True)
+    # Where the event came from, carried onto the jobs it causes: W3C trace context (traceparent, tracestate) and
+    # the originating request's id (request_id). None when recorded outside a request or job.
+    context: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "outbox_event"
@@ -69,14 +74,28 @@ class OutboxEvent(Model):
 
 
 CHANNEL = "cms_changes"
+REQUEST_ID = "request_id"  # the key of the request id in a context dict and in structlog's bound context
+
+
+def current_context() -> dict[str, str] | None:
+    """Where the caller is now, to carry onto the jobs it causes: the current span's W3C trace context (nothing
+    while tracing is off) and the request id bound to the log context (by the HTTP middleware, or by the runner for
+    the job that is running). None when there is neither (a schedule, a command)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    request_id = structlog.contextvars.get_contextvars().get(REQUEST_ID)
+    if request_id:
+        carrier[REQUEST_ID] = str(request_id)
+    return carrier or None
 
 
 async def record(event: Event, **payload: Any) -> OutboxEvent:
     """Record an event; call inside the transaction that makes the change (ids and primitives only).
 
     Also NOTIFY listeners (response caches, dispatchers); PostgreSQL delivers it only if the transaction commits.
+    The caller's trace context and request id go with it (`current_context`).
     """
-    row = await OutboxEvent.create(kind=Event(event).value, payload=payload)
+    row = await OutboxEvent.create(kind=Event(event).value, payload=payload, context=current_context())
     await notify(event)
     return row
 
@@ -85,7 +104,10 @@ async def record_many(event: Event, payloads: list[dict[str, Any]]) -> None:
     """`record` for many events of one kind: batched INSERTs, one NOTIFY."""
     if payloads:
         kind = Event(event).value
-        await OutboxEvent.bulk_create([OutboxEvent(kind=kind, payload=p) for p in payloads], batch_size=500)
+        context = current_context()
+        await OutboxEvent.bulk_create(
+            [OutboxEvent(kind=kind, payload=p, context=context) for p in payloads], batch_size=500
+        )
         await notify(kind)
 
 
@@ -106,6 +128,15 @@ async def recorded_since(events: Iterable[Event], since: datetime) -> list[tuple
     kinds = [Event(e).value for e in events]
     rows = await OutboxEvent.filter(kind__in=kinds, created_at__gte=since).order_by("id").values_list("kind", "payload")
     return [(Event(kind), payload) for kind, payload in rows]
+
+
+async def backlog() -> tuple[int, datetime | None]:
+    """How many events of any kind wait for the relay, and when the oldest of them was recorded (the outbox lag);
+    both answered by the (relayed_at, id) index."""
+    rows = await OutboxEvent._meta.db.execute_query_dict(
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox_event WHERE relayed_at IS NULL"
+    )
+    return int(rows[0]["n"]), rows[0]["oldest"]
 
 
 async def unrelayed(events: Iterable[Event]) -> tuple[int, datetime | None]:

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field("development", alias="CMS_ENV")
     data_dir: Path = Field(Path("./var"), alias="CMS_DATA_DIR")
     database_url: str | None = Field(None, alias="DATABASE_URL")
+    # Scale-out (docs/deploy.md, "Database: read replicas and PgBouncer"). A streaming standby for anonymous GraphQL
+    # queries (cms/core/replica.py), used only while it is at most CMS_READ_REPLICA_MAX_LAG_SECONDS behind and has
+    # replayed every change this API was notified of; else those reads go to the primary too.
+    database_read_url: str | None = Field(None, alias="DATABASE_READ_URL")
+    read_replica_max_lag_seconds: float = Field(2.0, alias="CMS_READ_REPLICA_MAX_LAG_SECONDS", gt=0)
+    # DATABASE_URL (and DATABASE_READ_URL) reach PgBouncer in transaction mode: no prepared statement cache.
+    # LISTEN/NOTIFY (the change feed) and migrations need a session of their own: DATABASE_DIRECT_URL, the server
+    # itself (or PgBouncer in session mode); unset, DATABASE_URL.
+    database_pgbouncer: bool = Field(False, alias="DATABASE_PGBOUNCER")
+    database_direct_url: str | None = Field(None, alias="DATABASE_DIRECT_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
 
     oidc_issuer: str | None = Field(None, alias="OIDC_ISSUER")
@@ -93,7 +103,16 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, alias="CMS_JOB_MAX_ATTEMPTS")
     job_poll_seconds: float = Field(1.0, alias="CMS_JOB_POLL_SECONDS")
     queue_name: str = Field("cms:jobs", alias="CMS_QUEUE_NAME")
+    # Separate CPU and GPU worker pools: the dispatcher hands media jobs (transcoding, process_asset) to the media
+    # queue and every other job to CMS_QUEUE_NAME; `cms worker` consumes CMS_WORKER_QUEUE. Unset: one queue for all.
+    media_queue_name: str | None = Field(None, alias="CMS_MEDIA_QUEUE_NAME")
+    worker_queue_name: str | None = Field(None, alias="CMS_WORKER_QUEUE")
+    # How often a worker records that it is alive (`cms worker-health` fails once it is this late, plus a second).
+    worker_health_seconds: float = Field(15.0, alias="CMS_WORKER_HEALTH_SECONDS", gt=0)
     inline_worker: bool = Field(True, alias="CMS_INLINE_WORKER")
+    # False where a deploy step runs `cms migrate` first (docs/deploy.md): many pods starting at once never race
+    # to apply the same migration.
+    migrate_on_start: bool = Field(True, alias="CMS_MIGRATE_ON_START")
 
     transcode_timeout_seconds: float = Field(2 * 3600, alias="CMS_TRANSCODE_TIMEOUT_SECONDS")
     transcode_memory_bytes: int = Field(8 * 1024**3, alias="CMS_TRANSCODE_MEMORY_BYTES")
@@ -143,6 +162,20 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(10_000, alias="CMS_HTTP_MAX_CONNECTIONS", gt=0)
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
+    # /readyz (cms/http/health.py): how long each part (database, storage, Redis) may take to answer its check.
+    ready_timeout_seconds: float = Field(1.0, alias="CMS_READY_TIMEOUT_SECONDS", gt=0)
+    # Observability (docs/operations.md). Logs: JSON lines in production, a console format in development; the
+    # format variable overrides either way. Metrics: GET /metrics on the API, or, with a port, only on that port
+    # (bound to CMS_METRICS_HOST) so the public listener never shows them. Traces: OpenTelemetry, exported over
+    # OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set (the SDK reads its other OTEL_* variables itself).
+    log_format: Literal["console", "json"] | None = Field(None, alias="CMS_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="CMS_LOG_LEVEL")
+    access_log: bool = Field(True, alias="CMS_ACCESS_LOG")  # one structured line per HTTP request
+    metrics_enabled: bool = Field(True, alias="CMS_METRICS_ENABLED")
+    metrics_port: int | None = Field(None, alias="CMS_METRICS_PORT", ge=0, le=65535)
+    metrics_host: str = Field("127.0.0.1", alias="CMS_METRICS_HOST")
+    otlp_endpoint: str | None = Field(None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_service_name: str | None = Field(None, alias="OTEL_SERVICE_NAME")
     plugins_disabled: Annotated[frozenset[str], NoDecode] = Field(frozenset(), alias="CMS_PLUGINS_DISABLED")
     # Outbound fetches of ingest sources (cms/ingest/http.py): hosts allowed although they resolve to loopback or
     # private addresses (on-premise feeds; "host" or "host:port"), and the caps on every fetch.
@@ -151,6 +184,36 @@ class Settings(BaseSettings):
     ingest_max_document_bytes: int = Field(20 * 1024**2, alias="CMS_INGEST_MAX_DOCUMENT_BYTES", gt=0)  # feeds, API
     ingest_timeout_seconds: float = Field(30.0, alias="CMS_INGEST_TIMEOUT_SECONDS", gt=0)  # connect, and between reads
     ingest_host_requests_per_second: float = Field(5.0, alias="CMS_INGEST_HOST_RPS", gt=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, raw: object) -> object:
+        return raw.strip().upper() if isinstance(raw, str) else raw
+
+    @field_validator("log_format", "otlp_endpoint", "otel_service_name", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, raw: object) -> object:
+        return (raw.strip() or None) if isinstance(raw, str) else raw
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, raw: object) -> object:
+        return raw.lower() if isinstance(raw, str) else raw
+
+    @property
+    def media_queue(self) -> str:
+        """The queue of media jobs (CMS_MEDIA_QUEUE_NAME, else the one queue)."""
+        return self.media_queue_name or self.queue_name
+
+    @property
+    def worker_queue(self) -> str:
+        """The queue `cms worker` consumes (CMS_WORKER_QUEUE, else CMS_QUEUE_NAME)."""
+        return self.worker_queue_name or self.queue_name
+
+    @property
+    def log_json(self) -> bool:
+        """JSON log lines: CMS_LOG_FORMAT when set, else in production."""
+        return self.log_format == "json" if self.log_format is not None else self.is_production
 
     @field_validator("plugins_disabled", mode="before")
     @classmethod
@@ -206,12 +269,36 @@ class Settings(BaseSettings):
             return tuple(dict.fromkeys(_origin(str(item)) for item in raw))
         return raw
 
+    @field_validator("database_url", "database_read_url", "database_direct_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            raw = raw.strip() or None
+            if raw is not None and urlsplit(raw).scheme not in ("postgres", "postgresql"):
+                raise ValueError(f"expected a postgres:// or postgresql:// URL, got {urlsplit(raw).scheme!r} scheme")
+        return raw
+
     @field_validator("oidc_issuer", "public_base_url", "s3_endpoint_url", mode="before")
     @classmethod
     def _strip_slash(cls, raw: object) -> object:
         if isinstance(raw, str):
             return raw.rstrip("/") or None
         return raw
+
+    @model_validator(mode="after")
+    def _replica_needs_a_primary(self) -> Settings:
+        for name, value in (
+            ("DATABASE_READ_URL", self.database_read_url),
+            ("DATABASE_DIRECT_URL", self.database_direct_url),
+        ):
+            if value and not self.database_url:
+                raise ValueError(f"{name} needs DATABASE_URL: the embedded PostgreSQL has no replica or pooler")
+        if self.database_pgbouncer and not self.database_direct_url:
+            raise ValueError(
+                "DATABASE_PGBOUNCER needs DATABASE_DIRECT_URL: the change feed's LISTEN and migrations need a session "
+                "of their own, which PgBouncer in transaction mode does not give (the server itself, or session mode)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_issuer(self) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -12,6 +13,7 @@ from starlette.types import Scope
 from cms.auth.principal import Principal
 from cms.auth.tokens import TokenValidator
 from cms.core.errors import IdentityProviderUnavailable, Unauthenticated
+from cms.core.metrics import RATE_LIMIT_REFUSALS
 
 if TYPE_CHECKING:
     from cms.http.ratelimit import RateLimiter
@@ -48,6 +50,7 @@ class BearerTokenBackend(AuthenticationBackend):
         if header is None:
             return None
         if self.limiter is not None and (refusal := self.limiter.auth_blocked(conn.scope)) is not None:
+            RATE_LIMIT_REFUSALS.labels(kind=refusal.budget.key).inc()
             raise _AuthFailed(429, refusal.message, refusal.headers())  # not even checked: no work for floods
         scheme, _, token = header.partition(" ")
         try:
@@ -58,8 +61,11 @@ class BearerTokenBackend(AuthenticationBackend):
             raise _AuthFailed(503, exc.message) from exc
         except Unauthenticated as exc:
             if self.limiter is not None and (refusal := await self.limiter.auth_failed(conn.scope)) is not None:
+                RATE_LIMIT_REFUSALS.labels(kind=refusal.budget.key).inc()
                 raise _AuthFailed(429, refusal.message, refusal.headers()) from exc
             raise _AuthFailed(401, exc.message) from exc
+        # Every later log line of this request names the caller (its token's subject: no name, no e-mail).
+        structlog.contextvars.bind_contextvars(user=principal.subject)
         return AuthCredentials(sorted(principal.roles)), PrincipalUser(principal)
 
 

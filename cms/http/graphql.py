@@ -22,9 +22,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from cms.api.context import Context, ContextParts
+from cms.api.errors_masking import SERVICE_UNAVAILABLE
 from cms.api.schema import build_schema
 from cms.auth.tokens import TokenValidator
 from cms.core.errors import Unauthenticated
+from cms.core.unavailable import RETRY_AFTER_SECONDS
 from cms.http import graphiql
 from cms.http.auth import principal_of
 from cms.http.body import BufferedBody
@@ -102,6 +104,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if response.media_type == JSON:  # not GraphiQL's page
                 response.headers["content-type"] = content_type(media)
                 response.status_code = request.state.graphql_status or response.status_code
+                if response.status_code == 503:  # a part was unreachable (process_result): come back shortly
+                    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+                    response.headers["cache-control"] = "no-store"
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -144,6 +149,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if request.state.graphql_media_type == GRAPHQL_RESPONSE and _is_request_error(result):
             response.pop("data", None)
             request.state.graphql_status = 400
+        elif _is_outage(result):
+            # PostgreSQL (or storage) unreachable: 503 in either media type, never a 200 the client would trust
+            # as an answer; the same request works once the part is back.
+            request.state.graphql_status = 503
         return response
 
 
@@ -173,3 +182,8 @@ def graphql_body_reader(app: ASGIApp, *, limit: int) -> BufferedBody:
 def _is_request_error(result: ExecutionResult) -> bool:
     """Parse, validation and variable-coercion errors: no data, and no error belongs to a field (a `path`)."""
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
+
+
+def _is_outage(result: ExecutionResult) -> bool:
+    """Some error is SERVICE_UNAVAILABLE (cms/api/errors_masking.py: a part the operation needed was unreachable)."""
+    return any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in result.errors or ())

@@ -43,6 +43,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.api.cost import Estimate
+from cms.core.metrics import RATE_LIMIT_REFUSALS
 from cms.core.redis import redis_settings
 from cms.core.settings import Settings
 from cms.http.auth import principal_of
@@ -310,6 +311,7 @@ class RateLimitMiddleware:
         if scope["method"] == "PUT" and scope["path"].startswith("/uploads/"):
             refusal = await self.limiter.charge_upload(scope)
             if refusal is not None:  # the body is not read: close the connection after answering
+                RATE_LIMIT_REFUSALS.labels(kind=refusal.budget.key).inc()
                 body = json.dumps({"error": refusal.message, "code": "RATE_LIMITED"}).encode()
                 return await _respond(send, refusal, body, {"Connection": "close"})
         await self.app(scope, receive, send)
@@ -325,8 +327,10 @@ class RateLimitMiddleware:
                     refusal = self.limiter.charge_later(ticket.identity, ticket.per)
                     if refusal is not None:
                         replaced = True
+                        RATE_LIMIT_REFUSALS.labels(kind=refusal.budget.key).inc()
                         return await _respond(send, refusal, refusal.graphql_body())
                 if ticket.refusal is not None:
+                    RATE_LIMIT_REFUSALS.labels(kind=ticket.refusal.budget.key).inc()
                     message["status"] = 429
                     headers = MutableHeaders(scope=message)
                     for name, value in ticket.refusal.headers().items():

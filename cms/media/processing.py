@@ -49,6 +49,32 @@ class ProcessingLimits:
 
 
 @dataclass(frozen=True)
+class Speed:
+    """How fast one encode ran (for the transcode metrics): `rung` is a ladder rung, or "ladder" for the whole
+    pass; `encoder` the FFmpeg encoder that really ran (libx264, h264_nvenc)."""
+
+    rung: str
+    encoder: str
+    media_seconds: float
+    frames: int
+    work_seconds: float
+
+
+def speeds(result: dict[str, Any]) -> list[Speed]:
+    """The speed of each rung a video transcode made, and of the whole pass; none for other media."""
+    video = result.get("video")
+    if not video or not video.get("encoder"):
+        return []
+    duration, encoder = float(video["duration"]), str(video["encoder"])
+    made = [v for v in video["renditions"] if v.get("ok") and v.get("frames")]
+    found = [Speed(v["name"], encoder, duration, int(v["frames"]), float(v["encode_seconds"])) for v in made]
+    if made:
+        frames = max(int(v["frames"]) for v in made)
+        found.append(Speed("ladder", encoder, duration, frames, float(video.get("work_seconds") or 0.0)))
+    return found
+
+
+@dataclass(frozen=True)
 class ExtractedText:
     """A document's text as the child wrote it, on its way to AssetText."""
 
@@ -130,16 +156,17 @@ async def process_asset(
     capabilities: Capabilities,
     limits: ProcessingLimits,
     document_limits: DocumentLimits,
-) -> None:
+) -> list[Speed]:
     """Make the asset's renditions (and, for a document, keep its text), then mark it READY ("asset.ready").
-    A file the child cannot use raises IntakeRefused with the child's reason."""
+    A file the child cannot use raises IntakeRefused with the child's reason. Returns how fast a video's
+    transcode ran (`speeds`), for the caller to report."""
     asset = await Asset.get_or_none(id=asset_id)
     if asset is None or asset.status == AssetStatus.READY or asset.sha256 is None:
-        return  # deleted, already done, or not yet persisted
+        return []  # deleted, already done, or not yet persisted
     stage = STAGES.get(asset.kind)
     if stage is None:  # a kind with nothing to make is served as it is
         await _finish(asset, rows=[])
-        return
+        return []
     await set_progress(asset.id, stage=stage, percent=0)
     prefix = output_prefix(asset, capabilities)
     text: ExtractedText | None = None
@@ -174,6 +201,7 @@ async def process_asset(
             await set_progress(asset.id, stage="store", percent=100)
             await _store_outputs(storage, out, prefix)
     await _finish(asset, rows=rows, text=text)
+    return speeds(result)
 
 
 async def _finish(asset: Asset, *, rows: list[Rendition], text: ExtractedText | None = None) -> None:

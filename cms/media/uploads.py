@@ -16,7 +16,7 @@ from cms.audit.service import record_change
 from cms.auth.permissions import Role, require
 from cms.auth.principal import Principal
 from cms.content.models import Episode, Program
-from cms.core import outbox
+from cms.core import metrics, outbox
 from cms.core.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedMedia
 from cms.core.outbox import Event
 from cms.core.settings import Settings
@@ -230,10 +230,19 @@ async def receive_direct(
             max_size=upload.declared_size,
         )
     except ObjectTooLarge as exc:
+        metrics.UPLOAD_ABORTS.labels(reason="rejected").inc()
         raise TooLarge(f"more than the declared {upload.declared_size} bytes were sent") from exc
+    except UnsupportedMedia:
+        metrics.UPLOAD_ABORTS.labels(reason="rejected").inc()
+        raise
+    except BaseException:  # the client went away mid-body, storage failed, the request was cancelled
+        metrics.UPLOAD_ABORTS.labels(reason="failed").inc()
+        raise
     if result.size != upload.declared_size:
+        metrics.UPLOAD_ABORTS.labels(reason="rejected").inc()
         await storage.delete(Area.STAGING, upload.staging_key)
         raise Invalid({"body": f"received {result.size} bytes, expected {upload.declared_size}"})
+    metrics.UPLOAD_BYTES.labels(method="direct").inc(result.size)
     updated = await Upload.filter(id=upload.id, status=UploadStatus.PENDING).update(
         status=UploadStatus.RECEIVED, received_sha256=result.sha256
     )
@@ -243,7 +252,9 @@ async def receive_direct(
     return upload
 
 
-async def _verify_bucket_object(storage: Storage, upload: Upload) -> None:
+async def _verify_bucket_object(storage: Storage, upload: Upload) -> int:
+    """Check the bytes in the bucket; complete a multipart upload. The number of parts (0: one POSTed object)."""
+    parts: list[tuple[int, str, int]] = []
     if upload.method == UploadMethod.MULTIPART:
         assert upload.multipart_upload_id is not None  # multipart uploads always have one
         parts = sorted(await storage.list_parts(upload.staging_key, upload.multipart_upload_id))
@@ -260,6 +271,7 @@ async def _verify_bucket_object(storage: Storage, upload: Upload) -> None:
     if info.size != upload.declared_size:
         await storage.delete(Area.STAGING, upload.staging_key)
         raise Invalid({"id": f"uploaded {info.size} bytes but declared {upload.declared_size}; start a new upload"})
+    return len(parts)
 
 
 async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUID) -> Asset:
@@ -276,8 +288,7 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
             await storage.delete(Area.STAGING, upload.staging_key)
             await Upload.filter(id=upload.id).update(status=UploadStatus.PENDING, received_sha256=None)
             raise Invalid({"id": "the received bytes do not match the declared sha256; upload again"})
-    else:
-        await _verify_bucket_object(storage, upload)
+    parts = None if upload.method == UploadMethod.DIRECT else await _verify_bucket_object(storage, upload)
     async with in_transaction():
         done = await Upload.filter(id=upload.id, status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED]).update(
             status=UploadStatus.COMPLETED, completed_at=_now()
@@ -292,6 +303,9 @@ async def complete_upload(*, actor: Actor | None, storage: Storage, id: uuid.UUI
         await record_change(
             actor=actor, event=Event.UPLOAD_COMPLETE, entity=asset, before=before, after=audit.snapshot(asset)
         )
+    if parts is not None:  # bytes that went straight to the bucket; direct ones were counted as they arrived
+        metrics.UPLOAD_BYTES.labels(method=upload.method.value.lower()).inc(upload.declared_size)
+        metrics.UPLOAD_PARTS.inc(parts)
     return asset
 
 
@@ -309,6 +323,7 @@ async def expire_uploads(*, storage: Storage, grace: timedelta = timedelta(0)) -
                 id=upload.id, status__in=[UploadStatus.PENDING, UploadStatus.RECEIVED]
             ).update(status=UploadStatus.EXPIRED)
             if changed:
+                metrics.UPLOAD_ABORTS.labels(reason="expired").inc()
                 await Asset.filter(id=upload.asset_id, status=AssetStatus.UPLOADING).update(
                     status=AssetStatus.FAILED, failure_reason="the upload was not completed before it expired"
                 )

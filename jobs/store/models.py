@@ -31,6 +31,9 @@ class Job(Model):
     lease_expires_at = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
     asset_id = fields.BigIntField(null=True)
+    # The trace context and request id of what caused the job (cms.core.outbox.current_context); the runner makes
+    # the job's span a child of that trace and binds the request id to the job's log lines. None: a root span.
+    context: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     finished_at = fields.DatetimeField(null=True)

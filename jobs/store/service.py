@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from cms.auth.permissions import Role, allowed, require
 from cms.auth.principal import Principal
 from cms.core.errors import Conflict, Invalid, NotFound
+from cms.core.outbox import current_context
 from cms.core.pagination import Ordering, Page, paginate
 from cms.core.settings import Settings
 from jobs.store.models import Job, JobStatus
@@ -42,21 +43,26 @@ class NewJob:
     payload: dict[str, Any]
     dedupe_key: str
     asset_id: int | None = None
+    # Trace context and request id of the cause (the outbox event's); None: the job's span is a root.
+    context: dict[str, str] | None = None
 
 
 async def create_jobs(jobs: list[NewJob], *, max_attempts: int) -> None:
     """Insert jobs, skipping any whose dedupe key exists (relaying the same event twice adds nothing)."""
     for job in jobs:
-        await _insert(job.kind, _json(job.payload), job.dedupe_key, max_attempts, asset_id=job.asset_id)
+        await _insert(
+            job.kind, _json(job.payload), job.dedupe_key, max_attempts, asset_id=job.asset_id, context=job.context
+        )
 
 
 # The columns of a new job row, and what a new QUEUED job holds in them (`new` names its kind, payload, dedupe_key,
 # max_attempts, asset_id and run_after).
 _NEW_JOB_COLUMNS = (
-    "kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, run_after, created_at, updated_at"
+    "kind, payload, dedupe_key, status, attempts, max_attempts, asset_id, run_after, context, created_at, updated_at"
 )
 _NEW_JOB_VALUES = (
-    "new.kind, new.payload, new.dedupe_key, 'QUEUED', 0, new.max_attempts, new.asset_id, new.run_after, now(), now()"
+    "new.kind, new.payload, new.dedupe_key, 'QUEUED', 0, new.max_attempts, new.asset_id, new.run_after, new.context,"
+    " now(), now()"
 )
 
 
@@ -68,24 +74,26 @@ async def _insert(
     *,
     asset_id: int | None = None,
     run_after: datetime | None = None,
+    context: dict[str, str] | None = None,
 ) -> None:
     """A QUEUED job row, unless one with `dedupe_key` exists (whatever its state)."""
     await Job._meta.db.execute_query(
         f"INSERT INTO job ({_NEW_JOB_COLUMNS}) SELECT {_NEW_JOB_VALUES} FROM (VALUES ($1, $2::jsonb, $3, $4::int,"
-        " $5::bigint, $6::timestamptz)) AS new (kind, payload, dedupe_key, max_attempts, asset_id, run_after)"
-        " ON CONFLICT (dedupe_key) DO NOTHING",
-        [kind, payload, dedupe_key, max_attempts, asset_id, run_after],
+        " $5::bigint, $6::timestamptz, $7::jsonb)) AS new (kind, payload, dedupe_key, max_attempts, asset_id,"
+        " run_after, context) ON CONFLICT (dedupe_key) DO NOTHING",
+        [kind, payload, dedupe_key, max_attempts, asset_id, run_after, None if context is None else _json(context)],
     )
 
 
 async def insert_selected(rows: str, params: list[Any]) -> int:
     """Queue a job for each row of the query `rows` (columns kind, payload as jsonb, dedupe_key, max_attempts) whose
     dedupe key no job has yet, in one statement; returns how many were created. NOT EXISTS spares the insert (and a
-    sequence number) for keys seen before; ON CONFLICT settles a race with another insert of the same key."""
+    sequence number) for keys seen before; ON CONFLICT settles a race with another insert of the same key.
+    Used by scans, which no request caused: the jobs carry no context (their spans are roots)."""
     sql = (
         f"INSERT INTO job ({_NEW_JOB_COLUMNS})"
-        f" SELECT {_NEW_JOB_VALUES} FROM (SELECT r.*, NULL::bigint AS asset_id, NULL::timestamptz AS run_after"
-        f" FROM ({rows}) AS r) AS new"
+        f" SELECT {_NEW_JOB_VALUES} FROM (SELECT r.*, NULL::bigint AS asset_id, NULL::timestamptz AS run_after,"
+        f" NULL::jsonb AS context FROM ({rows}) AS r) AS new"
         " WHERE NOT EXISTS (SELECT 1 FROM job j WHERE j.dedupe_key = new.dedupe_key)"
         " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
     )
@@ -117,6 +125,7 @@ async def enqueue(
     of a new one, so enqueueing twice is safe. `run_after` (UTC when naive) delays the first run.
     Called inside the caller's transaction, the job exists only if that transaction commits.
     A kind no worker knows is dead-lettered when it comes up, with "no handler for job kind" as its error.
+    The caller's trace context and request id go with the job (a job enqueued by a job continues its trace).
     """
     payload = {} if payload is None else payload
     problems: dict[str, str] = {}
@@ -142,7 +151,7 @@ async def enqueue(
     if run_after is not None and run_after.tzinfo is None:
         run_after = run_after.replace(tzinfo=UTC)
     key = dedupe_key or f"enqueue:{uuid.uuid4().hex}"
-    await _insert(kind, encoded, key, max_attempts, run_after=run_after)
+    await _insert(kind, encoded, key, max_attempts, run_after=run_after, context=current_context())
     return await Job.get(dedupe_key=key)
 
 
@@ -247,6 +256,24 @@ async def pending(kind: str) -> tuple[int, datetime | None]:
     # values_list(flat=True) yields the values themselves; Tortoise types it as a list of tuples.
     oldest = cast("list[datetime]", await query.order_by("created_at").limit(1).values_list("created_at", flat=True))
     return await query.count(), (oldest[0] if oldest else None)
+
+
+@dataclass(frozen=True)
+class ReadyKind:
+    kind: str
+    ready: int  # QUEUED and due
+    oldest_ready_at: datetime  # when the longest-waiting of them became due
+
+
+async def ready_by_kind() -> list[ReadyKind]:
+    """Jobs waiting for a worker (QUEUED, due now), by kind, for the queue gauges: one query on the
+    (status, run_after) index. A job became due at its run_after (a retry's backoff, a delayed start), or when
+    it was created."""
+    rows = await Job._meta.db.execute_query_dict(
+        "SELECT kind, count(*) AS ready, min(coalesce(run_after, created_at)) AS oldest FROM job"
+        " WHERE status = 'QUEUED' AND (run_after IS NULL OR run_after <= now()) GROUP BY kind"
+    )
+    return [ReadyKind(row["kind"], int(row["ready"]), row["oldest"]) for row in rows]
 
 
 async def dead(kind: str) -> int:

@@ -26,9 +26,10 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def cms_serve(
-    pg_server: PgTarget, *, redis_url: str, log_dir: Path, env: Mapping[str, str] = {}
+    pg_server: PgTarget, *, redis_url: str, log_dir: Path, env: Mapping[str, str] = {}, log_level: str = "warning"
 ) -> AsyncIterator[Served]:
-    """`cms serve --no-worker` on loopback with `env` on top of a test configuration; stopped (by pid) on exit."""
+    """`cms serve --no-worker` on loopback with `env` on top of a test configuration; stopped (by pid) on exit.
+    `log_level`: its --log-level (uvicorn's loggers and the access lines)."""
     target = await database.create_database(pg_server, prefix="cms_serve")
     port = free_port()
     full_env = child_env(
@@ -47,7 +48,7 @@ async def cms_serve(
         "--port",
         str(port),
         "--log-level",
-        "warning",
+        log_level,
         env=full_env,
         log_dir=log_dir,
     )

@@ -33,6 +33,10 @@ class Job(Node):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    request_id: str | None = strawberry.field(
+        description="The X-Request-ID of the request that caused this job (directly, or through the jobs it caused), "
+        "to find its log lines; null for jobs no request caused (schedules, commands)."
+    )
 
     @classmethod
     def from_model(cls, j: m.Job) -> Job:
@@ -48,6 +52,7 @@ class Job(Node):
             created_at=j.created_at,
             updated_at=j.updated_at,
             finished_at=j.finished_at,
+            request_id=(j.context or {}).get("request_id"),
         )
 
 

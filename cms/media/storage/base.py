@@ -184,6 +184,10 @@ class Storage(ABC):
     async def exists(self, area: Area, key: str) -> bool:
         return await self.stat(area, key) is not None
 
+    async def ping(self) -> None:  # noqa: B027 - a default for backends with nothing to reach
+        """Raise when the storage cannot be reached or written right now: what readiness (/readyz) checks. Cheap:
+        one request per area at most, no object written."""
+
     async def close(self) -> None:  # noqa: B027 - a default for backends that hold nothing
         """Release connections; the default has nothing to release."""
 

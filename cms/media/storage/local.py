@@ -53,6 +53,18 @@ class LocalStorage(Storage):
             root.mkdir(parents=True, exist_ok=True)
             self._roots[area] = root.resolve()
 
+    async def ping(self) -> None:
+        await run_blocking(self._check_roots)
+
+    def _check_roots(self) -> None:
+        """Each area's directory still exists and this process may create files in it (a lost mount, a full
+        permission change): stat and access only, nothing written."""
+        for area, root in self._roots.items():
+            if not root.is_dir():
+                raise OSError(errno.ENOENT, f"{area.value} directory is missing", str(root))
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise OSError(errno.EACCES, f"{area.value} directory is not writable", str(root))
+
     def _path(self, area: Area, key: str) -> Path:
         validate_key(key)
         root = self._roots[Area(area)]

@@ -80,6 +80,8 @@ class S3Storage(DirectUploadsMixin, Storage):
             signature_version="s3v4",
             max_pool_connections=32,
             retries={"mode": "standard"},
+            # An unreachable endpoint fails in seconds (the request becomes a 503), not after boto's 60 s default.
+            connect_timeout=5,
             # We send SHA256 checksums ourselves; boto3's automatic CRC32 trips older S3-compatible servers.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
@@ -107,6 +109,11 @@ class S3Storage(DirectUploadsMixin, Storage):
 
     def _loc(self, area: Area, key: str) -> tuple[str, str]:
         return self.buckets[Area(area)], validate_key(key)
+
+    async def ping(self) -> None:
+        """HEAD each area's bucket: reachable, credentials accepted, bucket there."""
+        for name in dict.fromkeys(self.buckets.values()):
+            await run_blocking(self._client.head_bucket, Bucket=name)
 
     async def close(self) -> None:
         self._client.close()

@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import shutil
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -62,6 +63,7 @@ def transcode_video(
     time.monotonic() value). A rung whose encoder fails is reported in the result, not raised.
     """
     _check_plan(plan)
+    started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     seg = hls.segment_duration(segment_seconds, DEFAULT_SETTINGS.gop_seconds)
     with ffmpeg_logs(), opened(src, input_format, hw_decode) as container:
@@ -90,6 +92,7 @@ def transcode_video(
                 branch.close()
                 shutil.rmtree(branch.folder, ignore_errors=True)  # no variant left to play it with
             result = _result(out_dir, rungs, audio_result, job)
+            result.work_seconds = round(time.perf_counter() - started, 4)
         finally:
             for rung in rungs:
                 rung.close()
@@ -259,6 +262,8 @@ def _result(out_dir: Path, rungs: list[VideoRendition], audio: AudioRendition | 
             playlist=f"{rung.plan.name}/{hls.PLAYLIST}",
             ok=rung.ok,
             error=rung.error,
+            frames=rung.frames,
+            encode_seconds=round(rung.seconds, 4),
         )
         if rung.ok:
             playlist = hls.read_media_playlist(rung.folder)
@@ -284,7 +289,13 @@ def _result(out_dir: Path, rungs: list[VideoRendition], audio: AudioRendition | 
     master = None
     if variants:
         master = hls.write_master(out_dir, variants, (audio.playlist, audio.channels) if audio else None)
-    return VideoResult(renditions=results, master=master, duration=round(duration or job.span, 3), audio=audio)
+    return VideoResult(
+        renditions=results,
+        master=master,
+        duration=round(duration or job.span, 3),
+        audio=audio,
+        encoder=job.encoder,
+    )
 
 
 def _check_plan(plan: list[RungPlan]) -> None:

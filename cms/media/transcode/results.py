@@ -21,6 +21,9 @@ class RenditionResult:
     size_bytes: int = 0
     ok: bool = True
     error: str | None = None
+    # Speed: frames this rung encoded, and seconds spent in its scaler, encoder and muxer (not the shared decode).
+    frames: int = 0
+    encode_seconds: float = 0.0
 
 
 @dataclass
@@ -45,6 +48,10 @@ class VideoResult:
     master: str | None
     duration: float
     audio: AudioRendition | None = None
+    # The encoder that really ran (libx264 when the GPU's would not open) and the whole pass's wall time
+    # (decoding and every rung together).
+    encoder: str = ""
+    work_seconds: float = 0.0
 
 
 @dataclass

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import shutil
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -91,6 +92,7 @@ class VideoRendition:
         self.error: str | None = None
         self.codecs: str | None = None
         self.frames = 0
+        self.seconds = 0.0  # spent in this rung's scaler, encoder and muxer (metrics: its speed)
         self._container: av.container.OutputContainer | None = None
         self._stream: av.VideoStream | None = None
         self._scaler = VideoReformatter()
@@ -151,6 +153,13 @@ class VideoRendition:
         self.codecs = hls.avc1_codec(context.extradata)
 
     def encode(self, frame: av.VideoFrame, keyframe: bool) -> None:
+        started = time.perf_counter()
+        try:
+            self._encode(frame, keyframe)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _encode(self, frame: av.VideoFrame, keyframe: bool) -> None:
         assert self._container is not None and self._stream is not None
         range_in = frame.color_range or (ColorRange.JPEG if frame.format.name.startswith("yuvj") else None)
         scaled = self._scaler.reformat(
@@ -186,9 +195,13 @@ class VideoRendition:
     def finish(self) -> None:
         """Flush the encoder and write the playlist's end; the files are then complete."""
         assert self._container is not None and self._stream is not None
-        self._mux(self._stream.encode(None))
-        container, self._container = self._container, None
-        container.close()
+        started = time.perf_counter()
+        try:
+            self._mux(self._stream.encode(None))  # the frames still inside the encoder: part of its work
+            container, self._container = self._container, None
+            container.close()
+        finally:
+            self.seconds += time.perf_counter() - started
         if self.frames == 0:
             raise ValueError("no frame was encoded")
         self._exact_durations()
