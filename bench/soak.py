@@ -903,8 +903,11 @@ async def soak(args: argparse.Namespace) -> int:
         log(
             f"cluster up in {time.monotonic() - started:.0f}s: APIs {', '.join(cluster.api_urls)}, {args.workers} workers"
         )
+        # Idle connections are dropped before the server's keep-alive timeout (5 s) can close one under a request.
         limits = httpx.Limits(
-            max_connections=args.concurrency + args.upload_concurrency + 8, max_keepalive_connections=64
+            max_connections=args.concurrency + args.upload_concurrency + 8,
+            max_keepalive_connections=64,
+            keepalive_expiry=2,
         )
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             load = Load(cluster, client, args)

@@ -36,6 +36,9 @@ JOB_DURATION = Histogram(
 JOB_RETRIES = Counter("cms_job_retries", "Failed attempts queued again with backoff.", ["kind"])
 JOB_DEAD_LETTERS = Counter("cms_job_dead_letters", "Jobs that gave up (dead-lettered).", ["kind"])
 QUEUE_DEPTH = Gauge("cms_queue_depth", "Jobs ready to run (QUEUED and due) by the queue they go to.", ["queue"])
+QUEUE_RUNNING = Gauge(
+    "cms_queue_running", "Jobs running now (held by a worker) by the queue they came from.", ["queue"]
+)
 QUEUE_OLDEST = Gauge(
     "cms_queue_oldest_ready_age_seconds", "How long the longest-waiting ready job of the queue has waited.", ["queue"]
 )
@@ -102,14 +105,17 @@ async def refresh_gauges(*, main_queue: str, media_queue: str, media_kinds: Iter
     media = frozenset(media_kinds)
     now = datetime.now(UTC)
     depth = {main_queue: 0, media_queue: 0}
+    running = {main_queue: 0, media_queue: 0}
     oldest: dict[str, datetime | None] = {main_queue: None, media_queue: None}
     for ready in await jobstore.ready_by_kind():
         queue = media_queue if ready.kind in media else main_queue
         depth[queue] += ready.ready
-        current = oldest[queue]
-        oldest[queue] = ready.oldest_ready_at if current is None else min(current, ready.oldest_ready_at)
+        running[queue] += ready.running
+        current, since = oldest[queue], ready.oldest_ready_at
+        oldest[queue] = since if current is None else current if since is None else min(current, since)
     for queue, count in depth.items():
         QUEUE_DEPTH.labels(queue).set(count)
+        QUEUE_RUNNING.labels(queue).set(running[queue])
         QUEUE_OLDEST.labels(queue).set(_age(oldest[queue], now))
     unrelayed, oldest_event = await outbox.backlog()
     OUTBOX_UNRELAYED.set(unrelayed)

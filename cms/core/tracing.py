@@ -24,6 +24,7 @@ log = logging.getLogger("cms.tracing")
 INSTRUMENTATION = "cms"
 
 _provider: TracerProvider | None = None
+_NO_OP = trace.NoOpTracer()
 
 
 def tracing_enabled() -> bool:
@@ -32,7 +33,10 @@ def tracing_enabled() -> bool:
 
 
 def tracer() -> trace.Tracer:
-    """The CMS's tracer (a no-op one while tracing is off)."""
+    """The CMS's tracer (a no-op one while tracing is off: never the global provider, which may be one a test shut
+    down)."""
+    if _provider is None:
+        return _NO_OP
     return trace.get_tracer(INSTRUMENTATION, tracer_provider=_provider)
 
 

@@ -107,6 +107,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_fields = 0  # request line and header bytes the parser has handed over
         self._heads_parsed = 0  # request heads completed on this connection
+        self._bodies_ended = 0  # request bodies completed on this connection
         self._body_active = False  # body bytes came since the last check
         self._body_seen = 0.0  # loop time of the last check that saw body bytes
 
@@ -128,13 +129,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
-        heads_before = self._heads_parsed
+        heads_before, bodies_before = self._heads_parsed, self._bodies_ended
         super().data_received(data)
         if self.transport.get_protocol() is not self:  # upgraded to a WebSocket
             self._unwatch()
             return
-        if self._heads_parsed != heads_before:
-            # A head ended inside this read, so most of it was that head and the body after it (a whole request in
+        if self._heads_parsed != heads_before or self._bodies_ended != bodies_before:
+            # A body ended inside this read (its tail, up to a whole read of upload bytes, is no head), or a head
+            # ended inside this read, so most of it was that head and the body after it (a whole request in
             # one read: `_awaiting_head` is true again). The parsed head was measured in on_headers_complete; the
             # start of a next pipelined head is counted from the next read on.
             return
@@ -184,6 +186,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.watch.receiving.pop(self, None)
         self._awaiting_head = True
+        self._bodies_ended += 1
         super().on_message_complete()
         if self.cycle is not None and self.cycle.response_complete and not self.pipeline:
             self._wait_for_head()  # answered before its body ended: the next request starts now

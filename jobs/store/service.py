@@ -262,18 +262,22 @@ async def pending(kind: str) -> tuple[int, datetime | None]:
 class ReadyKind:
     kind: str
     ready: int  # QUEUED and due
-    oldest_ready_at: datetime  # when the longest-waiting of them became due
+    oldest_ready_at: datetime | None  # when the longest-waiting of them became due (None: none waits)
+    running: int = 0  # RUNNING: held by a worker now
 
 
 async def ready_by_kind() -> list[ReadyKind]:
-    """Jobs waiting for a worker (QUEUED, due now), by kind, for the queue gauges: one query on the
+    """Jobs waiting for a worker (QUEUED, due now) and jobs running, by kind, for the queue gauges: one query on the
     (status, run_after) index. A job became due at its run_after (a retry's backoff, a delayed start), or when
     it was created."""
     rows = await Job._meta.db.execute_query_dict(
-        "SELECT kind, count(*) AS ready, min(coalesce(run_after, created_at)) AS oldest FROM job"
-        " WHERE status = 'QUEUED' AND (run_after IS NULL OR run_after <= now()) GROUP BY kind"
+        "SELECT kind, count(*) FILTER (WHERE status = 'QUEUED') AS ready,"
+        " count(*) FILTER (WHERE status = 'RUNNING') AS running,"
+        " min(coalesce(run_after, created_at)) FILTER (WHERE status = 'QUEUED') AS oldest FROM job"
+        " WHERE status = 'RUNNING' OR (status = 'QUEUED' AND (run_after IS NULL OR run_after <= now()))"
+        " GROUP BY kind"
     )
-    return [ReadyKind(row["kind"], int(row["ready"]), row["oldest"]) for row in rows]
+    return [ReadyKind(row["kind"], int(row["ready"]), row["oldest"], int(row["running"])) for row in rows]
 
 
 async def dead(kind: str) -> int:

@@ -208,12 +208,17 @@ async def test_queue_depth_oldest_age_outbox_and_index_lag_gauges(api: Api, sett
     await jobstore.enqueue("obs_wait", {"n": 9}, run_after=jobstore._now() + timedelta(hours=1))  # not due: not ready
     await jobstore.enqueue("process_asset", {"asset_id": 0})  # media work: the media queue's
     await Job.filter(id=waiting[0].id).update(created_at=jobstore._now() - timedelta(minutes=2))
+    # One media job held by a worker: running, not waiting (the media pool scales on both).
+    held = await jobstore.enqueue("process_asset", {"asset_id": 1})
+    await Job.filter(id=held.id).update(status="RUNNING")
     # A content change not relayed yet, recorded a minute ago: the outbox and the search index are behind.
     event = await outbox.emit(Event.PROGRAM_UPDATE, id=0)
     await OutboxEvent.filter(id=event.id).update(created_at=jobstore._now() - timedelta(minutes=1))
     await refresh()
     assert sample("cms_queue_depth", queue=main) == 3
     assert sample("cms_queue_depth", queue=media_queue) == 1
+    assert sample("cms_queue_running", queue=media_queue) == 1
+    assert sample("cms_queue_running", queue=main) == 0
     assert 120 <= sample("cms_queue_oldest_ready_age_seconds", queue=main) < 600
     assert 0 <= sample("cms_queue_oldest_ready_age_seconds", queue=media_queue) < 60
     assert sample("cms_outbox_unrelayed") == 1

@@ -214,6 +214,12 @@ def test_keda_queries_read_registered_metrics(rendered: dict[str, list[Object]])
                 query = trigger["metadata"]["query"]
                 names = set(re.findall(r"\b(cms_[a-z_]+)\b", query))
                 assert names and names <= registered, f"{query}: not registered by the code"
-                match = re.fullmatch(r'max\(cms_queue_depth\{queue="([^"]+)"\}\)', query)
-                assert match, f"{query}: expected max(cms_queue_depth{{queue=...}}) (every worker reports the same)"
-                assert match.group(1) == queue, f"{scaled['metadata']['name']} scales on another pool's queue"
+                # max() of each gauge: every worker reports the same database-wide value.
+                terms = re.split(r"\s*\+\s*", query)
+                matches = [
+                    re.fullmatch(r'max\((cms_queue_depth|cms_queue_running)\{queue="([^"]+)"\}\)', t) for t in terms
+                ]
+                assert all(matches), f"{query}: expected a sum of max(cms_queue_depth|cms_queue_running{{queue=...}})"
+                assert "cms_queue_depth" in names, f"{query}: does not read the waiting jobs"
+                queues = {m.group(2) for m in matches if m}
+                assert queues == {queue}, f"{scaled['metadata']['name']} scales on another pool's queue"
