@@ -87,12 +87,19 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from cms.core.tracing import configure_tracing, shutdown_tracing
     from cms.services import Services
-    from cms.worker import build_worker, serve_metrics
+    from cms.worker import run_worker, serve_metrics
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: running jobs are cut short, leases resume them
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(Services(settings), stop=stop, burst=args.burst)
 
     configure_tracing(settings, "cms-worker")
     serve_metrics(settings)  # its own port (CMS_METRICS_PORT, default 9464): a worker has no HTTP listener
     try:
-        build_worker(Services(settings), burst=args.burst).run()
+        asyncio.run(run())
     finally:
         shutdown_tracing()  # export the spans still batched
     return 0

@@ -19,6 +19,8 @@ from typing import Any
 
 from arq.connections import ArqRedis, create_pool
 from arq.worker import Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cms.core.redis import redis_settings
 from cms.core.settings import Settings
@@ -158,15 +160,46 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
+# What says Redis went away under a worker (arq's poll loop raises it and the worker ends): redis-py's connection
+# errors are not OSErrors.
+_REDIS_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+RESTART_SECONDS = 1.0  # between a worker lost to a Redis outage and the next try
+
+
+async def run_worker(services: Services, *, stop: asyncio.Event, burst: bool = False) -> None:
+    """Run a worker until `stop` is set (a burst worker: until its queue is empty too). When Redis goes away the
+    worker ends (arq's poll loop does not survive it): it is wound down and a fresh one started once Redis answers
+    again. Jobs live in PostgreSQL, so nothing waits on the lost worker: the dispatcher hands them to Redis again."""
+    while not stop.is_set():
+        worker = build_worker(services, handle_signals=False, burst=burst)
+        task = asyncio.create_task(worker.async_run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not task.done():  # asked to stop
+            await stop_worker(worker, task)
+            return
+        failure = None if task.cancelled() else task.exception()
+        await _wind_down(worker)
+        if failure is None:  # a burst worker found its queue empty
+            return
+        if not isinstance(failure, _REDIS_LOST):
+            raise failure
+        log.warning("worker lost Redis (%s: %s); starting a fresh one once it answers", type(failure).__name__, failure)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RESTART_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def inline_worker(services: Services) -> AsyncIterator[None]:
     """Run a worker inside the API process for the one-command experience, on the app's services."""
-    worker = build_worker(services, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(services, stop=stop))
     try:
         yield
     finally:
-        await stop_worker(worker, task)
+        stop.set()
+        await task
 
 
 async def stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
@@ -176,9 +209,24 @@ async def stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
     dispatcher and scans running. Jobs cut short keep their PostgreSQL lease and run again elsewhere.
     """
     worker.handle_sig(signal.SIGUSR1)  # cancels the running jobs and the poll loop
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-    worker.tasks.clear()
-    await worker.close()
+    await _wind_down(worker)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _wind_down(worker: Worker) -> None:
+    """What arq's `close()` does, with a Redis that may be gone: wait for the running jobs (their outcome is
+    recorded in PostgreSQL), run our shutdown (the background loops, the services), then drop the Redis pool."""
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    pool = worker._pool  # noqa: SLF001 - arq keeps it private; close() would fail on a Redis that is gone
+    if pool is not None:
+        with contextlib.suppress(*_REDIS_LOST):
+            await pool.delete(worker.health_check_key)
+    if worker.on_shutdown is not None:
+        await worker.on_shutdown(worker.ctx)
+    if pool is not None:
+        with contextlib.suppress(*_REDIS_LOST):
+            await pool.aclose()
+        worker._pool = None  # noqa: SLF001

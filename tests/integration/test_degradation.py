@@ -204,9 +204,10 @@ async def test_postgres_restarted_under_load(issuer: TestIssuer, settings: Setti
                 # While it is away: the process is alive, not ready, and says why.
                 live = await api.client.get("/livez")
                 assert (live.status_code, live.json()) == (200, {"status": "ok"})
-                ready = await api.client.get("/readyz")
-                body = ready.json()
-                assert ready.status_code == 503 and body["status"] == "unavailable" and body["database"] is False, body
+                body = await eventually(  # its last answer may be cached for a second
+                    lambda: _unready(api), what="/readyz to say 503", processes=(served.process,)
+                )
+                assert body["status"] == "unavailable" and body["database"] is False, body
                 assert body["checks"]["database"]["status"] in ("error", "timeout"), body
                 assert body["checks"]["storage"]["status"] == "ok", body
 
@@ -219,6 +220,8 @@ async def test_postgres_restarted_under_load(issuer: TestIssuer, settings: Setti
                 )
             finally:
                 await load.stop()
+                if not pg.running():
+                    pg.start()  # for cms_serve to drop its database
 
             bad = bad_outcomes(load.outcomes)
             assert not bad, f"{len(bad)} bad answers of {len(load.outcomes)}, e.g. {bad[:3]}\n{served.process.tail()}"
@@ -242,6 +245,17 @@ async def test_postgres_restarted_under_load(issuer: TestIssuer, settings: Setti
             )
             if load.accepted_titles:
                 assert program["node"]["title"] in load.accepted_titles
+
+
+async def _readyz_status(api: Api, code: int, status: str) -> dict[str, Any] | None:
+    response = await api.client.get("/readyz")
+    body: dict[str, Any] = response.json()
+    return body if (response.status_code, body["status"]) == (code, status) else None
+
+
+async def _unready(api: Api) -> dict[str, Any] | None:
+    response = await api.client.get("/readyz")
+    return response.json() if response.status_code == 503 else None
 
 
 async def _ready(api: Api) -> dict[str, Any] | None:
@@ -268,23 +282,11 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
         cms_serve(pg_server, redis_url=private_redis.url, log_dir=tmp_path, env=serve_env(issuer)) as served,
         client_for(served, issuer) as api,
     ):
-        workers = [worker(served, tmp_path)]
-        exits: list[str] = []
-
-        def supervise() -> None:
-            """As an orchestrator would: a worker that exited is started again (and the exit is reported below)."""
-            if not workers[-1].alive():
-                exits.append(workers[-1].tail(15))
-                workers.append(worker(served, tmp_path, f"worker-{len(workers) + 1}"))
-
-        async def ready_supervised(asset_id: str) -> bool:
-            supervise()
-            return await _asset_ready(api, asset_id)
-
+        running = worker(served, tmp_path)
         try:
             first = await upload_direct(api, await make_episode(api, "Before"), media.mp4_clip(seed=11))
             await eventually(
-                lambda: _asset_ready(api, first["id"]), what="the first upload ready", processes=(workers[0],)
+                lambda: _asset_ready(api, first["id"]), what="the first upload ready", processes=(running,)
             )
 
             private_redis.kill()  # SIGKILL, no persistence: whatever was queued in it is gone too
@@ -298,9 +300,11 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
                 role="editor",
             )
             assert renamed["updateEpisode"]["__typename"] == "Episode"
-            ready = await api.client.get("/readyz")
-            body = ready.json()
-            assert ready.status_code == 200 and body["status"] == "degraded", body
+            body = await eventually(
+                lambda: _readyz_status(api, 200, "degraded"),
+                what="/readyz to say degraded",
+                processes=(served.process,),
+            )
             assert (
                 body["checks"]["redis"]["status"] in ("error", "timeout")
                 and body["checks"]["database"]["status"] == "ok"
@@ -311,15 +315,18 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
             private_redis.start()  # same port, empty: the dispatcher hands the jobs over again
             for asset in during:
                 await eventually(
-                    lambda a=asset: ready_supervised(a["id"]),
+                    lambda a=asset: _asset_ready(api, a["id"]),
                     what="uploads made without Redis to be ready",
                     attempts=600,
-                    processes=(*workers, served.process),
+                    processes=(running, served.process),
                 )
-            assert (await api.client.get("/readyz")).json()["status"] == "ready"
+            await eventually(
+                lambda: _readyz_status(api, 200, "ready"), what="/readyz ready", processes=(served.process,)
+            )
+            # The worker rode out the outage by itself (a fresh arq worker once Redis answered), no restart.
+            assert running.alive(), running.tail(30)
         finally:
-            for process in workers:
-                process.stop()
+            running.stop()
 
         # Each job ran once and succeeded; no asset has two of the same rendition.
         rows = await sql(served, "SELECT kind, asset_id, status, attempts FROM job WHERE asset_id IS NOT NULL")
@@ -336,8 +343,6 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
             e["node"]["title"] for e in (await api.data(EPISODES, {"first": 50}, role="editor"))["episodes"]["edges"]
         }
         assert {"Renamed while Redis was away", "During 1", "During 2", "Before"} <= names
-        # Last, so that everything above is checked either way: the worker rides out the outage by itself.
-        assert not exits, "the worker exited while Redis was away:\n" + "\n".join(exits)
 
 
 async def _asset(api: Api, asset_id: str) -> dict[str, Any]:
@@ -418,9 +423,8 @@ async def test_storage_unreachable_refuses_uploads_and_edge_reads_then_recovers(
                 outcomes.append(record("graphql read", reads))
                 assert reads.status_code == 200
 
-                ready = await api.client.get("/readyz")
-                body = ready.json()
-                assert ready.status_code == 503 and body["checks"]["storage"]["status"] in ("error", "timeout"), body
+                body = await eventually(lambda: _unready(api), what="/readyz to say 503", processes=(served.process,))
+                assert body["checks"]["storage"]["status"] in ("error", "timeout"), body
                 assert body["checks"]["database"]["status"] == "ok"
                 assert not bad_outcomes(outcomes), outcomes
 
