@@ -140,7 +140,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> None:
         target = db.direct_target(settings, db.resolve_target(settings))  # DDL over a session of its own
         await db.ensure_database(target)
-        applied = await db.migrate(db.tortoise_config(target))
+        applied = await db.migrate(db.tortoise_config(target, command_timeout=None))
         print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
     asyncio.run(run())

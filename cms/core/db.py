@@ -92,10 +92,11 @@ def resolve_target(settings: Settings) -> PgTarget:
     return start_embedded_postgres(settings.data_dir)
 
 
+STATEMENT_TIMEOUT = 60.0  # seconds: any one statement of the app and the jobs (not migrations)
 REPLICA_CONNECT_TIMEOUT = 5.0  # seconds: a replica that does not answer costs a read this long, once (then primary)
 
 
-def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool) -> dict[str, Any]:
+def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool, command_timeout: float | None) -> dict[str, Any]:
     credentials: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -107,7 +108,7 @@ def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool) -> dict[st
         # PostgreSQL away must fail a request fast (a 503, cms/core/unavailable.py), never hang it: asyncpg's connect
         # timeout (default 60 s), and a bound on any one statement (default none) so a stalled server frees the pool.
         "timeout": 5.0,
-        "command_timeout": 60.0,
+        "command_timeout": command_timeout,
     }
     if pgbouncer:
         # In transaction mode consecutive statements may run on different server connections, where asyncpg's
@@ -117,11 +118,17 @@ def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool) -> dict[st
 
 
 def tortoise_config(
-    target: PgTarget, *, pool_max: int = 20, replica: PgTarget | None = None, pgbouncer: bool = False
+    target: PgTarget,
+    *,
+    pool_max: int = 20,
+    replica: PgTarget | None = None,
+    pgbouncer: bool = False,
+    command_timeout: float | None = STATEMENT_TIMEOUT,
 ) -> dict[str, Any]:
     """`replica`: a read replica, where `cms.core.replica.RoutingClient` sends anonymous reads while it is fresh;
-    `pgbouncer`: the targets are PgBouncer in transaction mode."""
-    credentials = _credentials(target, pool_max=pool_max, pgbouncer=pgbouncer)
+    `pgbouncer`: the targets are PgBouncer in transaction mode; `command_timeout`: the bound on one statement (None
+    for migrations: an index build may take longer)."""
+    credentials = _credentials(target, pool_max=pool_max, pgbouncer=pgbouncer, command_timeout=command_timeout)
     engine = "tortoise.backends.asyncpg"
     if replica is not None:
         # The primary's client with a replica pool for anonymous reads (cms/core/replica.py).
@@ -173,7 +180,8 @@ async def open_database(settings: Settings, target: PgTarget, *, run_migrations:
     direct = direct_target(settings, target)
     await ensure_database(direct)
     if run_migrations:
-        await migrate(tortoise_config(direct, pgbouncer=settings.database_pgbouncer and direct == target))
+        pgbouncer = settings.database_pgbouncer and direct == target
+        await migrate(tortoise_config(direct, pgbouncer=pgbouncer, command_timeout=None))
     config = tortoise_config(
         target, pool_max=settings.db_pool_max, replica=replica_target(settings), pgbouncer=settings.database_pgbouncer
     )
@@ -212,14 +220,3 @@ async def database(settings: Settings, target: PgTarget | None = None) -> AsyncI
 
 async def close_database() -> None:
     await Tortoise.close_connections()
-
-
-async def database_ready() -> bool:
-    """True when a trivial query succeeds: what `/ready` reports."""
-    try:
-        conn = Tortoise.get_connection("default")
-        await conn.execute_query("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
-        log.warning("database not ready", exc_info=True)
-        return False
