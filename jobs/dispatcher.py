@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import timedelta
 
 from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from tortoise.transactions import in_transaction
 
 from cms.core.outbox import OutboxEvent
@@ -66,13 +66,28 @@ def queue_for(kind: str, *, queue_name: str, media_queue_name: str | None) -> st
 async def enqueue_due(
     redis: ArqRedis, *, requeue_after: timedelta, queue_name: str, media_queue_name: str | None = None
 ) -> int:
-    jobs = await jobstore.due_for_enqueue(requeue_after=requeue_after)
-    for job in jobs:
+    """Hand due jobs to their queue: those never sent, and those sent longer than `requeue_after` ago that are no
+    longer waiting in Redis (Redis lost them, or a worker took one and died before claiming it). Returns jobs sent."""
+    sent = 0
+    for job in await jobstore.due_for_enqueue(requeue_after=requeue_after):
         queue = queue_for(job.kind, queue_name=queue_name, media_queue_name=media_queue_name)
-        # A fresh arq id per hand-over: PostgreSQL, not Redis, decides whether the job still needs to run.
-        await redis.enqueue_job(RUN_JOB, job.id, _job_id=f"cms-job:{job.id}:{uuid.uuid4().hex[:12]}", _queue_name=queue)
+        # One arq id per attempt (a claim counts an attempt): a job still waiting in the queue is never added twice,
+        # however long a backlog waits (re-sending it would multiply the queue under load), while a retry or a job
+        # taken back from a lost worker goes out under a new id. arq's keys are global to a Redis: the creation time
+        # keeps ids apart across databases sharing one (a job id alone repeats after a database is reset).
+        arq_id = f"cms-job:{job.id}.{int(job.created_at.timestamp() * 1_000_000)}:{job.attempts}"
+        if await redis.zscore(queue, arq_id) is not None:
+            await jobstore.mark_enqueued(job.id)  # still waiting its turn: look again after requeue_after
+            continue
+        if await redis.exists(in_progress_key_prefix + arq_id):
+            continue  # a worker is taking it right now: its claim decides, PostgreSQL tells the next round
+        # What is left of an earlier hand-over of this attempt (its result, kept a minute, after a run that found
+        # nothing to do; an admin's retry starting the attempts again) would make arq refuse the id.
+        await redis.delete(job_key_prefix + arq_id, result_key_prefix + arq_id)
+        await redis.enqueue_job(RUN_JOB, job.id, _job_id=arq_id, _queue_name=queue)
         await jobstore.mark_enqueued(job.id)
-    return len(jobs)
+        sent += 1
+    return sent
 
 
 async def dispatch_once(

@@ -195,6 +195,28 @@ async def test_flushed_queue_loses_no_job(api: Api, queue_settings: Settings) ->
     await assert_rendered(asset_id)
 
 
+async def test_a_backlog_older_than_requeue_after_is_not_sent_twice(api: Api, queue_settings: Settings) -> None:
+    """Jobs waiting in Redis longer than requeue_after (no worker free to take them) stay one entry each: sending
+    them again would multiply the queue under load and keep the workers busy skipping duplicates."""
+    settings = queue_settings
+    episode = await make_episode(api)
+    await drain(settings)
+    await upload_direct(api, episode, media.mp4_clip())
+    asset_id = (await Asset.get(status=AssetStatus.PROCESSING)).id
+    try:
+        async with arq_pool(settings) as redis:
+            await dispatch(settings, redis)
+            for _ in range(3):  # rounds past requeue_after, no worker running
+                await dispatch(settings, redis, requeue_after=timedelta(0))
+            assert await redis.zcard(settings.queue_name) == 1
+        await drain(settings)
+    finally:
+        await forget_queue(settings)
+    job = await the_job(asset_id)
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
+    await assert_rendered(asset_id)
+
+
 async def test_redis_restart_with_jobs_queued_loses_none(
     api: Api, queue_settings: Settings, db_target: PgTarget, tmp_path: Path
 ) -> None:
