@@ -106,17 +106,32 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker_health(settings: Settings, args: argparse.Namespace) -> int:
-    """For orchestrators' probes: exit 0 when a worker of CMS_WORKER_QUEUE on this host (any host with --any)
-    recorded its health within CMS_WORKER_HEALTH_SECONDS (plus a second), 1 when none did, 2 when Redis cannot
-    be asked."""
-    from cms.worker import check_health
+    """For orchestrators' probes. Without --any (liveness, inside the worker's pod or machine): exit 0 when a worker
+    of CMS_WORKER_QUEUE under this CMS_DATA_DIR wrote its heartbeat file within twice CMS_WORKER_HEALTH_SECONDS
+    (Redis being down does not fail it: the worker rides that out), 1 when none did. With --any: exit 0 when a
+    worker of the queue on any host recorded itself alive in Redis, 1 when none did, 2 when Redis cannot be asked."""
+    from cms.worker import check_health, check_heartbeat
 
-    where = "any host" if args.any else "this host"
+    queue = settings.worker_queue
+    if not args.any:
+        record = check_heartbeat(settings)
+        if record is None:
+            window = 2 * settings.worker_health_seconds
+            print(
+                f"unhealthy: no worker of queue {queue!r} on this host wrote its heartbeat in the last {window:g} s",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"healthy: worker of queue {queue!r} on this host: {record}")
+        return 0
     if not settings.redis_url:
-        print("worker-health needs REDIS_URL: an embedded Redis lives inside the process that runs it", file=sys.stderr)
+        print(
+            "worker-health --any needs REDIS_URL: an embedded Redis lives inside the process that runs it",
+            file=sys.stderr,
+        )
         return 2
     try:
-        found = asyncio.run(check_health(settings, any_host=args.any))
+        found = asyncio.run(check_health(settings))
     except (OSError, ConnectionError) as exc:
         print(f"unhealthy: cannot reach Redis to check the workers: {exc}", file=sys.stderr)
         return 2
@@ -125,12 +140,12 @@ def _worker_health(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if found is None:
         print(
-            f"unhealthy: no worker of queue {settings.worker_queue!r} on {where} reported in the last"
+            f"unhealthy: no worker of queue {queue!r} on any host reported in the last"
             f" {settings.worker_health_seconds + 1:g} s",
             file=sys.stderr,
         )
         return 1
-    print(f"healthy: worker of queue {settings.worker_queue!r} on {where}: {found}")
+    print(f"healthy: worker of queue {queue!r}: {found}")
     return 0
 
 
@@ -140,7 +155,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> None:
         target = db.direct_target(settings, db.resolve_target(settings))  # DDL over a session of its own
         await db.ensure_database(target)
-        applied = await db.migrate(db.tortoise_config(target, command_timeout=None))
+        applied = await db.migrate(db.tortoise_config(target, statement_timeout=None))
         print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
     asyncio.run(run())
@@ -425,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=_worker)
 
     health = sub.add_parser(
-        "worker-health", help="exit 0 when a worker of CMS_WORKER_QUEUE on this host reported healthy recently"
+        "worker-health", help="exit 0 when a worker of CMS_WORKER_QUEUE on this host is alive (--any: on any host)"
     )
     health.add_argument("--any", action="store_true", help="a worker of the queue on any host will do")
     health.set_defaults(run=_worker_health)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import re
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from arq.connections import ArqRedis, create_pool
@@ -137,18 +142,26 @@ def serve_metrics(settings: Settings) -> int | None:
     return bound
 
 
-async def check_health(settings: Settings, *, any_host: bool = False) -> str | None:
-    """What the newest health record of a worker of CMS_WORKER_QUEUE on this host (with `any_host`, on any host)
-    says, or None when there is none: no such worker reported within CMS_WORKER_HEALTH_SECONDS (plus a second)."""
+def check_heartbeat(settings: Settings) -> str | None:
+    """The heartbeat record of a worker of CMS_WORKER_QUEUE under this data dir when it was written within twice
+    CMS_WORKER_HEALTH_SECONDS, else None: the liveness check, which a Redis outage does not fail."""
+    path = heartbeat_path(settings)
+    try:
+        age, record = time.time() - path.stat().st_mtime, path.read_text()
+    except FileNotFoundError:
+        return None
+    return record if age <= 2 * settings.worker_health_seconds else None
+
+
+async def check_health(settings: Settings) -> str | None:
+    """What the newest health record in Redis of a worker of CMS_WORKER_QUEUE on any host says (arq writes one per
+    host every CMS_WORKER_HEALTH_SECONDS, with a time to live), or None when there is none."""
     queue = settings.worker_queue
     # One try with a short timeout: a probe must answer, not wait for Redis to come back.
     redis: ArqRedis = await create_pool(replace(redis_settings(settings), conn_retries=0, conn_timeout=3))
     try:
-        if not any_host:
-            value = await redis.get(health_key(queue))
-        else:
-            keys = [key async for key in redis.scan_iter(match=f"{queue}{HEALTH_SUFFIX}*", count=100)]
-            value = next((v for v in await redis.mget(keys) if v is not None), None) if keys else None
+        keys = [key async for key in redis.scan_iter(match=f"{queue}{HEALTH_SUFFIX}*", count=100)]
+        value = next((v for v in await redis.mget(keys) if v is not None), None) if keys else None
     finally:
         await redis.aclose()
     return value.decode(errors="replace") if isinstance(value, bytes) else value
@@ -160,34 +173,92 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-# What says Redis went away under a worker (arq's poll loop raises it and the worker ends): redis-py's connection
-# errors are not OSErrors.
-_REDIS_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
-RESTART_SECONDS = 1.0  # between a worker lost to a Redis outage and the next try
+# What says Redis went away under a worker (arq's poll loop raises it and the worker ends).
+_REDIS_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+RESTART_SECONDS = (1.0, 30.0)  # the wait before a fresh worker after a failure: first, and at most (doubling)
+STEADY_SECONDS = 60.0  # a worker that ran this long before failing starts the backoff again from its first wait
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    """Where a worker of CMS_WORKER_QUEUE under this data dir records that its event loop runs (`cms worker-health`
+    reads it): a local file, so a liveness probe does not depend on Redis being up."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", settings.worker_queue)
+    return settings.data_dir / "health" / f"worker-{safe}.json"
+
+
+async def _heartbeat(settings: Settings, state: dict[str, Any]) -> None:
+    path = heartbeat_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    while True:
+        scratch.write_text(json.dumps({"pid": os.getpid(), "queue": settings.worker_queue, **state}))
+        os.replace(scratch, path)  # whole or not at all: a probe never reads half a record
+        await asyncio.sleep(settings.worker_health_seconds)
 
 
 async def run_worker(services: Services, *, stop: asyncio.Event, burst: bool = False) -> None:
-    """Run a worker until `stop` is set (a burst worker: until its queue is empty too). When Redis goes away the
-    worker ends (arq's poll loop does not survive it): it is wound down and a fresh one started once Redis answers
-    again. Jobs live in PostgreSQL, so nothing waits on the lost worker: the dispatcher hands them to Redis again."""
-    while not stop.is_set():
-        worker = build_worker(services, handle_signals=False, burst=burst)
-        task = asyncio.create_task(worker.async_run())
-        stopping = asyncio.create_task(stop.wait())
+    """Run a worker until `stop` is set (a burst worker: until its queue is empty). The services stay open across
+    workers. When a worker fails (Redis went away: arq's poll loop does not survive it), a fresh one starts at once
+    if it can, else after a backoff, while the lost worker's running jobs go on (their state is in PostgreSQL); the
+    heartbeat file keeps saying the process is alive meanwhile, so an orchestrator does not kill it for an outage
+    of Redis. Jobs left in the lost queue are handed over again by the dispatcher."""
+    state: dict[str, Any] = {"workers_started": 0, "last_failure": None}
+    orphans: set[asyncio.Task[Any]] = set()  # jobs of lost workers, still running
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(services.running())
+        if not burst:
+            stack.push_async_callback(_cancel, asyncio.create_task(_heartbeat(services.settings, state)))
+        stack.push_async_callback(_finish, orphans)
+        wait = RESTART_SECONDS[0]
+        while not stop.is_set():
+            worker = build_worker(services, handle_signals=False, burst=burst)
+            state["workers_started"] += 1
+            started = time.monotonic()
+            task = asyncio.create_task(worker.async_run())
+            try:
+                await _until_done_or(task, stop)
+            finally:
+                stopped = not task.done()  # asked to stop, or this task is being cancelled
+                if stopped:
+                    await stop_worker(worker, task)
+            if stopped:
+                return
+            failure = None if task.cancelled() else task.exception()
+            if failure is None and burst:
+                await _wind_down(worker)
+                return
+            # A worker only ends by itself when something broke: wind it down without waiting for its jobs.
+            orphans.update(job for job in worker.tasks.values() if not job.done())
+            worker.tasks.clear()
+            await _wind_down(worker)
+            what = "lost Redis" if isinstance(failure, _REDIS_LOST) else "failed"
+            log.warning("worker %s (%s); starting a fresh one", what, _describe(failure), exc_info=failure)
+            state["last_failure"] = f"{what}: {_describe(failure)}"
+            if burst:
+                raise failure or RuntimeError("burst worker cancelled")
+            wait = RESTART_SECONDS[0] if time.monotonic() - started > STEADY_SECONDS else wait
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            wait = min(wait * 2, RESTART_SECONDS[1])
+
+
+def _describe(failure: BaseException | None) -> str:
+    return "cancelled" if failure is None else f"{type(failure).__name__}: {failure}"
+
+
+async def _until_done_or(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    stopping = asyncio.create_task(stop.wait())
+    try:
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
         stopping.cancel()
-        if not task.done():  # asked to stop
-            await stop_worker(worker, task)
-            return
-        failure = None if task.cancelled() else task.exception()
-        await _wind_down(worker)
-        if failure is None:  # a burst worker found its queue empty
-            return
-        if not isinstance(failure, _REDIS_LOST):
-            raise failure
-        log.warning("worker lost Redis (%s: %s); starting a fresh one once it answers", type(failure).__name__, failure)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RESTART_SECONDS)
+
+
+async def _finish(jobs: set[asyncio.Task[Any]]) -> None:
+    """At the end, jobs of lost workers are cut short like the current worker's (their leases resume them)."""
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(*jobs, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager

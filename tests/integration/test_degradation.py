@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from tests.support import media
 from tests.support.api import Api, operation
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.pg_cluster import PrivatePostgres
-from tests.support.processes import PrivateRedis, Process, cms, eventually
+from tests.support.processes import CMS, PrivateRedis, Process, cms, eventually
 from tests.support.s3 import MotoS3
 from tests.support.serve import Served, cms_serve
 from tests.support.uploads import create_upload, make_episode, put_direct, upload_direct
@@ -282,7 +283,7 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
         cms_serve(pg_server, redis_url=private_redis.url, log_dir=tmp_path, env=serve_env(issuer)) as served,
         client_for(served, issuer) as api,
     ):
-        running = worker(served, tmp_path)
+        running = worker(served, tmp_path, CMS_WORKER_HEALTH_SECONDS="1")
         try:
             first = await upload_direct(api, await make_episode(api, "Before"), media.mp4_clip(seed=11))
             await eventually(
@@ -311,6 +312,14 @@ async def test_redis_stopped_edits_and_uploads_accepted_and_jobs_caught_up(
             )
             for asset in during:  # nothing can run without the queue
                 assert (await _asset(api, asset["id"]))["status"] == "PROCESSING"
+            # The worker noticed and stays alive for its liveness probe, which does not ask Redis.
+            health_env = {**served.env, "CMS_WORKER_HEALTH_SECONDS": "1"}
+
+            def alive_after_losing_redis() -> bool:
+                probe = subprocess.run([str(CMS), "worker-health"], env=health_env, capture_output=True, text=True)
+                return probe.returncode == 0 and "lost Redis" in probe.stdout
+
+            await eventually(alive_after_losing_redis, what="worker-health to pass without Redis", processes=(running,))
 
             private_redis.start()  # same port, empty: the dispatcher hands the jobs over again
             for asset in during:
