@@ -135,18 +135,22 @@ async def _attempt(job: Job, span: trace.Span, *, deps: JobDeps, kinds: dict[str
         await jobstore.fail(job, f"no handler for job kind {job.kind!r}", retryable=False)
         return metrics.DEAD
     beat = asyncio.create_task(_heartbeat(job, lease))
+    deadline = asyncio.timeout(kind.timeout.total_seconds())
     try:
-        await asyncio.wait_for(kind.run(deps, job.payload), timeout=kind.timeout.total_seconds())
+        async with deadline:
+            await kind.run(deps, job.payload)
     except PermanentJobError as exc:
         error = str(exc) or type(exc).__name__
         status = await jobstore.fail(job, error, retryable=False)
-    except TimeoutError:
-        error = f"timed out after {kind.timeout.total_seconds():.0f} s"
-        status = await jobstore.fail(job, error)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job row
-        log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempts)
-        span.record_exception(exc)
-        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            # The kind's own deadline; a TimeoutError the job itself raised (a client's timeout, the database's
+            # safety net) is recorded as what it is, below.
+            error = f"timed out after {kind.timeout.total_seconds():g} s"
+        else:
+            log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempts)
+            span.record_exception(exc)
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         status = await jobstore.fail(job, error)
     else:
         await jobstore.succeed(job)

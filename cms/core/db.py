@@ -92,11 +92,39 @@ def resolve_target(settings: Settings) -> PgTarget:
     return start_embedded_postgres(settings.data_dir)
 
 
-STATEMENT_TIMEOUT = 60.0  # seconds: any one statement of the app and the jobs (not migrations)
-REPLICA_CONNECT_TIMEOUT = 5.0  # seconds: a replica that does not answer costs a read this long, once (then primary)
+CONNECT_TIMEOUT = 5.0  # seconds: PostgreSQL away fails a request fast (a 503, cms/core/unavailable.py), never hangs it
+# The client's own bound on a statement, past the server's statement_timeout: it fires only for a server that stopped
+# answering (the server cancels a merely slow statement first), so it counts as an outage.
+NO_ANSWER_MARGIN = 15.0
+REPLICA_CONNECT_TIMEOUT = 5.0  # seconds, at most: a replica that does not answer costs a read this long, once
 
 
-def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool, command_timeout: float | None) -> dict[str, Any]:
+def replica_statement_timeout(max_lag: float) -> float:
+    """The replica's bound on a read: short, so that a slow or stalled replica holds a read only briefly before the
+    primary answers it (cms/core/replica.py)."""
+    return max(1.0, max_lag)
+
+
+def _bounds(statement_timeout: float | None, *, margin: float, pgbouncer: bool) -> dict[str, Any]:
+    """asyncpg options bounding each statement: PostgreSQL's statement_timeout (sent as a startup parameter; a
+    statement past it fails with QueryCanceledError, the query's fault) and asyncpg's command_timeout `margin`
+    later (a TimeoutError: the server stopped answering). None: unbounded (migrations), also overriding a
+    statement_timeout set on the role or database. PgBouncer refuses the startup parameter ("unsupported startup
+    parameter: statement_timeout"): behind it the server-side bound is set there (docs/deploy.md)."""
+    settings: dict[str, str] = {}
+    if not pgbouncer:
+        settings["statement_timeout"] = (
+            "0" if statement_timeout is None else str(max(1, round(statement_timeout * 1000)))
+        )
+    return {
+        "command_timeout": None if statement_timeout is None else statement_timeout + margin,
+        "server_settings": settings,
+    }
+
+
+def _credentials(
+    target: PgTarget, *, pool_max: int, pgbouncer: bool, statement_timeout: float | None
+) -> dict[str, Any]:
     credentials: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -105,10 +133,8 @@ def _credentials(target: PgTarget, *, pool_max: int, pgbouncer: bool, command_ti
         "database": target.database,
         "minsize": 1,
         "maxsize": pool_max,
-        # PostgreSQL away must fail a request fast (a 503, cms/core/unavailable.py), never hang it: asyncpg's connect
-        # timeout (default 60 s), and a bound on any one statement (default none) so a stalled server frees the pool.
-        "timeout": 5.0,
-        "command_timeout": command_timeout,
+        "timeout": CONNECT_TIMEOUT,  # asyncpg's default is 60 s
+        **_bounds(statement_timeout, margin=NO_ANSWER_MARGIN, pgbouncer=pgbouncer),
     }
     if pgbouncer:
         # In transaction mode consecutive statements may run on different server connections, where asyncpg's
@@ -122,24 +148,30 @@ def tortoise_config(
     *,
     pool_max: int = 20,
     replica: PgTarget | None = None,
+    replica_max_lag: float = 2.0,
     pgbouncer: bool = False,
-    command_timeout: float | None = STATEMENT_TIMEOUT,
+    statement_timeout: float | None,
 ) -> dict[str, Any]:
-    """`replica`: a read replica, where `cms.core.replica.RoutingClient` sends anonymous reads while it is fresh;
-    `pgbouncer`: the targets are PgBouncer in transaction mode; `command_timeout`: the bound on one statement (None
-    for migrations: an index build may take longer)."""
-    credentials = _credentials(target, pool_max=pool_max, pgbouncer=pgbouncer, command_timeout=command_timeout)
+    """`replica`: a read replica, where `cms.core.replica.RoutingClient` sends anonymous reads while it is fresh
+    (at most `replica_max_lag` behind, which also sets its short statement bound); `pgbouncer`: the targets are
+    PgBouncer in transaction mode; `statement_timeout`: seconds any one statement may run (None for migrations: an
+    index build may take longer)."""
+    credentials = _credentials(target, pool_max=pool_max, pgbouncer=pgbouncer, statement_timeout=statement_timeout)
     engine = "tortoise.backends.asyncpg"
     if replica is not None:
         # The primary's client with a replica pool for anonymous reads (cms/core/replica.py).
         engine = "cms.core.replica"
+        bound = replica_statement_timeout(replica_max_lag)
+        if statement_timeout is not None:
+            bound = min(bound, statement_timeout)
         credentials["replica"] = {
             "host": replica.host,
             "port": replica.port,
             "user": replica.user,
             "password": replica.password,
             "database": replica.database,
-            "timeout": REPLICA_CONNECT_TIMEOUT,
+            "timeout": min(REPLICA_CONNECT_TIMEOUT, bound + 1),
+            **_bounds(bound, margin=1.0, pgbouncer=pgbouncer),
         }
     return {
         "connections": {"default": {"engine": engine, "credentials": credentials}},
@@ -181,13 +213,32 @@ async def open_database(settings: Settings, target: PgTarget, *, run_migrations:
     await ensure_database(direct)
     if run_migrations:
         pgbouncer = settings.database_pgbouncer and direct == target
-        await migrate(tortoise_config(direct, pgbouncer=pgbouncer, command_timeout=None))
+        await migrate(tortoise_config(direct, pgbouncer=pgbouncer, statement_timeout=None))
     config = tortoise_config(
-        target, pool_max=settings.db_pool_max, replica=replica_target(settings), pgbouncer=settings.database_pgbouncer
+        target,
+        pool_max=settings.db_pool_max,
+        replica=replica_target(settings),
+        replica_max_lag=settings.read_replica_max_lag_seconds,
+        pgbouncer=settings.database_pgbouncer,
+        statement_timeout=settings.db_statement_timeout_seconds,
     )
     # Global fallback: ASGI servers run the lifespan in one task and each request in another.
     await Tortoise.init(config=config, _enable_global_fallback=True)
+    if settings.database_pgbouncer:
+        await _check_statement_bound(settings.db_statement_timeout_seconds + NO_ANSWER_MARGIN)
     return config
+
+
+async def _check_statement_bound(safety_net: float) -> None:
+    """Behind PgBouncer the statement bound cannot be sent at connect time: say so when nothing else sets it."""
+    rows = await Tortoise.get_connection("default").execute_query_dict("SHOW statement_timeout")
+    if not rows or rows[0].get("statement_timeout") == "0":
+        log.warning(
+            "statements are unbounded behind PgBouncer (statement_timeout is 0): set it for the role or database, or"
+            " in PgBouncer's connect_query (docs/deploy.md); meanwhile a statement that runs past the client's %g s"
+            " safety net is taken for a database outage",
+            safety_net,
+        )
 
 
 _holders = 0
@@ -216,6 +267,12 @@ async def database(settings: Settings, target: PgTarget | None = None) -> AsyncI
         if _holders == 0:
             _open_target = _open_direct = None
             await close_database()
+
+
+def pool_target() -> PgTarget | None:
+    """Where the open database's pool connects (DATABASE_URL: PgBouncer when there is one), None while it is closed:
+    what /readyz checks, since that is what requests use."""
+    return _open_target
 
 
 async def close_database() -> None:

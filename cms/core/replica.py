@@ -20,6 +20,10 @@ The replica is used for a read only when (all at the moment of the read):
    response cache, keyed on the same generation, never stores an answer older than what it was invalidated for;
 3. the change feed is connected (while it is not, notifications may be lost, so only the time bound would hold).
 A read the replica fails (down, restarting, a recovery conflict, anything) is answered by the primary instead.
+Replica reads have a short bound (cms/core/db.py replica_statement_timeout: max(1 s, the lag bound) on the server,
+a second more on the client), so a slow or stalled replica holds a read only that long before the primary answers.
+Only SELECTs without side effects are routed (no locking clause, no pg_notify, advisory locks, sequences...): the
+replica must never be where a lock is taken or a value consumed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from cms.core.db import PgTarget
@@ -50,12 +56,21 @@ _probe: ReplicaProbe | None = None  # the running probe (one per API process)
 # What says the replica itself is in trouble (rather than the query): the probe stops routing reads to it.
 _REPLICA_FAILURES: tuple[type[BaseException], ...] = (
     OSError,
-    TimeoutError,
+    TimeoutError,  # connecting, or the client's bound past the replica's statement_timeout: it stopped answering
     asyncpg.InterfaceError,  # the connection is gone
     asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, statement cancelled
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up (57P0x; not 57014, below)
     asyncpg.exceptions.TransactionRollbackError,  # recovery conflicts (40001, 40P01)
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+)
+# Anything in a SELECT that takes a lock, consumes or sets a value, or notifies: such a statement goes to the primary
+# (on a standby it would fail, or worse, take an advisory lock no other process sees). Matching too much only costs a
+# read on the primary. A second statement (text after a ';') goes to the primary too.
+_SIDE_EFFECTS = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bINTO\b|;\s*\S"
+    r"|\b(?:pg_notify|pg_(?:try_)?advisory\w*|nextval|setval|set_config|txid_current\w*|pg_current_xact_id\w*"
+    r"|lo_\w+|dblink\w*|pg_cancel_backend|pg_terminate_backend)\s*\(",
+    re.IGNORECASE,
 )
 
 
@@ -69,8 +84,14 @@ def anonymous_reads(enabled: bool = True) -> Iterator[None]:
         _marked.reset(token)
 
 
+def replica_safe(query: str) -> bool:
+    """A plain SELECT: reads only, so the replica may answer it."""
+    text = query.lstrip()
+    return text[:6].upper() == "SELECT" and (len(text) == 6 or not text[6].isalnum()) and not _SIDE_EFFECTS.search(text)
+
+
 def _use_replica(query: str) -> bool:
-    return _marked.get() and _probe is not None and _probe.fresh() and query.lstrip()[:6].upper() == "SELECT"
+    return _marked.get() and _probe is not None and _probe.fresh() and replica_safe(query)
 
 
 class RoutingClient(AsyncpgDBClient):
@@ -79,17 +100,20 @@ class RoutingClient(AsyncpgDBClient):
 
     def __init__(self, *, replica: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._replica_credentials = replica
+        self._replica_credentials = dict(replica)
+        self._replica_settings = self._replica_credentials.pop("server_settings", None) or {}
         self._replica_pool: asyncpg.Pool | None = None
         self._replica_lock = asyncio.Lock()
 
     async def _replica(self) -> asyncpg.Pool:
         async with self._replica_lock:
             if self._replica_pool is None:
-                # The primary's options (timeouts; statement_cache_size=0 behind PgBouncer), the replica's address.
+                # The primary's options (statement_cache_size=0 behind PgBouncer), the replica's address and its
+                # own short bounds (connect, statement_timeout and command_timeout: cms/core/db.py).
                 options = {**self.extra, **self._replica_credentials}
+                settings = {**self.server_settings, **self._replica_settings}
                 self._replica_pool = await asyncpg.create_pool(
-                    min_size=0, max_size=self.pool_maxsize, server_settings=self.server_settings, **options
+                    min_size=0, max_size=self.pool_maxsize, server_settings=settings, **options
                 )
             return self._replica_pool
 
@@ -101,7 +125,11 @@ class RoutingClient(AsyncpgDBClient):
                 return list(await conn.fetch(query, *(values or ())))
         except (*_REPLICA_FAILURES, asyncpg.PostgresError) as exc:
             # Any error: the primary answers, and raises what Tortoise callers expect if the query itself is bad.
-            if isinstance(exc, _REPLICA_FAILURES):
+            # A statement the replica cancelled at its short statement_timeout (57014) was slow there, which the
+            # probe watches on its own: the replica stays in use for other reads.
+            if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+                log.info("read replica cancelled a slow read (%s); the primary answers", exc)
+            elif isinstance(exc, _REPLICA_FAILURES):
                 log.warning("read replica failed a read (%s: %s); the primary answers", type(exc).__name__, exc)
                 if _probe is not None:
                     _probe.mark_down()
@@ -246,6 +274,11 @@ class ReplicaProbe:
         self._conns.clear()
 
     async def run(self) -> None:
+        # Two one-row queries every PROBE_SECONDS are no one's work to trace: no SQL spans for them.
+        with suppress_instrumentation():
+            await self._loop()
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await self.check()

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = Field(None, alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: str | None = Field(None, alias="AWS_SECRET_ACCESS_KEY")
     aws_region: str = Field("us-east-1", alias="AWS_DEFAULT_REGION")
+    # How long an S3 call waits for the server's answer (between bytes) before it counts as not answering; with one
+    # retry, an S3 that accepts connections and stays silent fails a request (a 503) in about twice this.
+    s3_read_timeout_seconds: float = Field(15.0, alias="CMS_S3_READ_TIMEOUT_SECONDS", gt=0)
 
     upload_max_bytes: int = Field(20 * 1024**3, alias="CMS_UPLOAD_MAX_BYTES")
     upload_allowed_kinds: Annotated[list[str], NoDecode] = Field(
@@ -162,6 +165,9 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(10_000, alias="CMS_HTTP_MAX_CONNECTIONS", gt=0)
     graphiql: bool | None = Field(None, alias="CMS_GRAPHIQL")
     db_pool_max: int = Field(20, alias="CMS_DB_POOL_MAX")
+    # The server-side bound on any one statement of the API and the workers (PostgreSQL's statement_timeout; not
+    # migrations): a statement that runs longer is cancelled, an error of the request or job, not an outage.
+    db_statement_timeout_seconds: float = Field(60.0, alias="CMS_DB_STATEMENT_TIMEOUT_SECONDS", gt=0)
     # /readyz (cms/http/health.py): how long each part (database, storage, Redis) may take to answer its check.
     ready_timeout_seconds: float = Field(1.0, alias="CMS_READY_TIMEOUT_SECONDS", gt=0)
     # Observability (docs/operations.md). Logs: JSON lines in production, a console format in development; the

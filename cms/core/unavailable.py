@@ -4,6 +4,12 @@ A request that fails for such a reason is answered 503 with `Retry-After` (Graph
 SERVICE_UNAVAILABLE, cms/api/errors_masking.py and cms/http/graphql.py; any other route: cms/http/unavailable.py)
 instead of a 500 or a masked error: the client did nothing wrong and the same request will work once the part is
 back. Everything else stays an unexpected error.
+
+A statement PostgreSQL cancelled for running past CMS_DB_STATEMENT_TIMEOUT_SECONDS (QueryCanceledError, 57014) is
+not an outage: the database answered, the query was too costly, and retrying would cost as much again. It stays an
+unexpected error (GraphQL: INTERNAL_SERVER_ERROR with a correlation id, logged with the statement's error). A bare
+TimeoutError raised inside asyncpg is an outage: connecting (5 s), or the client's own bound on a statement, which
+cms/core/db.py sets NO_ANSWER_MARGIN past the server's, so it fires only when the server stopped answering.
 """
 
 from __future__ import annotations
@@ -54,11 +60,19 @@ def unavailable_part(exc: BaseException | None) -> Part | None:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen and len(seen) < 20:
         seen.add(id(exc))
+        if statement_cancelled(exc):
+            return None  # whatever else went wrong before, the server answered: this request's own failure
         part = _classify(exc)
         if part is not None:
             return part
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def statement_cancelled(exc: BaseException) -> bool:
+    """PostgreSQL cancelled the statement: its statement_timeout, or a cancel request (the query's fault, not an
+    outage)."""
+    return isinstance(exc, asyncpg.exceptions.QueryCanceledError)
 
 
 def message(part: Part) -> str:

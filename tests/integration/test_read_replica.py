@@ -7,12 +7,18 @@ the standby's WAL replay makes it lag on demand. What the documented bound promi
   back, without a notification, shows from the primary once the replica is that far behind);
 - a change the API was notified of (every publish, unpublish and edit) is never hidden by a lagging replica, the
   response cache included;
-- signed-in callers always read the primary, and a replica that is down costs no read.
+- signed-in callers always read the primary, and a replica that is down costs no read;
+- a replica that stalls (its processes stopped) holds the reads in flight on it only for its short bound, then the
+  primary answers them; SELECTs with side effects (locks, sequences, notifications) never go to the replica; the
+  probe's SQL is not traced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,8 +28,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from cms.core.replica import ReplicaProbe, replica_safe
 from cms.core.settings import Settings
+from cms.core.tracing import configure_tracing, shutdown_tracing
 from tests.support.api import Api, operation
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.pg_cluster import PrivatePostgres
@@ -214,3 +223,113 @@ def test_replica_settings_need_a_primary_and_postgres_urls() -> None:
     with pytest.raises(ValueError, match="postgres://"):
         Settings(DATABASE_URL="postgres://primary/cms", DATABASE_READ_URL="mysql://replica/cms")
     assert Settings(DATABASE_URL="postgres://primary/cms", DATABASE_READ_URL=" ").database_read_url is None
+
+
+def _stall(server: PrivatePostgres, sig: signal.Signals) -> None:
+    """Send `sig` to the server's postmaster and every process it started (SIGSTOP: a server that stopped
+    answering, with its connections still open)."""
+    postmaster = server._postmaster_pid()
+    assert postmaster is not None
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                pids.append(int(entry))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+async def test_a_stalled_replica_holds_reads_only_for_its_short_bound(cluster: Cluster, api: Api) -> None:
+    """The replica stops answering (its processes stopped, connections open): the reads already routed to it are
+    answered by the primary after the replica's bound (a second past max(1 s, the lag bound)), not after the
+    primary's statement bound; httpx's 30 s timeout is the hang detector."""
+    slug = (await published_program(api, "Stalled Standby"))["slug"]
+    # Anonymous reads are on the replica right now (it answers the old title, the primary has only the new one).
+    old, new = await stale_read_from_the_replica(cluster, api, slug)
+    _stall(cluster.standby, signal.SIGSTOP)
+    try:
+        titles = await asyncio.gather(*(anonymous_title(api, slug) for _ in range(8)))
+        assert titles == [new] * 8  # the primary's, after the replica did not answer
+        assert "read replica failed a read (TimeoutError" in cluster.server.tail(400)
+    finally:
+        _stall(cluster.standby, signal.SIGCONT)
+    await stale_read_from_the_replica(cluster, api, slug)  # back in use
+
+
+def test_selects_with_side_effects_never_go_to_the_replica() -> None:
+    for query in (
+        'SELECT "id","title" FROM "program" WHERE "slug"=$1 LIMIT $2',
+        "  select count(*) from episode",
+        "SELECT 1",
+        "SELECT title FROM program WHERE note = 'information'",  # words that merely contain a keyword
+    ):
+        assert replica_safe(query), query
+    for query in (
+        'SELECT "id" FROM "job" WHERE "status"=$1 FOR UPDATE SKIP LOCKED',
+        "SELECT * FROM program FOR NO KEY UPDATE",
+        "SELECT * FROM program FOR SHARE",
+        "SELECT * FROM program for key share",
+        "SELECT pg_notify('cms_changes', 'x')",
+        "SELECT pg_advisory_lock(1)",
+        "SELECT pg_try_advisory_xact_lock(1)",
+        "SELECT nextval('program_id_seq')",
+        "SELECT setval('program_id_seq', 5)",
+        "SELECT set_config('statement_timeout', '0', false)",
+        "SELECT txid_current()",
+        "SELECT * INTO copy_of_program FROM program",
+        "SELECT 1; DELETE FROM program",
+        "SELECTED",  # not a SELECT at all
+        "UPDATE program SET title = 'x'",
+        "WITH gone AS (DELETE FROM program RETURNING id) SELECT count(*) FROM gone",
+    ):
+        assert not replica_safe(query), query
+
+
+@dataclass
+class _Feed:
+    generation: int = 0
+    live: bool = True
+
+
+async def test_the_probe_exports_no_sql_spans(cluster: Cluster, settings: Settings) -> None:
+    shutdown_tracing()
+    exporter = InMemorySpanExporter()
+    configure_tracing(settings, "cms-api", exporter=exporter)
+    try:
+        cluster.standby.resume_replay()
+        probe = ReplicaProbe(
+            primary=cluster.primary.target, replica=cluster.standby.target, max_lag=MAX_LAG, changes=_Feed()
+        )
+        task = asyncio.create_task(probe.run())
+        try:
+            await eventually(lambda: probe.status()["state"] == "fresh", what="the probe to find the replica fresh")
+            rounds = 0
+
+            async def several_rounds() -> bool:
+                nonlocal rounds
+                rounds += 1
+                return rounds > 8 and probe.status()["state"] == "fresh"
+
+            await eventually(several_rounds, what="more probe rounds")
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await probe._close()
+        # SQL outside the probe is traced in this process (the instrumentation is on)...
+        conn = await cluster.primary.target.connect()
+        try:
+            await conn.fetchval("SELECT 'traced'")
+        finally:
+            await conn.close()
+        statements = [str((s.attributes or {}).get("db.statement", "")) for s in exporter.get_finished_spans()]
+        assert any("traced" in statement for statement in statements), statements
+        # ...and none of the probe's WAL position queries is.
+        assert not [statement for statement in statements if "wal" in statement], statements
+    finally:
+        shutdown_tracing()
