@@ -99,7 +99,8 @@ def create_app(
                 await stack.enter_async_context(service(services))
             yield
 
-    readiness = Readiness(settings, services.storage, lambda: services.database)  # /livez, /readyz and aliases
+    # /livez, /readyz and aliases; the database as the pool reaches it (PgBouncer when there is one)
+    readiness = Readiness(settings, services.storage, db.pool_target)
 
     plugin_types = plugins.graphql_types()
     schema = build_schema(

@@ -3,7 +3,8 @@
 - `/livez` answers 200 `{"status": "ok"}` whenever the event loop runs; it touches nothing else, so an orchestrator
   restarts a process only when the process itself is stuck, never because PostgreSQL is away (a restart would not
   bring PostgreSQL back). The concurrency limit lets it through (cms/http/concurrency.py).
-- `/readyz` checks PostgreSQL (`SELECT 1` on a connection of its own, so a busy pool does not read as an outage),
+- `/readyz` checks PostgreSQL where the pool connects (DATABASE_URL: PgBouncer when there is one; `SELECT 1` on a
+  connection of its own, so a busy pool does not read as an outage),
   storage (`Storage.ping`: HEAD of each bucket, or the local directories) and Redis (PING), concurrently, each
   within CMS_READY_TIMEOUT_SECONDS. Its body lists each part's state (`ok`, `error` with the message, `timeout`) and
   latency. 503 when the database or storage fails; Redis only degrades it (200, `"status": "degraded"`): without
@@ -11,6 +12,12 @@
   Redis returns), so taking every API process out of the load balancer would turn a degradation into an outage.
 - A probe storm does not hammer the parts: each check runs at most once per CACHE_SECONDS and never twice at once;
   callers in between share the last (or the running) result.
+- The answer never waits past the timeout: a probe that has not answered is reported `timeout` and left behind
+  (cancelled; a blocking call in a thread, S3 or a hung local mount, ends when its own timeouts say), and while it
+  is still running the next checks wait on it instead of starting another, so a hung part costs one thread, not one
+  per probe.
+- The checks make no trace spans of their own (instrumentation suppressed): an orchestrator probing every few
+  seconds would otherwise export a SQL, Redis and S3 trace each time.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -64,6 +72,7 @@ class Check:
         self._last: CheckResult | None = None
         self._last_at = 0.0
         self._running: asyncio.Task[CheckResult] | None = None
+        self._probing: asyncio.Task[None] | None = None  # outlives a check that timed out, until it ends
 
     async def result(self) -> CheckResult:
         if self._last is not None and time.monotonic() - self._last_at < self.ttl:
@@ -75,18 +84,40 @@ class Check:
 
     async def _run(self) -> CheckResult:
         started = time.monotonic()
-        try:
-            await asyncio.wait_for(self.probe(), self.timeout)
-        except TimeoutError:
+        if self._probing is None or self._probing.done():
+            # The probe task copies this context: the client libraries' instrumentations see it suppressed.
+            with suppress_instrumentation():
+                self._probing = asyncio.create_task(self._probe())
+        probing = self._probing
+        # Not wait_for: it would wait for a cancelled probe to finish, and a thread cannot be stopped.
+        await asyncio.wait([probing], timeout=self.timeout)
+        if not probing.done():
+            self.cancel()  # an async probe stops now; one in a thread when its call returns
             result = CheckResult("timeout", _ms(started), f"no answer within {self.timeout:g} s")
-        except Exception as exc:  # noqa: BLE001 - a probe reports what failed, it does not raise
-            result = CheckResult("error", _ms(started), _describe(exc))
+        elif probing.cancelled():  # an earlier check's probe, given up on, that ended only now
+            result = CheckResult("timeout", _ms(started), "an earlier probe that did not answer in time ended only now")
+        elif (exc := probing.exception()) is not None:
+            # The client's own timeout (S3's read timeout, Redis' socket timeout) is a timeout too.
+            status = "timeout" if _is_timeout(exc) else "error"
+            result = CheckResult(status, _ms(started), _describe(exc))
         else:
             result = CheckResult("ok", _ms(started))
         if result.status != "ok":
             log.warning("readiness: %s %s (%s)", self.name, result.status, result.error)
         self._last, self._last_at = result, time.monotonic()
         return result
+
+    async def _probe(self) -> None:
+        await self.probe()
+
+    def cancel(self) -> None:
+        # Once only: a second cancel would interrupt run_blocking's wait for its thread.
+        if self._probing is not None and not self._probing.done() and not self._probing.cancelling():
+            self._probing.cancel()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or any("Timeout" in cls.__name__ for cls in type(exc).__mro__)
 
 
 def _ms(started: float) -> float:
@@ -194,6 +225,8 @@ class Readiness:
         return code, body
 
     async def aclose(self) -> None:
+        for check in self.checks:
+            check.cancel()
         await self._database.aclose()
         await self._redis.aclose()
 

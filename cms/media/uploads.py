@@ -242,12 +242,12 @@ async def receive_direct(
         metrics.UPLOAD_ABORTS.labels(reason="rejected").inc()
         await storage.delete(Area.STAGING, upload.staging_key)
         raise Invalid({"body": f"received {result.size} bytes, expected {upload.declared_size}"})
-    metrics.UPLOAD_BYTES.labels(method="direct").inc(result.size)
     updated = await Upload.filter(id=upload.id, status=UploadStatus.PENDING).update(
         status=UploadStatus.RECEIVED, received_sha256=result.sha256
     )
     if not updated:
         raise Conflict("this upload no longer accepts data", field="id")
+    metrics.UPLOAD_BYTES.labels(method="direct").inc(result.size)  # once: a repeated PUT is refused above
     await upload.refresh_from_db()
     return upload
 

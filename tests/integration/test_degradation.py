@@ -32,6 +32,7 @@ from cms.core.db import PgTarget
 from cms.core.settings import Settings
 from tests.support import media
 from tests.support.api import Api, operation
+from tests.support.black_hole import BlackHole
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.pg_cluster import PrivatePostgres
 from tests.support.processes import CMS, PrivateRedis, Process, cms, eventually
@@ -264,6 +265,11 @@ async def _ready(api: Api) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
+async def _storage_timeout(api: Api) -> dict[str, Any] | None:
+    body = await _unready(api)
+    return body if body is not None and body["checks"]["storage"]["status"] == "timeout" else None
+
+
 # --- Redis -----------------------------------------------------------------------------------------------------
 
 
@@ -383,18 +389,23 @@ class RestartableS3(MotoS3):
         self._server = ThreadedMotoServer(ip_address=host, port=int(port), verbose=False)
         self._server.start()
 
+    def hanging(self) -> BlackHole:
+        """While not listening: the port accepts connections and never answers (a stuck S3)."""
+        return BlackHole(int(self.endpoint_url.rpartition(":")[2]))
+
 
 async def test_storage_unreachable_refuses_uploads_and_edge_reads_then_recovers(
     issuer: TestIssuer, pg_server: PgTarget, settings: Settings, tmp_path: Path
 ) -> None:
     with RestartableS3() as s3:
         buckets = s3.create_buckets("degrade")
-        env = serve_env(issuer, **s3.env(buckets))
+        # A short read timeout, so that the stuck S3 below costs each request seconds (two tries), not 30.
+        env = serve_env(issuer, **s3.env(buckets), CMS_S3_READ_TIMEOUT_SECONDS="1")
         async with (
             cms_serve(pg_server, redis_url=str(settings.redis_url), log_dir=tmp_path, env=env) as served,
             client_for(served, issuer) as api,
         ):
-            the_worker = worker(served, tmp_path)
+            the_worker = worker(served, tmp_path, CMS_S3_READ_TIMEOUT_SECONDS="15")
             try:
                 episode = await make_episode(api, "Stored")
                 done = await upload_direct(api, episode, media.mp4_clip(seed=31), method="DIRECT")
@@ -435,6 +446,36 @@ async def test_storage_unreachable_refuses_uploads_and_edge_reads_then_recovers(
                 body = await eventually(lambda: _unready(api), what="/readyz to say 503", processes=(served.process,))
                 assert body["checks"]["storage"]["status"] in ("error", "timeout"), body
                 assert body["checks"]["database"]["status"] == "ok"
+
+                # S3 accepts connections and never answers: the same 503s once the read timeout passes, no hang.
+                with s3.hanging() as hole:
+                    edge = await api.client.get(hls_url)
+                    outcomes.append(record("edge read, S3 silent", edge))
+                    assert edge.status_code == 503, edge.text
+                    multipart = await api.post(
+                        operation("CreateUpload"),
+                        {
+                            "input": {
+                                "filename": "h.mp4",
+                                "size": 20 * 2**20,
+                                "episodeId": episode,
+                                "method": "MULTIPART",
+                            }
+                        },
+                        role="editor",
+                    )
+                    outcomes.append(record("graphql createUpload multipart, S3 silent", multipart))
+                    assert multipart.status_code == 503, multipart.text
+                    put = await put_direct(api, ticket["url"], clip)
+                    outcomes.append(record("upload PUT, S3 silent", put))
+                    assert put.status_code == 503 and put.json()["service"] == "storage", put.text
+                    body = await eventually(
+                        lambda: _storage_timeout(api),
+                        what="/readyz to say storage timeout",
+                        processes=(served.process,),
+                    )
+                    assert body["checks"]["database"]["status"] == "ok", body
+                    assert hole.accepted  # the requests reached it, and nothing answered them
                 assert not bad_outcomes(outcomes), outcomes
 
                 s3.start_listening()

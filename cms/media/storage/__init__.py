@@ -36,11 +36,13 @@ def open_storage(
     aws_secret_access_key: str | None = None,
     region: str = "us-east-1",
     public_endpoint_url: str | None = None,
+    read_timeout: float | None = None,
+    ping_timeout: float = 1.0,
 ) -> Storage:
     """S3 when an endpoint is configured, else local storage under `data_dir / "storage"`."""
     if s3_endpoint_url is None:
         return LocalStorage(Path(data_dir) / "storage")
-    from cms.media.storage.s3 import S3Storage  # boto3 is imported only when S3 is configured
+    from cms.media.storage.s3 import READ_TIMEOUT, S3Storage  # boto3 is imported only when S3 is configured
 
     return S3Storage(
         s3_endpoint_url,
@@ -49,6 +51,8 @@ def open_storage(
         access_key=aws_access_key_id,
         secret_key=aws_secret_access_key,
         public_endpoint_url=public_endpoint_url,
+        read_timeout=read_timeout or READ_TIMEOUT,
+        ping_timeout=ping_timeout,
     )
 
 
@@ -66,6 +70,8 @@ def open_storage_from_settings(settings: Settings) -> Storage:
         aws_secret_access_key=settings.aws_secret_access_key,
         region=settings.aws_region,
         public_endpoint_url=settings.s3_public_endpoint_url,
+        read_timeout=settings.s3_read_timeout_seconds,
+        ping_timeout=settings.ready_timeout_seconds,
     )
 
 

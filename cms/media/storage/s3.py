@@ -37,6 +37,17 @@ from cms.media.storage.s3_util import (
     is_missing,
 )
 
+# How long a call may wait before S3 (or MinIO) counts as not answering. Each request gets CONNECT_TIMEOUT to connect
+# and `read_timeout` (CMS_S3_READ_TIMEOUT_SECONDS) between bytes of the answer, and ATTEMPTS tries in all: an S3 that
+# accepts connections and never answers fails a call in about ATTEMPTS x (connect + read) seconds (a 503 for a
+# request), instead of botocore's 60 s read timeout times its retries.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
+ATTEMPTS = 2
+# Server-side copies (CopyObject up to 5 GiB, UploadPartCopy of 1 GiB parts) answer only when the copy is done:
+# minutes for big objects on some servers. They run in jobs, never while a client waits.
+COPY_READ_TIMEOUT = 600.0
+
 
 @dataclass(frozen=True, slots=True)
 class SourceObject:
@@ -65,7 +76,11 @@ class S3Storage(DirectUploadsMixin, Storage):
         create_buckets: bool = False,
         *,
         public_endpoint_url: str | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        ping_timeout: float = 1.0,
     ) -> None:
+        """`read_timeout`: see READ_TIMEOUT; `ping_timeout`: connect and read timeout of `ping` (readiness), one
+        attempt, so the thread /readyz leaves behind when S3 hangs ends about when the check gives up."""
         missing = [area.value for area in Area if area not in buckets]
         if missing:
             raise ValueError(f"S3Storage needs a bucket for every area; missing {missing}")
@@ -75,18 +90,40 @@ class S3Storage(DirectUploadsMixin, Storage):
         session = boto3.session.Session(
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
         )
-        config = Config(
+        base = Config(
             s3={"addressing_style": "path"},  # MinIO and other S3-compatible servers need path-style
             signature_version="s3v4",
-            max_pool_connections=32,
-            retries={"mode": "standard"},
-            # An unreachable endpoint fails in seconds (the request becomes a 503), not after boto's 60 s default.
-            connect_timeout=5,
             # We send SHA256 checksums ourselves; boto3's automatic CRC32 trips older S3-compatible servers.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        # An unreachable or silent endpoint fails in seconds (the request becomes a 503), not minutes.
+        config = base.merge(
+            Config(
+                max_pool_connections=32,
+                retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=read_timeout,
+            )
+        )
         self._client = session.client("s3", endpoint_url=endpoint_url, config=config)
+        self._copy_client = session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=config.merge(Config(read_timeout=max(read_timeout, COPY_READ_TIMEOUT))),
+        )
+        self._ping_client = session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=base.merge(
+                Config(
+                    max_pool_connections=1,
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    connect_timeout=ping_timeout,
+                    read_timeout=ping_timeout,
+                )
+            ),
+        )
         # Presigned URLs must name the host browsers reach, which may differ from the internal endpoint.
         self._presigner = (
             session.client("s3", endpoint_url=public_endpoint_url, config=config)
@@ -113,10 +150,12 @@ class S3Storage(DirectUploadsMixin, Storage):
     async def ping(self) -> None:
         """HEAD each area's bucket: reachable, credentials accepted, bucket there."""
         for name in dict.fromkeys(self.buckets.values()):
-            await run_blocking(self._client.head_bucket, Bucket=name)
+            await run_blocking(self._ping_client.head_bucket, Bucket=name)
 
     async def close(self) -> None:
         self._client.close()
+        self._copy_client.close()
+        self._ping_client.close()
         if self._presigner is not self._client:
             self._presigner.close()
 

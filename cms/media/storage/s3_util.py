@@ -80,7 +80,7 @@ async def copy_object(
     A copy that S3 reports with a different full-object SHA256 than `digest` is deleted and refused; with no
     `digest` (an import that did not hash the source: the persist job hashes the copy) nothing is compared.
     """
-    client = storage._client
+    client = storage._copy_client  # its read timeout allows for a copy the server answers only when done
     source = {"Bucket": src_bucket, "Key": src_key}
     if size <= storage.multipart_copy_threshold:
         response = await run_blocking(
