@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from tortoise.transactions import in_transaction
 
 from cms.core.outbox import OutboxEvent
@@ -121,17 +122,22 @@ async def run_dispatcher(
     media_queue_name: str | None = None,
     deps: JobDeps | None = None,
 ) -> None:
-    """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round."""
+    """Loop until cancelled; errors (database or Redis briefly down) are logged and retried next round.
+
+    Rounds run without SQL and Redis spans: with tracing on, a poll every CMS_JOB_POLL_SECONDS would be a steady
+    stream of root traces. The trace context a job continues is data (copied from the outbox row onto the job row),
+    which suppression does not touch."""
     while True:
         try:
-            await dispatch_once(
-                redis,
-                max_attempts=max_attempts,
-                requeue_after=requeue_after,
-                queue_name=queue_name,
-                media_queue_name=media_queue_name,
-                deps=deps,
-            )
+            with suppress_instrumentation():
+                await dispatch_once(
+                    redis,
+                    max_attempts=max_attempts,
+                    requeue_after=requeue_after,
+                    queue_name=queue_name,
+                    media_queue_name=media_queue_name,
+                    deps=deps,
+                )
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep dispatching whatever one round hit

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import Counter, Gauge, Histogram
 
 from cms.core import outbox
@@ -128,11 +129,13 @@ async def refresh_gauges(*, main_queue: str, media_queue: str, media_kinds: Iter
 async def run_gauges(
     *, main_queue: str, media_queue: str, media_kinds: Iterable[str], every: timedelta = REFRESH_EVERY
 ) -> None:
-    """Refresh the gauges until cancelled; a failed round (database away) keeps the last values and is logged."""
+    """Refresh the gauges until cancelled; a failed round (database away) keeps the last values and is logged.
+    Rounds run without SQL spans: with tracing on, a poll every few seconds would be a steady stream of root traces."""
     kinds = frozenset(media_kinds)
     while True:
         try:
-            await refresh_gauges(main_queue=main_queue, media_queue=media_queue, media_kinds=kinds)
+            with suppress_instrumentation():
+                await refresh_gauges(main_queue=main_queue, media_queue=media_queue, media_kinds=kinds)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - metrics must never stop the worker

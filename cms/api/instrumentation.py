@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
@@ -14,6 +15,11 @@ from cms.core import metrics, tracing
 from graphql import GraphQLError
 
 _UNKNOWN = "unknown"  # the type of an operation that could not be parsed
+
+# Label children by their labels: labels() takes a lock and builds a tuple per call. Bounded, as the labels are
+# (operation_label caps the names; types, outcomes and error codes are small fixed sets).
+_operation_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_error_children: dict[tuple[str, str], Any] = {}
 
 
 class OperationMetrics(SchemaExtension):
@@ -44,16 +50,36 @@ class OperationMetrics(SchemaExtension):
             outcome = "rejected"  # parse, validation, cost: nothing ran
         else:
             outcome = "error"
-        metrics.GRAPHQL_OPERATIONS.labels(operation=operation, type=kind, outcome=outcome).inc()
-        metrics.GRAPHQL_DURATION.labels(operation=operation, type=kind).observe(seconds)
+        counted, timed = _operation_metrics(operation, kind, outcome)
+        counted.inc()
+        timed.observe(seconds)
         for error in errors:
-            metrics.GRAPHQL_ERRORS.labels(operation=operation, code=_code(error)).inc()
+            _error_metric(operation, _code(error)).inc()
         if span is not None:
             span.update_name(f"{kind} {name}" if name else kind)
             span.set_attributes({"graphql.operation.type": kind, "graphql.operation.name": name or ""})
             if outcome != "success":
                 span.set_status(trace.Status(trace.StatusCode.ERROR, f"{len(errors)} GraphQL error(s)"))
             span.end()
+
+
+def _operation_metrics(operation: str, kind: str, outcome: str) -> tuple[Any, Any]:
+    key = (operation, kind, outcome)
+    children = _operation_children.get(key)
+    if children is None:
+        children = (
+            metrics.GRAPHQL_OPERATIONS.labels(operation=operation, type=kind, outcome=outcome),
+            metrics.GRAPHQL_DURATION.labels(operation=operation, type=kind),
+        )
+        _operation_children[key] = children
+    return children
+
+
+def _error_metric(operation: str, code: str) -> Any:
+    child = _error_children.get((operation, code))
+    if child is None:
+        child = _error_children[(operation, code)] = metrics.GRAPHQL_ERRORS.labels(operation=operation, code=code)
+    return child
 
 
 def _name_and_type(extension: SchemaExtension) -> tuple[str | None, str]:

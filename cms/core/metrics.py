@@ -1,8 +1,8 @@
 """Prometheus metrics of the API process (prometheus-client, the default registry). Every name and label is listed in
 docs/operations.md and drawn in deploy/grafana/cms-dashboard.json; the job-side metrics live in jobs/metrics.py.
 
-Labels never carry per-user or per-asset values: routes are templates, GraphQL operation names are capped
-(`operation_label`), everything else is a small fixed set."""
+Labels never carry per-user or per-asset values: routes are templates, GraphQL operation names are the project's
+own operations plus a few first-come others (`operation_label`), everything else is a small fixed set."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
@@ -27,7 +28,9 @@ __all__ = [
     "UPLOAD_PARTS",
     "UPLOAD_ABORTS",
     "RATE_LIMIT_REFUSALS",
+    "KNOWN_OPERATIONS",
     "operation_label",
+    "reset_operation_names",
     "register_pool_collector",
     "start_metrics_server",
 ]
@@ -80,26 +83,70 @@ RATE_LIMIT_REFUSALS = Counter(
 
 # --- GraphQL operation names come from clients: keep their number bounded ------------------------------------------
 
-MAX_OPERATION_NAMES = 200
+# The project's own operations (graphql/operations/*.graphql: the admin app's and the documented clients') are always
+# labelled by name. Any other name takes one of MAX_OTHER_OPERATION_NAMES first-come places, "other" once they are
+# taken: clients may send any name, so a flood of made-up names can fill the places for the process's life, but it
+# never takes the label away from the known operations.
+MAX_OTHER_OPERATION_NAMES = 50
+OPERATIONS_DIR = "graphql/operations"
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")  # a GraphQL name, at most 100 characters
-_seen_names: set[str] = set()
 _names_lock = threading.Lock()
 
 
+def _operations_dirs() -> list[Path]:
+    """The source tree's graphql/operations, and the working directory's (the image copies graphql/ into its
+    WORKDIR while the code runs from site-packages)."""
+    return [Path(__file__).resolve().parents[2] / OPERATIONS_DIR, Path.cwd() / OPERATIONS_DIR]
+
+
+def load_known_operations(directories: Iterable[Path] | None = None) -> frozenset[str]:
+    """The operation names defined by the .graphql documents of the first directory that has any."""
+    from graphql import GraphQLError, OperationDefinitionNode, parse
+
+    for directory in _operations_dirs() if directories is None else directories:
+        files = sorted(directory.glob("*.graphql")) if directory.is_dir() else []
+        if not files:
+            continue
+        names: set[str] = set()
+        for file in files:
+            try:
+                document = parse(file.read_text())
+            except (OSError, GraphQLError) as exc:  # a broken document costs its names a label, nothing more
+                log.warning("operation names of %s not read: %s", file, exc)
+                continue
+            names.update(
+                d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
+            )
+        return frozenset(names)
+    log.info("no %s found: every GraphQL operation name shares the first-come labels", OPERATIONS_DIR)
+    return frozenset()
+
+
+KNOWN_OPERATIONS = load_known_operations()
+_other_names: set[str] = set()
+
+
 def operation_label(name: str | None) -> str:
-    """The `operation` label for an operation name: "anonymous" when there is none, the name itself for the first
-    MAX_OPERATION_NAMES distinct names this process sees, "other" past that (and for anything not a GraphQL name)."""
+    """The `operation` label for an operation name: "anonymous" when there is none; the name itself for a known
+    operation (KNOWN_OPERATIONS) and for the first MAX_OTHER_OPERATION_NAMES other names this process sees; "other"
+    past that, and for anything that is not a GraphQL name."""
     if not name:
         return "anonymous"
-    if name in _seen_names:
+    if name in KNOWN_OPERATIONS or name in _other_names:
         return name
     if not _NAME.match(name):
         return "other"
     with _names_lock:
-        if len(_seen_names) >= MAX_OPERATION_NAMES:
+        if len(_other_names) >= MAX_OTHER_OPERATION_NAMES:
             return "other"
-        _seen_names.add(name)
+        _other_names.add(name)
     return name
+
+
+def reset_operation_names() -> None:
+    """Free the first-come places (tests: each starts with all of them free)."""
+    with _names_lock:
+        _other_names.clear()
 
 
 # --- database pools, read at scrape time --------------------------------------------------------------------------

@@ -64,7 +64,9 @@ class BearerTokenBackend(AuthenticationBackend):
                 RATE_LIMIT_REFUSALS.labels(kind=refusal.budget.key).inc()
                 raise _AuthFailed(429, refusal.message, refusal.headers()) from exc
             raise _AuthFailed(401, exc.message) from exc
-        # Every later log line of this request names the caller (its token's subject: no name, no e-mail).
+        # Every later log line of this request names the caller (its token's subject: no name, no e-mail), the access
+        # line included. Bound for the rest of the request only: ObservabilityMiddleware, outside this, put "no user"
+        # in place before and resets it to what was there before once the request is done.
         structlog.contextvars.bind_contextvars(user=principal.subject)
         return AuthCredentials(sorted(principal.roles)), PrincipalUser(principal)
 

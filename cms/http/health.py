@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -78,7 +79,8 @@ class Check:
         if self._last is not None and time.monotonic() - self._last_at < self.ttl:
             return self._last
         if self._running is None or self._running.done():
-            self._running = asyncio.create_task(self._run())
+            # A context of its own: the shared check must not log with the first caller's request id and user.
+            self._running = asyncio.create_task(self._run(), context=contextvars.Context())
         # Shielded: a caller that goes away (client disconnect) does not cancel the run others wait for.
         return await asyncio.shield(self._running)
 

@@ -1,6 +1,7 @@
 """Per request: Prometheus metrics by route template, an OpenTelemetry server span (when tracing is on), the log
-context (request_id; cms/http/auth.py adds the user) and one structured access log line. Pure ASGI and cheap: the
-route's labels are resolved once per (endpoint, method, status) and the span work is skipped while tracing is off.
+context (request_id; cms/http/auth.py adds the user) and one structured access log line; probes and scrapes
+(QUIET_PATHS) get the metrics only. Pure ASGI and cheap: the route's labels are resolved once per (endpoint, method,
+status) and the span work is skipped while tracing is off.
 
 Also the GET /metrics endpoint (Prometheus text exposition) for when CMS_METRICS_PORT is unset."""
 
@@ -15,6 +16,7 @@ from typing import Any
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -78,22 +80,66 @@ class _HeaderGetter(Getter[list[tuple[bytes, bytes]]]):
 _getter = _HeaderGetter()
 
 
+# Probes and scrapes: every few seconds from each kubelet and Prometheus, answering the same thing. Counted in the
+# metrics like any request, but no span (nor SQL/Redis spans of their checks: instrumentation is suppressed while
+# they run) and no access line, which would bury the requests that matter.
+QUIET_PATHS = frozenset({"/livez", "/readyz", "/health", "/ready", "/metrics"})
+
+
 class ObservabilityMiddleware:
     """After RequestIdMiddleware (it reads the id from the scope), before everything else, so its duration and
-    status cover the refusals of the middleware inside it (401, 429, 503)."""
+    status cover the refusals of the middleware inside it (401, 429, 503).
 
-    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute], access_log: bool = True) -> None:
+    Owns the request's log context: binds request_id (and "no user" until cms/http/auth.py binds the caller) and puts
+    back what was there before once the request is done, so nothing bound while serving it (the user included)
+    outlives it: in-process ASGI transports run requests one after another in the caller's task, and tasks started
+    while it is bound would inherit it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[BaseRoute],
+        access_log: bool = True,
+        quiet_paths: frozenset[str] = QUIET_PATHS,
+    ) -> None:
         self.app = app
         self.routes = _Routes(routes)
         self.access_log = access_log
+        self.quiet_paths = quiet_paths
         # (template, method, status) -> (counter child, histogram child): labels() costs a lock and a dict per call
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        request_id = scope.get("state", {}).get("request_id")
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # Ellipsis is structlog's "not bound" (what unbind_contextvars sets): no user until authentication binds one.
+        # The tokens put back the values from before, whatever was bound in between.
+        tokens = structlog.contextvars.bind_contextvars(request_id=scope.get("state", {}).get("request_id"), user=...)
+        try:
+            if scope["type"] == "websocket":  # log context only: no metrics or spans for a subscription
+                await self.app(scope, receive, send)
+            elif scope["path"] in self.quiet_paths:
+                if tracing.tracing_enabled():
+                    with suppress_instrumentation():
+                        await self._serve(scope, receive, send, None, log=False)
+                else:
+                    await self._serve(scope, receive, send, None, log=False)
+            elif tracing.tracing_enabled():
+                parent = propagate.extract(scope["headers"], getter=_getter)
+                # Named "METHOD route" when it ends: the route is known once the router ran.
+                span = tracing.tracer().start_span("HTTP", context=parent, kind=SpanKind.SERVER)
+                token = otel_context.attach(trace.set_span_in_context(span, parent))
+                try:
+                    await self._serve(scope, receive, send, span, log=self.access_log)
+                finally:
+                    otel_context.detach(token)
+            else:
+                await self._serve(scope, receive, send, None, log=self.access_log)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span: trace.Span | None, *, log: bool) -> None:
         status = 500  # the app raised before answering
         started = time.perf_counter()
         method = scope["method"] if scope["method"] in _METHODS else OTHER
@@ -105,12 +151,6 @@ class ObservabilityMiddleware:
             await send(message)
 
         metrics.HTTP_IN_FLIGHT.inc()
-        span: trace.Span | None = None
-        token: object = None
-        if tracing.tracing_enabled():
-            parent = propagate.extract(scope["headers"], getter=_getter)
-            span = tracing.tracer().start_span(f"{method} {OTHER}", context=parent, kind=SpanKind.SERVER)
-            token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await self.app(scope, receive, send_status)
         finally:
@@ -120,7 +160,8 @@ class ObservabilityMiddleware:
             self._observe(route, method, status, seconds)
             if span is not None:
                 _end_span(span, method, route, status, scope)
-            if self.access_log and access_log.isEnabledFor(logging.INFO):  # ~30 µs a line: skip it whole when off
+            if log and access_log.isEnabledFor(logging.INFO):  # ~30 µs a line: skip it whole when off
+                # Still under the span (trace_id, span_id) and the request's log context (request_id, user).
                 access_log.info(
                     "%s %s %d",
                     method,
@@ -128,8 +169,6 @@ class ObservabilityMiddleware:
                     status,
                     extra={"route": route, "method": method, "status": status, "duration_ms": round(seconds * 1000, 2)},
                 )
-            if token is not None:
-                otel_context.detach(token)  # type: ignore[arg-type]  # the token attach() returned
 
     def _observe(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)

@@ -30,7 +30,7 @@ import json
 import logging
 import math
 import time
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import cast
 
@@ -38,6 +38,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from redis.asyncio import Redis
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -234,18 +235,22 @@ class RateLimiter:
             key = (identity, per)
             self._deferred[key] = self._deferred.get(key, 0) + cost
             if self._flush is None:
-                self._flush = asyncio.get_running_loop().create_task(self._flush_deferred())
+                # Shared by every caller of the next DEFER_SECONDS: a fresh context, not the log context and span of
+                # the request that happened to start it (that request may be long over when it runs).
+                self._flush = asyncio.get_running_loop().create_task(self._flush_deferred(), context=Context())
         return refusal
 
     async def _flush_deferred(self) -> None:
         await asyncio.sleep(DEFER_SECONDS)
         batch, self._deferred, self._flush = self._deferred, {}, None
-        for (identity, per), cost in batch.items():
-            refusal = await self._hit(self.reads, identity, per, cost)
-            if refusal is not None:  # past the budget: use up what is left (other processes see it), refuse here
-                if 0 < refusal.remaining < cost:
-                    await self._hit(self.reads, identity, per, refusal.remaining)
-                self._remember(self.reads, identity, time.time() + refusal.retry_after)
+        # Bookkeeping every DEFER_SECONDS under read traffic: its Redis calls would each be a trace of their own.
+        with suppress_instrumentation():
+            for (identity, per), cost in batch.items():
+                refusal = await self._hit(self.reads, identity, per, cost)
+                if refusal is not None:  # past the budget: use up what is left (other processes see it), refuse here
+                    if 0 < refusal.remaining < cost:
+                        await self._hit(self.reads, identity, per, refusal.remaining)
+                    self._remember(self.reads, identity, time.time() + refusal.retry_after)
 
     async def _hit(self, budget: Budget, identity: str, per: str, cost: int) -> Refusal | None:
         refusal = self._memo_refusal(budget, identity, per, cost)

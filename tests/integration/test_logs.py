@@ -1,10 +1,18 @@
 """Logs and OTLP export of a real `cms serve`: JSON lines carrying the request id the client sent, the trace id and
-the caller's token subject; the spans reach an OTLP/HTTP collector (a small one in this test)."""
+the caller's token subject; the spans reach an OTLP/HTTP collector (a small one in this test). A request's log
+context ends with it; lines are written by a thread of their own, so a stalled reader of stderr stalls no request,
+and the last of them are written at exit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
+import signal
+import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,13 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from cms.core.db import PgTarget
 from cms.core.settings import Settings
+from cms.http.observability import QUIET_PATHS
+from tests.support import database
+from tests.support.api import Api
+from tests.support.jobs import database_url
 from tests.support.oidc_issuer import TestIssuer
-from tests.support.processes import eventually
+from tests.support.processes import CMS, ROOT, child_env, eventually, free_port
 from tests.support.serve import cms_serve
+from tests.support.server import LiveServer
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
@@ -110,6 +124,8 @@ async def test_json_logs_carry_request_trace_and_user(
         def access_line() -> dict[str, Any] | None:
             return next((e for e in request_lines() if e.get("logger") == "cms.access"), None)
 
+        for path in ("/livez", "/health", "/metrics"):  # probes and scrapes: counted, not logged
+            assert (await client.get(path)).status_code == 200, path
         line = await eventually(access_line, what="the request's access line", processes=(served.process,))
         assert line["user"] == "logged-user-42"
         assert line["trace_id"] == TRACE_ID and len(line["span_id"]) == 16
@@ -131,3 +147,89 @@ async def test_json_logs_carry_request_trace_and_user(
             exported, what="the request's spans at the OTLP collector", processes=(served.process,)
         )
         assert {service for service, _name, _trace in spans} == {"cms-api"}
+        quiet = {f"GET {path}" for path in QUIET_PATHS}
+        assert not quiet & {name for _s, name, _t in collector.spans()}  # the startup wait polled /ready too
+    # Stopped (SIGTERM): what was still queued was written before the process ended, its very last line included.
+    lines = json_lines(served.process.log)
+    assert not [e for e in lines if e.get("logger") == "cms.access" and e.get("route") in QUIET_PATHS]
+    assert lines[-1]["event"].startswith("Finished server process"), lines[-3:]
+
+
+async def test_a_request_leaves_no_log_context_behind(live_server: LiveServer, issuer: TestIssuer, caplog) -> None:
+    """In-process transports run requests one after another in the caller's task: the user a signed-in request
+    bound is gone before the next, anonymous one (and from the caller)."""
+    seen: list[dict[str, Any]] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(structlog.contextvars.get_contextvars())  # what cms/core/logs.py would render
+
+    access = logging.getLogger("cms.access")
+    capture = Capture()
+    access.addHandler(capture)
+    try:
+        with caplog.at_level(logging.INFO, logger="cms.access"):  # the access line is skipped whole below INFO
+            transport = httpx.ASGITransport(app=live_server.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as client:
+                api = Api(client, issuer)
+                await api.data("query SignedIn { __typename }", role="editor", sub="context-user-1")
+                await api.data("query Anonymous { __typename }")
+    finally:
+        access.removeHandler(capture)
+    assert len(seen) == 2, seen
+    assert seen[0]["user"] == "context-user-1"
+    assert "user" not in seen[1], seen[1]
+    assert seen[0]["request_id"] != seen[1]["request_id"]
+    assert not {"user", "request_id"} & structlog.contextvars.get_contextvars().keys()
+
+
+async def test_a_stalled_log_reader_does_not_stall_requests(
+    pg_server: PgTarget, settings: Settings, tmp_path: Path
+) -> None:
+    """`cms serve` with stderr on a pipe nobody reads for a while (a stuck log shipper): requests are answered while
+    far more than the pipe holds is logged; once read again, every line comes out, the exit's last one included."""
+    target = await database.create_database(pg_server, prefix="cms_serve")
+    port = free_port()
+    env = child_env(
+        {
+            "DATABASE_URL": database_url(target),
+            "REDIS_URL": settings.redis_url or "",
+            "CMS_DATA_DIR": str(tmp_path / "data"),
+            "CMS_QUEUE_NAME": f"cms-test-serve:{uuid.uuid4().hex[:12]}",
+            "OIDC_ISSUER": settings.oidc_issuer or "",
+            "CMS_LOG_FORMAT": "json",
+        }
+    )
+    argv = [str(CMS), "serve", "--no-worker", "--port", str(port), "--log-level", "info"]
+    child = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    assert child.stderr is not None
+    requests = 1000  # ~250 bytes a line: about four times what a Linux pipe holds (64 KiB)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+
+            async def up() -> bool:
+                assert child.poll() is None, "cms serve exited"
+                try:
+                    return (await client.get("/livez")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, what="cms serve answering")
+            for n in range(requests):  # each is answered, though its access line cannot be written yet
+                assert (await client.get(f"/no/such/{n}")).status_code == 404
+        reading = asyncio.create_task(asyncio.to_thread(child.stderr.read))
+        os.killpg(child.pid, signal.SIGTERM)
+        output = (await reading).decode(errors="replace")
+        child.wait(30)  # its exit status after SIGTERM is uvicorn's business
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        child.stderr.close()
+        await database.drop_database(target)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [e for e in lines if e.get("logger") == "cms.access" and e.get("route") == "other"]
+    assert len(access) == requests
+    assert lines[-1]["event"].startswith("Finished server process"), lines[-3:]

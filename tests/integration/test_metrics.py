@@ -4,23 +4,38 @@ port of their own (a real `cms serve`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from cms.core.db import PgTarget
-from cms.core.metrics import MAX_OPERATION_NAMES, register_pool_collector
+from cms.core.metrics import (
+    KNOWN_OPERATIONS,
+    MAX_OTHER_OPERATION_NAMES,
+    register_pool_collector,
+    reset_operation_names,
+)
 from cms.core.settings import Settings
 
 # The rate-limited app of the rate limit tests (same process, so the same registry as the shared app's /metrics).
 from tests.integration.test_rate_limits import caller, limited  # noqa: F401  # fixtures
 from tests.support import media
-from tests.support.api import Api
+from tests.support.api import OPERATIONS, Api
 from tests.support.processes import free_port
 from tests.support.serve import cms_serve
 from tests.support.uploads import create_upload, make_episode, put_direct, upload_direct
+
+
+@pytest.fixture(autouse=True)
+def operation_names() -> Iterator[None]:
+    """Every test starts with the first-come operation names free, and leaves them free for the tests after it."""
+    reset_operation_names()
+    yield
+    reset_operation_names()
 
 
 async def scrape(client: httpx.AsyncClient, url: str = "/metrics") -> list[Sample]:
@@ -90,13 +105,27 @@ async def test_graphql_operations_and_errors_are_counted(api: Api) -> None:
 
 
 async def test_operation_names_from_clients_are_capped(api: Api) -> None:
-    """Names come from clients: past MAX_OPERATION_NAMES distinct ones, further names count as "other"."""
-    for n in range(MAX_OPERATION_NAMES + 5):
-        await api.data(f"query Flood{n} {{ __typename }}")
-    samples = await scrape(api.client)
-    names = {s.labels["operation"] for s in samples if s.name == "cms_graphql_operations_total"}
-    assert len(names - {"other", "anonymous"}) <= MAX_OPERATION_NAMES
-    assert value(samples, "cms_graphql_operations_total", operation="other") >= 5
+    """Names come from clients: the project's own operations are always labelled by name; past
+    MAX_OTHER_OPERATION_NAMES other distinct names, further ones count as "other"."""
+    # The known names are those of graphql/operations/ (each file is named after its operation).
+    assert {path.stem for path in OPERATIONS.glob("*.graphql")} == KNOWN_OPERATIONS
+    before = await scrape(api.client)
+    flood = [f"Flood{uuid.uuid4().hex[:8]}" for _ in range(MAX_OTHER_OPERATION_NAMES + 5)]
+    for name in flood:  # an anonymous client making up names
+        await api.data(f"query {name} {{ __typename }}")
+    await api.data("query Programs { __typename }")  # a known name, after the flood (any document may use it)
+    await api.data("query LateComer { __typename }")
+    after = await scrape(api.client)
+
+    def grew(**labels: str) -> float:
+        name = "cms_graphql_operations_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    labelled = [name for name in flood if grew(operation=name) == 1]
+    assert labelled == flood[:MAX_OTHER_OPERATION_NAMES]  # first come, first served
+    assert grew(operation="other") == 5 + 1  # the rest of the flood, and the late one
+    assert grew(operation="LateComer") == 0
+    assert grew(operation="Programs", type="query", outcome="success") == 1
 
 
 async def test_upload_bytes_and_aborts(api: Api) -> None:

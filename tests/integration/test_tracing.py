@@ -1,19 +1,27 @@
 """OpenTelemetry traces of real requests, read from an in-memory exporter: HTTP server span, GraphQL operation span
-and the SQL spans of the asyncpg instrumentation, in one trace, continuing the caller's W3C traceparent."""
+and the SQL spans of the asyncpg instrumentation, in one trace, continuing the caller's W3C traceparent; and what
+is left out of traces: probes, scrapes, and the background work a request happens to start."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from cms.app import create_app
+from cms.core.db import PgTarget
 from cms.core.settings import Settings
 from cms.core.tracing import configure_tracing, shutdown_tracing, tracing_enabled
+from cms.services import Services
+from tests.integration.test_metrics import scrape, value
 from tests.support.api import Api
 from tests.support.processes import eventually
+from tests.support.server import LiveServer
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -84,8 +92,54 @@ async def test_a_mutation_is_one_trace_from_http_to_sql(api: Api, spans: InMemor
 
 
 async def test_without_a_traceparent_a_request_starts_its_own_trace(api: Api, spans: InMemorySpanExporter) -> None:
-    assert (await api.client.get("/health")).status_code == 200
+    assert (await api.client.get("/graphql", params={"query": "{ __typename }"})).status_code == 200
     http = await eventually(
-        lambda: next((s for s in spans.get_finished_spans() if s.name == "GET /health"), None), what="the span"
+        lambda: next((s for s in spans.get_finished_spans() if s.name == "GET /graphql"), None), what="the span"
     )
     assert http.parent is None and _hex(http)[0] != TRACE_ID
+
+
+async def test_probes_and_scrapes_are_counted_but_not_traced(api: Api, spans: InMemorySpanExporter) -> None:
+    """Kubelets and Prometheus call these every few seconds: no trace of their own, nor of their checks' SQL, Redis
+    and S3 calls (/readyz), but the HTTP metrics count them."""
+    before = await scrape(api.client)
+    for path in ("/livez", "/readyz", "/health", "/ready", "/metrics"):
+        assert (await api.client.get(path)).status_code == 200, path
+    after = await scrape(api.client)
+    assert [(s.name, s.attributes) for s in spans.get_finished_spans()] == []
+    for route in ("/livez", "/readyz", "/health", "/ready", "/metrics"):
+        grew = value(after, "cms_http_requests_total", route=route) - value(
+            before, "cms_http_requests_total", route=route
+        )
+        assert grew >= 1, route
+
+
+async def test_a_request_does_not_lend_its_trace_to_shared_background_work(
+    settings: Settings, db_target: PgTarget, live_server: LiveServer, spans: InMemorySpanExporter
+) -> None:
+    """A cheap read is charged to the rate limit moments later, with other callers' reads, by a task the request
+    starts: that task's Redis calls are not part of the request's trace (it has long ended), nor traced at all."""
+    limited = settings.model_copy(
+        update={"rate_limit_enabled": True, "rate_limit_prefix": f"cms-test-ratelimit:{uuid.uuid4().hex[:12]}"}
+    )
+    app = create_app(Services(limited, database=db_target))  # live_server opened the database: no lifespan here
+    limiter = app.state.rate_limiter
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": "query ChargedLater { __typename }"},
+                headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
+            )
+            assert response.status_code == 200, response.text
+        flush = limiter._flush
+        assert flush is not None  # the read waits to be charged with others
+        await flush
+        assert limiter._deferred == {}
+    finally:
+        await limiter.aclose()
+    finished = spans.get_finished_spans()
+    assert "POST /graphql" in {s.name for s in finished}
+    redis = [s for s in finished if s.attributes is not None and s.attributes.get("db.system") == "redis"]
+    assert redis == [], [(s.name, _hex(s)[0] == TRACE_ID) for s in redis]
