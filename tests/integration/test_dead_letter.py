@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +23,7 @@ from tests.support.uploads import (
     area_files,
     assert_ready_video,
     assert_validation_error,
+    empty_areas,
     get_asset,
     get_renditions,
     make_episode,
@@ -34,10 +33,7 @@ from tests.support.uploads import (
 
 @pytest.fixture(autouse=True)
 def empty_storage(settings: Settings) -> None:
-    root = Path(settings.data_dir) / "storage"
-    for area in Area:
-        shutil.rmtree(root / area.value, ignore_errors=True)
-        (root / area.value).mkdir(parents=True, exist_ok=True)
+    empty_areas(settings.data_dir)
 
 
 def storage_down(settings: Settings) -> Settings:

@@ -7,8 +7,9 @@ is really away is in tests/integration/test_degradation.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,13 @@ from cms.core.db import PgTarget
 from cms.core.settings import Settings
 from cms.core.tracing import configure_tracing, shutdown_tracing
 from cms.http.health import Readiness
-from cms.media.storage import Area, LocalStorage, run_blocking
+from cms.media.storage import Area, LocalStorage, Storage, run_blocking
 from cms.media.storage.s3 import S3Storage
-from tests.support import database
 from tests.support.api import Api
 from tests.support.black_hole import BlackHole
-from tests.support.jobs import database_url
 from tests.support.oidc_issuer import TestIssuer
-from tests.support.pgbouncer import PgBouncer
-from tests.support.processes import child_env, cms, eventually, free_port, wait_http
+from tests.support.pgbouncer import serve_behind_pgbouncer
+from tests.support.processes import eventually
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, MotoS3
 
 PARTS = {"database", "storage", "redis"}
@@ -54,6 +53,18 @@ async def test_readyz_lists_each_part_with_its_state_and_latency(api: Api) -> No
         assert response.headers["cache-control"] == "no-store"
 
 
+@contextlib.asynccontextmanager
+async def readiness_of(
+    settings: Settings, storage: Storage, db_target: PgTarget, *, ttl: float = 0
+) -> AsyncIterator[Readiness]:
+    """A readiness check of `storage` and the test database, closed on exit."""
+    readiness = Readiness(settings, storage, lambda: db_target, ttl=ttl)
+    try:
+        yield readiness
+    finally:
+        await readiness.aclose()
+
+
 class CountingStorage(LocalStorage):
     """Real local storage that counts its readiness pings."""
 
@@ -69,8 +80,7 @@ async def test_a_probe_storm_checks_each_part_once_per_interval(
     settings: Settings, db_target: PgTarget, tmp_path: Path
 ) -> None:
     storage = CountingStorage(tmp_path / "storage")
-    readiness = Readiness(settings, storage, lambda: db_target, ttl=0.5)
-    try:
+    async with readiness_of(settings, storage, db_target, ttl=0.5) as readiness:
         reports = await asyncio.gather(*(readiness.report() for _ in range(200)))
         assert {code for code, _ in reports} == {200}
         assert storage.pings == 1  # 200 callers shared one run
@@ -79,16 +89,12 @@ async def test_a_probe_storm_checks_each_part_once_per_interval(
         await asyncio.sleep(0.6)
         await readiness.report()
         assert storage.pings == 2
-    finally:
-        await readiness.aclose()
 
 
 async def test_a_missing_storage_directory_makes_the_process_unready(
     settings: Settings, db_target: PgTarget, tmp_path: Path
 ) -> None:
-    storage = LocalStorage(tmp_path / "storage")
-    readiness = Readiness(settings, storage, lambda: db_target, ttl=0)
-    try:
+    async with readiness_of(settings, LocalStorage(tmp_path / "storage"), db_target) as readiness:
         assert (await readiness.report())[0] == 200
         (tmp_path / "storage" / "previews").rmdir()  # as a lost mount would look
         code, body = await readiness.report()
@@ -96,8 +102,6 @@ async def test_a_missing_storage_directory_makes_the_process_unready(
         assert body["checks"]["storage"]["status"] == "error"
         assert "previews directory is missing" in body["checks"]["storage"]["error"]
         assert body["checks"]["database"]["status"] == "ok" and body["database"] is True
-    finally:
-        await readiness.aclose()
 
 
 # --- A part that hangs: /readyz still answers -------------------------------------------------------------------
@@ -125,21 +129,20 @@ async def test_a_storage_check_stuck_in_its_thread_is_a_timeout_and_not_repeated
     settings: Settings, db_target: PgTarget, tmp_path: Path
 ) -> None:
     storage = HungStorage(tmp_path / "storage")
-    readiness = Readiness(quick(settings), storage, lambda: db_target, ttl=0)
-    try:
-        # The hang detector only: waiting for the stuck thread would never end before it is released.
-        code, body = await asyncio.wait_for(readiness.report(), HANG)
-        assert code == 503 and body["checks"]["storage"]["status"] == "timeout", body
-        assert body["checks"]["database"]["status"] == "ok"
-        code, body = await asyncio.wait_for(readiness.report(), HANG)
-        assert code == 503 and body["checks"]["storage"]["status"] == "timeout", body
-        assert storage.pings == 1  # the next checks wait on the stuck probe: one thread, not one per probe
-        storage.released.set()  # the mount answers again
-        await eventually(lambda: _ready(readiness), what="/readyz ready once the ping returns")
-        assert storage.pings == 2
-    finally:
-        storage.released.set()
-        await readiness.aclose()
+    async with readiness_of(quick(settings), storage, db_target) as readiness:
+        try:
+            # The hang detector only: waiting for the stuck thread would never end before it is released.
+            code, body = await asyncio.wait_for(readiness.report(), HANG)
+            assert code == 503 and body["checks"]["storage"]["status"] == "timeout", body
+            assert body["checks"]["database"]["status"] == "ok"
+            code, body = await asyncio.wait_for(readiness.report(), HANG)
+            assert code == 503 and body["checks"]["storage"]["status"] == "timeout", body
+            assert storage.pings == 1  # the next checks wait on the stuck probe: one thread, not one per probe
+            storage.released.set()  # the mount answers again
+            await eventually(lambda: _ready(readiness), what="/readyz ready once the ping returns")
+            assert storage.pings == 2
+        finally:
+            storage.released.set()  # before the check closes
 
 
 async def _ready(readiness: Readiness) -> bool:
@@ -157,16 +160,15 @@ async def test_an_s3_that_accepts_and_never_answers_is_a_timeout(
             secret_key=SECRET_KEY,
             ping_timeout=0.3,
         )
-        readiness = Readiness(quick(settings), storage, lambda: db_target, ttl=0)
         try:
-            for _ in range(3):
-                code, body = await asyncio.wait_for(readiness.report(), HANG)
-                assert code == 503 and body["status"] == "unavailable", body
-                assert body["checks"]["storage"]["status"] == "timeout", body
-                assert body["checks"]["database"]["status"] == "ok", body
-            assert hole.accepted  # the check really reached it, and was answered by nothing
+            async with readiness_of(quick(settings), storage, db_target) as readiness:
+                for _ in range(3):
+                    code, body = await asyncio.wait_for(readiness.report(), HANG)
+                    assert code == 503 and body["status"] == "unavailable", body
+                    assert body["checks"]["storage"]["status"] == "timeout", body
+                    assert body["checks"]["database"]["status"] == "ok", body
+                assert hole.accepted  # the check really reached it, and was answered by nothing
         finally:
-            await readiness.aclose()
             await storage.close()
 
 
@@ -180,25 +182,24 @@ async def test_readiness_checks_make_no_spans(settings: Settings, db_target: PgT
     try:
         with MotoS3() as s3:
             storage = S3Storage(s3.endpoint_url, s3.create_buckets(), access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-            readiness = Readiness(settings, storage, lambda: db_target, ttl=0)
             exporter.clear()  # the buckets' creation
             try:
-                for _ in range(3):
-                    code, body = await readiness.report()
-                    assert code == 200 and body["status"] == "ready", body
-                assert [span.name for span in exporter.get_finished_spans()] == []
-                # The instrumentations are on: the same clients outside a check do make spans.
-                await storage.stat(Area.STAGING, "absent")
-                conn = await db_target.connect()
-                try:
-                    await conn.execute("SELECT 1")
-                finally:
-                    await conn.close()
-                names = [span.name for span in exporter.get_finished_spans()]
-                assert any(name.startswith("S3.") for name in names), names
-                assert any("SELECT" in name for name in names), names
+                async with readiness_of(settings, storage, db_target) as readiness:
+                    for _ in range(3):
+                        code, body = await readiness.report()
+                        assert code == 200 and body["status"] == "ready", body
+                    assert [span.name for span in exporter.get_finished_spans()] == []
+                    # The instrumentations are on: the same clients outside a check do make spans.
+                    await storage.stat(Area.STAGING, "absent")
+                    conn = await db_target.connect()
+                    try:
+                        await conn.execute("SELECT 1")
+                    finally:
+                        await conn.close()
+                    names = [span.name for span in exporter.get_finished_spans()]
+                    assert any(name.startswith("S3.") for name in names), names
+                    assert any("SELECT" in name for name in names), names
             finally:
-                await readiness.aclose()
                 await storage.close()
     finally:
         shutdown_tracing()
@@ -210,37 +211,16 @@ async def test_readiness_checks_make_no_spans(settings: Settings, db_target: PgT
 async def test_readyz_checks_the_database_through_pgbouncer(
     pg_server: PgTarget, settings: Settings, issuer: TestIssuer, tmp_path: Path
 ) -> None:
-    target = await database.create_database(pg_server, prefix="cms_ready_bouncer")
-    port = free_port()
-    try:
-        with PgBouncer(pg_server, tmp_path) as bouncer:
-            env = child_env(
-                {
-                    "DATABASE_URL": bouncer.url(target.database),
-                    "DATABASE_PGBOUNCER": "true",
-                    "DATABASE_DIRECT_URL": database_url(target),  # still up: only PgBouncer goes away
-                    "REDIS_URL": str(settings.redis_url),
-                    "CMS_QUEUE_NAME": f"cms-test-ready:{uuid.uuid4().hex[:12]}",
-                    "CMS_DATA_DIR": str(tmp_path / "data"),
-                    "OIDC_ISSUER": issuer.url,
-                    "OIDC_AUDIENCE": "cms",
-                }
-            )
-            server = cms("serve-ready-bouncer", "serve", "--no-worker", "--port", str(port), env=env, log_dir=tmp_path)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                await wait_http(f"{url}/readyz", server)
-                bouncer.stop()
-                async with httpx.AsyncClient(base_url=url, timeout=HANG) as client:
+    async with serve_behind_pgbouncer(
+        pg_server, redis_url=str(settings.redis_url), issuer=issuer, log_dir=tmp_path, name="serve-ready-bouncer"
+    ) as bounced:
+        bounced.bouncer.stop()  # the direct URL stays up: only PgBouncer goes away
+        async with httpx.AsyncClient(base_url=bounced.served.url, timeout=HANG) as client:
 
-                    async def unready() -> dict[str, Any] | None:
-                        response = await client.get("/readyz")
-                        return response.json() if response.status_code == 503 else None
+            async def unready() -> dict[str, Any] | None:
+                response = await client.get("/readyz")
+                return response.json() if response.status_code == 503 else None
 
-                    body = await eventually(unready, what="/readyz 503 without PgBouncer", processes=(server,))
-                    assert body["database"] is False and body["checks"]["database"]["status"] != "ok", body
-                    assert body["checks"]["storage"]["status"] == "ok", body
-            finally:
-                server.stop()
-    finally:
-        await database.drop_database(target)
+            body = await eventually(unready, what="/readyz 503 without PgBouncer", processes=(bounced.served.process,))
+            assert body["database"] is False and body["checks"]["database"]["status"] != "ok", body
+            assert body["checks"]["storage"]["status"] == "ok", body

@@ -9,7 +9,6 @@ in-memory span exporter (tracing on for the tests that ask for it); metrics read
 from __future__ import annotations
 
 import logging
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,7 +28,7 @@ from cms.core.outbox import Event, OutboxEvent
 from cms.core.settings import Settings
 from cms.core.tracing import configure_tracing, shutdown_tracing
 from cms.media.models import Asset, AssetStatus
-from cms.media.storage import Area, open_storage_from_settings
+from cms.media.storage import open_storage_from_settings
 from jobs import metrics
 from jobs.dispatcher import dispatch_once
 from jobs.kinds import MEDIA_JOBS
@@ -40,7 +39,7 @@ from tests.support import media
 from tests.support.api import Api, operation
 from tests.support.job_plugins import Sources, host_with
 from tests.support.jobs import arq_pool, drain, run_burst_worker
-from tests.support.uploads import make_episode, upload_direct
+from tests.support.uploads import empty_areas, make_episode, upload_direct
 
 
 @pytest.fixture
@@ -82,10 +81,7 @@ def job_logs() -> Iterator[ContextCapture]:
 
 @pytest.fixture(autouse=True)
 def empty_storage(settings: Settings) -> None:
-    root = Path(settings.data_dir) / "storage"
-    for area in Area:
-        shutil.rmtree(root / area.value, ignore_errors=True)
-        (root / area.value).mkdir(parents=True, exist_ok=True)
+    empty_areas(settings.data_dir)
 
 
 def sample(name: str, **labels: str) -> float:

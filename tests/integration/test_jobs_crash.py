@@ -8,7 +8,6 @@ session database and local storage, with short leases; Redis is a private redis-
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -27,17 +26,14 @@ from tests.support import media
 from tests.support.api import Api
 from tests.support.jobs import arq_pool, dispatch, drain, forget_queue, run_burst_worker
 from tests.support.processes import PrivateRedis, Process, child_env, cms, cms_module, eventually
-from tests.support.uploads import area_files, make_episode, upload_direct
+from tests.support.uploads import area_files, empty_areas, make_episode, upload_direct
 
 LEASE_SECONDS = 2
 
 
 @pytest.fixture(autouse=True)
 def empty_storage(settings: Settings) -> None:
-    root = Path(settings.data_dir) / "storage"
-    for area in Area:
-        shutil.rmtree(root / area.value, ignore_errors=True)
-        (root / area.value).mkdir(parents=True, exist_ok=True)
+    empty_areas(settings.data_dir)
 
 
 @pytest.fixture

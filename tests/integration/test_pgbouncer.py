@@ -8,9 +8,7 @@ PgBouncer gets far fewer server connections than the API's pool, so that clients
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,52 +20,22 @@ from cms.core.db import PgTarget
 from cms.core.settings import Settings
 from tests.support import database
 from tests.support.api import Api, operation
-from tests.support.jobs import database_url
 from tests.support.oidc_issuer import TestIssuer
-from tests.support.pgbouncer import PgBouncer
-from tests.support.processes import Process, child_env, cms, eventually, free_port, wait_http
+from tests.support.pgbouncer import Bounced, PgBouncer, serve_behind_pgbouncer
+from tests.support.processes import eventually
 
 PROGRAMS = "{ programs(first: 100) { totalCount edges { node { id title status } } } }"
-
-
-@dataclass
-class Bounced:
-    bouncer: PgBouncer
-    target: PgTarget  # the database, directly
-    server: Process
-    url: str
 
 
 @pytest.fixture
 async def bounced(
     pg_server: PgTarget, settings: Settings, issuer: TestIssuer, tmp_path: Path
 ) -> AsyncIterator[Bounced]:
-    target = await database.create_database(pg_server, prefix="cms_pgbouncer")
-    port = free_port()
-    try:
-        with PgBouncer(pg_server, tmp_path, pool_size=4) as bouncer:
-            env = child_env(
-                {
-                    "DATABASE_URL": bouncer.url(target.database),
-                    "DATABASE_PGBOUNCER": "true",
-                    "DATABASE_DIRECT_URL": database_url(target),
-                    "CMS_DB_POOL_MAX": "20",  # five times PgBouncer's server connections
-                    "REDIS_URL": str(settings.redis_url),
-                    "CMS_QUEUE_NAME": f"cms-test-pgbouncer:{uuid.uuid4().hex[:12]}",
-                    "CMS_DATA_DIR": str(tmp_path / "data"),
-                    "OIDC_ISSUER": issuer.url,
-                    "OIDC_AUDIENCE": "cms",
-                }
-            )
-            server = cms("serve-pgbouncer", "serve", "--no-worker", "--port", str(port), env=env, log_dir=tmp_path)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                await wait_http(f"{url}/ready", server)
-                yield Bounced(bouncer, target, server, url)
-            finally:
-                server.stop()
-    finally:
-        await database.drop_database(target)
+    env = {"CMS_DB_POOL_MAX": "20"}  # five times PgBouncer's server connections
+    async with serve_behind_pgbouncer(
+        pg_server, redis_url=str(settings.redis_url), issuer=issuer, log_dir=tmp_path, pool_size=4, env=env
+    ) as bounced:
+        yield bounced
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -80,7 +48,7 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 async def test_reads_and_mutations_work_through_pgbouncer_under_concurrency(
     bounced: Bounced, issuer: TestIssuer
 ) -> None:
-    async with httpx.AsyncClient(base_url=bounced.url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=bounced.served.url, timeout=60) as client:
         api = Api(client, issuer)
 
         async def create(i: int) -> str:
@@ -112,7 +80,7 @@ async def test_reads_and_mutations_work_through_pgbouncer_under_concurrency(
             second = await client.post("/graphql", json={"query": PROGRAMS})
             return second.headers.get("x-cache") == "HIT" and second.json() == first.json()
 
-        await eventually(cached, what="a cached answer", processes=(bounced.server,))
+        await eventually(cached, what="a cached answer", processes=(bounced.served.process,))
         # ...and a change committed by another process (NOTIFY through the direct connection) invalidates it.
         conn = await bounced.target.connect()
         try:
@@ -126,7 +94,7 @@ async def test_reads_and_mutations_work_through_pgbouncer_under_concurrency(
             body = (await client.post("/graphql", json={"query": PROGRAMS})).json()
             return "Changed Elsewhere" in {edge["node"]["title"] for edge in body["data"]["programs"]["edges"]}
 
-        await eventually(changed, what="the cache to hear of the change", processes=(bounced.server,))
+        await eventually(changed, what="the cache to hear of the change", processes=(bounced.served.process,))
 
     # The API's queries really went through PgBouncer, over its few server connections.
     [stats] = [row for row in bounced.bouncer.show("STATS") if row["database"] == bounced.target.database]

@@ -36,7 +36,8 @@ from cms.core.tracing import configure_tracing, shutdown_tracing
 from tests.support.api import Api, operation
 from tests.support.oidc_issuer import TestIssuer
 from tests.support.pg_cluster import PrivatePostgres
-from tests.support.processes import Process, child_env, cms, eventually, free_port, wait_http
+from tests.support.processes import Process, eventually
+from tests.support.serve import serve_process, server_env
 
 MAX_LAG = 2.0  # CMS_READ_REPLICA_MAX_LAG_SECONDS of the server under test
 PROGRAM = operation("Program")
@@ -70,27 +71,19 @@ async def cluster(
     pg: tuple[PrivatePostgres, PrivatePostgres], settings: Settings, issuer: TestIssuer, log_dir: Path
 ) -> AsyncIterator[Cluster]:
     primary, standby = pg
-    port = free_port()
-    env = child_env(
-        {
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{primary.port}/cms",
-            "DATABASE_READ_URL": f"postgres://postgres@127.0.0.1:{standby.port}/cms",
-            "CMS_READ_REPLICA_MAX_LAG_SECONDS": str(MAX_LAG),
-            "REDIS_URL": str(settings.redis_url),
-            "CMS_QUEUE_NAME": f"cms-test-replica:{uuid.uuid4().hex[:12]}",
-            "CMS_DATA_DIR": str(log_dir / "data"),
-            "OIDC_ISSUER": issuer.url,
-            "OIDC_AUDIENCE": "cms",
-            "CMS_PUBLIC_CACHE_SECONDS": "300",  # long-lived: a stale entry would show
-        }
+    env = server_env(
+        f"postgres://postgres@127.0.0.1:{primary.port}/cms",
+        redis_url=str(settings.redis_url),
+        data_dir=log_dir / "data",
+        issuer=issuer,
     )
-    server = cms("serve-replica", "serve", "--no-worker", "--port", str(port), env=env, log_dir=log_dir)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        await wait_http(f"{url}/ready", server)
-        yield Cluster(primary, standby, server, url)
-    finally:
-        server.stop()
+    env |= {
+        "DATABASE_READ_URL": f"postgres://postgres@127.0.0.1:{standby.port}/cms",
+        "CMS_READ_REPLICA_MAX_LAG_SECONDS": str(MAX_LAG),
+        "CMS_PUBLIC_CACHE_SECONDS": "300",  # long-lived: a stale entry would show
+    }
+    async with serve_process("serve-replica", env, log_dir) as served:
+        yield Cluster(primary, standby, served.process, served.url)
 
 
 @pytest.fixture
@@ -255,7 +248,12 @@ async def test_a_stalled_replica_holds_reads_only_for_its_short_bound(cluster: C
     try:
         titles = await asyncio.gather(*(anonymous_title(api, slug) for _ in range(8)))
         assert titles == [new] * 8  # the primary's, after the replica did not answer
-        assert "read replica failed a read (TimeoutError" in cluster.server.tail(400)
+        # The server's writer thread puts the line in its log a moment after the answers.
+        await eventually(
+            lambda: "read replica failed a read (TimeoutError" in cluster.server.tail(400),
+            what="the replica's failure in the server log",
+            processes=(cluster.server,),
+        )
     finally:
         _stall(cluster.standby, signal.SIGCONT)
     await stale_read_from_the_replica(cluster, api, slug)  # back in use

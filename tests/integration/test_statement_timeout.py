@@ -33,7 +33,7 @@ from jobs.store.models import Job
 from tests.support import database
 from tests.support.api import Api, operation
 from tests.support.oidc_issuer import TestIssuer
-from tests.support.processes import free_port
+from tests.support.processes import eventually, free_port
 from tests.support.serve import cms_serve
 
 UPDATE_PROGRAM = """mutation($id: ID!, $title: String!) {
@@ -142,7 +142,12 @@ async def test_a_statement_past_the_bound_in_a_request_is_an_error_of_that_reque
         # The lock is gone: the same edit succeeds, and the server log names the cancelled statement.
         updated = await api.data(UPDATE_PROGRAM, {"id": program_id, "title": "Waited"}, role="editor")
         assert updated["updateProgram"]["title"] == "Waited"
-        assert "canceling statement due to statement timeout" in served.process.tail(400)
+        # Log lines reach the file from the server's writer thread, a moment after the answer.
+        await eventually(
+            lambda: "canceling statement due to statement timeout" in served.process.tail(400),
+            what="the cancelled statement in the server log",
+            processes=(served.process,),
+        )
 
 
 async def _raises_timeout(deps: JobDeps, payload: dict[str, Any]) -> None:

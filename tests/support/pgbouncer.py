@@ -2,22 +2,28 @@
 
 `with PgBouncer(server, log_dir) as bouncer:` writes a config into a temporary directory and runs `pgbouncer` on a
 free loopback port until the block ends (killed by id). `url(database)` reaches a database through it; `show(what)`
-runs a SHOW command on its admin console. PgBouncer refuses to run as root: as root it runs as `postgres`, as
+runs a SHOW command on its admin console. `serve_behind_pgbouncer` runs `cms serve` on a database of its own
+through one. PgBouncer refuses to run as root: as root it runs as `postgres`, as
 tests/support/pg_cluster.py does for PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from cms.core.db import PgTarget
+from tests.support import database
+from tests.support.jobs import database_url
+from tests.support.oidc_issuer import TestIssuer
 from tests.support.pg_cluster import _as_postgres, pg_bindir
-from tests.support.processes import Process, child_env, free_port
+from tests.support.processes import Process, child_env, free_port, wait_port
+from tests.support.serve import Served, serve_process, server_env
 
 
 class PgBouncer:
@@ -68,15 +74,8 @@ class PgBouncer:
         binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
         argv = [*self._runas, binary, str(self._write_config())]
         self.process = Process(f"pgbouncer-{self.port}", argv, env=child_env({}), log_dir=self.log_dir)
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                if not self.process.alive():
-                    raise AssertionError(f"pgbouncer did not start\n{self.process.tail()}\n{self.tail()}") from None
-                time.sleep(0.05)
-        raise AssertionError(f"pgbouncer did not start\n{self.process.tail()}\n{self.tail()}")
+        wait_port(self.port, self.process, what="pgbouncer", detail=self.tail)
+        return self
 
     def stop(self) -> None:
         if self.process is not None:
@@ -119,3 +118,37 @@ class PgBouncer:
         lines = [line for line in result.stdout.splitlines() if line and not line.startswith("(")]
         header = lines[0].split("\t")
         return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
+
+
+@dataclass
+class Bounced:
+    bouncer: PgBouncer
+    target: PgTarget  # the database, directly
+    served: Served
+
+
+@contextlib.asynccontextmanager
+async def serve_behind_pgbouncer(
+    pg_server: PgTarget,
+    *,
+    redis_url: str,
+    issuer: TestIssuer,
+    log_dir: Path,
+    name: str = "serve-pgbouncer",
+    pool_size: int = 4,
+    env: Mapping[str, str] = {},
+) -> AsyncIterator[Bounced]:
+    """`cms serve --no-worker` on a database of its own, reached through a private PgBouncer of `pool_size`
+    (DATABASE_PGBOUNCER; DATABASE_DIRECT_URL the server itself), with `env` on top; all stopped and the database
+    dropped on exit."""
+    target = await database.create_database(pg_server, prefix="cms_pgbouncer")
+    try:
+        with PgBouncer(pg_server, log_dir, pool_size=pool_size) as bouncer:
+            config = server_env(
+                bouncer.url(target.database), redis_url=redis_url, data_dir=log_dir / "data", issuer=issuer
+            )
+            config |= {"DATABASE_PGBOUNCER": "true", "DATABASE_DIRECT_URL": database_url(target), **env}
+            async with serve_process(name, config, log_dir) as served:
+                yield Bounced(bouncer, target, served)
+    finally:
+        await database.drop_database(target)

@@ -152,6 +152,20 @@ async def wait_http(url: str, process: Process, *, attempts: int = 300) -> None:
     await eventually(up, what=f"{url} to answer", attempts=attempts, delay=0.1, processes=(process,))
 
 
+def wait_port(port: int, process: Process, *, what: str, detail: Callable[[], str] = lambda: "") -> None:
+    """Return once something accepts connections on 127.0.0.1:`port`; fail early if `process` exits, naming `what`
+    with the tail of its log and `detail()` (anything else worth showing). A bounded number of tries."""
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if not process.alive():
+                break
+            time.sleep(0.05)
+    raise AssertionError("\n".join(filter(None, [f"{what} did not start", process.tail(), detail()])))
+
+
 class PrivateRedis:
     """A throwaway redis-server (no persistence) on its own port, so a test may kill and restart it."""
 
@@ -165,15 +179,8 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         argv = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = Process(f"redis-{self.port}", argv, env=child_env({}), log_dir=self.log_dir)
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                if not self.process.alive():
-                    raise AssertionError(self.process.tail()) from None
-                time.sleep(0.05)
-        raise AssertionError(f"redis-server did not start\n{self.process.tail()}")
+        wait_port(self.port, self.process, what="redis-server")
+        return self
 
     def kill(self) -> None:
         """Lose everything in it, as a crash would."""

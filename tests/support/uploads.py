@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,16 @@ def assert_validation_error(result: dict[str, Any], path: list[str]) -> str:
     messages = {tuple(f["path"]): f["message"] for f in result["fields"]}
     assert tuple(path) in messages, result
     return messages[tuple(path)]
+
+
+def empty_areas(data_dir: Path) -> Path:
+    """Empty every area of local storage (it outlives tests: one data dir per session), for a test that counts
+    files; returns the storage root."""
+    root = Path(data_dir) / "storage"
+    for area in Area:
+        shutil.rmtree(root / area.value, ignore_errors=True)
+        (root / area.value).mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def area_files(data_dir: Path, area: Area) -> list[Path]:
