@@ -16,7 +16,7 @@ import re
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -228,7 +228,10 @@ async def run_worker(services: Services, *, stop: asyncio.Event, burst: bool = F
                 await _wind_down(worker)
                 return
             # A worker only ends by itself when something broke: wind it down without waiting for its jobs.
-            orphans.update(job for job in worker.tasks.values() if not job.done())
+            for job in worker.tasks.values():
+                if not job.done():
+                    orphans.add(job)
+                    job.add_done_callback(_forget(orphans))
             worker.tasks.clear()
             await _wind_down(worker)
             what = "lost Redis" if isinstance(failure, _REDIS_LOST) else "failed"
@@ -252,6 +255,18 @@ async def _until_done_or(task: asyncio.Task[None], stop: asyncio.Event) -> None:
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopping.cancel()
+
+
+def _forget(jobs: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    """A lost worker's job, once done, leaves the set; what arq's wrapper raised after it (recording its result in
+    the Redis that went away) is read here so asyncio does not report it: the outcome is in PostgreSQL."""
+
+    def done(job: asyncio.Task[Any]) -> None:
+        jobs.discard(job)
+        if not job.cancelled():
+            job.exception()
+
+    return done
 
 
 async def _finish(jobs: set[asyncio.Task[Any]]) -> None:
