@@ -29,7 +29,7 @@ KUSTOMIZE_STAMP := $(BIN)/.kustomize-$(KUSTOMIZE_VERSION)
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps deploy-deps deploy-check services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest bench-admin bench-soak clean
+.PHONY: install graphiql admin admin-deps admin-check admin-test e2e-deps audit-deps deploy-deps deploy-check services run test fmt lint typecheck check schema bench-api bench-edge bench-search bench-ingest bench-admin bench-soak bench-observability clean
 
 install: $(STAMP)
 
@@ -150,6 +150,9 @@ bench-ingest: install
 
 bench-admin: install admin-deps $(CHROMIUM)
 	$(BIN)/python bench/admin_bench.py
+
+bench-observability: install
+	$(BIN)/python bench/observability_bench.py
 
 # Two APIs and two workers under a mixed load for 10 minutes (`make bench-soak SOAK_ARGS=--short`: 60 seconds).
 bench-soak: install services
