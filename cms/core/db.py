@@ -59,9 +59,10 @@ class PgTarget:
     def with_database(self, database: str) -> PgTarget:
         return PgTarget(self.host, self.port, self.user, self.password, database)
 
-    async def connect(self) -> asyncpg.Connection:
+    async def connect(self, **options: Any) -> asyncpg.Connection:
+        """A session of its own; `options`: asyncpg.connect's others (timeout, statement_cache_size, ...)."""
         return await asyncpg.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password, database=self.database
+            host=self.host, port=self.port, user=self.user, password=self.password, database=self.database, **options
         )
 
 

@@ -256,15 +256,8 @@ class ReplicaProbe:
         conn = self._conns.get(name)
         timeout = max(1.0, self.max_lag)
         if conn is None or conn.is_closed():
-            conn = self._conns[name] = await asyncpg.connect(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password,
-                database=target.database,
-                timeout=timeout,
-                statement_cache_size=0,  # PgBouncer in transaction mode may stand in front of either
-            )
+            # No statement cache: PgBouncer in transaction mode may stand in front of either.
+            conn = self._conns[name] = await target.connect(timeout=timeout, statement_cache_size=0)
         return await conn.fetchval(query, timeout=timeout)
 
     async def _close(self) -> None:
