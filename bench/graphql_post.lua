@@ -1,29 +1,46 @@
--- wrk script for bench/api_bench.py: POST GraphQL request bodies to the URL's path.
+-- wrk script for bench/api_bench.py: GraphQL requests, POST (JSON bodies) or GET (paths with query strings).
 --
--- $WRK_BODY_FILE holds one JSON request body per line; requests cycle through them (S1 uses many episode ids,
--- S2 one body). done() prints one machine-readable line, "BENCH_JSON {...}", with latencies in microseconds.
+-- $WRK_BODY_FILE holds one request per line; requests cycle through them (S1 uses many episode ids, S2 one request).
+-- With $WRK_METHOD unset or POST, a line is a JSON body POSTed to the URL's path; with WRK_METHOD=GET, a line is a
+-- path with its query string (`/graphql?operationName=...&variables=...&extensions=...`, already URL-encoded),
+-- fetched with GET. $WRK_HEADERS: extra request headers, "Name: value" separated by "|" (e.g.
+-- "Cache-Control: no-cache"). done() prints one machine-readable line, "BENCH_JSON {...}", latencies in microseconds.
 --
 --   WRK_BODY_FILE=body.jsonl wrk -t1 -c16 -d10s -s bench/graphql_post.lua http://127.0.0.1:8000/graphql
+--   WRK_METHOD=GET WRK_BODY_FILE=paths.txt wrk -t1 -c16 -d10s -s bench/graphql_post.lua http://127.0.0.1:8000
 
 local path = os.getenv("WRK_BODY_FILE")
 if path == nil then
-  error("set WRK_BODY_FILE to a file with one JSON request body per line")
+  error("set WRK_BODY_FILE to a file with one request (JSON body, or path for GET) per line")
+end
+local method = os.getenv("WRK_METHOD") or "POST"
+if method ~= "POST" and method ~= "GET" then
+  error("WRK_METHOD must be POST or GET, not " .. method)
 end
 
-local bodies = {}
+local lines = {}
 for line in io.lines(path) do
   if line:match("%S") then
-    bodies[#bodies + 1] = line
+    lines[#lines + 1] = line
   end
 end
-if #bodies == 0 then
-  error("no request bodies in " .. path)
+if #lines == 0 then
+  error("no requests in " .. path)
 end
 
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json"
-wrk.body = bodies[1]
+wrk.method = method
+wrk.headers["Accept"] = "application/json" -- a GET without `query` and Accept: */* would get GraphiQL's page
+if method == "POST" then
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = lines[1]
+end
+for header in (os.getenv("WRK_HEADERS") or ""):gmatch("[^|]+") do
+  local name, value = header:match("^%s*([^:]+):%s*(.-)%s*$")
+  if name == nil then
+    error("WRK_HEADERS: expected 'Name: value', got " .. header)
+  end
+  wrk.headers[name] = value
+end
 
 local requests = {}
 local n = 0
@@ -31,8 +48,12 @@ local i = 0
 
 function init(args)
   -- Pre-format every request once per thread; request() then only picks the next one.
-  for _, body in ipairs(bodies) do
-    requests[#requests + 1] = wrk.format("POST", nil, nil, body)
+  for _, line in ipairs(lines) do
+    if method == "POST" then
+      requests[#requests + 1] = wrk.format("POST", nil, nil, line)
+    else
+      requests[#requests + 1] = wrk.format("GET", line)
+    end
   end
   n = #requests
 end

@@ -14,7 +14,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from cms.api.context import ContextParts
-from cms.api.schema import build_schema
+from cms.api.documents import TrustedDocuments
+from cms.api.schema import build_schema, compiled_operations
 from cms.auth import DevIssuer, RemoteJWKS, TokenValidator
 from cms.auth.tokens import KeySource
 from cms.content.visibility import next_scheduled_change
@@ -29,6 +30,7 @@ from cms.http.graphiql import graphiql_routes
 from cms.http.graphql import graphql_body_reader, graphql_endpoint
 from cms.http.health import Readiness
 from cms.http.observability import ObservabilityMiddleware, metric_routes
+from cms.http.persisted import PersistedQueries
 from cms.http.public_cache import PublicQueryCache
 from cms.http.ratelimit import RateLimiter, RateLimitMiddleware
 from cms.http.request_id import RequestIdMiddleware
@@ -80,6 +82,7 @@ def create_app(
             log.info("cms ready (env=%s, issuer=%s)", settings.env, validator.issuer)
             if settings.metrics_enabled and settings.metrics_port is not None:
                 metrics.start_metrics_server(settings.metrics_host, settings.metrics_port)
+            stack.push_async_callback(persisted.aclose)
             if limiter is not None:
                 limiter.start()  # an embedded Redis is started here
                 stack.push_async_callback(limiter.aclose)
@@ -109,10 +112,18 @@ def create_app(
         cost_limit=settings.query_cost_limit,
         charge=limiter.charge_graphql if limiter else None,
     )
+    compiled = (
+        compiled_operations(
+            schema, cost_limit=settings.query_cost_limit, charge=limiter.charge_graphql if limiter else None
+        )
+        if settings.graphql_compiled
+        else None
+    )
     gql: ASGIApp = graphql_endpoint(
         graphiql=settings.graphiql_enabled,
         validator=validator,
         schema=schema,
+        compiled=compiled,
         parts=ContextParts(
             settings=settings,
             storage=services.storage,
@@ -129,6 +140,8 @@ def create_app(
             max_entries=settings.public_cache_entries,
             next_change=next_scheduled_change,
         )
+    # Hashes become full documents (and trusted-only refuses others) before the cache keys on the document.
+    persisted = gql = PersistedQueries.from_settings(gql, settings, TrustedDocuments.load())
     gql = graphql_body_reader(gql, limit=settings.max_body_bytes)  # outermost: the cache works on what it read
     routes = [
         *readiness.routes(),
@@ -165,6 +178,7 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     app.state.rate_limiter = limiter
+    app.state.persisted = persisted
     return app
 
 

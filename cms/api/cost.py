@@ -91,20 +91,41 @@ class QueryCost(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
-            found = _estimate_cached(
+            refused = await refusal(
                 context.schema._schema,
                 context.graphql_document,
-                context.query,
-                context.operation_name,
-                context.variables or {},
+                query=context.query,
+                operation_name=context.operation_name,
+                variables=context.variables or {},
+                kind=context.operation_type.value,
+                limit=self.limit,
+                charge=self.charge,
             )
-            if found.cost > self.limit:
-                context.pre_execution_errors = [too_costly(found.cost, self.limit)]
-            elif self.charge is not None:
-                refused = await self.charge(context.operation_type.value, found)
-                if refused:
-                    context.pre_execution_errors = [GraphQLError(refused, extensions={"code": "RATE_LIMITED"})]
+            if refused is not None:
+                context.pre_execution_errors = [refused]
         yield
+
+
+async def refusal(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    query: str | None,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    kind: str,
+    limit: int,
+    charge: Charge | None,
+) -> GraphQLError | None:
+    """The error refusing the operation (too costly, or refused by `charge`), or None once it is charged."""
+    found = _estimate_cached(schema, document, query, operation_name, variables)
+    if found.cost > limit:
+        return too_costly(found.cost, limit)
+    if charge is not None:
+        refused = await charge(kind, found)
+        if refused:
+            return GraphQLError(refused, extensions={"code": "RATE_LIMITED"})
+    return None
 
 
 _estimates: dict[tuple[GraphQLSchema, str, str | None, tuple[tuple[str, int], ...]], Estimate] = {}

@@ -41,26 +41,39 @@ class OperationMetrics(SchemaExtension):
     def _record(self, seconds: float, span: trace.Span | None) -> None:
         context = self.execution_context
         name, kind = _name_and_type(self)
-        operation = metrics.operation_label(name)
         result = context.result
         errors: list[GraphQLError] = list(getattr(result, "errors", None) or context.pre_execution_errors or [])
-        if not errors and result is not None:
-            outcome = "success"
-        elif result is None or (getattr(result, "data", None) is None and all(e.path is None for e in errors)):
-            outcome = "rejected"  # parse, validation, cost: nothing ran
-        else:
-            outcome = "error"
-        counted, timed = _operation_metrics(operation, kind, outcome)
-        counted.inc()
-        timed.observe(seconds)
-        for error in errors:
-            _error_metric(operation, _code(error)).inc()
-        if span is not None:
-            span.update_name(f"{kind} {name}" if name else kind)
-            span.set_attributes({"graphql.operation.type": kind, "graphql.operation.name": name or ""})
-            if outcome != "success":
-                span.set_status(trace.Status(trace.StatusCode.ERROR, f"{len(errors)} GraphQL error(s)"))
-            span.end()
+        record(name, kind, result is not None, getattr(result, "data", None), errors, seconds, span)
+
+
+def record(
+    name: str | None,
+    kind: str,
+    has_result: bool,
+    data: object,
+    errors: list[GraphQLError],
+    seconds: float,
+    span: trace.Span | None,
+) -> None:
+    """Count and time one operation (and end its span); also used by the compiled executor's path."""
+    operation = metrics.operation_label(name)
+    if not errors and has_result:
+        outcome = "success"
+    elif not has_result or (data is None and all(e.path is None for e in errors)):
+        outcome = "rejected"  # parse, validation, cost: nothing ran
+    else:
+        outcome = "error"
+    counted, timed = _operation_metrics(operation, kind, outcome)
+    counted.inc()
+    timed.observe(seconds)
+    for error in errors:
+        _error_metric(operation, _code(error)).inc()
+    if span is not None:
+        span.update_name(f"{kind} {name}" if name else kind)
+        span.set_attributes({"graphql.operation.type": kind, "graphql.operation.name": name or ""})
+        if outcome != "success":
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{len(errors)} GraphQL error(s)"))
+        span.end()
 
 
 def _operation_metrics(operation: str, kind: str, outcome: str) -> tuple[Any, Any]:

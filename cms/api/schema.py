@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from cms.api.audit.types import AuditQuery
+from cms.api.compiled.operations import CompiledOperations
 from cms.api.content.mutations import ContentMutation
 from cms.api.content.queries import ContentQuery
 from cms.api.cost import Charge, QueryCost
@@ -95,4 +96,17 @@ def build_schema(
             CorrelatedMaskErrors,
             AnonymousReads,  # anonymous queries may read from the replica (DATABASE_READ_URL)
         ],
+    )
+
+
+def compiled_operations(
+    schema: strawberry.Schema, *, cost_limit: int = MAX_COST, charge: Charge | None = None
+) -> CompiledOperations:
+    """The compiled path for `schema`'s query operations, with the limits build_schema gives the standard one."""
+    return CompiledOperations(
+        schema,
+        max_tokens=MAX_TOKENS,
+        validation_rules=tuple(_LIMIT_RULES),
+        cost_limit=cost_limit,
+        charge=charge,
     )

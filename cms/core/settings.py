@@ -129,7 +129,15 @@ class Settings(BaseSettings):
     document_memory_bytes: int = Field(2 * 1024**3, alias="CMS_DOCUMENT_MEMORY_BYTES", gt=0)
 
     public_cache_seconds: float = Field(5.0, alias="CMS_PUBLIC_CACHE_SECONDS")
+    # Query operations run from a plan made once per document (cms/api/compiled/); false: Strawberry's executor
+    # for everything (the two answer identically: tests/integration/test_executor_differential.py).
+    graphql_compiled: bool = Field(True, alias="CMS_GRAPHQL_COMPILED")
     public_cache_entries: int = Field(2000, alias="CMS_PUBLIC_CACHE_ENTRIES")
+    # Persisted operations (cms/http/persisted.py): Apollo's automatic persisted queries (registration of new
+    # documents by hash; off: only the trusted documents of graphql/operations/ are known by hash), and, for locked-down
+    # public APIs, accepting only those trusted documents (by hash or text; anything else is refused unexecuted).
+    persisted_queries: bool = Field(True, alias="CMS_PERSISTED_QUERIES")
+    trusted_documents_only: bool = Field(False, alias="CMS_TRUSTED_DOCUMENTS_ONLY")
     # The largest GraphQL request body; uploads have their own limit (CMS_UPLOAD_MAX_BYTES).
     max_body_bytes: int = Field(1024 * 1024, alias="CMS_MAX_BODY_BYTES", gt=0)
 

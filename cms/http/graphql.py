@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from cms.api.compiled.operations import CompiledOperations
 from cms.api.context import Context, ContextParts
 from cms.api.errors_masking import SERVICE_UNAVAILABLE
 from cms.api.schema import build_schema
@@ -43,10 +45,19 @@ class _MethodNotAllowed(HTTPException):
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, *, validator: TokenValidator, parts: ContextParts, **options: Any) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        validator: TokenValidator,
+        parts: ContextParts,
+        compiled: CompiledOperations | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(schema, **options)
         self.validator = validator
         self.parts = parts
+        self.compiled = compiled
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.render(request)  # GraphiQL from this server's own files (cms/http/graphiql.py)
@@ -80,6 +91,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             search=parts.search,
             ingest_sources=parts.ingest_sources,
         )
+
+    def encode_json(self, data: object) -> bytes:
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # what orjson refuses (an integer past 64 bits in JSON metadata): the standard encoder
+            return json.dumps(data).encode()
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -133,11 +150,31 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
 
     async def execute_single(
-        self, request: Request, request_adapter: AsyncHTTPRequestAdapter, *args: Any, **kwargs: Any
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """A mutation over GET is refused with 405 and `Allow: POST` (the spec; Strawberry says 400)."""
+        """A query the compiled path covers runs there (cms/api/compiled/); anything else through Strawberry.
+        A mutation over GET is refused with 405 and `Allow: POST` (the spec; Strawberry says 400)."""
+        variables = request_data.variables
+        if self.compiled is not None and isinstance(request_data.query, str) and isinstance(variables, dict | None):
+            result = await self.compiled.execute(
+                query=request_data.query,
+                operation_name=request_data.operation_name,
+                variables=variables,
+                context=context,
+                root_value=root_value,
+            )
+            if result is not None:
+                return result
         try:
-            return await super().execute_single(request, request_adapter, *args, **kwargs)
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
                 raise _MethodNotAllowed(exc.reason, allow="POST") from exc
@@ -157,13 +194,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
 
 def graphql_endpoint(
-    *, graphiql: bool, validator: TokenValidator, parts: ContextParts, schema: BaseSchema | None = None
+    *,
+    graphiql: bool,
+    validator: TokenValidator,
+    parts: ContextParts,
+    schema: BaseSchema | None = None,
+    compiled: CompiledOperations | None = None,
 ) -> GraphQLEndpoint:
     # Queries may use GET (cacheable); Strawberry refuses mutations over GET. Subscriptions: graphql-transport-ws.
     return GraphQLEndpoint(
         schema or build_schema(),
         validator=validator,
         parts=parts,
+        compiled=compiled,
         graphql_ide="graphiql" if graphiql else None,
         allow_queries_via_get=True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),

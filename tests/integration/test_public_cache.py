@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 from tests.support.api import operation
@@ -89,3 +91,94 @@ async def test_no_cache_request_is_computed_afresh(api):
     await _anonymous(api)
     response = await api.client.post("/graphql", json={"query": PROGRAMS}, headers={"cache-control": "no-cache"})
     assert response.status_code == 200 and response.headers.get("x-cache") is None
+
+
+# --- persisted queries by GET: headers for HTTP caches (CDNs, browsers) ----------------------------------------------
+
+
+async def _persisted_get(api, headers: dict | None = None, name: str = "Programs", variables: dict | None = None):
+    """GET /graphql with the hash of a trusted document and no query, as Apollo Client sends a persisted query."""
+    document = operation(name)
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document.encode()).hexdigest()}}
+    params = {
+        "operationName": name,
+        "variables": json.dumps({"first": 50} if variables is None else variables),
+        "extensions": json.dumps(extensions),
+    }
+    return await api.client.get("/graphql", params=params, headers=headers or {})
+
+
+def _max_age(response) -> int:
+    control = response.headers["cache-control"]
+    assert control.startswith("public, max-age="), control
+    return int(control.removeprefix("public, max-age="))
+
+
+async def test_persisted_get_is_fit_for_a_cdn(api):
+    await _published_program(api, "On The Edge")
+    first = await _persisted_get(api)
+    assert first.status_code == 200, first.text
+    assert first.json()["data"]["programs"]["edges"][0]["node"]["title"] == "On The Edge"
+    assert 0 < _max_age(first) <= 300  # the suite's cache keeps answers 300 s
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')  # strong
+    assert {v.strip() for v in first.headers["vary"].split(",")} >= {"Authorization", "Accept"}
+
+    again = await _persisted_get(api)
+    assert again.headers["x-cache"] == "HIT" and again.headers["etag"] == etag and again.content == first.content
+    assert _max_age(again) <= _max_age(first)
+
+    # Revalidation: 304 without a body, from the cache (nothing runs), with the same validators.
+    revalidated = await _persisted_get(api, {"if-none-match": etag})
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    assert revalidated.headers["etag"] == etag and revalidated.headers["x-cache"] == "HIT"
+    assert _max_age(revalidated) <= 300
+    listed = await _persisted_get(api, {"if-none-match": f'"other", W/{etag}'})  # weak comparison, as RFC 9110 says
+    assert listed.status_code == 304
+    assert (await _persisted_get(api, {"if-none-match": '"other"'})).status_code == 200
+
+    # The other media type is another representation: another ETag.
+    spec = await _persisted_get(api, {"accept": "application/graphql-response+json"})
+    assert spec.status_code == 200 and spec.headers["etag"] != etag
+
+
+async def test_persisted_get_for_a_signed_in_caller_is_private(api):
+    await _published_program(api, "Mine Alone")
+    token = api.token("viewer")
+    for _ in range(2):
+        response = await _persisted_get(api, {"authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and response.json()["data"]["programs"]["edges"]
+        assert response.headers["cache-control"] == "private, no-store"
+        assert "etag" not in response.headers and response.headers.get("x-cache") is None
+
+
+async def test_persisted_get_with_errors_is_not_stored(api):
+    response = await _persisted_get(api, name="Program", variables={"id": "not-an-id"})
+    assert response.status_code == 200 and response.json()["errors"]
+    assert response.headers["cache-control"] == "no-store" and "etag" not in response.headers
+
+
+async def test_persisted_get_etag_follows_edits_and_unpublishing(api):
+    pid = await _published_program(api, "Version One")
+    first = await _persisted_get(api)
+    etag = first.headers["etag"]
+    await api.data(operation("UpdateProgram"), {"id": pid, "input": {"title": "Version Two"}}, role="editor")
+    edited = await _persisted_get(api, {"if-none-match": etag})
+    assert edited.status_code == 200 and edited.headers["etag"] != etag
+    assert edited.json()["data"]["programs"]["edges"][0]["node"]["title"] == "Version Two"
+    await api.data(operation("UnpublishProgram"), {"id": pid}, role="editor")
+    gone = await _persisted_get(api, {"if-none-match": edited.headers["etag"]})
+    assert gone.status_code == 200 and gone.json()["data"]["programs"]["edges"] == []
+    assert gone.headers["etag"] not in (etag, edited.headers["etag"])
+
+
+async def test_persisted_get_max_age_stops_at_the_next_scheduled_publish(api):
+    await _published_program(api, "Out Now")
+    created = await api.data(operation("CreateProgram"), {"input": {"title": "Later"}}, role="editor")
+    at = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    await api.data(operation("PublishProgram"), {"id": created["createProgram"]["id"], "at": at}, role="editor")
+    first = await _persisted_get(api)
+    assert [e["node"]["title"] for e in first.json()["data"]["programs"]["edges"]] == ["Out Now"]
+    assert 0 < _max_age(first) <= 30
+    hit = await _persisted_get(api)
+    assert hit.headers["x-cache"] == "HIT" and _max_age(hit) <= 30

@@ -1,0 +1,223 @@
+"""Execution plans for known operations: what graphql-core works out per request, worked out once per document.
+
+A plan is one operation of a parsed, validated document, with its fields collected (fragments expanded, @skip and
+@include applied for one set of their variables' values) into `FieldPlan`s: for each response key, the field's
+definition, its Strawberry field, how it resolves (an attribute read, or the resolver with the arguments Strawberry
+converts) and how its value completes. Sub-selections are collected on first use per runtime type and kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
+from graphql.execution.values import VariableValues
+from graphql.language import DirectiveNode, Visitor
+from strawberry.types.field import StrawberryField
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    is_leaf_type,
+    visit,
+)
+
+# graphql-core's own meta fields need its resolve info and resolvers: documents using them run the standard way.
+_UNSUPPORTED_FIELDS = frozenset({"__schema", "__type"})
+_CONDITIONS = frozenset({"skip", "include"})
+
+
+class Resolve(Enum):
+    TYPENAME = 0  # __typename: the parent's type name
+    ATTRIBUTE = 1  # a field without resolver: getattr(source, python name), as Strawberry's basic fields do
+    RESOLVER = 2  # a resolver: Strawberry's argument conversion, then the resolver itself
+
+
+class NotCovered(Exception):
+    """The document uses something the plan does not cover; the standard executor runs it."""
+
+
+@dataclass(eq=False, slots=True)
+class FieldPlan:
+    key: str
+    name: str
+    parent: GraphQLObjectType
+    definition: GraphQLField
+    details: list[FieldDetails]
+    nodes: list[FieldNode]
+    resolve: Resolve
+    attribute: str
+    strawberry: StrawberryField | None
+    has_arguments: bool
+    # The return type unwrapped: leaf types complete by coercion alone, without recursion.
+    leaf: GraphQLLeafType | None
+    non_null: bool
+    # A resolver without arguments is called directly, with self / parent / root / info as it asks for them
+    # (what Strawberry's get_arguments works out per call); None: through get_arguments.
+    direct: _DirectCall | None = None
+    # Sub-selections by runtime object type name, collected on first use.
+    subfields: dict[str, tuple[FieldPlan, ...]] = field(default_factory=dict)
+
+    @property
+    def return_type(self) -> GraphQLOutputType:
+        return self.definition.type
+
+
+@dataclass(frozen=True, slots=True)
+class _DirectCall:
+    function: Any
+    pass_self: bool
+    source_names: tuple[str, ...]  # keyword parameters taking the source (parent / root)
+    info_name: str | None
+
+
+def _direct_call(strawberry_field: StrawberryField) -> _DirectCall | None:
+    resolver = strawberry_field.base_resolver
+    if resolver is None or not callable(resolver.wrapped_func) or strawberry_field.arguments:
+        return None
+    sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
+    info = resolver.info_parameter
+    return _DirectCall(resolver.wrapped_func, resolver.self_parameter is not None, sources, info.name if info else None)
+
+
+@dataclass(eq=False)
+class Plan:
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDetails]
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    root_type: GraphQLObjectType
+    # The values @skip / @include were collected with (only their variables matter; the plan is keyed on them).
+    directive_values: VariableValues
+    root_fields: tuple[FieldPlan, ...] = ()
+
+    def fields_of(self, parent: FieldPlan, runtime_type: GraphQLObjectType) -> tuple[FieldPlan, ...]:
+        found = parent.subfields.get(runtime_type.name)
+        if found is None:
+            collected = collect_subfields(
+                self.schema,
+                self.fragments,
+                self.directive_values,
+                self.operation,
+                runtime_type,
+                parent.details,
+            )
+            found = parent.subfields[runtime_type.name] = self._plans(runtime_type, collected.grouped_field_set)
+        return found
+
+    def collect_root(self) -> None:
+        collected = collect_fields(self.schema, self.fragments, self.directive_values, self.root_type, self.operation)
+        self.root_fields = self._plans(self.root_type, collected.grouped_field_set)
+
+    def _plans(self, parent: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]) -> tuple[FieldPlan, ...]:
+        plans = []
+        for key, details in grouped.items():
+            if any(d.fragment_variable_values is not None or d.defer_usage is not None for d in details):
+                raise NotCovered("fragment arguments or @defer")
+            node = details[0].node
+            name = node.name.value
+            if name in _UNSUPPORTED_FIELDS:
+                raise NotCovered(name)
+            definition = self.schema.get_field(parent, name)
+            if definition is None:  # validation refuses unknown fields; graphql-core skips them the same way
+                continue
+            plans.append(_field_plan(key, name, parent, definition, details))
+        return tuple(plans)
+
+
+def _field_plan(
+    key: str, name: str, parent: GraphQLObjectType, definition: GraphQLField, details: list[FieldDetails]
+) -> FieldPlan:
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    if name == "__typename":
+        resolve, attribute = Resolve.TYPENAME, ""
+    elif not isinstance(strawberry_field, StrawberryField):
+        raise NotCovered(f"{parent.name}.{name} is not a Strawberry field")
+    elif strawberry_field.is_basic_field and getattr(definition.resolve, "_is_default", False):
+        resolve, attribute = Resolve.ATTRIBUTE, strawberry_field.python_name
+    elif strawberry_field.extensions:
+        raise NotCovered(f"{parent.name}.{name} has field extensions")
+    else:
+        resolve, attribute = Resolve.RESOLVER, strawberry_field.python_name
+    has_arguments = bool(definition.args or details[0].node.arguments)
+    direct = (
+        _direct_call(strawberry_field)
+        if resolve is Resolve.RESOLVER and isinstance(strawberry_field, StrawberryField) and not has_arguments
+        else None
+    )
+    return_type = definition.type
+    non_null = isinstance(return_type, GraphQLNonNull)
+    named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    return FieldPlan(
+        key=key,
+        name=name,
+        parent=parent,
+        definition=definition,
+        details=details,
+        nodes=[d.node for d in details],
+        resolve=resolve,
+        attribute=attribute,
+        strawberry=strawberry_field if isinstance(strawberry_field, StrawberryField) else None,
+        has_arguments=has_arguments,
+        leaf=named if is_leaf_type(named) and not isinstance(named, GraphQLList) else None,
+        non_null=non_null,
+        direct=direct,
+    )
+
+
+def operation_of(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation graphql-core would run: the named one, or the only one."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((op for op in operations if op.name and op.name.value == operation_name), None)
+
+
+def condition_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Names of the variables @skip / @include read: a plan holds for one set of their values."""
+    names: set[str] = set()
+
+    class _Conditions(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in _CONDITIONS:
+                for argument in node.arguments or ():
+                    if isinstance(argument.value, VariableNode):
+                        names.add(argument.value.name.value)
+
+    visit(document, _Conditions())
+    return tuple(sorted(names))
+
+
+def build_plan(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, values: VariableValues
+) -> Plan:
+    """A plan for `operation` (a query; validated by the caller), collected with `values` for @skip / @include."""
+    if operation.operation is not OperationType.QUERY:
+        raise NotCovered(f"{operation.operation.value} operations run serially or as streams")
+    root_type = schema.query_type
+    assert root_type is not None  # a schema always has a query type
+    fragments: dict[str, FragmentDetails] = {}
+    definitions: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            if definition.variable_definitions:
+                raise NotCovered("fragment variables")
+            definitions[definition.name.value] = definition
+            fragments[definition.name.value] = FragmentDetails(definition, None)
+    plan = Plan(schema, document, operation, fragments, definitions, root_type, values)
+    plan.collect_root()
+    return plan
