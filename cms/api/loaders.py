@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Never, TypeVar, overload
 
 from strawberry.dataloader import DataLoader
@@ -41,32 +41,41 @@ def _by_key(fetch: Callable[[list[K]], Awaitable[dict[K, Any]]], default: Any = 
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    program_by_id: DataLoader[int, Program | None] = field(
-        default_factory=lambda: _by_key(lambda ids: programs.programs_by_ids(ids=ids))
-    )
-    episode_by_id: DataLoader[int, Episode | None] = field(
-        default_factory=lambda: _by_key(lambda ids: episodes.episodes_by_ids(ids=ids))
-    )
-    asset_by_id: DataLoader[int, Asset | None] = field(
-        default_factory=lambda: _by_key(lambda ids: media.assets_by_ids(ids=ids))
-    )
-    assets_by_episode: DataLoader[int, list[Asset]] = field(
-        default_factory=lambda: _by_key(lambda ids: media.assets_by_episode(episode_ids=ids), default=[])
-    )
-    comment_count_by_episode: DataLoader[int, int] = field(
-        default_factory=lambda: _by_key(lambda ids: comments.comment_counts(episode_ids=ids), default=0)
-    )
-    jobs_by_asset: DataLoader[int, list[Job]] = field(
-        default_factory=lambda: _by_key(lambda ids: jobstore.jobs_for_assets(asset_ids=ids), default=[])
-    )
-    renditions_by_asset: DataLoader[int, list[Rendition]] = field(
-        default_factory=lambda: _by_key(lambda ids: media.renditions_by_asset(asset_ids=ids), default=[])
-    )
-    last_source_run: DataLoader[int, SourceRun | None] = field(
-        default_factory=lambda: _by_key(lambda ids: ingest_sources.last_runs(source_ids=ids))
-    )
-    user_by_id: DataLoader[int, User | None] = field(
-        default_factory=lambda: _by_key(lambda ids: users.users_by_ids(ids=ids))
-    )
+    """One DataLoader per kind, made on first use: most operations need one or two of them, not all nine."""
+
+    @cached_property
+    def program_by_id(self) -> DataLoader[int, Program | None]:
+        return _by_key(lambda ids: programs.programs_by_ids(ids=ids))
+
+    @cached_property
+    def episode_by_id(self) -> DataLoader[int, Episode | None]:
+        return _by_key(lambda ids: episodes.episodes_by_ids(ids=ids))
+
+    @cached_property
+    def asset_by_id(self) -> DataLoader[int, Asset | None]:
+        return _by_key(lambda ids: media.assets_by_ids(ids=ids))
+
+    @cached_property
+    def assets_by_episode(self) -> DataLoader[int, list[Asset]]:
+        return _by_key(lambda ids: media.assets_by_episode(episode_ids=ids), default=[])
+
+    @cached_property
+    def comment_count_by_episode(self) -> DataLoader[int, int]:
+        return _by_key(lambda ids: comments.comment_counts(episode_ids=ids), default=0)
+
+    @cached_property
+    def jobs_by_asset(self) -> DataLoader[int, list[Job]]:
+        return _by_key(lambda ids: jobstore.jobs_for_assets(asset_ids=ids), default=[])
+
+    @cached_property
+    def renditions_by_asset(self) -> DataLoader[int, list[Rendition]]:
+        return _by_key(lambda ids: media.renditions_by_asset(asset_ids=ids), default=[])
+
+    @cached_property
+    def last_source_run(self) -> DataLoader[int, SourceRun | None]:
+        return _by_key(lambda ids: ingest_sources.last_runs(source_ids=ids))
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, User | None]:
+        return _by_key(lambda ids: users.users_by_ids(ids=ids))

@@ -73,9 +73,12 @@ def clamp_first(first: int | None) -> int:
     return first
 
 
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per cursor (json.dumps with options)
+
+
 def encode_cursor(ordering: Ordering, row: Any) -> str:
     payload = [ordering.name, ordering.encode_value(getattr(row, ordering.field)), row.id]
-    raw = json.dumps(payload, separators=(",", ":")).encode()
+    raw = _CURSOR_JSON.encode(payload).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -11,6 +11,7 @@ per request), and the extension hooks around it all (cms/api/compiled/operations
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Iterable
 from typing import Any, cast
 
@@ -22,10 +23,13 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema import Schema as StrawberrySchema
 from strawberry.schema.schema_converter import get_arguments
+from strawberry.types.info import Info
+from strawberry.types.nodes import SelectedField, Selection, convert_arguments, convert_directives, convert_selections
 
 from cms.api.compiled.plan import FieldPlan, Plan, Resolve
 from graphql import (
     ExecutionResult,
+    FieldNode,
     GraphQLAbstractType,
     GraphQLError,
     GraphQLList,
@@ -167,7 +171,10 @@ class Run:
         if direct is not None and direct.info_name is None:
             info = None
         else:
-            info = self.schema.config.info_class(_raw_info=self.resolve_info(field, path), _field=strawberry_field)
+            info = _planned_info(self.schema.config.info_class)(
+                _raw_info=self.resolve_info(field, path), _field=strawberry_field
+            )
+            info.cms_field = field
 
         def call() -> Any:
             if direct is not None:  # no arguments to convert: get_arguments' injections, worked out once
@@ -193,6 +200,31 @@ class Run:
 
             return call_async()
         return call()
+
+    @staticmethod
+    def selected_fields(field: FieldPlan, raw_info: GraphQLResolveInfo[Any]) -> list[Selection]:
+        """Strawberry's info.selected_fields with the sub-selections converted once per plan when they read no
+        variable: then only the field's own arguments and directives differ per request."""
+        if not field.variable_free:
+            return convert_selections(raw_info, raw_info.field_nodes)
+        if field.selected is None:
+            field.selected = [
+                # Strawberry's own call passes the selection nodes as they are (fields, fragments), typed as fields
+                convert_selections(raw_info, cast("list[FieldNode]", node.selection_set.selections))
+                if node.selection_set
+                else []
+                for node in field.nodes
+            ]
+        return [
+            SelectedField(
+                name=node.name.value,
+                directives=convert_directives(raw_info, node.directives),
+                alias=node.alias.value if node.alias else None,
+                arguments=convert_arguments(raw_info, node.arguments),
+                selections=list(children),
+            )
+            for node, children in zip(field.nodes, field.selected, strict=True)
+        ]
 
     def _argument_values(self, field: FieldPlan) -> dict[str, Any]:
         """Coerced once per field and request: the variables do not change between the rows. A copy per call,
@@ -430,6 +462,27 @@ class Run:
 
     def _gather(self, values: Any) -> Awaitable[list[Any]]:
         return gather_with_cancel(*values)
+
+
+_PLANNED_INFO: dict[type, Any] = {}
+
+
+def _planned_info(base: type[Info[Any, Any]]) -> Any:
+    """The schema's Info class, whose selected_fields (cached per Info, as Strawberry's) comes from the plan."""
+    found = _PLANNED_INFO.get(base)
+    if found is None:
+
+        class PlannedInfo(base):  # type: ignore[valid-type,misc]  # made at run time from the configured class
+            cms_field: FieldPlan | None = None
+
+            @functools.cached_property
+            def selected_fields(self) -> list[Selection]:
+                if self.cms_field is None:
+                    return convert_selections(self._raw_info, self._raw_info.field_nodes)
+                return Run.selected_fields(self.cms_field, self._raw_info)
+
+        found = _PLANNED_INFO[base] = PlannedInfo
+    return found
 
 
 def _details(field: FieldPlan) -> list[FieldDetails]:

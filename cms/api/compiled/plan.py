@@ -18,9 +18,11 @@ from graphql.language import DirectiveNode, Visitor
 from strawberry.types.field import StrawberryField
 
 from graphql import (
+    BREAK,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -68,6 +70,10 @@ class FieldPlan:
     # A resolver without arguments is called directly, with self / parent / root / info as it asks for them
     # (what Strawberry's get_arguments works out per call); None: through get_arguments.
     direct: _DirectCall | None = None
+    # Whether the field's sub-selections (fragments included) read no variable: then what Strawberry's
+    # info.selected_fields makes of them is the same for every request, and made once (`selected`, per node).
+    variable_free: bool = False
+    selected: list[list[Any]] | None = None
     # Sub-selections by runtime object type name, collected on first use.
     subfields: dict[str, tuple[FieldPlan, ...]] = field(default_factory=dict)
 
@@ -135,7 +141,9 @@ class Plan:
             definition = self.schema.get_field(parent, name)
             if definition is None:  # validation refuses unknown fields; graphql-core skips them the same way
                 continue
-            plans.append(_field_plan(key, name, parent, definition, details))
+            plan = _field_plan(key, name, parent, definition, details)
+            plan.variable_free = not _reads_variables(plan.nodes, self.fragment_definitions)
+            plans.append(plan)
         return tuple(plans)
 
 
@@ -177,6 +185,31 @@ def _field_plan(
         non_null=non_null,
         direct=direct,
     )
+
+
+def _reads_variables(nodes: list[FieldNode], fragments: dict[str, FragmentDefinitionNode]) -> bool:
+    """Whether the selections below `nodes` (not their own arguments) read a variable."""
+    found = False
+    seen: set[str] = set()
+
+    class _Variables(Visitor):
+        def enter_variable(self, *_: Any) -> Any:
+            nonlocal found
+            found = True
+            return BREAK
+
+        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+            name = node.name.value
+            if name not in seen and name in fragments:
+                seen.add(name)
+                visit(fragments[name], self)
+
+    for node in nodes:
+        if node.selection_set is not None:
+            visit(node.selection_set, _Variables())
+        if found:
+            return True
+    return found
 
 
 def operation_of(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
