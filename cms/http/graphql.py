@@ -13,13 +13,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.base import BaseSchema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from cms.api.compiled.operations import CompiledOperations
@@ -35,6 +36,9 @@ from cms.http.body import BufferedBody
 from cms.http.graphql_media import GRAPHQL_RESPONSE, JSON, content_type, error_response, media_type_of
 from cms.http.urls import public_base_url
 
+SUBSCRIPTION_OVER_HTTP = (
+    "Subscriptions run over a WebSocket on /graphql (graphql-transport-ws), not as an HTTP request."
+)
 NOT_AN_OBJECT = 'The request body must be a JSON object such as {"query": "{ __typename }"}.'
 
 
@@ -158,8 +162,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """A query the compiled path covers runs there (cms/api/compiled/); anything else through Strawberry.
-        A mutation over GET is refused with 405 and `Allow: POST` (the spec; Strawberry says 400)."""
+        """A query the compiled path covers runs there (cms/api/compiled/); anything else through Strawberry's
+        schema, as its view would run it, but with a subscription refused (400) and a mutation over GET refused with
+        405 and `Allow: POST` (the spec; Strawberry says 400)."""
         variables = request_data.variables
         if self.compiled is not None and isinstance(request_data.query, str) and isinstance(variables, dict | None):
             result = await self.compiled.execute(
@@ -171,14 +176,30 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
             if result is not None:
                 return result
+        method = request_adapter.method
+        # A subscription runs over a WebSocket (or a multipart stream, which does not come here): as a plain HTTP
+        # request it would run as a query and fail inside with a masked 500-like error.
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         try:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
             )
-        except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
-                raise _MethodNotAllowed(exc.reason, allow="POST") from exc
-            raise
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(400, SUBSCRIPTION_OVER_HTTP) from exc
+            if method == "GET":  # a mutation: 405 with `Allow: POST`, as the spec says (Strawberry says 400)
+                raise _MethodNotAllowed(exc.as_http_error_reason(method), allow="POST") from exc
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """With graphql-response+json, a request error (nothing executed) is a 4xx without `data`."""

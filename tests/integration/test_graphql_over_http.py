@@ -100,6 +100,16 @@ async def test_mutation_over_get_is_405_with_allow_post(api):
     assert data["programs"]["totalCount"] == 0
 
 
+async def test_a_subscription_as_an_http_request_is_a_clear_400(api):
+    """Subscriptions run over the WebSocket; posted as a plain request they are refused, not failed inside."""
+    query = 'subscription { assetProgress(id: "QXNzZXQ6MQ") { status } }'
+    for accept in (GRAPHQL_RESPONSE, "application/json"):
+        response = await post(api, query, accept=accept, role="editor")
+        assert response.status_code == 400, response.text
+        assert "WebSocket" in response.json()["errors"][0]["message"]
+        assert "data" not in response.json()
+
+
 async def test_other_methods_are_405_with_allow(api):
     response = await api.client.put("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
