@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
+from tortoise.fields import JSONField
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -18,11 +19,13 @@ from cms.auth.permissions import Role
 from cms.auth.principal import Principal
 from cms.content import validation as v
 from cms.content.models import Episode, Program, PublishStatus
+from cms.content.programs import PROGRAM_COLUMNS, ProgramRow
 from cms.content.publishing import delete_audited, save_audited, set_published, set_unpublished, unique_slug
-from cms.content.visibility import aware, public_episode_q, sees_drafts
+from cms.content.visibility import aware, now, public_episode_q, sees_drafts
 from cms.core.errors import Invalid, NotFound
 from cms.core.outbox import Event
-from cms.core.pagination import Ordering, Page, paginate
+from cms.core.pagination import Ordering, Page, _after, clamp_first, decode_cursor, encode_cursor
+from cms.core.sql_shapes import CompiledQuery, compile_query
 from cms.users.actors import Actor, require_actor
 
 ORDER_FIELDS = {
@@ -50,38 +53,159 @@ def ordering(order_field: str = "CREATED_AT", descending: bool = True) -> Orderi
     return Ordering(f"{order_field}_{'DESC' if descending else 'ASC'}", column, descending, kind)
 
 
+def _visible(drafts: bool) -> QuerySet[Episode]:
+    return Episode.all() if drafts else Episode.filter(public_episode_q())
+
+
 def visible_episodes(principal: Principal | None) -> QuerySet[Episode]:
-    return Episode.all() if sees_drafts(principal) else Episode.filter(public_episode_q())
+    return _visible(sees_drafts(principal))
+
+
+@dataclass(slots=True)
+class EpisodeRow:
+    """An episode as read for display: the columns of `Episode`, without the model (cms/core/sql_shapes.py);
+    `program` when it was read with it."""
+
+    id: int
+    program_id: int
+    title: str
+    slug: str
+    season: int | None
+    number: int | None
+    description: str
+    metadata: dict[str, Any]
+    status: PublishStatus
+    publish_at: datetime | None
+    source: str | None
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    program: ProgramRow | None = None
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any], program: ProgramRow | None = None) -> EpisodeRow:
+        return cls(
+            r["id"], r["program_id"], r["title"], r["slug"], r["season"], r["number"], r["description"],
+            _json(m) if isinstance(m := r["metadata"], str) else m, _STATUS[r["status"]], r["publish_at"], r["source"], r["external_id"],
+            r["created_at"], r["updated_at"], program,
+        )  # fmt: skip
+
+
+EPISODE_COLUMNS = tuple(f.name for f in fields(EpisodeRow) if f.name != "program")
+_PROGRAM_KEYS = tuple(f"program__{column}" for column in PROGRAM_COLUMNS)  # the program's columns beside them
+_STATUS = {s.value: s for s in PublishStatus}  # a dict lookup, cheaper than calling the enum
+_json = cast("JSONField[Any]", Episode._meta.fields_map["metadata"]).decoder  # the model's own, for the jsonb text
+
+# Filter argument -> the lookup it applies. Category, language and tags describe the program an episode belongs to.
+_FILTERS = {
+    "program_id": "program_id",
+    "season": "season",
+    "category": "program__category",
+    "language": "program__language",
+    "tags": "program__tags__contains",
+    "published_after": "publish_at__gte",
+    "published_before": "publish_at__lt",
+}
+_SHAPES_KEPT = 512  # compiled query shapes kept (a few are in use; all the filter combinations are many more)
+_pages: dict[tuple[Any, ...], CompiledQuery] = {}
+_singles: dict[tuple[bool, bool], CompiledQuery] = {}
+
+
+def _filter_args(filter: EpisodeFilter) -> dict[str, Any]:
+    """The filter's values, as its lookups take them (absent: not filtered on)."""
+    args: dict[str, Any] = {}
+    if filter.program_id is not None:
+        args["program_id"] = filter.program_id
+    if filter.season is not None:
+        args["season"] = filter.season
+    if filter.category:
+        args["category"] = filter.category
+    if filter.language:
+        args["language"] = filter.language
+    if filter.tags:
+        args["tags"] = [t.lower() for t in filter.tags]
+    if filter.published_after:
+        args["published_after"] = aware(filter.published_after)
+    if filter.published_before:
+        args["published_before"] = aware(filter.published_before)
+    return args
+
+
+def _filtered(drafts: bool, args: Mapping[str, Any], status: PublishStatus | None) -> QuerySet[Episode]:
+    lookups = {_FILTERS[name]: value for name, value in args.items() if name in _FILTERS}
+    if status:
+        lookups["status"] = status
+    query = _visible(drafts)
+    return query.filter(**lookups) if lookups else query
+
+
+def _kinds(args: Mapping[str, Any]) -> dict[str, type]:
+    return {name: type(value) for name, value in args.items()}
+
+
+def _page_shape(drafts: bool, status: PublishStatus | None, ordering: Ordering, args: dict[str, Any]) -> CompiledQuery:
+    """The page query for this combination of filters, cursor and ordering, compiled on first use."""
+    key = (drafts, status, ordering.name, *sorted(args))
+    compiled = _pages.get(key)
+    if compiled is None:
+
+        def build(a: Mapping[str, Any]) -> Any:
+            query = _filtered(drafts, a, status)
+            if "after_id" in a:  # rows after the cursor's; a cursor without a value is one on a NULL
+                query = query.filter(_after(ordering, a.get("after_value"), a["after_id"]))
+            prefix = "-" if ordering.descending else ""
+            return query.order_by(f"{prefix}{ordering.field}", f"{prefix}id").limit(a["limit"]).values(*EPISODE_COLUMNS)
+
+        if len(_pages) >= _SHAPES_KEPT:
+            _pages.clear()
+        compiled = _pages[key] = compile_query(build, _kinds(args))
+    return compiled
 
 
 async def list_episodes(
     *, principal: Principal | None, first: int | None, after: str | None, filter: EpisodeFilter, order: Ordering
-) -> Page[Episode]:
-    query = visible_episodes(principal)
-    if filter.program_id is not None:
-        query = query.filter(program_id=filter.program_id)
-    if filter.season is not None:
-        query = query.filter(season=filter.season)
-    # Category, language and tags describe the program an episode belongs to.
-    if filter.category:
-        query = query.filter(program__category=filter.category)
-    if filter.language:
-        query = query.filter(program__language=filter.language)
-    if filter.tags:
-        query = query.filter(program__tags__contains=[t.lower() for t in filter.tags])
-    if filter.status:
-        query = query.filter(status=filter.status)
-    if filter.published_after:
-        query = query.filter(publish_at__gte=aware(filter.published_after))
-    if filter.published_before:
-        query = query.filter(publish_at__lt=aware(filter.published_before))
-    return await paginate(query, ordering=order, first=first, after=after)
+) -> Page[EpisodeRow]:
+    """A page of the episodes the caller may see, as plain rows: the keyset pagination of cms/core/pagination.py
+    (same cursors, same order, one extra row for hasNextPage) on SQL compiled once per query shape."""
+    drafts = sees_drafts(principal)
+    size = clamp_first(first)
+    # Cursors name the list's model too, as paginate() names them: one list's cursor is refused by another.
+    ordering = replace(order, name=f"Episode.{order.name}")
+    filters = _filter_args(filter)
+    args = dict(filters)
+    if after:
+        value, args["after_id"] = decode_cursor(ordering, after)
+        if value is not None:
+            args["after_value"] = aware(value) if isinstance(value, datetime) else value
+    args["limit"] = size + 1
+    records = await _page_shape(drafts, filter.status, ordering, args).fetch(args, now())
+    rows = [EpisodeRow.from_record(r) for r in records[:size]]
+    return Page(
+        items=rows,
+        cursors=[encode_cursor(ordering, row) for row in rows],
+        has_next_page=len(records) > size,
+        count=lambda: _filtered(drafts, filters, filter.status).count(),
+    )
 
 
-async def get_episode(*, principal: Principal | None, id: int, with_program: bool = False) -> Episode | None:
-    """`with_program` fetches the program in the same query (`episode.program` is then loaded)."""
-    query = visible_episodes(principal)
-    return await (query.select_related("program") if with_program else query).get_or_none(id=id)
+def _single_shape(drafts: bool, with_program: bool) -> CompiledQuery:
+    compiled = _singles.get((drafts, with_program))
+    if compiled is None:
+        columns = EPISODE_COLUMNS + (_PROGRAM_KEYS if with_program else ())
+        compiled = _singles[(drafts, with_program)] = compile_query(
+            lambda a: _visible(drafts).filter(id=a["id"]).limit(1).values(*columns), {"id": int}
+        )
+    return compiled
+
+
+async def get_episode(*, principal: Principal | None, id: int, with_program: bool = False) -> EpisodeRow | None:
+    """The episode when the caller may see it, as a plain row; `with_program` reads its program in the same
+    statement (`row.program`)."""
+    records = await _single_shape(sees_drafts(principal), with_program).fetch({"id": id}, now())
+    if not records:
+        return None
+    r = records[0]
+    return EpisodeRow.from_record(r, ProgramRow.from_record(r, _PROGRAM_KEYS) if with_program else None)
 
 
 async def _editable(actor: Actor | None, episode_id: int) -> tuple[Actor, Episode]:

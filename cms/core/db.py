@@ -123,10 +123,24 @@ def _bounds(statement_timeout: float | None, *, margin: float, pgbouncer: bool) 
     }
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg has no type information
+    """A pool connection that is handed back without asyncpg's reset statement (`SELECT pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL;`), a round trip after every pooled statement. Nothing in the pool leaves
+    session state for it to clear: LISTEN has a connection of its own (cms/core/outbox.py), advisory locks are
+    transaction-scoped (search/sync.py), no code SETs a session setting, declares a cursor or prepares by name outside
+    asyncpg's cache, and server settings are startup parameters that RESET ALL would put back anyway. asyncpg's
+    Connection.reset still rolls back an open transaction first (Connection._reset: ROLLBACK when the protocol is in
+    one), so a connection given back mid-transaction (a cancelled request) never passes that on."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def _credentials(
     target: PgTarget, *, pool_max: int, pgbouncer: bool, statement_timeout: float | None
 ) -> dict[str, Any]:
     credentials: dict[str, Any] = {
+        "connection_class": PooledConnection,
         "host": target.host,
         "port": target.port,
         "user": target.user,

@@ -109,11 +109,16 @@ class RoutingClient(AsyncpgDBClient):
         async with self._replica_lock:
             if self._replica_pool is None:
                 # The primary's options (statement_cache_size=0 behind PgBouncer), the replica's address and its
-                # own short bounds (connect, statement_timeout and command_timeout: cms/core/db.py).
+                # own short bounds (connect, statement_timeout and command_timeout: cms/core/db.py), and the
+                # primary's connection class (no reset statement on release: cms/core/db.py PooledConnection).
                 options = {**self.extra, **self._replica_credentials}
                 settings = {**self.server_settings, **self._replica_settings}
                 self._replica_pool = await asyncpg.create_pool(
-                    min_size=0, max_size=self.pool_maxsize, server_settings=settings, **options
+                    min_size=0,
+                    max_size=self.pool_maxsize,
+                    server_settings=settings,
+                    connection_class=self.connection_class,
+                    **options,
                 )
             return self._replica_pool
 

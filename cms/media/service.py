@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from tortoise import connections
+from tortoise.fields import JSONField
 
 from cms.auth.principal import Principal
 from cms.content.episodes import visible_episodes
@@ -27,7 +31,47 @@ async def get_asset(*, principal: Principal | None, id: int) -> Asset | None:
     return None
 
 
+@dataclass(slots=True)
+class AssetRow:
+    """An asset as read for display: the columns of `Asset`, without the model (cms/core/sql_shapes.py)."""
+
+    id: int
+    episode_id: int | None
+    kind: AssetKind
+    filename: str
+    content_type: str
+    size: int | None
+    sha256: str | None
+    status: AssetStatus
+    failure_reason: str | None
+    probe: dict[str, Any]
+    progress: float
+    stage: str | None
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> AssetRow:
+        probe = r["probe"]
+        return cls(
+            r["id"], r["episode_id"], _KIND[r["kind"]], r["filename"], r["content_type"], r["size"], r["sha256"],
+            _STATUS[r["status"]], r["failure_reason"], _json(probe) if isinstance(probe, str) else probe or {},
+            r["progress"], r["stage"], r["created_by_id"], r["created_at"], r["updated_at"],
+        )  # fmt: skip
+
+
+_KIND = {k.value: k for k in AssetKind}  # dict lookups, cheaper than calling the enums
+_STATUS = {s.value: s for s in AssetStatus}
+_json = cast("JSONField[Any]", Asset._meta.fields_map["probe"]).decoder  # the model's own, for the jsonb text
+_BY_EPISODE = (
+    f"SELECT {', '.join(f.name for f in fields(AssetRow))} FROM asset"
+    " WHERE episode_id = ANY($1::bigint[]) ORDER BY created_at, id"
+)
+
+
 async def assets_by_episode(*, episode_ids: list[int]) -> dict[int, list[Asset]]:
+    """Models, for the API's loader; asset_rows_by_episode for display."""
     grouped: dict[int, list[Asset]] = defaultdict(list)
     for asset in await Asset.filter(episode_id__in=episode_ids).order_by("created_at", "id"):
         assert asset.episode_id is not None  # filtered on it
@@ -35,7 +79,19 @@ async def assets_by_episode(*, episode_ids: list[int]) -> dict[int, list[Asset]]
     return grouped
 
 
-def pick_media_asset(assets: list[Asset]) -> Asset | None:
+async def asset_rows_by_episode(*, episode_ids: list[int]) -> dict[int, list[AssetRow]]:
+    """Each episode's assets, oldest first, as plain rows (one statement for any count)."""
+    grouped: dict[int, list[AssetRow]] = defaultdict(list)
+    _, rows = await connections.get("default").execute_query(_BY_EPISODE, [episode_ids])
+    for r in rows:
+        grouped[r["episode_id"]].append(AssetRow.from_record(r))
+    return grouped
+
+
+A = TypeVar("A", Asset, AssetRow)
+
+
+def pick_media_asset(assets: Sequence[A]) -> A | None:
     """The episode's main media: the newest ready video or audio, else the newest playable of any status."""
     playable = [a for a in assets if a.kind in PLAYABLE]
     ready = [a for a in playable if a.status == AssetStatus.READY]

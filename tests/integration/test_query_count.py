@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tortoise import Tortoise
 
+from cms.api.ids import to_global_id
 from cms.content.models import Comment, Episode, Program, PublishStatus
 from cms.media.models import Asset, AssetKind, AssetStatus
 from cms.users.models import User
 from tests.support.api import operation
+from tests.support.roundtrips import RoundTripCounter
 
 EPISODE_FEED = operation("EpisodeFeed")
 PAGE_SIZES = (1, 10, 100)
@@ -135,8 +138,6 @@ async def test_comment_list_with_authors_is_constant(api, count_queries):
     for n in range(30):
         other = await User.create(subject=f"commenter-{n}", display_name=f"Commenter {n}")
         await Comment.create(episode=episode, author=other if n % 2 else author, body=f"c{n}", timecode=float(n))
-    from cms.api.ids import to_global_id
-
     counts = {}
     for size in (1, 10, 30):
         counts[size], data = await counted(
@@ -149,3 +150,68 @@ async def test_comment_list_with_authors_is_constant(api, count_queries):
         edges = data["episode"]["comments"]["edges"]
         assert len(edges) == size and all(edge["node"]["author"]["displayName"] for edge in edges)
     assert len(set(counts.values())) == 1, counts
+
+
+EPISODE_WITH_PROGRAM = operation("EpisodeWithProgram")
+
+
+async def round_trips(api, count_queries, query: str, variables: dict) -> tuple[int, list[str], dict]:
+    """An anonymous uncached read: the SQL statements Tortoise sent and everything asyncpg sent to PostgreSQL."""
+    with RoundTripCounter() as sent:
+        statements, data = await counted(api, count_queries, query, variables)
+    return statements, sent.statements, data
+
+
+async def test_uncached_reads_send_nothing_but_their_statements(api, count_queries):
+    """A pooled connection goes back to the pool without a reset statement: the round trips of a read are its
+    statements (S1: 1, S2: 4), not twice as many."""
+    seeded = await seed()
+    episode_id = to_global_id("Episode", seeded["episodes"][0].id)
+    await counted(api, count_queries, EPISODE_FEED, {"first": 1})  # warm up the pool and the statement cache
+
+    statements, sent, data = await round_trips(api, count_queries, EPISODE_WITH_PROGRAM, {"id": episode_id})
+    assert data["episode"]["program"]["title"] == "Program 0"
+    assert statements == 1 and len(sent) == 1, sent
+
+    statements, sent, data = await round_trips(api, count_queries, EPISODE_FEED, {"first": 100})
+    assert len(data["episodes"]["edges"]) == 100
+    assert statements <= 4 and len(sent) == statements, sent
+    assert not any("RESET ALL" in s or "UNLISTEN" in s for s in sent), sent
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(api, db_target):
+    """Without the reset statement asyncpg still rolls back an open transaction when a connection is released (a
+    request cancelled mid-transaction): the next user of that connection neither sees the abandoned rows nor works
+    inside the abandoned transaction."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    db = Tortoise.get_connection("default")
+    async with db.acquire_connection() as conn:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        abandoned = conn.transaction()
+        await abandoned.start()  # never committed nor rolled back, as Tortoise's transaction wrapper starts one
+        await conn.execute(
+            "INSERT INTO program (title, slug, description, tags, status, publish_at, created_at, updated_at)"
+            " VALUES ('Abandoned', 'abandoned', '', '{}', 'PUBLISHED', $1, now(), now())",
+            past,
+        )
+    # The pool hands out its most recently released connection first: the same session comes back.
+    with RoundTripCounter() as sent:
+        async with db.acquire_connection() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pid
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM program") == 0
+    assert len(sent) == 2, sent.statements  # the two SELECTs, and no reset statement on release
+
+    # Through the API too: a read does not see the abandoned row, and a write is committed, for every session.
+    response = await api.client.post(
+        "/graphql",
+        json={"query": "{ programs { edges { node { title } } } }"},
+        headers={"cache-control": "no-cache"},
+    )
+    assert response.json() == {"data": {"programs": {"edges": []}}}
+    await Program.create(title="Kept", slug="kept", status=PublishStatus.PUBLISHED, publish_at=past)
+    outside = await db_target.connect()  # a session of its own sees only what was committed
+    try:
+        assert [r["title"] for r in await outside.fetch("SELECT title FROM program")] == ["Kept"]
+    finally:
+        await outside.close()

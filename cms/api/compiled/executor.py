@@ -23,6 +23,7 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema import Schema as StrawberrySchema
 from strawberry.schema.schema_converter import get_arguments
+from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 from strawberry.types.nodes import SelectedField, Selection, convert_arguments, convert_directives, convert_selections
 
@@ -168,13 +169,15 @@ class Run:
         direct = field.direct
         # graphql-core coerces the arguments before calling the resolver, outside any coroutine.
         arguments = self._argument_values(field) if field.has_arguments else {}
+        info: Info[Any, Any] | None
         if direct is not None and direct.info_name is None:
             info = None
         else:
-            info = _planned_info(self.schema.config.info_class)(
-                _raw_info=self.resolve_info(field, path), _field=strawberry_field
-            )
-            info.cms_field = field
+            info_class = self.schema.config.info_class
+            if info_class is Info:
+                info = _PlannedInfo(self, field, path)
+            else:  # a schema's own Info class: built as Strawberry builds it
+                info = info_class(_raw_info=self.resolve_info(field, path), _field=strawberry_field)
 
         def call() -> Any:
             if direct is not None:  # no arguments to convert: get_arguments' injections, worked out once
@@ -464,25 +467,22 @@ class Run:
         return gather_with_cancel(*values)
 
 
-_PLANNED_INFO: dict[type, Any] = {}
+class _PlannedInfo(Info[Any, Any]):
+    """Strawberry's Info, built per resolver call and so cheap to make: the graphql-core resolve info behind it is
+    made only if the resolver reads it (most row resolvers return what was preloaded without looking), and
+    selected_fields comes from the plan."""
 
+    def __init__(self, run: Run, field: FieldPlan, path: Path) -> None:
+        self._cms_run, self._cms_field, self._cms_path = run, field, path
+        self._field = cast("StrawberryField", field.strawberry)
 
-def _planned_info(base: type[Info[Any, Any]]) -> Any:
-    """The schema's Info class, whose selected_fields (cached per Info, as Strawberry's) comes from the plan."""
-    found = _PLANNED_INFO.get(base)
-    if found is None:
+    @functools.cached_property
+    def _raw_info(self) -> GraphQLResolveInfo[Any]:  # type: ignore[override]  # the dataclass field, made lazily
+        return self._cms_run.resolve_info(self._cms_field, self._cms_path)
 
-        class PlannedInfo(base):  # type: ignore[valid-type,misc]  # made at run time from the configured class
-            cms_field: FieldPlan | None = None
-
-            @functools.cached_property
-            def selected_fields(self) -> list[Selection]:
-                if self.cms_field is None:
-                    return convert_selections(self._raw_info, self._raw_info.field_nodes)
-                return Run.selected_fields(self.cms_field, self._raw_info)
-
-        found = _PLANNED_INFO[base] = PlannedInfo
-    return found
+    @functools.cached_property
+    def selected_fields(self) -> list[Selection]:
+        return Run.selected_fields(self._cms_field, self._raw_info)
 
 
 def _details(field: FieldPlan) -> list[FieldDetails]:

@@ -12,15 +12,16 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from cms.api.context import Info
 from cms.content import comments, programs
-from cms.content import models as m
+from cms.content.episodes import EpisodeRow
+from cms.content.programs import ProgramRow
 from cms.media import service as media
-from cms.media.models import Asset
+from cms.media.service import AssetRow
 
 
-@dataclass
+@dataclass(slots=True)
 class EpisodeRelations:
-    program: m.Program | None = None
-    assets: list[Asset] | None = None
+    program: ProgramRow | None = None
+    assets: list[AssetRow] | None = None
     comment_count: int | None = None
 
 
@@ -50,23 +51,19 @@ def node_fields(info: Info) -> set[str]:
     return names
 
 
-async def episode_relations(info: Info, items: list[m.Episode]) -> dict[int, EpisodeRelations]:
-    """One query per selected relation for the whole page, run concurrently; results also prime the loaders."""
+async def episode_relations(info: Info, items: list[EpisodeRow]) -> dict[int, EpisodeRelations]:
+    """One query per selected relation for the whole page, run concurrently, read as plain rows. (They do not prime
+    the loaders, which hold models: a field elsewhere in the same request that needs one of these loads it again.)"""
     wanted = node_fields(info)
     ids = [e.id for e in items]
     fetches: dict[str, Awaitable[dict[int, Any]]] = {}
     if "program" in wanted:
-        fetches["program"] = programs.programs_by_ids(ids=list({e.program_id for e in items}))
+        fetches["program"] = programs.program_rows_by_ids(ids=list({e.program_id for e in items}))
     if {"mediaAsset", "assets"} & wanted:
-        fetches["assets"] = media.assets_by_episode(episode_ids=ids)
+        fetches["assets"] = media.asset_rows_by_episode(episode_ids=ids)
     if "commentCount" in wanted:
         fetches["comment_count"] = comments.comment_counts(episode_ids=ids)
     found = dict(zip(fetches, await asyncio.gather(*fetches.values()))) if fetches else {}
-    loaders = info.context.loaders
-    if "program" in found:
-        loaders.program_by_id.prime_many(found["program"])
-    if "assets" in found:
-        loaders.assets_by_episode.prime_many({i: found["assets"].get(i, []) for i in ids})
     return {
         e.id: EpisodeRelations(
             program=found["program"].get(e.program_id) if "program" in found else None,

@@ -20,8 +20,10 @@ from cms.api.node import Node
 from cms.api.pagination import Connection, to_connection
 from cms.content import comments, episodes
 from cms.content import models as m
+from cms.content.episodes import EpisodeRow
+from cms.content.programs import ProgramRow
 from cms.core.pagination import Page
-from cms.media.service import pick_media_asset
+from cms.media.service import AssetRow, pick_media_asset
 
 if TYPE_CHECKING:
     from cms.api.media.types import Asset
@@ -34,10 +36,10 @@ UserRef = Annotated["User", strawberry.lazy("cms.api.users.types")]
 
 
 @overload
-def _asset(model: media_models.Asset) -> Asset: ...
+def _asset(model: media_models.Asset | AssetRow) -> Asset: ...
 @overload
-def _asset(model: media_models.Asset | None) -> Asset | None: ...
-def _asset(model: media_models.Asset | None) -> Asset | None:
+def _asset(model: media_models.Asset | AssetRow | None) -> Asset | None: ...
+def _asset(model: media_models.Asset | AssetRow | None) -> Asset | None:
     asset_type: type[Asset] = _media_types().Asset
     return asset_type.from_model(model) if model else None
 
@@ -76,7 +78,7 @@ class Program(Node):
     cover_asset_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, p: m.Program) -> Program:
+    def from_model(cls, p: m.Program | ProgramRow) -> Program:
         return cls(
             id=strawberry.ID(to_global_id("Program", p.id)),
             title=p.title,
@@ -137,7 +139,7 @@ class Episode(Node):
     related: strawberry.Private[EpisodeRelations | None] = None
 
     @classmethod
-    def from_model(cls, e: m.Episode, related: EpisodeRelations | None = None) -> Episode:
+    def from_model(cls, e: m.Episode | EpisodeRow, related: EpisodeRelations | None = None) -> Episode:
         return cls(
             id=strawberry.ID(to_global_id("Episode", e.id)),
             title=e.title,
@@ -205,7 +207,7 @@ class Episode(Node):
         return to_connection(page, Comment.from_model)
 
 
-async def episode_connection(info: Info, page: Page[m.Episode]) -> Connection[Episode]:
+async def episode_connection(info: Info, page: Page[EpisodeRow]) -> Connection[Episode]:
     related = await episode_relations(info, page.items)
     return to_connection(page, lambda e: Episode.from_model(e, related[e.id]))
 

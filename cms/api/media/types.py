@@ -16,6 +16,7 @@ from cms.api.scalars import BigInt
 from cms.auth.permissions import Role, allowed
 from cms.media import models as m
 from cms.media import playback
+from cms.media.service import AssetRow
 
 if TYPE_CHECKING:
     from cms.api.content.types import Episode
@@ -44,13 +45,13 @@ class Asset(Node):
     episode_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, a: m.Asset) -> Asset:
+    def from_model(cls, a: m.Asset | AssetRow) -> Asset:
         return cls(
             id=strawberry.ID(to_global_id("Asset", a.id)),
             kind=a.kind,
             filename=a.filename,
             content_type=a.content_type,
-            size=a.size,
+            size=BigInt(a.size) if a.size is not None else None,
             sha256=a.sha256,
             status=a.status,
             failure_reason=a.failure_reason,
