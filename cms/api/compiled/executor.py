@@ -27,25 +27,22 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 from strawberry.types.nodes import SelectedField, Selection, convert_arguments, convert_directives, convert_selections
 
-from cms.api.compiled.plan import FieldPlan, Plan, Resolve
+from cms.api.compiled.plan import FieldPlan, Kind, Plan, Resolve, Shape
 from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLAbstractType,
     GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLOutputType,
     GraphQLResolveInfo,
     default_type_resolver,
-    is_abstract_type,
-    is_leaf_type,
-    is_object_type,
     located_error,
 )
 
+_PLAIN = frozenset({type(None), str, int, float, bool, dict, list})  # what completing a value gives, never awaitable
 
+
+@functools.cache
 def _generated_is_type_of(function: Any) -> bool:
     """Strawberry's own is_type_of ignores the resolve info: no need to build one per object."""
     return "_get_is_type_of.<locals>.is_type_of" in getattr(function, "__qualname__", "")
@@ -92,7 +89,7 @@ class Run:
             for field in fields:
                 result = self.execute_field(field, source, path)
                 results[field.key] = result
-                if is_awaitable(result):
+                if type(result) not in _PLAIN and is_awaitable(result):
                     awaitable_keys.append(field.key)
         except Exception:
             if awaitable_keys:
@@ -118,45 +115,53 @@ class Run:
         resolve = field.resolve
         if resolve is Resolve.TYPENAME:
             return field.parent.name
-        leaf = field.leaf
-        if resolve is Resolve.ATTRIBUTE and leaf is not None:
-            # The bulk of any answer: an attribute completed as a scalar or enum, no path unless it fails.
+        shape = field.shape
+        if resolve is Resolve.ATTRIBUTE:
             try:
                 value = getattr(source, field.attribute)
-                if value is None:
-                    if field.non_null:
-                        raise TypeError(f"Cannot return null for non-nullable field {field.parent.name}.{field.name}.")
-                    return None
-                if not is_awaitable(value) and not isinstance(value, Exception):
-                    coerced = leaf.coerce_output_value(value)
-                    if coerced is Undefined or coerced is None:
-                        raise TypeError(_coercion_message(leaf, value, coerced))
-                    return coerced
             except Exception as raw_error:
-                self.handle_field_error(raw_error, field.return_type, field, Path(path, field.key, field.parent.name))
+                self.handle_field_error(raw_error, shape.non_null, field, Path(path, field.key, field.parent.name))
                 return None
+            if shape.kind is Kind.LEAF:
+                # The bulk of any answer: an attribute completed as a scalar or enum, with no path unless it fails.
+                if type(value) in shape.passthrough:
+                    return value
+                if not isinstance(value, Exception) and not is_awaitable(value):
+                    try:
+                        return self.complete_leaf(field, shape, value)
+                    except Exception as raw_error:
+                        self.handle_field_error(
+                            raw_error, shape.non_null, field, Path(path, field.key, field.parent.name)
+                        )
+                        return None
+            return self._complete_field(field, Path(path, field.key, field.parent.name), value)
         field_path = Path(path, field.key, field.parent.name)
-        return_type = field.return_type
         try:
-            if resolve is Resolve.ATTRIBUTE:
-                result = getattr(source, field.attribute)
-            else:
-                result = self._call_resolver(field, source, field_path)
+            result = self._call_resolver(field, source, field_path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, shape.non_null, field, field_path)
+            return None
+        return self._complete_field(field, field_path, result)
+
+    def _complete_field(self, field: FieldPlan, path: Path, result: Any) -> Any:
+        """The part of graphql-core's execute_field after the resolver returned `result`."""
+        shape = field.shape
+        try:
             if is_awaitable(result):
-                return self.complete_awaitable_value(field, return_type, field_path, result)
-            completed = self.complete_value(field, return_type, field_path, result)
+                return self.complete_awaitable_value(field, shape, path, result)
+            completed = self.complete_value(field, shape, path, result)
             if is_awaitable(completed):
 
                 async def await_completed() -> Any:
                     try:
                         return await completed
                     except Exception as raw_error:
-                        self.handle_field_error(raw_error, return_type, field, field_path)
+                        self.handle_field_error(raw_error, shape.non_null, field, path)
                         return None
 
                 return await_completed()
         except Exception as raw_error:
-            self.handle_field_error(raw_error, return_type, field, field_path)
+            self.handle_field_error(raw_error, shape.non_null, field, path)
             return None
         return completed
 
@@ -179,30 +184,33 @@ class Run:
             else:  # a schema's own Info class: built as Strawberry builds it
                 info = info_class(_raw_info=self.resolve_info(field, path), _field=strawberry_field)
 
-        def call() -> Any:
-            if direct is not None:  # no arguments to convert: get_arguments' injections, worked out once
-                kwargs: dict[str, Any] = dict.fromkeys(direct.source_names, source)
-                if direct.info_name is not None:
-                    kwargs[direct.info_name] = info
-                return direct.function(source, **kwargs) if direct.pass_self else direct.function(**kwargs)
-            args, kwargs = get_arguments(
-                field=strawberry_field,
-                source=source,
-                info=info,  # type: ignore[arg-type]  # built above whenever a conversion may need it
-                kwargs=arguments,
-                config=self.schema.config,
-                scalar_registry=self.schema.schema_converter.scalar_registry,
-            )
-            return strawberry_field.get_result(source, info=info, args=args, kwargs=kwargs)
-
         if strawberry_field.is_async:
+            return self._invoke_async(field, source, info, arguments)
+        return self._invoke(field, source, info, arguments)
 
-            async def call_async() -> Any:
-                result = call()
-                return await result if is_awaitable(result) else result
+    def _invoke(self, field: FieldPlan, source: Any, info: Info[Any, Any] | None, arguments: dict[str, Any]) -> Any:
+        direct = field.direct
+        if direct is not None:  # no arguments to convert: get_arguments' injections, worked out once
+            kwargs: dict[str, Any] = dict.fromkeys(direct.source_names, source)
+            if direct.info_name is not None:
+                kwargs[direct.info_name] = info
+            return direct.function(source, **kwargs) if direct.pass_self else direct.function(**kwargs)
+        strawberry_field = cast("StrawberryField", field.strawberry)
+        args, kwargs = get_arguments(
+            field=strawberry_field,
+            source=source,
+            info=info,  # type: ignore[arg-type]  # always built when the arguments are converted
+            kwargs=arguments,
+            config=self.schema.config,
+            scalar_registry=self.schema.schema_converter.scalar_registry,
+        )
+        return strawberry_field.get_result(source, info=info, args=args, kwargs=kwargs)
 
-            return call_async()
-        return call()
+    async def _invoke_async(
+        self, field: FieldPlan, source: Any, info: Info[Any, Any] | None, arguments: dict[str, Any]
+    ) -> Any:
+        result = self._invoke(field, source, info, arguments)
+        return await result if is_awaitable(result) else result
 
     @staticmethod
     def selected_fields(field: FieldPlan, raw_info: GraphQLResolveInfo[Any]) -> list[Selection]:
@@ -258,72 +266,76 @@ class Run:
             self._helpers,
         )
 
-    def handle_field_error(
-        self, raw_error: Exception, return_type: GraphQLOutputType, field: FieldPlan, path: Path
-    ) -> None:
+    def handle_field_error(self, raw_error: Exception, non_null: bool, field: FieldPlan, path: Path) -> None:
         error = located_error(raw_error, field.nodes, path.as_list())
-        if isinstance(return_type, GraphQLNonNull):
+        if non_null:
             raise error
         self.errors.add(error, path)
 
     # --- completing values ---------------------------------------------------------------------------------
 
-    async def complete_awaitable_value(
-        self, field: FieldPlan, return_type: GraphQLOutputType, path: Path, result: Awaitable[Any]
-    ) -> Any:
+    async def complete_awaitable_value(self, field: FieldPlan, shape: Shape, path: Path, result: Awaitable[Any]) -> Any:
         try:
             resolved = await result
-            completed = self.complete_value(field, return_type, path, resolved)
+            completed = self.complete_value(field, shape, path, resolved)
             if is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:
-            self.handle_field_error(raw_error, return_type, field, path)
+            self.handle_field_error(raw_error, shape.non_null, field, path)
             completed = None
         return completed
 
-    def complete_value(self, field: FieldPlan, return_type: GraphQLOutputType, path: Path, result: Any) -> Any:
+    def complete_value(self, field: FieldPlan, shape: Shape, path: Path, result: Any) -> Any:
+        """graphql-core's complete_value with the type's wrappers unwrapped ahead (`shape`): a null is refused
+        where the type is non-null, otherwise the leaf, list, object or abstract case."""
         if isinstance(result, Exception):
             raise result
-        if isinstance(return_type, GraphQLNonNull):
-            completed = self.complete_value(field, return_type.of_type, path, result)
-            if completed is None:
-                raise TypeError(f"Cannot return null for non-nullable field {field.parent.name}.{field.name}.")
-            return completed
         if result is None or result is Undefined:
+            if shape.non_null:
+                raise TypeError(f"Cannot return null for non-nullable field {field.parent.name}.{field.name}.")
             return None
-        if isinstance(return_type, GraphQLList):
-            return self.complete_list_value(field, return_type, path, result)
-        if is_leaf_type(return_type):
-            coerced = return_type.coerce_output_value(result)
-            if coerced is Undefined or coerced is None:
-                raise TypeError(_coercion_message(return_type, result, coerced))
-            return coerced
-        if is_abstract_type(return_type):
-            return self.complete_abstract_value(field, return_type, path, result)
-        if is_object_type(return_type):
-            return self.complete_object_value(field, return_type, path, result)
-        raise TypeError(f"Cannot complete value of unexpected output type: '{inspect(return_type)}'.")
+        kind = shape.kind
+        if kind is Kind.LEAF:
+            return self.complete_leaf(field, shape, result)
+        if kind is Kind.OBJECT:
+            return self.complete_object_value(field, shape.named, path, result)
+        if kind is Kind.LIST:
+            assert shape.item is not None  # a list's shape has its items'
+            return self.complete_list_value(field, shape.item, path, result)
+        return self.complete_abstract_value(field, shape.named, path, result)
 
-    def complete_list_value(self, field: FieldPlan, return_type: GraphQLList[Any], path: Path, result: Any) -> Any:
+    @staticmethod
+    def complete_leaf(field: FieldPlan, shape: Shape, result: Any) -> Any:
+        if result is None or result is Undefined:
+            if shape.non_null:
+                raise TypeError(f"Cannot return null for non-nullable field {field.parent.name}.{field.name}.")
+            return None
+        if type(result) in shape.passthrough:
+            return result
+        coerced = shape.named.coerce_output_value(result)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(_coercion_message(shape.named, result, coerced))
+        return coerced
+
+    def complete_list_value(self, field: FieldPlan, item: Shape, path: Path, result: Any) -> Any:
         if not is_iterable(result):
             raise GraphQLError(f"Expected Iterable, but did not find one for field '{field.parent.name}.{field.name}'.")
-        item_type = return_type.of_type
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         iterator = iter(result)
         index = 0
         try:
-            for item in iterator:
+            for value in iterator:
                 item_path = path.add_key(index, None)
-                if is_awaitable(item):
-                    completed.append(self._complete_awaitable_item(field, item_type, item_path, item))
+                if is_awaitable(value):
+                    completed.append(self._complete_awaitable_item(field, item, item_path, value))
                     awaitable_indices.append(index)
-                elif self._complete_item(field, item_type, item_path, item, completed):
+                elif self._complete_item(field, item, item_path, value, completed):
                     awaitable_indices.append(index)
                 index += 1
         except Exception:
             pending = [completed[i] for i in awaitable_indices]
-            pending.extend(item for item in iterator if is_awaitable(item))
+            pending.extend(value for value in iterator if is_awaitable(value))
             if pending:
                 self._settle(pending)
             raise
@@ -342,38 +354,34 @@ class Run:
 
         return get_completed()
 
-    def _complete_item(
-        self, field: FieldPlan, item_type: GraphQLOutputType, path: Path, item: Any, completed: list[Any]
-    ) -> bool:
+    def _complete_item(self, field: FieldPlan, item: Shape, path: Path, value: Any, completed: list[Any]) -> bool:
         try:
-            value = self.complete_value(field, item_type, path, item)
-            if is_awaitable(value):
+            done = self.complete_value(field, item, path, value)
+            if is_awaitable(done):
 
                 async def await_completed() -> Any:
                     try:
-                        return await value
+                        return await done
                     except Exception as raw_error:
-                        self.handle_field_error(raw_error, item_type, field, path)
+                        self.handle_field_error(raw_error, item.non_null, field, path)
                         return None
 
                 completed.append(await_completed())
                 return True
-            completed.append(value)
+            completed.append(done)
         except Exception as raw_error:
-            self.handle_field_error(raw_error, item_type, field, path)
+            self.handle_field_error(raw_error, item.non_null, field, path)
             completed.append(None)
         return False
 
-    async def _complete_awaitable_item(
-        self, field: FieldPlan, item_type: GraphQLOutputType, path: Path, item: Awaitable[Any]
-    ) -> Any:
+    async def _complete_awaitable_item(self, field: FieldPlan, item: Shape, path: Path, value: Awaitable[Any]) -> Any:
         try:
-            resolved = await item
-            completed = self.complete_value(field, item_type, path, resolved)
+            resolved = await value
+            completed = self.complete_value(field, item, path, resolved)
             if is_awaitable(completed):
                 completed = await completed
         except Exception as raw_error:
-            self.handle_field_error(raw_error, item_type, field, path)
+            self.handle_field_error(raw_error, item.non_null, field, path)
             return None
         return completed
 

@@ -23,17 +23,21 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLField,
-    GraphQLLeafType,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     VariableNode,
+    is_abstract_type,
     is_leaf_type,
+    is_object_type,
     visit,
 )
 
@@ -46,6 +50,46 @@ class Resolve(Enum):
     TYPENAME = 0  # __typename: the parent's type name
     ATTRIBUTE = 1  # a field without resolver: getattr(source, python name), as Strawberry's basic fields do
     RESOLVER = 2  # a resolver: Strawberry's argument conversion, then the resolver itself
+
+
+class Kind(Enum):
+    LEAF = 0
+    OBJECT = 1
+    LIST = 2
+    ABSTRACT = 3
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Shape:
+    """A field's return type unwrapped once: what complete_value would find out with isinstance at each level."""
+
+    non_null: bool
+    kind: Kind
+    named: Any  # the leaf, object or abstract type (None for a list)
+    item: Shape | None  # a list's items
+    # Values a leaf type returns unchanged (graphql-core's String and ID return a str as it is, Boolean a bool).
+    passthrough: frozenset[type]
+
+
+_PASSTHROUGH: dict[Any, frozenset[type]] = {
+    GraphQLString: frozenset({str}),
+    GraphQLID: frozenset({str}),
+    GraphQLBoolean: frozenset({bool}),
+}
+
+
+def shape_of(type_: GraphQLOutputType) -> Shape:
+    non_null = isinstance(type_, GraphQLNonNull)
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLList):
+        return Shape(non_null, Kind.LIST, None, shape_of(inner.of_type), frozenset())
+    if is_leaf_type(inner):
+        return Shape(non_null, Kind.LEAF, inner, None, _PASSTHROUGH.get(inner, frozenset()))
+    if is_abstract_type(inner):
+        return Shape(non_null, Kind.ABSTRACT, inner, None, frozenset())
+    if is_object_type(inner):
+        return Shape(non_null, Kind.OBJECT, inner, None, frozenset())
+    raise NotCovered(f"unexpected output type {inner}")
 
 
 class NotCovered(Exception):
@@ -64,9 +108,7 @@ class FieldPlan:
     attribute: str
     strawberry: StrawberryField | None
     has_arguments: bool
-    # The return type unwrapped: leaf types complete by coercion alone, without recursion.
-    leaf: GraphQLLeafType | None
-    non_null: bool
+    shape: Shape  # the return type, unwrapped
     # A resolver without arguments is called directly, with self / parent / root / info as it asks for them
     # (what Strawberry's get_arguments works out per call); None: through get_arguments.
     direct: _DirectCall | None = None
@@ -167,9 +209,6 @@ def _field_plan(
         if resolve is Resolve.RESOLVER and isinstance(strawberry_field, StrawberryField) and not has_arguments
         else None
     )
-    return_type = definition.type
-    non_null = isinstance(return_type, GraphQLNonNull)
-    named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
     return FieldPlan(
         key=key,
         name=name,
@@ -181,8 +220,7 @@ def _field_plan(
         attribute=attribute,
         strawberry=strawberry_field if isinstance(strawberry_field, StrawberryField) else None,
         has_arguments=has_arguments,
-        leaf=named if is_leaf_type(named) and not isinstance(named, GraphQLList) else None,
-        non_null=non_null,
+        shape=shape_of(definition.type),
         direct=direct,
     )
 
