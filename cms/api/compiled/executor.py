@@ -27,7 +27,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 from strawberry.types.nodes import SelectedField, Selection, convert_arguments, convert_directives, convert_selections
 
-from cms.api.compiled.plan import FieldPlan, Kind, Plan, Resolve, Shape
+from cms.api.compiled.plan import AS_IS, INT32, FieldPlan, Kind, Plan, Resolve, Shape
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -38,8 +38,6 @@ from graphql import (
     default_type_resolver,
     located_error,
 )
-
-_PLAIN = frozenset({type(None), str, int, float, bool, dict, list})  # what completing a value gives, never awaitable
 
 
 @functools.cache
@@ -83,31 +81,30 @@ class Run:
     def execute_fields(
         self, parent_type: GraphQLObjectType, fields: tuple[FieldPlan, ...], source: Any, path: Path | None
     ) -> Any:
-        results: dict[str, Any] = {}
-        awaitable_keys: list[str] = []
-        try:
-            for field in fields:
-                result = self.execute_field(field, source, path)
-                results[field.key] = result
-                if type(result) not in _PLAIN and is_awaitable(result):
-                    awaitable_keys.append(field.key)
-        except Exception:
-            if awaitable_keys:
-                self._settle([results[key] for key in awaitable_keys])
-            raise
-        if not awaitable_keys:
-            return results
+        """graphql-core's execute_fields, as the selection set's compiled function (cms/api/compiled/codegen.py)."""
+        return self.plan.function_of(fields)(self, source, path)
 
-        async def get_results() -> dict[str, Any]:
-            if len(awaitable_keys) == 1:
-                key = awaitable_keys[0]
-                results[key] = await results[key]
-            else:
-                awaited = await gather_with_cancel(*(results[key] for key in awaitable_keys))
-                results.update(zip(awaitable_keys, awaited, strict=True))
-            return results
+    async def gather_results(self, results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+        """The awaitable fields of an object, awaited together (one alone without a gather)."""
+        if len(pending) == 1:
+            key = pending[0]
+            results[key] = await results[key]
+        else:
+            awaited = await gather_with_cancel(*(results[key] for key in pending))
+            results.update(zip(pending, awaited, strict=True))
+        return results
 
-        return get_results()
+    def read_leaf(self, field: FieldPlan, value: Any, path: Path | None) -> Any:
+        """A scalar or enum attribute's value, once read, completed as execute_field would."""
+        if not isinstance(value, Exception) and not is_awaitable(value):
+            try:
+                return self.complete_leaf(field, field.shape, value)
+            except Exception as raw_error:
+                self.handle_field_error(
+                    raw_error, field.shape.non_null, field, Path(path, field.key, field.parent.name)
+                )
+                return None
+        return self._complete_field(field, Path(path, field.key, field.parent.name), value)
 
     # --- one field -----------------------------------------------------------------------------------------
 
@@ -123,17 +120,7 @@ class Run:
                 self.handle_field_error(raw_error, shape.non_null, field, Path(path, field.key, field.parent.name))
                 return None
             if shape.kind is Kind.LEAF:
-                # The bulk of any answer: an attribute completed as a scalar or enum, with no path unless it fails.
-                if type(value) in shape.passthrough:
-                    return value
-                if not isinstance(value, Exception) and not is_awaitable(value):
-                    try:
-                        return self.complete_leaf(field, shape, value)
-                    except Exception as raw_error:
-                        self.handle_field_error(
-                            raw_error, shape.non_null, field, Path(path, field.key, field.parent.name)
-                        )
-                        return None
+                return self.read_leaf(field, value, path)
             return self._complete_field(field, Path(path, field.key, field.parent.name), value)
         field_path = Path(path, field.key, field.parent.name)
         try:
@@ -310,8 +297,11 @@ class Run:
             if shape.non_null:
                 raise TypeError(f"Cannot return null for non-nullable field {field.parent.name}.{field.name}.")
             return None
-        if type(result) in shape.passthrough:
+        converter = shape.converters.get(type(result))
+        if converter is AS_IS or (converter is INT32 and -(2**31) <= result < 2**31):
             return result
+        if converter is not None and converter is not INT32:
+            return converter(result)
         coerced = shape.named.coerce_output_value(result)
         if coerced is Undefined or coerced is None:
             raise TypeError(_coercion_message(shape.named, result, coerced))
@@ -337,7 +327,7 @@ class Run:
             pending = [completed[i] for i in awaitable_indices]
             pending.extend(value for value in iterator if is_awaitable(value))
             if pending:
-                self._settle(pending)
+                self.settle(pending)
             raise
         if not awaitable_indices:
             return completed
@@ -461,7 +451,7 @@ class Run:
 
     # --- background work, as graphql-core settles it --------------------------------------------------------
 
-    def _settle(self, awaitables: Iterable[Awaitable[Any]]) -> None:
+    def settle(self, awaitables: Iterable[Awaitable[Any]]) -> None:
         future = asyncio.gather(*awaitables, return_exceptions=True)
         self._background.add(future)
         future.add_done_callback(self._background.discard)
@@ -469,7 +459,7 @@ class Run:
     def _track(self, values: Any) -> None:
         awaitables = [value for value in values if is_awaitable(value)]
         if awaitables:
-            self._settle(awaitables)
+            self.settle(awaitables)
 
     def _gather(self, values: Any) -> Awaitable[list[Any]]:
         return gather_with_cancel(*values)

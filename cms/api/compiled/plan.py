@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MethodDescriptorType
 from typing import Any
 
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues
 from graphql.language import DirectiveNode, Visitor
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
 from graphql import (
@@ -26,6 +28,7 @@ from graphql import (
     GraphQLBoolean,
     GraphQLField,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -67,28 +70,53 @@ class Shape:
     kind: Kind
     named: Any  # the leaf, object or abstract type (None for a list)
     item: Shape | None  # a list's items
-    # Values a leaf type returns unchanged (graphql-core's String and ID return a str as it is, Boolean a bool).
-    passthrough: frozenset[type]
+    # For a leaf: what its coercion does to a value of exactly these types, worked out from the type once: AS_IS
+    # (graphql-core's String and ID return a str unchanged, Boolean a bool), INT32 (Int: unchanged within 32 bits),
+    # or a function (the DateTime scalar's datetime.isoformat, an enum's member -> name as Strawberry maps it).
+    converters: dict[type, Any]
 
 
-_PASSTHROUGH: dict[Any, frozenset[type]] = {
-    GraphQLString: frozenset({str}),
-    GraphQLID: frozenset({str}),
-    GraphQLBoolean: frozenset({bool}),
+AS_IS = "as is"
+INT32 = "int32"
+_CONVERTERS: dict[Any, dict[type, Any]] = {
+    GraphQLString: {str: AS_IS},
+    GraphQLID: {str: AS_IS},
+    GraphQLBoolean: {bool: AS_IS},
+    GraphQLInt: {int: INT32},
 }
+
+
+def _converters(leaf: Any) -> dict[type, Any]:
+    if leaf in _CONVERTERS:
+        return _CONVERTERS[leaf]
+    coerce = leaf.coerce_output_value
+    owner = getattr(coerce, "__objclass__", None)
+    if isinstance(coerce, MethodDescriptorType) and isinstance(owner, type):  # e.g. datetime.isoformat
+        return {owner: coerce}
+    if isinstance(leaf, CustomGraphQLEnumType):
+        # Strawberry's coerce_output_value: the first name whose value equals the member's value.
+        names: dict[Any, str] = {}
+        member: Any
+        for member in leaf.wrapped_cls:
+            name = next((n for n, v in leaf.values.items() if member.value == v.value), None)
+            if name is None:
+                return {}
+            names[member] = name
+        return {leaf.wrapped_cls: names.__getitem__}
+    return {}
 
 
 def shape_of(type_: GraphQLOutputType) -> Shape:
     non_null = isinstance(type_, GraphQLNonNull)
     inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     if isinstance(inner, GraphQLList):
-        return Shape(non_null, Kind.LIST, None, shape_of(inner.of_type), frozenset())
+        return Shape(non_null, Kind.LIST, None, shape_of(inner.of_type), {})
     if is_leaf_type(inner):
-        return Shape(non_null, Kind.LEAF, inner, None, _PASSTHROUGH.get(inner, frozenset()))
+        return Shape(non_null, Kind.LEAF, inner, None, _converters(inner))
     if is_abstract_type(inner):
-        return Shape(non_null, Kind.ABSTRACT, inner, None, frozenset())
+        return Shape(non_null, Kind.ABSTRACT, inner, None, {})
     if is_object_type(inner):
-        return Shape(non_null, Kind.OBJECT, inner, None, frozenset())
+        return Shape(non_null, Kind.OBJECT, inner, None, {})
     raise NotCovered(f"unexpected output type {inner}")
 
 
@@ -152,6 +180,16 @@ class Plan:
     # The values @skip / @include were collected with (only their variables matter; the plan is keyed on them).
     directive_values: VariableValues
     root_fields: tuple[FieldPlan, ...] = ()
+    # Selection sets compiled to functions (cms/api/compiled/codegen.py), by the identity of their field tuple.
+    functions: dict[int, tuple[tuple[FieldPlan, ...], Any]] = field(default_factory=dict)
+
+    def function_of(self, fields: tuple[FieldPlan, ...]) -> Any:
+        found = self.functions.get(id(fields))
+        if found is None:
+            from cms.api.compiled.codegen import compile_fields  # codegen reads FieldPlan from here
+
+            found = self.functions[id(fields)] = (fields, compile_fields(fields))  # the tuple kept: ids stay unique
+        return found[1]
 
     def fields_of(self, parent: FieldPlan, runtime_type: GraphQLObjectType) -> tuple[FieldPlan, ...]:
         found = parent.subfields.get(runtime_type.name)
