@@ -103,6 +103,7 @@ from _common import (
     ROOT,
     Server,
     add_database_args,
+    asgi_post,
     bench_parser,
     cms_env,
     in_throwaway_database,
@@ -660,42 +661,16 @@ async def app_in_process(
 
 async def _asgi_post(app, payload: bytes) -> int:
     """One POST /graphql straight into the ASGI app (no socket, no HTTP parsing): the response status."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"bench"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"cache-control", b"no-cache"),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    messages = [{"type": "http.request", "body": payload, "more_body": False}]
-    status = 0
+    return (await asgi_post(app, payload))[0]
 
-    async def receive() -> dict:
-        if messages:
-            return messages.pop()
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
 
-    async def send(message: dict) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
+def scenario_bodies(seeded: dict, rng: random.Random) -> tuple[list[bytes], list[bytes]]:
+    """S1's bodies (S1_IDS public episodes, sampled) and S2's (first: S2_FIRST), as JSON POST bodies."""
+    s1 = [
+        json.dumps(body("EpisodeWithProgram", {"id": gid("Episode", i)})).encode()
+        for i in rng.sample(seeded["public_ids"], S1_IDS)
+    ]
+    return s1, [json.dumps(body("EpisodeFeed", {"first": S2_FIRST})).encode()]
 
 
 async def limiter_in_process(

@@ -22,51 +22,9 @@ import time
 from pathlib import Path
 
 import api_bench
-from _common import ROOT, add_database_args, in_throwaway_database, log, migrate, print_table
+from _common import ROOT, add_database_args, asgi_post, in_throwaway_database, log, migrate, print_table
 
 sys.path.insert(0, str(ROOT))
-
-
-async def _ask(app: object, payload: bytes) -> tuple[int, bytes]:
-    """One POST /graphql into the ASGI app: status and body."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"bench"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"cache-control", b"no-cache"),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    messages = [{"type": "http.request", "body": payload, "more_body": False}]
-    status, chunks = 0, []
-
-    async def receive() -> dict:
-        if messages:
-            return messages.pop()
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    await app(scope, receive, send)  # type: ignore[operator]
-    return status, b"".join(chunks)
 
 
 async def run(db_url: str, data_dir: Path, s1: list[bytes], s2: list[bytes], counts: dict[str, int], rounds: int):
@@ -94,7 +52,7 @@ async def run(db_url: str, data_dir: Path, s1: list[bytes], s2: list[bytes], cou
         checked = 0
         pages = list(s2)
         for payload in [*s1, *pages]:
-            a, b = await _ask(standard, payload), await _ask(compiled, payload)
+            a, b = await asgi_post(standard, payload), await asgi_post(compiled, payload)
             if a[0] != 200 or a != b or json.loads(a[1]).get("errors"):
                 log(
                     f"DIFFERENT or failed answer for {payload[:120]!r}:\n  standard {a[:1]} {a[1][:300]!r}\n"
@@ -108,12 +66,12 @@ async def run(db_url: str, data_dir: Path, s1: list[bytes], s2: list[bytes], cou
             best: dict[str, tuple[float, float]] = {}
             for label, target in (("standard", standard), ("compiled", compiled)):
                 for i in range(max(20, n // 10)):  # warm-up
-                    await _ask(target, payloads[i % len(payloads)])
+                    await asgi_post(target, payloads[i % len(payloads)])
             for _ in range(rounds):
                 for label, target in (("standard", standard), ("compiled", compiled)):
                     t0, c0 = time.perf_counter(), time.process_time()
                     for i in range(n):
-                        status, _ = await _ask(target, payloads[i % len(payloads)])
+                        status, _ = await asgi_post(target, payloads[i % len(payloads)])
                         assert status == 200, status
                     wall, cpu = (time.perf_counter() - t0) * 1000 / n, (time.process_time() - c0) * 1000 / n
                     if label not in best or cpu < best[label][1]:
@@ -149,11 +107,7 @@ def main() -> int:
         data_dir.mkdir()
         migrate(db_url, data_dir)
         seeded = asyncio.run(api_bench.seed(db_url, rng))
-        s1 = [
-            json.dumps(api_bench.body("EpisodeWithProgram", {"id": api_bench.gid("Episode", i)})).encode()
-            for i in rng.sample(seeded["public_ids"], api_bench.S1_IDS)
-        ]
-        s2 = [json.dumps(api_bench.body("EpisodeFeed", {"first": api_bench.S2_FIRST})).encode()]
+        s1, s2 = api_bench.scenario_bodies(seeded, rng)
         code, rows = asyncio.run(run(db_url, data_dir, s1, s2, {"S1": args.s1, "S2": args.s2}, args.rounds))
         if rows:
             columns = list(rows[0])

@@ -233,11 +233,7 @@ def main() -> int:
         data_dir.mkdir()
         migrate(db_url, data_dir)
         seeded = asyncio.run(api_bench.seed(db_url, rng))
-        s1 = [
-            json.dumps(api_bench.body("EpisodeWithProgram", {"id": api_bench.gid("Episode", i)})).encode()
-            for i in rng.sample(seeded["public_ids"], api_bench.S1_IDS)
-        ]
-        s2 = [json.dumps(api_bench.body("EpisodeFeed", {"first": api_bench.S2_FIRST})).encode()]
+        s1, s2 = api_bench.scenario_bodies(seeded, rng)
         HERE.mkdir(exist_ok=True)
         results = asyncio.run(
             profile(db_url, data_dir, {"S1": (s1, args.s1), "S2": (s2, args.s2)}, args.interval, HERE)
