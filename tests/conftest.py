@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from cms.app import create_app
 from cms.core.db import PgTarget
@@ -108,8 +107,7 @@ async def api(live_server: LiveServer, issuer: TestIssuer) -> AsyncIterator[Api]
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
         yield Api(client, issuer)
     # Each test starts from empty tables: the schema stays, the rows go.
-    conn = Tortoise.get_connection("default")
-    await conn.execute_script(f"TRUNCATE {', '.join(TABLES + SEARCH_TABLES)} RESTART IDENTITY CASCADE")
+    await database.empty_tables([*TABLES, *SEARCH_TABLES])
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from cms.api.ids import from_global_id, to_global_id
 from cms.app import create_app
@@ -274,9 +273,7 @@ async def sides(live_server, settings: Settings, db_target: PgTarget, issuer: Te
             world.tokens = {role: api.token(role) for role in ROLES}
             yield Sides(Pair(left, right), world, api, standard)
         finally:  # the next module starts from empty tables, as after every test (tests/conftest.py)
-            await Tortoise.get_connection("default").execute_script(
-                f"TRUNCATE {', '.join(TABLES + SEARCH_TABLES)} RESTART IDENTITY CASCADE"
-            )
+            await database.empty_tables([*TABLES, *SEARCH_TABLES])
 
 
 @pytest.fixture(scope="module")

@@ -48,3 +48,20 @@ async def drop_database(target: PgTarget) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def empty_tables(tables: list[str]) -> None:
+    """TRUNCATE `tables` on the tests' Tortoise connection. When it is held up past the statement bound, the error
+    names the sessions that held it up (what they run, since when), so a leaked transaction shows who left it."""
+    from tortoise import Tortoise
+
+    conn = Tortoise.get_connection("default")
+    try:
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    except asyncpg.QueryCanceledError as exc:
+        _, holders = await conn.execute_query(
+            "SELECT pid, application_name, client_port, state, now() - xact_start AS in_transaction,"
+            " left(query, 300) AS last_query FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
+        raise AssertionError(f"emptying the tables was held up by: {[dict(h) for h in holders]}") from exc
