@@ -91,8 +91,11 @@ class CompiledOperations:
                     result = await self._run(plan, query, operation_name, variables or {}, coerced, context, root_value)
             else:
                 result = await self._run(plan, query, operation_name, variables or {}, coerced, context, root_value)
-        finally:
-            seconds = time.perf_counter() - started
+        except BaseException:  # cancelled (the client went away): no outcome to count, but the span ends
+            if span is not None:
+                span.end()
+            raise
+        seconds = time.perf_counter() - started
         errors = result.errors or []
         name = plan.operation.name.value if plan.operation.name else None  # as Strawberry reads it from the document
         instrumentation.record(name, "query", True, result.data, errors, seconds, span)
