@@ -64,10 +64,15 @@ def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
 
 
 def create_app(
-    services: Services, *, background: Sequence[Callable[[Services], AbstractAsyncContextManager[object]]] = ()
+    services: Services,
+    *,
+    background: Sequence[Callable[[Services], AbstractAsyncContextManager[object]]] = (),
+    freeze_gc: bool = False,
 ) -> Starlette:
     """Build the ASGI app on `services`, which its lifespan runs (`Services.running`). `background` are services run
-    for the app's lifetime once those are open (the CLI passes the inline worker)."""
+    for the app's lifetime once those are open (the CLI passes the inline worker). `freeze_gc`: the process serves
+    this one app (`cms serve`, `app_from_env`), so what exists once it has started is frozen out of the garbage
+    collector; a process making many apps (the tests) leaves its collector alone."""
     settings, plugins = services.settings, services.plugins
     validator, dev_issuer = _validator(settings)
     feed = ChangeFeed()
@@ -101,11 +106,12 @@ def create_app(
                 )
             for service in background:
                 await stack.enter_async_context(service(services))
-            # Everything made at start-up (schema, plans' types, plugins, settings) lives as long as the process:
-            # out of the collector's sight, a full collection no longer walks it (measured: p99 of uncached
-            # queries 135-155 ms -> 21-23 ms, CPU per request -10 to -25 %, bench/api_bench.py).
-            gc.collect()
-            gc.freeze()
+            if freeze_gc:
+                # Everything made at start-up (schema, plugins, settings, pools) lives as long as the process: out
+                # of the collector's sight, a full collection no longer walks it (measured: p99 of uncached
+                # queries 135-155 ms -> 21-23 ms, CPU per request -10 to -25 %, bench/api_bench.py).
+                gc.collect()
+                gc.freeze()
             yield
 
     # /livez, /readyz and aliases; the database as the pool reaches it (PgBouncer when there is one)
@@ -196,4 +202,4 @@ def app_from_env() -> Starlette:
     settings = Settings()
     configure_logging(settings)
     configure_tracing(settings, "cms-api")
-    return create_app(Services(settings))
+    return create_app(Services(settings), freeze_gc=True)
