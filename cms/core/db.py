@@ -125,14 +125,33 @@ def _bounds(statement_timeout: float | None, *, margin: float, pgbouncer: bool) 
 
 class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg has no type information
     """A pool connection that is handed back without asyncpg's reset statement (`SELECT pg_advisory_unlock_all();
-    CLOSE ALL; UNLISTEN *; RESET ALL;`), a round trip after every pooled statement. Nothing in the pool leaves
-    session state for it to clear: LISTEN has a connection of its own (cms/core/outbox.py), advisory locks are
-    transaction-scoped (search/sync.py), no code SETs a session setting, declares a cursor or prepares by name outside
-    asyncpg's cache, and server settings are startup parameters that RESET ALL would put back anyway. asyncpg's
-    Connection.reset still rolls back an open transaction first (Connection._reset: ROLLBACK when the protocol is in
-    one), so a connection given back mid-transaction (a cancelled request) never passes that on."""
+    CLOSE ALL; UNLISTEN *; RESET ALL;`), a round trip after every pooled statement, unless a statement failed on it.
+    Nothing in the pool leaves session state for it to clear: LISTEN has a connection of its own
+    (cms/core/outbox.py), advisory locks are transaction-scoped (search/sync.py), no code SETs a session setting,
+    declares a cursor or prepares by name outside asyncpg's cache, and server settings are startup parameters that
+    RESET ALL would put back anyway. asyncpg's Connection.reset still rolls back an open transaction first
+    (Connection._reset: ROLLBACK when the protocol is in one), so a connection given back mid-transaction (a
+    cancelled request) never passes that on.
+
+    A failed call is another matter: asyncpg prepares a statement with Parse, Describe and Flush, and when an
+    argument then fails to encode on the client (a string where the column is an integer) it never sends the Bind
+    and Sync. The server waits in the middle of the statement's implicit transaction, holding its table locks (a
+    TRUNCATE or ALTER waits behind them) until the connection is used again. The reset statement, a simple query,
+    ends that, so a connection on which a call failed or was cancelled gets it."""
+
+    _failed = False
+
+    async def _do_execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._do_execute(*args, **kwargs)
+        except BaseException:
+            self._failed = True
+            raise
 
     def get_reset_query(self) -> str:
+        if self._failed:
+            self._failed = False
+            return str(super().get_reset_query())
         return ""
 
 

@@ -60,7 +60,8 @@ async def empty_tables(tables: list[str]) -> None:
         await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     except asyncpg.QueryCanceledError as exc:
         _, holders = await conn.execute_query(
-            "SELECT pid, application_name, client_port, state, now() - xact_start AS in_transaction,"
+            "SELECT pid, application_name, client_port, state, wait_event_type, wait_event,"
+            " now() - xact_start AS in_transaction, now() - query_start AS in_query,"
             " left(query, 300) AS last_query FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
         )
