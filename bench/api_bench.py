@@ -18,7 +18,7 @@ Requests (each app server is loaded with each kind, one after the other; the bas
   Before loading, the persisted answers must be the plain POST's JSON exactly (status and body); a kind that is
   refused or answers differently is reported and skipped (SKIPPED rows), never loaded.
 
-Servers measured (one at a time):
+Servers measured (one at a time; the app as production runs it: access line on, logs as JSON lines):
   app (cache off)     the app with CMS_PUBLIC_CACHE_SECONDS=0 (and `Cache-Control: no-cache` on every request):
                       every request runs the query path. The issue's targets are judged on these rows.
   app (public cache)  the app with its default public response cache (what anonymous traffic gets in production);
@@ -1344,8 +1344,13 @@ def run(args: argparse.Namespace, rng: random.Random, db_url: str, data_dir: Pat
     for p in problems:
         log(f"WARNING app answer: {p}")
 
+    # Logs as production writes them (JSON lines; development's default is the console format, several times dearer).
     env = cms_env(
-        db_url, data_dir, drop=("OIDC_ISSUER", "REDIS_URL", "CMS_PUBLIC_CACHE_SECONDS"), BASELINE_DATABASE_URL=db_url
+        db_url,
+        data_dir,
+        drop=("OIDC_ISSUER", "REDIS_URL", "CMS_PUBLIC_CACHE_SECONDS"),
+        BASELINE_DATABASE_URL=db_url,
+        CMS_LOG_FORMAT="json",
     )
     results: dict[str, dict] = {}
     identical = True

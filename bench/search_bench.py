@@ -1680,7 +1680,7 @@ async def bench(args: argparse.Namespace, db_url: str, tmp: Path, node: Node | N
                 request_id="search-bench",
                 settings=settings,
                 storage=storage,
-                base_url="http://bench.invalid",
+                base_url_of=lambda: "http://bench.invalid",
                 search=backend,
             )
 

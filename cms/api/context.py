@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from strawberry.types import Info as _Info
@@ -35,13 +36,18 @@ class Context:
     request_id: str
     settings: Settings
     storage: Storage
-    base_url: str
+    base_url_of: Callable[[], str]  # worked out on first use: most operations never build a URL
     plugins: PluginHost | None = None
     search: SearchBackend | None = None
     ingest_sources: Mapping[str, Any] = field(default_factory=dict)
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init payload
     _actor: Actor | None = None
+
+    @cached_property
+    def base_url(self) -> str:
+        """The base URL clients reach this server at (for the URLs the API hands out)."""
+        return self.base_url_of()
 
     async def actor(self) -> Actor | None:
         """The signed-in caller with their user row (created on first use), or None when anonymous."""

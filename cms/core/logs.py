@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import logging.handlers
+import math
 import queue
 import sys
 import threading
@@ -19,6 +20,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 from opentelemetry import trace
 
@@ -126,10 +128,42 @@ def _shared_processors() -> list[structlog.types.Processor]:
     ]
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route all logging through one structlog formatter on stderr, at CMS_LOG_LEVEL. Safe to call again (tests,
-    the worker after the API in one process): it replaces the handler it installed before."""
-    json = settings.log_json
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _is_plain(value: object) -> bool:
+    """A value orjson writes as json.dumps does: not a UUID, datetime, enum, ... (json.dumps writes their repr, orjson
+    a value of its own), nor a NaN or infinity (orjson: null)."""
+    return type(value) in _PLAIN or (type(value) is float and math.isfinite(value))
+
+
+class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """The JSON formatter, with a fast path for plain standard-library records (the access line, most others).
+
+    ProcessorFormatter takes ~14 µs for the access line (copying the record, json.dumps, logging.Formatter): ~9% of
+    a small request's CPU in a profile of `cms serve`. The fast path runs the same foreign_pre_chain on the record
+    itself, so the event dict is the same, and renders it with orjson: ~6 µs. Records from structlog's BoundLogger,
+    with an exception or a stack, or with a value orjson would write differently from json.dumps (or refuses) take
+    the full path. tests/unit/test_log_format.py holds the two to the same output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.stack_info or "_logger" in record.__dict__:  # _logger: wrap_for_formatter's
+            return super().format(record)
+        event: Any = {"event": record.getMessage(), "_record": record, "_from_structlog": False}
+        method = record.levelname.lower()
+        for processor in self.foreign_pre_chain or ():
+            event = processor(self.logger, method, event)
+        del event["_record"], event["_from_structlog"]
+        if all(_is_plain(value) for value in event.values()):
+            try:
+                return orjson.dumps(event).decode()
+            except orjson.JSONEncodeError:  # an int past 64 bits, a lone surrogate, a key not a string
+                pass
+        return super().format(record)
+
+
+def _formatter(json: bool) -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of every line: JSON lines (production) or a readable console format."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if json
@@ -137,7 +171,7 @@ def configure_logging(settings: Settings) -> None:
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    return (_JsonFormatter if json else structlog.stdlib.ProcessorFormatter)(
         foreign_pre_chain=_shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -146,8 +180,13 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
     )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route all logging through one structlog formatter on stderr, at CMS_LOG_LEVEL. Safe to call again (tests,
+    the worker after the API in one process): it replaces the handler it installed before."""
     handler = _LineQueueHandler(queue.SimpleQueue())
-    handler.setFormatter(formatter)
+    handler.setFormatter(_formatter(settings.log_json))
     handler.set_name("cms")
     root = logging.getLogger()
     # Ours from an earlier call, and logging.basicConfig's plain stream handler; test harness handlers stay.
