@@ -13,6 +13,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BODY_KEY = "cms.body"  # the scope key holding the body read by BufferedBody
+# The GraphQL parameters (query, operationName, variables, extensions) as the first reader parsed them from that body
+# or the GET query string (cms/http/persisted.py), so the endpoint does not parse them again.
+PARAMS_KEY = "cms.graphql_params"
 
 # (scope, status, message) -> the ASGI app that answers a refused body
 Reject = Callable[[Scope, int, str], ASGIApp]

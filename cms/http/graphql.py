@@ -34,7 +34,7 @@ from cms.core.errors import Unauthenticated
 from cms.core.unavailable import RETRY_AFTER_SECONDS
 from cms.http import graphiql
 from cms.http.auth import principal_of
-from cms.http.body import BODY_KEY, BufferedBody
+from cms.http.body import BODY_KEY, PARAMS_KEY, BufferedBody
 from cms.http.graphql_media import GRAPHQL_RESPONSE, JSON, content_type, error_response, media_type_of
 from cms.http.urls import public_base_url
 
@@ -259,44 +259,46 @@ def _plain_params(scope: Scope) -> tuple[str, str | None, dict[str, Any] | None]
     and Strawberry's GET parsing: a JSON object POSTed (the body BufferedBody read), or a GET query string with
     each parameter once and not asking for a stream. None for anything else, malformed included: the standard
     path answers those with its own errors."""
-    method = scope["method"]
-    data: Any
+    method, headers = scope["method"], scope["headers"]
     if method == "POST":
-        body = scope.get(BODY_KEY)
-        kind = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
-        if body is None or kind.split(b";", 1)[0].strip().lower() != b"application/json":
+        kind = next((value for name, value in headers if name == b"content-type"), b"")
+        if kind.split(b";", 1)[0].strip().lower() != b"application/json":
             return None
-        try:
-            data = orjson.loads(body)  # stricter than the standard path's json: what it refuses goes there
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict):
-            return None
-    elif method == "GET":
-        if any(name == b"accept" and b"multipart" in value for name, value in scope["headers"]):
-            return None
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        data = dict(pairs)
-        if len(data) != len(pairs):
-            return None
-        try:
-            for name in ("variables", "extensions"):
-                if data.get(name):
-                    data[name] = orjson.loads(data[name])
-        except orjson.JSONDecodeError:
-            return None
-    else:
+    elif method != "GET" or any(name == b"accept" and b"multipart" in value for name, value in headers):
+        return None
+    data = scope.get(PARAMS_KEY)  # as the persisted-operations layer parsed them, when it did
+    if data is None:
+        data = _parsed_params(scope)
+    if not isinstance(data, dict):
         return None
     query, operation_name, variables = data.get("query"), data.get("operationName"), data.get("variables")
     if (
         not isinstance(query, str)
         or not isinstance(operation_name, str | None)
         or not isinstance(variables, dict | None)
+        or not isinstance(data.get("extensions"), dict | None)
     ):
         return None
-    if not isinstance(data.get("extensions"), dict | None):
-        return None
     return query, operation_name, variables
+
+
+def _parsed_params(scope: Scope) -> object:
+    """The JSON body, or the query string's parameters (each once) with variables and extensions decoded; None
+    when malformed. orjson is stricter than the standard path's json: what it refuses goes there."""
+    try:
+        if scope["method"] == "POST":
+            body = scope.get(BODY_KEY)
+            return None if body is None else orjson.loads(body)
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        data: dict[str, Any] = dict(pairs)
+        if len(data) != len(pairs):
+            return None
+        for name in ("variables", "extensions"):
+            if data.get(name):
+                data[name] = orjson.loads(data[name])
+        return data
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

@@ -28,12 +28,13 @@ import time
 from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.api.documents import TrustedDocuments, sha256_hex
 from cms.core.settings import Settings
-from cms.http.body import BODY_KEY, replay
+from cms.http.body import BODY_KEY, PARAMS_KEY, replay
 from cms.http.graphql_media import content_type, media_type_of
 
 log = logging.getLogger("cms.http.persisted")
@@ -172,6 +173,7 @@ class PersistedQueries:
             return await self.app(scope, receive, send)
         if isinstance(params, str):
             return await _refuse(scope, send, 400, params, "BAD_REQUEST")
+        scope[PARAMS_KEY] = params
         query, extensions = params.get("query"), params.get("extensions")
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
@@ -248,9 +250,12 @@ def _request_params(scope: Scope) -> dict[str, object] | str | None:
         if body is None or not _is_json(scope):
             return None  # no body read (the endpoint reads none either) or a content type the endpoint refuses
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            return None
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:  # what orjson refuses (NaN, integers past 64 bits) the endpoint's json takes
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                return None
         return data if isinstance(data, dict) else None
     pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     names = [name for name, _ in pairs if name in _PARAMS]
@@ -282,12 +287,14 @@ async def _rewritten(scope: Scope, receive: Receive, params: dict[str, object], 
             value = params.get(name)
             if value is not None:
                 kept.append((name, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))))
-        return {**scope, "query_string": urlencode(kept).encode("latin-1"), PERSISTED_KEY: sha}, receive
+        query_string = urlencode(kept).encode("latin-1")
+        return {**scope, "query_string": query_string, PERSISTED_KEY: sha, PARAMS_KEY: params}, receive
     body = json.dumps({k: v for k, v in params.items() if v is not None}, ensure_ascii=False).encode()
     await receive()  # the body reader's replay of the old body (at once): the app gets the new one instead
     headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
     headers.append((b"content-length", str(len(body)).encode()))
-    return {**scope, "headers": headers, BODY_KEY: body, PERSISTED_KEY: sha}, replay(body, receive)
+    rewritten = {**scope, "headers": headers, BODY_KEY: body, PERSISTED_KEY: sha, PARAMS_KEY: params}
+    return rewritten, replay(body, receive)
 
 
 async def _ran(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> bool:

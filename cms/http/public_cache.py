@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.core.outbox import ChangeFeed
 from cms.http.auth import principal_of
-from cms.http.body import BODY_KEY
+from cms.http.body import BODY_KEY, PARAMS_KEY
 from cms.http.graphql_media import media_type_of
 from cms.http.persisted import PERSISTED_KEY
 from graphql import OperationDefinitionNode, OperationType, parse
@@ -76,8 +76,8 @@ def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
                 return None
             raw = {k: v[0] for k, v in qs.items()}
             raw.update({k: json.loads(raw[k]) for k in ("variables", "extensions") if raw.get(k)})
-        else:
-            raw = json.loads(body)
+        else:  # as the persisted-operations layer parsed it, when it did
+            raw = scope[PARAMS_KEY] if PARAMS_KEY in scope else json.loads(body)
         query, name = raw.get("query"), raw.get("operationName")
         variables, extensions = raw.get("variables"), raw.get("extensions")
         if not isinstance(query, str) or not isinstance(name, (str, type(None))):
