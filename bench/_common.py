@@ -136,6 +136,17 @@ def cms_env(db_url: str, data_dir: Path, *, drop: Iterable[str] = ("OIDC_ISSUER"
     return env
 
 
+def app_settings(db_url: str, data_dir: Path, **aliases: Any) -> Any:
+    """cms Settings for the app run in a bench's own process: development mode on `db_url` and `data_dir`, no OIDC
+    issuer, then `aliases` (environment names, e.g. CMS_PUBLIC_CACHE_SECONDS=0)."""
+    from cms.core.settings import Settings
+
+    return Settings(CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None, **aliases)
+
+
+UNCACHED = {"CMS_RATE_LIMIT_ENABLED": False, "CMS_PUBLIC_CACHE_SECONDS": 0}  # every request runs the query path
+
+
 def migrate(db_url: str, data_dir: Path) -> None:
     done = subprocess.run(
         [*cms_cmd(), "migrate"], env=cms_env(db_url, data_dir), cwd=ROOT, capture_output=True, text=True

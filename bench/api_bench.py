@@ -101,8 +101,10 @@ import httpx
 from _common import (
     BENCH,
     ROOT,
+    UNCACHED,
     Server,
     add_database_args,
+    app_settings,
     asgi_post,
     bench_parser,
     cms_env,
@@ -601,16 +603,10 @@ async def app_in_process(
     """
     from cms.core.settings import Settings
 
-    common = dict(
-        CMS_DATA_DIR=data_dir,
-        DATABASE_URL=db_url,
-        CMS_ENV="development",
-        OIDC_ISSUER=None,
-        CMS_RATE_LIMIT_ENABLED=False,
-    )  # SQL counts: the limiter sends none
     default_ttl = Settings.model_fields["public_cache_seconds"].default
 
-    url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=0), db_url)
+    # SQL counts: the limiter sends none
+    url, server, task = await _serving(app_settings(db_url, data_dir, **UNCACHED), db_url)
     try:
         answers, _ = await fetch_all(url, reqs)
         sql: dict[str, dict] = {}
@@ -628,7 +624,8 @@ async def app_in_process(
         server.should_exit = True
         await task
 
-    url, server, task = await _serving(Settings(**common, CMS_PUBLIC_CACHE_SECONDS=default_ttl), db_url)
+    cached = app_settings(db_url, data_dir, CMS_RATE_LIMIT_ENABLED=False, CMS_PUBLIC_CACHE_SECONDS=default_ttl)
+    url, server, task = await _serving(cached, db_url)
     hits: dict[str, dict] = {}
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -684,18 +681,12 @@ async def limiter_in_process(
     from cms.app import create_app
     from cms.core import db
     from cms.core.db import PgTarget
-    from cms.core.settings import Settings
     from cms.http.ratelimit import RateLimitMiddleware
     from cms.services import Services
 
-    common = dict(
-        CMS_DATA_DIR=data_dir, DATABASE_URL=db_url, CMS_ENV="development", OIDC_ISSUER=None, CMS_PUBLIC_CACHE_SECONDS=0
-    )
-    on_settings = Settings(**common, **RATE_LIMIT_ON)
+    on_settings = app_settings(db_url, data_dir, **{**UNCACHED, **RATE_LIMIT_ON})
     apps = {
-        "off": create_app(
-            Services(Settings(**common, CMS_RATE_LIMIT_ENABLED=False), database=PgTarget.from_url(db_url))
-        ),
+        "off": create_app(Services(app_settings(db_url, data_dir, **UNCACHED), database=PgTarget.from_url(db_url))),
         "on": create_app(Services(on_settings, database=PgTarget.from_url(db_url))),
     }
     apps["on"].state.rate_limiter.start()
@@ -874,16 +865,8 @@ def db_costs(
 ) -> dict[str, dict[str, dict]]:
     """Per scenario and request kind, on the app in-process with the cache off: SQL/req, xact/req, control round
     trips/req and +RT/req (see the module docstring)."""
-    from cms.core.settings import Settings
 
-    settings = Settings(
-        CMS_DATA_DIR=data_dir,
-        DATABASE_URL=db_url,
-        CMS_ENV="development",
-        OIDC_ISSUER=None,
-        CMS_RATE_LIMIT_ENABLED=False,
-        CMS_PUBLIC_CACHE_SECONDS=0,
-    )
+    settings = app_settings(db_url, data_dir, **UNCACHED)
     db_name = urlsplit(db_url).path.lstrip("/")
     out: dict[str, dict[str, dict]] = {}
     for scenario, bodies in payloads.items():

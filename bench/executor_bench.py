@@ -22,7 +22,17 @@ import time
 from pathlib import Path
 
 import api_bench
-from _common import ROOT, add_database_args, asgi_post, in_throwaway_database, log, migrate, print_table
+from _common import (
+    ROOT,
+    UNCACHED,
+    add_database_args,
+    app_settings,
+    asgi_post,
+    in_throwaway_database,
+    log,
+    migrate,
+    print_table,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -30,19 +40,10 @@ sys.path.insert(0, str(ROOT))
 async def run(db_url: str, data_dir: Path, s1: list[bytes], s2: list[bytes], counts: dict[str, int], rounds: int):
     from cms.app import create_app
     from cms.core.db import PgTarget
-    from cms.core.settings import Settings
     from cms.services import Services
 
     def app(compiled: bool):
-        settings = Settings(
-            CMS_DATA_DIR=data_dir,
-            DATABASE_URL=db_url,
-            CMS_ENV="development",
-            OIDC_ISSUER=None,
-            CMS_RATE_LIMIT_ENABLED=False,
-            CMS_PUBLIC_CACHE_SECONDS=0,
-            CMS_GRAPHQL_COMPILED=compiled,
-        )
+        settings = app_settings(db_url, data_dir, **UNCACHED, CMS_GRAPHQL_COMPILED=compiled)
         return create_app(Services(settings, database=PgTarget.from_url(db_url)))
 
     standard, compiled = app(False), app(True)

@@ -27,7 +27,7 @@ HERE = BENCH / "results"  # where the profiles go (gitignored, like every bench'
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 import api_bench  # noqa: E402
-from _common import add_database_args, in_throwaway_database, log, migrate  # noqa: E402
+from _common import UNCACHED, add_database_args, app_settings, in_throwaway_database, log, migrate  # noqa: E402
 
 # Cumulative categories: a sample counts for a category when any frame of its stack matches (file part, function).
 CATEGORIES: list[tuple[str, str, str | None]] = [
@@ -159,18 +159,10 @@ async def profile(db_url: str, data_dir: Path, scenarios: dict, interval: float,
 
     from cms.app import create_app
     from cms.core.db import PgTarget
-    from cms.core.settings import Settings
     from cms.services import Services
     from tests.support.sql import QueryCounter
 
-    settings = Settings(
-        CMS_DATA_DIR=data_dir,
-        DATABASE_URL=db_url,
-        CMS_ENV="development",
-        OIDC_ISSUER=None,
-        CMS_RATE_LIMIT_ENABLED=False,
-        CMS_PUBLIC_CACHE_SECONDS=0,
-    )
+    settings = app_settings(db_url, data_dir, **UNCACHED)
     app = create_app(Services(settings, database=PgTarget.from_url(db_url)))
     results = {}
     async with app.router.lifespan_context(app):
