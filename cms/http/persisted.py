@@ -21,12 +21,13 @@ processes (short timeouts; while Redis is away, the local store alone, never a 5
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
 from collections import OrderedDict
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import orjson
 from redis.asyncio import Redis
@@ -249,13 +250,7 @@ def _request_params(scope: Scope) -> dict[str, object] | str | None:
         body = scope.get(BODY_KEY)
         if body is None or not _is_json(scope):
             return None  # no body read (the endpoint reads none either) or a content type the endpoint refuses
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:  # what orjson refuses (NaN, integers past 64 bits) the endpoint's json takes
-            try:
-                data = json.loads(body)
-            except (ValueError, RecursionError):
-                return None
+        data = _json(body)
         return data if isinstance(data, dict) else None
     pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     names = [name for name, _ in pairs if name in _PARAMS]
@@ -264,11 +259,26 @@ def _request_params(scope: Scope) -> dict[str, object] | str | None:
     raw: dict[str, object] = dict(pairs)
     for name in ("variables", "extensions"):
         if raw.get(name):
-            try:
-                raw[name] = json.loads(str(raw[name]))
-            except (ValueError, RecursionError):
+            data = _json(str(raw[name]))
+            if data is _MALFORMED:
                 return None  # the endpoint's 400
+            raw[name] = data
     return raw
+
+
+_MALFORMED = object()
+
+
+def _json(text: str | bytes) -> object:
+    """The JSON value, or _MALFORMED. orjson first; what it refuses (NaN, integers past 64 bits) the endpoint's
+    json takes, so that decides."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return _MALFORMED
 
 
 def _is_json(scope: Scope) -> bool:
@@ -283,11 +293,13 @@ async def _rewritten(scope: Scope, receive: Receive, params: dict[str, object], 
     if scope["method"] == "GET":
         pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         kept = [(name, value) for name, value in pairs if name not in _PARAMS]
+        parts = [urlencode(kept)] if kept else []
         for name in _PARAMS:
             value = params.get(name)
             if value is not None:
-                kept.append((name, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))))
-        query_string = urlencode(kept).encode("latin-1")
+                text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+                parts.append(f"{name}={_quoted_document(text) if name == 'query' else quote_plus(text)}")
+        query_string = "&".join(parts).encode("latin-1")
         return {**scope, "query_string": query_string, PERSISTED_KEY: sha, PARAMS_KEY: params}, receive
     body = json.dumps({k: v for k, v in params.items() if v is not None}, ensure_ascii=False).encode()
     await receive()  # the body reader's replay of the old body (at once): the app gets the new one instead
@@ -295,6 +307,13 @@ async def _rewritten(scope: Scope, receive: Receive, params: dict[str, object], 
     headers.append((b"content-length", str(len(body)).encode()))
     rewritten = {**scope, "headers": headers, BODY_KEY: body, PERSISTED_KEY: sha, PARAMS_KEY: params}
     return rewritten, replay(body, receive)
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted_document(text: str) -> str:
+    """A document's text URL-encoded (as urlencode does), once per document: the long part of a rewritten query
+    string, and the same on every request that names it."""
+    return quote_plus(text)
 
 
 async def _ran(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> bool:

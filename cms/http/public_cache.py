@@ -70,14 +70,16 @@ def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
     """(query, operationName, canonical variables and extensions) from a GET query string or a JSON POST body;
     None unless well formed, so the endpoint (never the cache) answers every malformed request."""
     try:
-        if scope["method"] == "GET":
+        if PARAMS_KEY in scope:  # as the persisted-operations layer parsed them (it refuses repeated parameters)
+            raw = scope[PARAMS_KEY]
+        elif scope["method"] == "GET":
             qs = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             if any(len(v) > 1 for v in qs.values()):  # which one would the endpoint run? Not a key to trust
                 return None
             raw = {k: v[0] for k, v in qs.items()}
             raw.update({k: json.loads(raw[k]) for k in ("variables", "extensions") if raw.get(k)})
-        else:  # as the persisted-operations layer parsed it, when it did
-            raw = scope[PARAMS_KEY] if PARAMS_KEY in scope else json.loads(body)
+        else:
+            raw = json.loads(body)
         query, name = raw.get("query"), raw.get("operationName")
         variables, extensions = raw.get("variables"), raw.get("extensions")
         if not isinstance(query, str) or not isinstance(name, (str, type(None))):
