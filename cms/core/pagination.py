@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -73,13 +74,9 @@ def clamp_first(first: int | None) -> int:
     return first
 
 
-_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per cursor (json.dumps with options)
-
-
 def encode_cursor(ordering: Ordering, row: Any) -> str:
     payload = [ordering.name, ordering.encode_value(getattr(row, ordering.field)), row.id]
-    raw = _CURSOR_JSON.encode(payload).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")  # a page encodes up to 100
 
 
 def decode_cursor(ordering: Ordering, cursor: str) -> tuple[Any, int]:
