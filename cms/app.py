@@ -42,7 +42,6 @@ from cms.ingest.registry import installed_sources
 from cms.services import Services
 
 log = logging.getLogger("cms.app")
-SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # gc.set_threshold for a process serving one app (default 700, 10, 10)
 
 
 def _validator(settings: Settings) -> tuple[TokenValidator, DevIssuer | None]:
@@ -68,12 +67,12 @@ def create_app(
     services: Services,
     *,
     background: Sequence[Callable[[Services], AbstractAsyncContextManager[object]]] = (),
-    tune_gc: bool = False,
+    freeze_gc: bool = False,
 ) -> Starlette:
     """Build the ASGI app on `services`, which its lifespan runs (`Services.running`). `background` are services run
-    for the app's lifetime once those are open (the CLI passes the inline worker). `tune_gc`: the process serves
-    this one app (`cms serve`, `app_from_env`), so its garbage collector is set for a server (below); a process
-    making many apps (the tests) leaves its collector alone."""
+    for the app's lifetime once those are open (the CLI passes the inline worker). `freeze_gc`: the process serves
+    this one app (`cms serve`, `app_from_env`), so what exists once it has started is frozen out of the garbage
+    collector; a process making many apps (the tests) leaves its collector alone."""
     settings, plugins = services.settings, services.plugins
     validator, dev_issuer = _validator(settings)
     feed = ChangeFeed()
@@ -107,17 +106,12 @@ def create_app(
                 )
             for service in background:
                 await stack.enter_async_context(service(services))
-            if tune_gc:
+            if freeze_gc:
                 # Everything made at start-up (schema, plugins, settings, pools) lives as long as the process: out
                 # of the collector's sight, a full collection no longer walks it (measured: p99 of uncached
                 # queries 135-155 ms -> 21-23 ms, CPU per request -10 to -25 %, bench/api_bench.py).
                 gc.collect()
                 gc.freeze()
-                # A request makes and drops thousands of objects, nearly all freed by reference counting; the
-                # youngest generation collected every 50,000 allocations instead of 700 (and the older ones after
-                # 20 and 100 of those instead of 10 and 10) walks them far less often (measured: CPU per 100-episode
-                # page -10 to -20 %), for at most that many objects of cyclic garbage waiting a little longer.
-                gc.set_threshold(*SERVER_GC_THRESHOLDS)
             yield
 
     # /livez, /readyz and aliases; the database as the pool reaches it (PgBouncer when there is one)
@@ -208,4 +202,4 @@ def app_from_env() -> Starlette:
     settings = Settings()
     configure_logging(settings)
     configure_tracing(settings, "cms-api")
-    return create_app(Services(settings), tune_gc=True)
+    return create_app(Services(settings), freeze_gc=True)

@@ -33,7 +33,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # --log-level is the server's: uvicorn's loggers (set by uvicorn) and the access line that replaces uvicorn's own.
     logging.getLogger("cms.access").setLevel(getattr(logging, args.log_level.upper(), logging.DEBUG))
     inline = settings.inline_worker and not args.no_worker
-    app = create_app(Services(settings), background=[inline_worker] if inline else [], tune_gc=True)
+    app = create_app(Services(settings), background=[inline_worker] if inline else [], freeze_gc=True)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default action the process would
     # die by the signal and skip atexit, leaving the embedded PostgreSQL and Redis running. Exit normally instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
