@@ -301,7 +301,11 @@ async def _rewritten(scope: Scope, receive: Receive, params: dict[str, object], 
                 parts.append(f"{name}={_quoted_document(text) if name == 'query' else quote_plus(text)}")
         query_string = "&".join(parts).encode("latin-1")
         return {**scope, "query_string": query_string, PERSISTED_KEY: sha, PARAMS_KEY: params}, receive
-    body = json.dumps({k: v for k, v in params.items() if v is not None}, ensure_ascii=False).encode()
+    present = {k: v for k, v in params.items() if v is not None}
+    try:
+        body = orjson.dumps(present)
+    except orjson.JSONEncodeError:  # an integer past 64 bits, which only the standard json parsed
+        body = json.dumps(present, ensure_ascii=False).encode()
     await receive()  # the body reader's replay of the old body (at once): the app gets the new one instead
     headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
     headers.append((b"content-length", str(len(body)).encode()))
