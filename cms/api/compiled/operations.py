@@ -94,9 +94,11 @@ class CompiledOperations:
         compiled = self._document(key, variables or {})
         if compiled is None:
             return None
-        coerced = _plain_variables(compiled.signatures, variables or {}) or get_variable_values(
-            self.schema._schema, compiled.operation.variable_definitions or (), dict(variables or {}), max_errors=50
-        )
+        coerced: VariableValues | list[GraphQLError] | None = _plain_variables(compiled.signatures, variables or {})
+        if coerced is None:
+            coerced = get_variable_values(
+                self.schema._schema, compiled.operation.variable_definitions or (), dict(variables or {}), max_errors=50
+            )
         if not isinstance(coerced, VariableValues):
             return None  # the standard path reports the variables' errors
         plan = self._plan(key, compiled, coerced)
