@@ -70,7 +70,7 @@ def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
     """(query, operationName, canonical variables and extensions) from a GET query string or a JSON POST body;
     None unless well formed, so the endpoint (never the cache) answers every malformed request."""
     try:
-        if PARAMS_KEY in scope:  # as the persisted-operations layer parsed them (it refuses repeated parameters)
+        if PARAMS_KEY in scope:  # as the persisted layer parsed them (it refuses a repeated GraphQL parameter)
             raw = scope[PARAMS_KEY]
         elif scope["method"] == "GET":
             qs = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
