@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from functools import partial
 from typing import Any, cast
-from urllib.parse import parse_qsl
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -34,7 +33,7 @@ from cms.core.errors import Unauthenticated
 from cms.core.unavailable import RETRY_AFTER_SECONDS
 from cms.http import graphiql
 from cms.http.auth import principal_of
-from cms.http.body import BODY_KEY, PARAMS_KEY, BufferedBody
+from cms.http.body import PARAMS_KEY, BufferedBody
 from cms.http.graphql_media import GRAPHQL_RESPONSE, JSON, content_type, error_response, media_type_of
 from cms.http.urls import public_base_url
 
@@ -256,8 +255,8 @@ def graphql_body_reader(app: ASGIApp, *, limit: int) -> BufferedBody:
 
 def _plain_params(scope: Scope) -> tuple[str, str | None, dict[str, Any] | None] | None:
     """(query, operationName, variables) of a request that is a plain query by the rules of `parse_http_body`
-    and Strawberry's GET parsing: a JSON object POSTed (the body BufferedBody read), or a GET query string with
-    each parameter once and not asking for a stream. None for anything else, malformed included: the standard
+    and Strawberry's GET parsing: a JSON object POSTed, or a GET query string with each GraphQL parameter once and
+    not asking for a stream. None for anything else, malformed included: the standard
     path answers those with its own errors."""
     method, headers = scope["method"], scope["headers"]
     if method == "POST":
@@ -266,9 +265,8 @@ def _plain_params(scope: Scope) -> tuple[str, str | None, dict[str, Any] | None]
             return None
     elif method != "GET" or any(name == b"accept" and b"multipart" in value for name, value in headers):
         return None
-    data = scope.get(PARAMS_KEY)  # as the persisted-operations layer parsed them, when it did
-    if data is None:
-        data = _parsed_params(scope)
+    # As the persisted-operations layer in front (cms/app.py) parsed them; absent when they did not parse.
+    data = scope.get(PARAMS_KEY)
     if not isinstance(data, dict):
         return None
     query, operation_name, variables = data.get("query"), data.get("operationName"), data.get("variables")
@@ -280,25 +278,6 @@ def _plain_params(scope: Scope) -> tuple[str, str | None, dict[str, Any] | None]
     ):
         return None
     return query, operation_name, variables
-
-
-def _parsed_params(scope: Scope) -> object:
-    """The JSON body, or the query string's parameters (each once) with variables and extensions decoded; None
-    when malformed. orjson is stricter than the standard path's json: what it refuses goes there."""
-    try:
-        if scope["method"] == "POST":
-            body = scope.get(BODY_KEY)
-            return None if body is None else orjson.loads(body)
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        data: dict[str, Any] = dict(pairs)
-        if len(data) != len(pairs):
-            return None
-        for name in ("variables", "extensions"):
-            if data.get(name):
-                data[name] = orjson.loads(data[name])
-        return data
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

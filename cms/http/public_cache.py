@@ -27,14 +27,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
-from urllib.parse import parse_qs
 
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cms.core.outbox import ChangeFeed
 from cms.http.auth import principal_of
-from cms.http.body import BODY_KEY, PARAMS_KEY
+from cms.http.body import PARAMS_KEY
 from cms.http.graphql_media import media_type_of
 from cms.http.persisted import PERSISTED_KEY
 from graphql import OperationDefinitionNode, OperationType, parse
@@ -66,28 +65,22 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
     return None
 
 
-def _params(scope: Scope, body: bytes) -> tuple[str, str | None, str] | None:
-    """(query, operationName, canonical variables and extensions) from a GET query string or a JSON POST body;
-    None unless well formed, so the endpoint (never the cache) answers every malformed request."""
+def _params(scope: Scope) -> tuple[str, str | None, str] | None:
+    """(query, operationName, canonical variables and extensions) as the persisted-operations layer in front
+    (cms/app.py) parsed them from a GET query string or a JSON POST body; None unless well formed, so the endpoint
+    (never the cache) answers every malformed request."""
+    raw = scope.get(PARAMS_KEY)
+    if not isinstance(raw, dict):
+        return None
+    query, name = raw.get("query"), raw.get("operationName")
+    variables, extensions = raw.get("variables"), raw.get("extensions")
+    if not isinstance(query, str) or not isinstance(name, (str, type(None))):
+        return None
+    if not isinstance(variables, (dict, type(None))) or not isinstance(extensions, (dict, type(None))):
+        return None
     try:
-        if PARAMS_KEY in scope:  # as the persisted layer parsed them (it refuses a repeated GraphQL parameter)
-            raw = scope[PARAMS_KEY]
-        elif scope["method"] == "GET":
-            qs = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-            if any(len(v) > 1 for v in qs.values()):  # which one would the endpoint run? Not a key to trust
-                return None
-            raw = {k: v[0] for k, v in qs.items()}
-            raw.update({k: json.loads(raw[k]) for k in ("variables", "extensions") if raw.get(k)})
-        else:
-            raw = json.loads(body)
-        query, name = raw.get("query"), raw.get("operationName")
-        variables, extensions = raw.get("variables"), raw.get("extensions")
-        if not isinstance(query, str) or not isinstance(name, (str, type(None))):
-            return None
-        if not isinstance(variables, (dict, type(None))) or not isinstance(extensions, (dict, type(None))):
-            return None
         return query, name, json.dumps([variables or {}, extensions or {}], sort_keys=True, separators=(",", ":"))
-    except (ValueError, KeyError, UnicodeDecodeError, AttributeError, RecursionError):
+    except (ValueError, RecursionError):  # nested past the interpreter's limit
         return None
 
 
@@ -111,9 +104,9 @@ class PublicQueryCache:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             return await self.app(scope, receive, send)
-        # The body as BufferedBody read it, whole; a POST that did not pass through it is never cached.
-        body = scope.get(BODY_KEY) if scope["method"] == "POST" else b""
-        params = _params(scope, body) if body is not None else None
+        # The parameters as the persisted layer parsed them (a POST from the whole body BufferedBody read); a
+        # request they could not be read from is never cached.
+        params = _params(scope)
         kind = _operation_type(params[0], params[1]) if params else None
         if kind == OperationType.MUTATION:
             await self.app(scope, receive, send)
